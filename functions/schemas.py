@@ -1,0 +1,348 @@
+"""Validation of the `POST /_/run` body (SPEC sections 2 and 4).
+
+`parse_run_request` is the only entry point. Every problem becomes an `InvalidRequest` holding
+one readable sentence and the reasons per field, so the HTTP layer can answer 400 with
+`{"error": ..., "fields": ...}` without ever showing marshmallow's messages or Python reprs.
+
+The fields are strict on purpose: JSON `true` is not a width, `256.0` and `"256"` are not
+integers, and `1` is not a boolean, because a lenient parse would give one fiddle several hashes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
+
+from functions.options import FiddleOptions
+
+MIN_SIZE, MAX_SIZE = 4, 2048
+MAX_SAMPLE_COUNT = 64
+MAX_DURATION = 60.0
+MAX_CODE_BYTES = 128 * 1024
+MAX_SOURCE_ID = 2**63 - 1  # the hash packs the source id as a signed 64-bit integer
+VERSION_RE = re.compile(r"[0-9A-Za-z._:-]{1,64}")
+
+# Field names safe to repeat in a message; anything else came from the client and is not echoed.
+_SAFE_LABEL = re.compile(r"[A-Za-z0-9_]{1,64}")
+_MAX_NAMED_IN_MESSAGE = 5
+# Skia Fiddle's original (1.0) body put these next to `code` instead of inside `options`.
+_LEGACY_OPTION_KEYS = ("width", "height", "source")
+
+
+class InvalidRequest(Exception):
+    """The request body is not a valid run request."""
+
+    def __init__(self, message: str, fields: dict[str, list[str]]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
+    def to_json(self) -> dict[str, Any]:
+        """The 400 response body of SPEC section 2."""
+        return {"error": self.message, "fields": self.fields}
+
+
+@dataclass(frozen=True)
+class RunRequestData:
+    code: str
+    options: FiddleOptions
+    version: str | None
+    fast: bool
+
+
+# --- fields -------------------------------------------------------------------------------------
+
+
+class _Field(fields.Field):
+    """Base field whose stock messages read as the end of "<field> ..." sentences."""
+
+    default_error_messages = {  # noqa: RUF012 - marshmallow merges this class attribute
+        "required": "is required",
+        "null": "must not be null",
+        "validator_failed": "is invalid",
+    }
+
+
+class StrictInteger(_Field):
+    default_error_messages = {"null": "must be a whole number"}  # noqa: RUF012
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> int:
+        # bool is a subclass of int in Python; JSON true must not pass as 1.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError("must be a whole number")
+        return value
+
+
+class StrictBoolean(_Field):
+    default_error_messages = {"null": "must be true or false"}  # noqa: RUF012
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError("must be true or false")
+        return value
+
+
+class StrictNumber(_Field):
+    default_error_messages = {"null": "must be a number"}  # noqa: RUF012
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationError("must be a number")
+        try:
+            number = float(value)
+        except OverflowError:  # an integer too large for a float
+            number = math.inf
+        if not math.isfinite(number):
+            raise ValidationError("must be a finite number")
+        return number
+
+
+class CodeField(_Field):
+    default_error_messages = {"null": "must be a string"}  # noqa: RUF012
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str):
+            raise ValidationError("must be a string")
+        if not value.strip():
+            raise ValidationError("must not be empty")
+        # Every character is at least one byte, so a long string fails before being encoded.
+        if len(value) > MAX_CODE_BYTES or _utf8_size(value) > MAX_CODE_BYTES:
+            raise ValidationError("must be at most 128 KiB of UTF-8")
+        if "\x00" in value:
+            raise ValidationError("must not contain NUL characters")
+        if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+            # A lone surrogate (from a JSON "\ud800" escape) cannot be stored as UTF-8.
+            raise ValidationError("must be valid Unicode text")
+        return value
+
+
+class VersionField(_Field):
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str | None:
+        if not isinstance(value, str):
+            raise ValidationError("must be a string")
+        if value == "":
+            return None  # Skia Fiddle's own client always sends "version": ""
+        if not VERSION_RE.fullmatch(value):  # fullmatch: "$" alone lets "v1\n" through
+            raise ValidationError(
+                "must be 1 to 64 letters, digits, dots, underscores, colons or dashes"
+            )
+        return value
+
+
+class StrictString(_Field):
+    default_error_messages = {"null": "must be a string"}  # noqa: RUF012
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str):
+            raise ValidationError("must be a string")
+        return value
+
+
+def _utf8_size(text: str) -> int:
+    # surrogatepass: the size check must not crash on lone surrogates; they are rejected next.
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _size(default: int) -> StrictInteger:
+    return StrictInteger(
+        load_default=default,
+        validate=validate.Range(MIN_SIZE, MAX_SIZE, error="must be between {min} and {max}"),
+    )
+
+
+def _flag() -> StrictBoolean:
+    return StrictBoolean(load_default=False)
+
+
+# --- schemas ------------------------------------------------------------------------------------
+
+_SCHEMA_MESSAGES = {"unknown": "is not a known field", "type": "must be an object"}
+
+
+class OptionsSchema(Schema):
+    """The `options` object; loads to a `FiddleOptions`. Source existence is the caller's job."""
+
+    class Meta:
+        unknown = RAISE
+
+    error_messages = _SCHEMA_MESSAGES
+
+    width = _size(256)
+    height = _size(256)
+    source = StrictInteger(
+        load_default=0,
+        validate=[
+            validate.Range(min=0, error="must not be negative"),
+            validate.Range(max=MAX_SOURCE_ID, error="is too large"),
+        ],
+    )
+    srgb = _flag()
+    f16 = _flag()
+    text_only = StrictBoolean(data_key="textOnly", load_default=False)
+    animated = _flag()
+    duration = StrictNumber(load_default=0.0)
+    offscreen = _flag()
+    offscreen_width = _size(64)
+    offscreen_height = _size(64)
+    offscreen_sample_count = StrictInteger(
+        load_default=1,
+        validate=validate.Range(1, MAX_SAMPLE_COUNT, error="must be between {min} and {max}"),
+    )
+    offscreen_texturable = _flag()
+    offscreen_mipmap = _flag()
+    source_mipmap = _flag()
+
+    # skip_on_field_errors=False: report combination errors together with field errors. A field
+    # that failed is absent from `data`, so each rule runs only when its inputs are valid.
+    @validates_schema(skip_on_field_errors=False)
+    def _check_combinations(self, data: dict[str, Any], **kwargs: Any) -> None:
+        errors = {**_f16_errors(data), **_duration_errors(data)}
+        if errors:
+            raise ValidationError(errors)
+
+    @post_load
+    def _make_options(self, data: dict[str, Any], **kwargs: Any) -> FiddleOptions:
+        return FiddleOptions(**data)
+
+
+def _f16_errors(data: dict[str, Any]) -> dict[str, list[str]]:
+    if "f16" in data and "srgb" in data and data["f16"] and not data["srgb"]:
+        return {"f16": ["requires srgb to be true"]}
+    return {}
+
+
+def _duration_errors(data: dict[str, Any]) -> dict[str, list[str]]:
+    if "duration" not in data or "animated" not in data:
+        return {}
+    duration = data["duration"]
+    if data["animated"] and not 0 < duration <= MAX_DURATION:
+        return {"duration": ["must be more than 0 and at most 60 seconds for an animated fiddle"]}
+    if not data["animated"] and duration != 0:
+        return {"duration": ["must be 0 when the fiddle is not animated"]}
+    return {}
+
+
+class RunRequestSchema(Schema):
+    """The whole `POST /_/run` body."""
+
+    class Meta:
+        unknown = RAISE
+
+    error_messages = _SCHEMA_MESSAGES
+
+    code = CodeField(required=True)
+    options = fields.Nested(
+        OptionsSchema,
+        load_default=FiddleOptions,
+        error_messages={"null": "must be an object", "type": "must be an object"},
+    )
+    version = VersionField(load_default=None, allow_none=True)
+    fast = StrictBoolean(load_default=False)
+    # Sent by Skia Fiddle's own web client on every run; accepted so it keeps working, and ignored
+    # (naming a fiddle is `POST /_/name`).
+    sources = StrictString(load_only=True)
+    fiddlehash = StrictString(load_only=True)
+    name = StrictString(load_only=True)
+    overwrite = StrictBoolean(load_only=True)
+
+
+_SCHEMA = RunRequestSchema()
+
+
+# --- entry point --------------------------------------------------------------------------------
+
+
+def parse_run_request(payload: object) -> RunRequestData:
+    """Validate a decoded JSON body; raise InvalidRequest on any problem."""
+    if not isinstance(payload, dict):
+        raise InvalidRequest("The request body must be a JSON object.", {})
+    body, renames = _lift_legacy_options(payload)
+    try:
+        data = _SCHEMA.load(body)
+    except ValidationError as err:
+        reasons = _in_body_order(_flatten(err.messages, ""), body)
+        reasons = {renames.get(path, path): why for path, why in reasons.items()}
+        raise InvalidRequest(_sentence(reasons), reasons) from None
+    return RunRequestData(data["code"], data["options"], data["version"], data["fast"])
+
+
+def _lift_legacy_options(payload: dict[Any, Any]) -> tuple[dict[Any, Any], dict[str, str]]:
+    """Move fiddle 1.0's top-level width/height/source into `options`.
+
+    Returns the new body and how to rename error paths back to what the client sent.
+    """
+    legacy = [key for key in _LEGACY_OPTION_KEYS if key in payload]
+    if not legacy or "options" in payload:
+        return payload, {}
+    body = {key: value for key, value in payload.items() if key not in legacy}
+    body["options"] = {key: payload[key] for key in legacy}
+    return body, {f"options.{key}": key for key in legacy}
+
+
+def _flatten(messages: Any, prefix: str) -> dict[str, list[str]]:
+    """marshmallow's nested error dict as {"options.width": ["reason", ...]}."""
+    if not isinstance(messages, dict):
+        return {prefix or "body": _reasons(messages)}
+    flat: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        # A nested schema's own error ("_schema", e.g. options is not an object) is its field's.
+        path = prefix if key == "_schema" else f"{prefix}.{key}" if prefix else str(key)
+        for name, reasons in _flatten(value, path).items():
+            flat.setdefault(name, []).extend(reasons)
+    return flat
+
+
+def _in_body_order(reasons: dict[str, list[str]], body: dict[Any, Any]) -> dict[str, list[str]]:
+    """Errors in the order the client wrote the fields, missing ones first.
+
+    marshmallow finds unknown fields through a set, so its order changes from run to run.
+    """
+    order = _key_order(body)
+    return dict(sorted(reasons.items(), key=lambda item: order.get(item[0], (-1,))))
+
+
+def _key_order(body: dict[Any, Any]) -> dict[str, tuple[int, ...]]:
+    """Where each top-level key and each key one level down sits, built once: error bodies can
+    have as many fields as the request has keys, so no per-field scans."""
+    order: dict[str, tuple[int, ...]] = {}
+    for i, (key, value) in enumerate(body.items()):
+        order[str(key)] = (i,)
+        if isinstance(value, dict):
+            for j, inner in enumerate(value):
+                order[f"{key}.{inner}"] = (i, j)
+    return order
+
+
+def _reasons(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [item if isinstance(item, str) else "is invalid" for item in items]
+
+
+def _label(path: str) -> str:
+    """How a field is named in the sentence: its last part, unless the client made it up oddly."""
+    last = path.rsplit(".", 1)[-1]
+    return last if _SAFE_LABEL.fullmatch(last) else "a field with an unusual name"
+
+
+def _sentence(reasons: dict[str, list[str]]) -> str:
+    """One readable sentence for the whole error."""
+    if len(reasons) == 1:
+        ((path, why),) = reasons.items()
+        return f"{_label(path)} {why[0] if why else 'is invalid'}."
+    labels = list(dict.fromkeys(_label(path) for path in reasons))
+    named = ", ".join(labels[:_MAX_NAMED_IN_MESSAGE])
+    if len(labels) > _MAX_NAMED_IN_MESSAGE:
+        named += f" and {len(labels) - _MAX_NAMED_IN_MESSAGE} more"
+    return f"The request has {len(reasons)} invalid fields: {named}."

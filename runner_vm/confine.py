@@ -1,0 +1,156 @@
+"""Confining a freshly forked child before it touches user code.
+
+Order matters: the child leaves the host's process group, drops every descriptor but its result
+pipe, sets rlimits, takes a throwaway uid, and last loads the seccomp filter (after which it could
+no longer do any of the rest).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+from typing import Any
+
+from runner_vm.policy import ConditionalRule, Limits, Policy
+
+MIB = 1 << 20
+SIGSYS_EXIT_CODE = 159
+_SA_SIGINFO = 4
+
+
+class _SigInfo(ctypes.Structure):
+    # The x86-64 and aarch64 siginfo_t layout for SIGSYS: signo, errno, code, padding, then the
+    # address of the call and the syscall number.
+    _fields_ = (
+        ("si_signo", ctypes.c_int),
+        ("si_errno", ctypes.c_int),
+        ("si_code", ctypes.c_int),
+        ("_pad", ctypes.c_int),
+        ("call_addr", ctypes.c_void_p),
+        ("syscall", ctypes.c_int),
+        ("arch", ctypes.c_uint),
+    )
+
+
+_HANDLER_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.POINTER(_SigInfo), ctypes.c_void_p)
+
+
+class _SigAction(ctypes.Structure):
+    _fields_ = (
+        ("sa_sigaction", _HANDLER_TYPE),
+        ("sa_mask", ctypes.c_ulong * 16),
+        ("sa_flags", ctypes.c_int),
+        ("sa_restorer", ctypes.c_void_p),
+    )
+
+
+class SigsysReporter:
+    """Names the forbidden syscall to the host before the child dies.
+
+    The filter traps instead of killing outright, so the child's SIGSYS handler can write the
+    syscall number down its pipe. The trapped call itself is never executed either way.
+    Built in the host before forking: creating the ctypes callback allocates memory.
+    """
+
+    def __init__(self) -> None:
+        self.report_fd = -1
+        self._callback = _HANDLER_TYPE(self._on_sigsys)
+        self._action = _SigAction()
+        self._action.sa_sigaction = self._callback
+        self._action.sa_flags = _SA_SIGINFO
+        self._libc = ctypes.CDLL(None, use_errno=True)
+
+    def _on_sigsys(self, _signo: int, info: Any, _context: Any) -> None:
+        number = info.contents.syscall
+        os.write(self.report_fd, b"\x00SIGSYS %d\n" % number)
+        os._exit(SIGSYS_EXIT_CODE)
+
+    def install(self, report_fd: int) -> None:
+        self.report_fd = report_fd
+        if self._libc.sigaction(signal.SIGSYS, ctypes.byref(self._action), None) != 0:
+            raise OSError(ctypes.get_errno(), "sigaction(SIGSYS) failed")
+
+
+def leave_process_group() -> None:
+    os.setsid()
+
+
+def redirect_stdio() -> None:
+    """Stray writes to fd 1 or 2 must never reach the host's protocol stream."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+
+
+def close_other_descriptors(keep: int) -> None:
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 1 << 16)
+
+
+def set_rlimits(limits: Limits) -> None:
+    # A file write beyond RLIMIT_FSIZE should fail with EFBIG, not kill with SIGXFSZ.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
+    address_space = limits.address_space_mib * MIB
+    resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_bytes, limits.file_size_bytes))
+    resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+
+
+def take_identity(uid: int) -> bool:
+    """Switch to the run's throwaway uid and gid; only possible when the host is root."""
+    if os.geteuid() != 0:
+        return False
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    return True
+
+
+def load_seccomp(policy: Policy) -> None:
+    import pyseccomp
+
+    sandbox = pyseccomp.SyscallFilter(pyseccomp.TRAP)
+    for name in policy.seccomp.allow:
+        _add(sandbox, pyseccomp.ALLOW, name)
+    for name in policy.seccomp.enosys:
+        _add(sandbox, pyseccomp.ERRNO(38), name)
+    for rule in policy.seccomp.conditional:
+        _add_conditional(sandbox, rule)
+    sandbox.load()
+
+
+def _add(sandbox: Any, action: Any, name: str, *args: Any) -> None:
+    try:
+        sandbox.add_rule(action, name, *args)
+    except (RuntimeError, ValueError, OSError):
+        # A syscall this architecture does not have (e.g. `open` on aarch64) stays forbidden.
+        pass
+
+
+def _add_conditional(sandbox: Any, rule: ConditionalRule) -> None:
+    import pyseccomp
+
+    if rule.self_pid:
+        compare = pyseccomp.Arg(rule.arg, pyseccomp.EQ, os.getpid())
+    elif rule.not_value is not None:
+        compare = pyseccomp.Arg(rule.arg, pyseccomp.NE, rule.not_value)
+    else:
+        compare = pyseccomp.Arg(rule.arg, pyseccomp.MASKED_EQ, rule.mask, rule.value)
+    _add(sandbox, pyseccomp.ALLOW, rule.syscall, compare)
+
+
+def confine(policy: Policy, report_fd: int, uid: int, reporter: SigsysReporter) -> None:
+    leave_process_group()
+    redirect_stdio()
+    close_other_descriptors(report_fd)
+    set_rlimits(policy.limits)
+    take_identity(uid)
+    if policy.use_seccomp:
+        reporter.install(report_fd)
+        load_seccomp(policy)

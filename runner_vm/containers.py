@@ -1,0 +1,89 @@
+"""The container backends: systemd-nspawn, bubblewrap / unshare namespaces, and gVisor's runsc."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from runner_vm.sandbox import (
+    PACKAGE_SOURCE,
+    SandboxBackend,
+    SandboxUnavailable,
+    _package_mount,
+    _run_quietly,
+    bind_sources,
+    build_root,
+)
+
+
+class RootedBackend(SandboxBackend):
+    """A backend whose hosts see only a prepared root of read-only binds."""
+
+    binary = ""
+
+    @property
+    def root(self) -> Path:
+        return self.state_dir / f"root-{self.name}"
+
+    def prepare(self) -> None:
+        build_root(self.policy, self.root)
+
+    def check(self) -> None:
+        if os.geteuid() != 0:
+            raise SandboxUnavailable(f"{self.name} needs root")
+        if shutil.which(self.binary) is None:
+            raise SandboxUnavailable(f"{self.binary} is not installed")
+        self.prepare()
+        result = _run_quietly(self.wrap(["/usr/bin/true"]))
+        if result.returncode != 0:
+            raise SandboxUnavailable(f"{self.binary} failed: {result.stderr.strip()[-300:]}")
+
+    def environment(self) -> dict[str, str]:
+        env = super().environment()
+        env["PYTHONPATH"] = self.policy.container.package_dir
+        return env
+
+    def _setenv_flags(self, flag: str) -> list[str]:
+        return [item for key, value in self.environment().items() for item in (flag, f"{key}={value}")]
+
+
+class NspawnBackend(RootedBackend):
+    """systemd-nspawn: own user (--private-users), pid, mount and network namespaces."""
+
+    name = "nspawn"
+    strength = 30
+    binary = "systemd-nspawn"
+
+    def wrap(self, host_argv: list[str]) -> list[str]:
+        binds = [f"--bind-ro={path}" for path in bind_sources(self.policy)]
+        binds.append(f"--bind-ro={PACKAGE_SOURCE}:{_package_mount(self.policy)}")
+        return [
+            "systemd-nspawn", "--quiet", "--register=no", "--keep-unit",
+            f"--directory={self.root}", "--read-only", "--private-users=pick",
+            "--private-network", "--as-pid2", "--console=pipe", "--timezone=off",
+            "--resolv-conf=off", "--link-journal=no", "--tmpfs=/tmp", "--chdir=/tmp",
+            *binds, *self._setenv_flags("--setenv"), "--", *host_argv,
+        ]  # fmt: skip
+
+
+class BubblewrapBackend(RootedBackend):
+    """bubblewrap: new pid, mount, network, ipc and uts namespaces over the same minimal root."""
+
+    name = "namespaces"
+    strength = 20
+    binary = "bwrap"
+
+    def wrap(self, host_argv: list[str]) -> list[str]:
+        binds: list[str] = []
+        for path in bind_sources(self.policy):
+            binds += ["--ro-bind", path, path]
+        binds += ["--ro-bind", str(PACKAGE_SOURCE), _package_mount(self.policy)]
+        env = [item for k, v in self.environment().items() for item in ("--setenv", k, v)]
+        return [
+            "bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+            "--unshare-cgroup-try", "--die-with-parent", "--new-session",
+            "--ro-bind", str(self.root), "/", *binds,
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/tmp",
+            "--clearenv", *env, "--", *host_argv,
+        ]  # fmt: skip

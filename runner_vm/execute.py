@@ -1,0 +1,151 @@
+"""Compile and run one fiddle, in whatever process calls it (the confined child, or a benchmark).
+
+User code is compiled under the file name `draw.py`, so its tracebacks can be cut down to the
+user's own lines: the runner's frames are never shown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import linecache
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import CodeType, TracebackType
+from typing import Any
+
+from runner_vm import render
+from runner_vm.protocol import CompileError, RunRequest, RunResult
+
+USER_FILENAME = "draw.py"
+TEXT_LIMIT = 1 << 20  # printed text kept; the rest is cut, so a print loop cannot flood the pipe
+
+
+class _CappedText(io.StringIO):
+    def write(self, text: str) -> int:
+        room = TEXT_LIMIT - self.tell()
+        if room > 0:
+            super().write(text[:room])
+        return len(text)
+
+
+class _Discard(io.TextIOBase):
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+@dataclass
+class Outcome:
+    """What running the program produced; turned into a RunResult by the caller."""
+
+    compile_errors: tuple[CompileError, ...] = ()
+    runtime_error: str = ""
+    text: str = ""
+    outputs: dict[str, bytes] | None = None
+
+
+def compile_user_code(code: str) -> CodeType | CompileError:
+    try:
+        return compile(code, USER_FILENAME, "exec", dont_inherit=True)
+    except SyntaxError as error:
+        return CompileError(text=_syntax_message(error), line=error.lineno or 0, col=error.offset or 0)
+    except (ValueError, MemoryError, RecursionError) as error:
+        return CompileError(text=f"the program could not be compiled: {error}", line=0, col=0)
+
+
+def _syntax_message(error: SyntaxError) -> str:
+    kind = type(error).__name__
+    return f"{kind}: {error.msg}"
+
+
+def run(request: RunRequest) -> Outcome:
+    compiled = compile_user_code(request.code)
+    if isinstance(compiled, CompileError):
+        return Outcome(compile_errors=(compiled,))
+    linecache.cache[USER_FILENAME] = (len(request.code), None, request.code.splitlines(True), USER_FILENAME)
+    text = _CappedText()
+    try:
+        with contextlib.redirect_stdout(text):
+            outputs = _run_compiled(compiled, request)
+    except BaseException as error:  # the user's program may raise anything, SystemExit included
+        return Outcome(runtime_error=describe_error(error), text=text.getvalue())
+    return Outcome(text=text.getvalue(), outputs=_with_text(outputs, text.getvalue()))
+
+
+def _with_text(outputs: dict[str, bytes], text: str) -> dict[str, bytes]:
+    if text:
+        outputs["txt.txt"] = text.encode("utf-8", "replace")
+    return outputs
+
+
+def _run_compiled(compiled: CodeType, request: RunRequest) -> dict[str, bytes]:
+    options = request.options
+    namespace = _globals(request)
+    exec(compiled, namespace)
+    draw = namespace.get("draw")
+    if not callable(draw):
+        raise _NoDrawFunction()
+    return _render_all(draw, options)
+
+
+class _NoDrawFunction(Exception):
+    def __str__(self) -> str:
+        return "the program does not define a draw(canvas) function"
+
+
+def _globals(request: RunRequest) -> dict[str, Any]:
+    import skia
+
+    image, bitmap = (None, None)
+    if request.source_png is not None:
+        image, bitmap = render.decode_source(request.source_png)
+    return {
+        "__name__": "__fiddle__",
+        "__builtins__": __builtins__,
+        "skia": skia,
+        "image": image,
+        "source": bitmap,
+        "duration": float(request.options.get("duration", 0.0)),
+        "frame": 0.0,
+    }
+
+
+def _render_all(draw: Callable[[Any], object], options: dict[str, Any]) -> dict[str, bytes]:
+    width, height = int(options.get("width", 256)), int(options.get("height", 256))
+    if options.get("textOnly"):
+        render.discard(draw, width, height)
+        return {}
+    srgb, f16 = bool(options.get("srgb")), bool(options.get("f16"))
+    outputs = {"cpu.png": render.raster_png(draw, width, height, srgb=srgb, f16=f16)}
+    # The text output is what one call of draw() prints, not one copy per output format.
+    with contextlib.redirect_stdout(_Discard()):
+        outputs["pdf.pdf"] = render.pdf(draw, width, height)
+        outputs["skp.skp"] = render.skp(draw, width, height)
+    return outputs
+
+
+def describe_error(error: BaseException) -> str:
+    """Name the limit the program ran into, or show its traceback."""
+    if isinstance(error, MemoryError):
+        return "memory limit of 1 GiB exceeded"
+    if isinstance(error, RuntimeError) and "can't start new thread" in str(error):
+        return "too many processes"
+    if isinstance(error, BlockingIOError):
+        return "too many processes"
+    return user_traceback(error)
+
+
+def user_traceback(error: BaseException) -> str:
+    """Format the exception showing only frames of the user's draw.py."""
+    if isinstance(error, _NoDrawFunction):
+        return str(error)
+    frames = [f for f in traceback.extract_tb(_tb(error)) if f.filename == USER_FILENAME]
+    lines = ["Traceback (most recent call last):\n"] if frames else []
+    lines += traceback.format_list(frames)
+    lines += traceback.format_exception_only(type(error), error)
+    return "".join(lines).rstrip("\n")
+
+
+def _tb(error: BaseException) -> TracebackType | None:
+    return error.__traceback__

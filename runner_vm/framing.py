@@ -1,0 +1,62 @@
+"""Length-prefixed JSON frames over pipes, between the runner and its sandbox hosts."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from typing import Any
+
+_HEADER = struct.Struct(">I")
+MAX_FRAME = 64 << 20
+
+
+class FrameError(EOFError):
+    """The other side closed the stream or sent something that is not a frame."""
+
+
+def encode(message: Any) -> bytes:
+    body = json.dumps(message, separators=(",", ":")).encode("utf-8")
+    return _HEADER.pack(len(body)) + body
+
+
+def write_frame(fd: int, message: Any) -> None:
+    data = memoryview(encode(message))
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+def read_exactly(fd: int, size: int) -> bytes:
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining:
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            raise FrameError("stream closed")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(fd: int) -> Any:
+    (size,) = _HEADER.unpack(read_exactly(fd, _HEADER.size))
+    if size > MAX_FRAME:
+        raise FrameError(f"frame of {size} bytes is too large")
+    try:
+        return json.loads(read_exactly(fd, size))
+    except ValueError as error:
+        raise FrameError("frame is not JSON") from error
+
+
+def read_frame_from_bytes(data: bytes) -> Any:
+    """Decode one complete frame held in memory (what a child wrote before exiting)."""
+    if len(data) < _HEADER.size:
+        raise FrameError("no frame")
+    (size,) = _HEADER.unpack_from(data)
+    if len(data) != _HEADER.size + size:
+        raise FrameError("truncated or trailing data")
+    try:
+        return json.loads(data[_HEADER.size :])
+    except ValueError as error:
+        raise FrameError("frame is not JSON") from error

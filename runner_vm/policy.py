@@ -1,0 +1,100 @@
+"""The sandbox policy (limits, identities, syscall allowlist), read from infra/sandbox/policy.toml."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_POLICY_PATH = Path(__file__).resolve().parent.parent / "infra" / "sandbox" / "policy.toml"
+
+
+@dataclass(frozen=True)
+class Limits:
+    cpu_seconds: int = 10
+    address_space_mib: int = 1024
+    processes: int = 16
+    open_files: int = 64
+    file_size_bytes: int = 0
+    wall_clock_seconds: float = 20
+    output_mib: int = 32
+    cgroup_pids: int = 64
+    cgroup_memory_mib: int = 1280
+
+
+@dataclass(frozen=True)
+class ConditionalRule:
+    syscall: str
+    arg: int
+    mask: int
+    value: int | None = None
+    not_value: int | None = None
+    self_pid: bool = False
+
+
+@dataclass(frozen=True)
+class SeccompPolicy:
+    allow: tuple[str, ...] = ()
+    enosys: tuple[str, ...] = ()
+    conditional: tuple[ConditionalRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class ContainerPolicy:
+    bind_ro: tuple[str, ...] = ("/usr", "{base_prefix}", "{prefix}")
+    etc_files: tuple[str, ...] = ("/etc/ld.so.cache", "/etc/fonts")
+    package_dir: str = "/opt/fiddle"
+
+
+@dataclass(frozen=True)
+class Policy:
+    limits: Limits = field(default_factory=Limits)
+    uid_base: int = 20000
+    uids_per_host: int = 1000
+    seccomp: SeccompPolicy = field(default_factory=SeccompPolicy)
+    container: ContainerPolicy = field(default_factory=ContainerPolicy)
+    # Off only for the development backend `none` on machines where seccomp cannot load.
+    use_seccomp: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Policy:
+        seccomp = data.get("seccomp", {})
+        return cls(
+            limits=Limits(**data.get("limits", {})),
+            uid_base=int(data.get("uid_base", 20000)),
+            uids_per_host=int(data.get("uids_per_host", 1000)),
+            seccomp=SeccompPolicy(
+                allow=tuple(seccomp.get("allow", ())),
+                enosys=tuple(seccomp.get("enosys", ())),
+                conditional=tuple(ConditionalRule(**r) for r in seccomp.get("conditional", ())),
+            ),
+            container=_container(data.get("container", {})),
+            use_seccomp=bool(data.get("use_seccomp", True)),
+        )
+
+
+def _container(data: dict[str, Any]) -> ContainerPolicy:
+    return ContainerPolicy(
+        bind_ro=tuple(data.get("bind_ro", ContainerPolicy.bind_ro)),
+        etc_files=tuple(data.get("etc_files", ContainerPolicy.etc_files)),
+        package_dir=str(data.get("package_dir", ContainerPolicy.package_dir)),
+    )
+
+
+def load_policy(path: Path = DEFAULT_POLICY_PATH) -> Policy:
+    with path.open("rb") as handle:
+        raw = tomllib.load(handle)
+    identity = raw.get("identity", {})
+    return Policy.from_json(
+        {
+            "limits": raw.get("limits", {}),
+            "uid_base": identity.get("uid_base", 20000),
+            "uids_per_host": identity.get("uids_per_host", 1000),
+            "seccomp": raw.get("seccomp", {}),
+            "container": raw.get("container", {}),
+        }
+    )

@@ -1,0 +1,122 @@
+"""Sandbox backends: how a sandbox host process is started, each a stronger or weaker container.
+
+Every backend turns the host's command line into one that starts it inside its container. The
+per-run layers (uid drop, rlimits, seccomp) are the same everywhere and live in the host itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from runner_vm.policy import Policy
+
+log = logging.getLogger(__name__)
+
+PACKAGE_SOURCE = Path(__file__).resolve().parent
+
+
+class SandboxUnavailable(RuntimeError):
+    """The backend cannot run on this machine; the message says why."""
+
+
+class SandboxBackend(ABC):
+    name = ""
+    # Stronger backends come first when choosing a default.
+    strength = 0
+
+    def __init__(self, policy: Policy, state_dir: Path) -> None:
+        self.policy = policy
+        self.state_dir = state_dir
+
+    @abstractmethod
+    def check(self) -> None:
+        """Raise SandboxUnavailable if this backend cannot run here."""
+
+    @abstractmethod
+    def wrap(self, host_argv: list[str]) -> list[str]:
+        """The command that runs host_argv (a python command) inside this sandbox."""
+
+    def prepare(self) -> None:
+        """Build whatever the backend needs on disk before hosts start."""
+
+    def environment(self) -> dict[str, str]:
+        return {"OPENBLAS_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "HOME": "/tmp"}
+
+
+class NoSandbox(SandboxBackend):
+    """Development only: the host runs as a plain process; only the per-run layers apply."""
+
+    name = "none"
+    strength = 0
+
+    def check(self) -> None:
+        return None
+
+    def prepare(self) -> None:
+        log.warning(
+            "SANDBOX BACKEND 'none': fiddles run without any container. "
+            "Never expose this runner to anyone you do not trust."
+        )
+
+    def wrap(self, host_argv: list[str]) -> list[str]:
+        return host_argv
+
+    def environment(self) -> dict[str, str]:
+        env = super().environment()
+        env["PYTHONPATH"] = str(PACKAGE_SOURCE.parent)
+        return env
+
+
+def python_paths() -> dict[str, str]:
+    return {"prefix": sys.prefix, "base_prefix": sys.base_prefix}
+
+
+def bind_sources(policy: Policy) -> list[str]:
+    """The host paths bound read-only into the sandbox root, without duplicates."""
+    paths: list[str] = []
+    for template in policy.container.bind_ro:
+        path = os.path.realpath(template.format(**python_paths()))
+        if path not in paths and os.path.exists(path):
+            paths.append(path)
+    return paths
+
+
+def build_root(policy: Policy, root: Path) -> Path:
+    """An empty root of mount points, the symlinks of a merged /usr, and a curated /etc."""
+    if root.exists():
+        shutil.rmtree(root)
+    for directory in ("etc", "tmp", "proc", "dev", "sys", "run", "var/tmp"):
+        (root / directory).mkdir(parents=True, exist_ok=True)
+    for path in [*bind_sources(policy), _package_mount(policy)]:
+        (root / path.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    for link in ("bin", "lib", "lib64", "sbin"):
+        if os.path.islink(f"/{link}"):
+            (root / link).symlink_to(os.readlink(f"/{link}"))
+    _fill_etc(policy, root / "etc")
+    return root
+
+
+def _package_mount(policy: Policy) -> str:
+    return f"{policy.container.package_dir}/{PACKAGE_SOURCE.name}"
+
+
+def _fill_etc(policy: Policy, etc: Path) -> None:
+    for source in policy.container.etc_files:
+        target = etc / Path(source).relative_to("/etc")
+        if os.path.isdir(source):
+            shutil.copytree(source, target, symlinks=False, dirs_exist_ok=True)
+        elif os.path.exists(source):
+            shutil.copy(source, target)
+    (etc / "passwd").write_text("root:x:0:0:root:/tmp:/bin/false\n")
+    (etc / "group").write_text("root:x:0:\n")
+    (etc / "os-release").write_text('ID=fiddle-sandbox\nNAME="fiddle sandbox"\n')
+
+
+def _run_quietly(argv: list[str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)

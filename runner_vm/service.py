@@ -1,0 +1,113 @@
+"""The runner: one Skia build, a pool of warm sandbox hosts, lifecycle events around every run."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner_vm import builds
+from runner_vm.containers import BubblewrapBackend, NspawnBackend
+from runner_vm.events import Event, EventBus
+from runner_vm.policy import Policy
+from runner_vm.pool import HostPool, default_pool_size
+from runner_vm.protocol import RunRequest, RunResult
+from runner_vm.sandbox import NoSandbox, SandboxBackend, SandboxUnavailable
+
+log = logging.getLogger(__name__)
+
+BACKENDS: dict[str, type[SandboxBackend]] = {
+    cls.name: cls for cls in (NspawnBackend, BubblewrapBackend, NoSandbox)
+}
+# Fallback order when no backend is configured: the strongest that works here.
+AUTO_ORDER = ("nspawn", "namespaces")
+
+
+@dataclass
+class RunnerSettings:
+    backend: str = "auto"
+    pool_size: int = field(default_factory=default_pool_size)
+    max_waiting: int = 16
+    state_dir: Path | None = None
+
+
+def choose_backend(name: str, policy: Policy, state_dir: Path) -> SandboxBackend:
+    """The named backend, or with "auto" the strongest one that starts on this machine."""
+    if name != "auto":
+        backend = BACKENDS[name](policy, state_dir)
+        backend.check()
+        return backend
+    reasons = []
+    for candidate in AUTO_ORDER:
+        backend = BACKENDS[candidate](policy, state_dir)
+        try:
+            backend.check()
+            return backend
+        except SandboxUnavailable as why:
+            reasons.append(f"{candidate}: {why}")
+    raise SandboxUnavailable(
+        "no sandbox backend works on this machine (" + "; ".join(reasons) + "); "
+        "install systemd-container or bubblewrap, or choose --sandbox none for development"
+    )
+
+
+class Runner:
+    def __init__(self, settings: RunnerSettings, policy: Policy) -> None:
+        self.settings = settings
+        self.policy = policy
+        state = settings.state_dir or Path(tempfile.mkdtemp(prefix="fiddle-runner-"))
+        self.backend = choose_backend(settings.backend, policy, state)
+        self.pool = HostPool(self.backend, policy, settings.pool_size, settings.max_waiting)
+        self.events = EventBus()
+        self.build = builds.current_build()
+
+    def start(self) -> None:
+        log.info("runner: sandbox backend %r, %d warm hosts", self.backend.name, self.pool.size)
+        self.pool.start()
+
+    def stop(self) -> None:
+        self.pool.stop()
+
+    def run(self, request: RunRequest) -> RunResult:
+        uuid = request.run_uuid
+        self.events.emit(Event.PRE_COMPILE, uuid, code_bytes=len(request.code.encode()))
+        try:
+            answer = self.pool.run(request.to_json())
+        finally:
+            self.events.emit(Event.CLEANUP, uuid, backend=self.backend.name)
+        return self._result(uuid, answer)
+
+    def _result(self, uuid: str, answer: dict[str, Any]) -> RunResult:
+        answer = {**answer, "protocol": 1, "run_uuid": uuid, "runid": self.build.runid}
+        answer.setdefault("compile_errors", [])
+        answer.setdefault("runtime_error", "")
+        answer.setdefault("text", "")
+        answer.setdefault("outputs", {})
+        self._emit_outcome(uuid, answer)
+        return RunResult.from_json(answer)
+
+    def _emit_outcome(self, uuid: str, answer: dict[str, Any]) -> None:
+        limit = answer.get("limit", "")
+        self.events.emit(Event.POST_COMPILE, uuid, compile_errors=len(answer["compile_errors"]))
+        if not answer["compile_errors"]:
+            self.events.emit(Event.PRE_RUN, uuid)
+        if limit == "wall":
+            self.events.emit(Event.TIMEOUT, uuid, limit=limit)
+        elif limit:
+            self.events.emit(Event.KILLED, uuid, limit=limit)
+        self.events.emit(
+            Event.POST_RUN, uuid, duration_ms=answer.get("duration_ms", 0.0), limit=limit,
+            ok=not answer["compile_errors"] and not answer["runtime_error"],
+        )  # fmt: skip
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "protocol": 1,
+            "runid": self.build.runid,
+            "skia_python": self.build.skia_python,
+            "sandbox": self.backend.name,
+            "hosts": self.pool.size,
+            "busy": self.pool.busy,
+        }

@@ -1,0 +1,342 @@
+"""What every BlobStore backend must do, plus what only the local directory store adds."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import pathlib
+
+import pytest
+
+from functions.storage.blobstore import (
+    BlobInfo,
+    BlobStore,
+    InvalidName,
+    NotFound,
+    PreconditionFailed,
+)
+from functions.storage.local import LocalBlobStore
+
+
+# A GCS backend will join these params later; every test taking blob_store then runs against both.
+@pytest.fixture(params=["local"])
+def blob_store(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> BlobStore:
+    if request.param == "local":
+        return LocalBlobStore(tmp_path / "store")
+    raise AssertionError(f"unknown backend {request.param}")
+
+
+@pytest.fixture
+def local_store(tmp_path: pathlib.Path) -> LocalBlobStore:
+    return LocalBlobStore(tmp_path / "store")
+
+
+def _names(store: BlobStore, prefix: str) -> list[str]:
+    return [info.name for info in store.list(prefix)]
+
+
+# --- reading and writing ---
+
+
+def test_roundtrip_with_metadata_and_content_type(blob_store: BlobStore) -> None:
+    meta = {"width": "256", "height": "256", "note": "ünïcode ✓"}
+    gen = blob_store.write(
+        "fiddle/abc/draw.py", b"\x00code\xff", metadata=meta, content_type="text/x-python"
+    )
+    blob = blob_store.read("fiddle/abc/draw.py")
+    assert (blob.name, blob.data, blob.generation) == ("fiddle/abc/draw.py", b"\x00code\xff", gen)
+    assert blob.metadata == meta
+    assert blob.content_type == "text/x-python"
+    info = blob_store.stat("fiddle/abc/draw.py")
+    assert info == BlobInfo("fiddle/abc/draw.py", gen, 6, meta, "text/x-python")
+
+
+def test_defaults_and_empty_data(blob_store: BlobStore) -> None:
+    blob_store.write("empty", b"")
+    blob = blob_store.read("empty")
+    assert (blob.data, blob.metadata, blob.content_type) == (b"", {}, "application/octet-stream")
+    assert blob_store.stat("empty").size == 0
+    assert blob_store.exists("empty")
+
+
+def test_rewrite_replaces_data_and_metadata(blob_store: BlobStore) -> None:
+    blob_store.write("x", b"first", metadata={"a": "1"}, content_type="text/plain")
+    blob_store.write("x", b"2nd", metadata={"b": "2"})
+    blob = blob_store.read("x")
+    assert (blob.data, blob.metadata) == (b"2nd", {"b": "2"})
+    assert blob.content_type == "application/octet-stream"
+
+
+def test_generation_is_positive_and_increases_on_every_write(blob_store: BlobStore) -> None:
+    gens = [blob_store.write("counter", str(i).encode()) for i in range(20)]
+    assert gens[0] > 0
+    assert all(a < b for a, b in itertools.pairwise(gens))
+    assert blob_store.stat("counter").generation == gens[-1]
+
+
+# --- preconditions ---
+
+
+def test_if_generation_match_zero_succeeds_once(blob_store: BlobStore) -> None:
+    gen = blob_store.write("source/lastid.txt", b"1", if_generation_match=0)
+    with pytest.raises(PreconditionFailed):
+        blob_store.write("source/lastid.txt", b"2", if_generation_match=0)
+    assert blob_store.read("source/lastid.txt").data == b"1"
+    assert blob_store.stat("source/lastid.txt").generation == gen
+
+
+def test_stale_generation_fails_and_current_succeeds(blob_store: BlobStore) -> None:
+    old = blob_store.write("x", b"1")
+    current = blob_store.write("x", b"2")
+    with pytest.raises(PreconditionFailed):
+        blob_store.write("x", b"stale", if_generation_match=old)
+    assert blob_store.read("x").data == b"2"
+    newer = blob_store.write("x", b"3", if_generation_match=current)
+    assert newer > current
+    assert blob_store.read("x").data == b"3"
+
+
+def test_nonzero_precondition_on_missing_object_fails(blob_store: BlobStore) -> None:
+    with pytest.raises(PreconditionFailed):
+        blob_store.write("missing", b"x", if_generation_match=12345)
+    assert not blob_store.exists("missing")
+
+
+def test_delete_with_precondition(blob_store: BlobStore) -> None:
+    old = blob_store.write("x", b"1")
+    current = blob_store.write("x", b"2")
+    for wrong in (old, 0):
+        with pytest.raises(PreconditionFailed):
+            blob_store.delete("x", if_generation_match=wrong)
+    assert blob_store.read("x").data == b"2"
+    blob_store.delete("x", if_generation_match=current)
+    assert not blob_store.exists("x")
+
+
+def test_delete_without_precondition(blob_store: BlobStore) -> None:
+    blob_store.write("a/b", b"1")
+    blob_store.delete("a/b")
+    assert not blob_store.exists("a/b")
+    assert _names(blob_store, "") == []
+
+
+def test_deleted_then_recreated_object_gets_larger_generation(blob_store: BlobStore) -> None:
+    first = blob_store.write("named/foo", b"1")
+    blob_store.delete("named/foo")
+    second = blob_store.write("named/foo", b"2", if_generation_match=0)
+    assert second > first
+
+
+# --- missing objects ---
+
+
+@pytest.mark.parametrize("name", ["missing", "fiddle/nope/draw.py"])
+def test_missing_object_raises_not_found(blob_store: BlobStore, name: str) -> None:
+    with pytest.raises(NotFound):
+        blob_store.read(name)
+    with pytest.raises(NotFound):
+        blob_store.stat(name)
+    with pytest.raises(NotFound):
+        blob_store.delete(name)
+    assert not blob_store.exists(name)
+
+
+def test_a_prefix_is_not_an_object(blob_store: BlobStore) -> None:
+    blob_store.write("fiddle/abc/draw.py", b"x")
+    for name in ("fiddle", "fiddle/abc"):
+        with pytest.raises(NotFound):
+            blob_store.read(name)
+        with pytest.raises(NotFound):
+            blob_store.delete(name)
+
+
+# --- listing ---
+
+_TREE = [
+    "fiddle/ab12/draw.py",
+    "fiddle/ab12/2024-01-01T00:00:00Z-87.5/cpu.png",
+    "fiddle/ab12/2024-01-01T00:00:00Z-87.5/gpu.png",
+    "fiddle/ab34/draw.py",
+    "fiddle/cd56/draw.py",
+    "named/cat",
+    "source/1",
+    "source/10",
+    "source/2",
+    "source/lastid.txt",
+]
+
+
+@pytest.fixture
+def tree(blob_store: BlobStore) -> BlobStore:
+    for i, name in enumerate(_TREE):
+        blob_store.write(name, name.encode(), metadata={"i": str(i)})
+    return blob_store
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [
+        ("", sorted(_TREE)),
+        ("fiddle/", sorted(n for n in _TREE if n.startswith("fiddle/"))),
+        ("fiddle/ab", sorted(n for n in _TREE if n.startswith("fiddle/ab"))),
+        ("fiddle/ab12/", sorted(n for n in _TREE if n.startswith("fiddle/ab12/"))),
+        ("fiddle/ab12/2024", [_TREE[1], _TREE[2]]),
+        ("fid", sorted(n for n in _TREE if n.startswith("fiddle/"))),
+        ("source/1", ["source/1", "source/10"]),
+        ("named/cat", ["named/cat"]),
+        ("fiddle/zz", []),
+        ("nothing/", []),
+        ("named/cat/", []),
+    ],
+)
+def test_list_by_prefix(tree: BlobStore, prefix: str, expected: list[str]) -> None:
+    assert _names(tree, prefix) == expected
+
+
+def test_list_returns_full_info(tree: BlobStore) -> None:
+    infos = list(tree.list("source/"))
+    assert infos == [tree.stat(info.name) for info in infos]
+    assert infos[0] == BlobInfo("source/1", infos[0].generation, 8, {"i": "6"})
+
+
+def test_list_sorts_by_full_name_across_directories(blob_store: BlobStore) -> None:
+    # '-' < '.' < '/' < '0': a naive per-directory walk would put "a/b" first.
+    names = ["a0", "a/b", "a.b", "a-", "a/a/z", "a/~", "b"]
+    for name in names:
+        blob_store.write(name, b"")
+    assert _names(blob_store, "") == sorted(names)
+    assert _names(blob_store, "a") == sorted(n for n in names if n.startswith("a"))
+
+
+def test_list_skips_deleted(tree: BlobStore) -> None:
+    tree.delete("source/2")
+    assert _names(tree, "source/") == ["source/1", "source/10", "source/lastid.txt"]
+
+
+@pytest.mark.parametrize("prefix", ["../", "a//", "/etc/", "a/./", "x\\y/", "a/../"])
+def test_list_with_impossible_prefix_is_empty(tree: BlobStore, prefix: str) -> None:
+    assert _names(tree, prefix) == []
+
+
+# --- hostile names ---
+
+_BAD_NAMES = [
+    "",
+    "../x",
+    "..",
+    ".",
+    "/etc/passwd",
+    "a/../../b",
+    "a//b",
+    "a/./b",
+    "a/",
+    "a\x00b",
+    "a\\b",
+    "..\\x",
+    "a\nb",
+    "x" * 1025,
+]
+
+
+@pytest.mark.parametrize("name", _BAD_NAMES)
+def test_hostile_names_raise_invalid_name(blob_store: BlobStore, name: str) -> None:
+    with pytest.raises(InvalidName):
+        blob_store.write(name, b"x")
+    with pytest.raises(InvalidName):
+        blob_store.read(name)
+    with pytest.raises(InvalidName):
+        blob_store.stat(name)
+    with pytest.raises(InvalidName):
+        blob_store.delete(name)
+    assert _names(blob_store, "") == []
+
+
+# --- the local directory store only ---
+
+
+@pytest.mark.parametrize("name", ["x" * 256, "a/" + "é" * 128, "bad\udcffsurrogate"])
+def test_local_names_the_filesystem_cannot_hold(local_store: LocalBlobStore, name: str) -> None:
+    with pytest.raises(InvalidName):
+        local_store.write(name, b"x")
+
+
+def test_local_symlinked_directory_is_not_followed(
+    local_store: LocalBlobStore, tmp_path: pathlib.Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_bytes(b"top secret")
+    (local_store.root / "objects" / "evil").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(InvalidName):
+        local_store.read("evil/secret")
+    with pytest.raises(InvalidName):
+        local_store.write("evil/planted", b"x")
+    with pytest.raises(InvalidName):
+        local_store.write("evil/secret", b"overwritten")
+    with pytest.raises(InvalidName):
+        local_store.delete("evil/secret")
+    assert sorted(os.listdir(outside)) == ["secret"]
+    assert (outside / "secret").read_bytes() == b"top secret"
+    assert _names(local_store, "") == []
+    assert _names(local_store, "evil/") == []
+
+
+def test_local_symlinked_file_is_not_followed(
+    local_store: LocalBlobStore, tmp_path: pathlib.Path
+) -> None:
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"top secret")
+    (local_store.root / "objects" / "leak").symlink_to(secret)
+    with pytest.raises(InvalidName):
+        local_store.read("leak")
+    with pytest.raises(InvalidName):
+        local_store.write("leak", b"overwritten")
+    assert secret.read_bytes() == b"top secret"
+    assert _names(local_store, "") == []
+
+
+def test_local_generations_survive_restart(local_store: LocalBlobStore) -> None:
+    gen = local_store.write("source/lastid.txt", b"7", metadata={"k": "v"})
+    reopened = LocalBlobStore(local_store.root)
+    assert reopened.stat("source/lastid.txt").generation == gen
+    assert reopened.read("source/lastid.txt").metadata == {"k": "v"}
+    newer = reopened.write("source/lastid.txt", b"8", if_generation_match=gen)
+    assert newer > gen
+
+
+def test_local_object_and_prefix_cannot_share_a_name(local_store: LocalBlobStore) -> None:
+    local_store.write("a", b"file")
+    with pytest.raises(InvalidName):
+        local_store.write("a/b", b"x")
+    local_store.write("c/d", b"x")
+    with pytest.raises(InvalidName):
+        local_store.write("c", b"x")
+    assert _names(local_store, "") == ["a", "c/d"]
+    assert os.listdir(local_store.root / "tmp") == []
+
+
+def test_local_internal_files_are_never_listed(local_store: LocalBlobStore) -> None:
+    local_store.write("x/y", b"1")
+    (local_store.root / "tmp" / "w-leftover").write_bytes(b"half")
+    assert os.listdir(local_store.root / "locks")
+    assert _names(local_store, "") == ["x/y"]
+
+
+def test_local_on_disk_path_mirrors_the_name(local_store: LocalBlobStore) -> None:
+    local_store.write("fiddle/abc/draw.py", b"print(1)")
+    content = (local_store.root / "objects" / "fiddle" / "abc" / "draw.py").read_bytes()
+    assert content.endswith(b"print(1)")
+
+
+def test_local_durable_mode_roundtrip(tmp_path: pathlib.Path) -> None:
+    store = LocalBlobStore(tmp_path / "store", durable=True)
+    gen = store.write("a/b", b"data", if_generation_match=0)
+    assert store.read("a/b").data == b"data"
+    store.delete("a/b", if_generation_match=gen)
+    assert not store.exists("a/b")
+
+
+def test_local_metadata_must_be_strings(local_store: LocalBlobStore) -> None:
+    with pytest.raises(TypeError):
+        local_store.write("x", b"", metadata={"n": 1})  # type: ignore[dict-item]
+    assert not local_store.exists("x")
