@@ -44,8 +44,10 @@ def skp(draw: DrawFunction, width: int, height: int) -> bytes:
 
 def discard(draw: DrawFunction, width: int, height: int) -> None:
     """A text-only fiddle still gets a canvas to draw on; nothing is kept."""
-    surface = skia.Surface(width, height)
-    draw(surface.getCanvas())
+    surface = skia.Surface.MakeRaster(skia.ImageInfo.MakeN32Premul(width, height))
+    canvas = surface.getCanvas()
+    canvas.clear(skia.ColorWHITE)
+    draw(canvas)
 
 
 def decode_source(png: bytes) -> tuple[Any, Any]:

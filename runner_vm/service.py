@@ -74,10 +74,9 @@ class Runner:
         uuid = request.run_uuid
         self.events.emit(Event.PRE_COMPILE, uuid, code_bytes=len(request.code.encode()))
         try:
-            answer = self.pool.run(request.to_json())
+            return self._result(uuid, self.pool.run(request.to_json()))
         finally:
             self.events.emit(Event.CLEANUP, uuid, backend=self.backend.name)
-        return self._result(uuid, answer)
 
     def _result(self, uuid: str, answer: dict[str, Any]) -> RunResult:
         answer = {**answer, "protocol": 1, "run_uuid": uuid, "runid": self.build.runid}

@@ -159,7 +159,7 @@ def test_legacy_keys_next_to_options_are_unknown() -> None:
 def test_non_object_body(payload: Any) -> None:
     err = invalid(payload)
     assert err.message == "The request body must be a JSON object."
-    assert err.fields == {}
+    assert err.fields == {"body": ["must be a JSON object"]}
 
 
 def test_unknown_top_level_field() -> None:

@@ -1,0 +1,159 @@
+"""The `fiddle` command: serve, runner, run."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import requests
+
+RUNNER_START_TIMEOUT = 120.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fiddle", description="Skia Fiddle for Python.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(commands.add_parser("serve", help="the whole service on this machine"))
+    _runner_parser(commands.add_parser("runner", help="a runner: sandboxes that run fiddles"))
+    _run_parser(commands.add_parser("run", help="run one fiddle on a server and print its URLs"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    handler: Any = args.handler
+    return int(handler(args))
+
+
+def _serve_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="where fiddles are stored (./data)")
+    parser.add_argument("--sandbox", default="auto", help="sandbox backend of the local runner")
+    parser.add_argument("--threads", type=int, default=8, help="HTTP worker threads")
+    parser.set_defaults(handler=serve)
+
+
+def _runner_parser(parser: argparse.ArgumentParser) -> None:
+    from runner_vm.cli import add_arguments, run_runner
+
+    add_arguments(parser)
+    parser.set_defaults(handler=run_runner)
+
+
+def _run_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="the fiddle's Python file")
+    parser.add_argument("--width", type=int, default=256)
+    parser.add_argument("--height", type=int, default=256)
+    parser.add_argument("--source", type=int, default=0)
+    parser.add_argument("--server", default="http://127.0.0.1:8080", help="the fiddle service")
+    parser.set_defaults(handler=run_file)
+
+
+def serve(args: argparse.Namespace) -> int:
+    from waitress import serve as waitress_serve
+
+    from functions.app import create_app
+    from functions.config import Settings
+
+    settings = Settings.from_env(data_dir=args.data_dir)
+    with _local_runner(settings, args.sandbox) as runners:
+        settings = Settings.from_env(data_dir=args.data_dir, runners=runners)
+        app = create_app(settings)
+        print(f"fiddle: serving on http://{args.host}:{args.port}/ (data in {settings.data_dir})",
+              file=sys.stderr, flush=True)  # fmt: skip
+        waitress_serve(app, host=args.host, port=args.port, threads=args.threads, _quiet=True)
+    return 0
+
+
+@contextlib.contextmanager
+def _local_runner(settings: Any, sandbox: str) -> Iterator[tuple[str, ...]]:
+    """Use FIDDLE_RUNNERS when set; otherwise start one runner beside the functions."""
+    if settings.runners:
+        yield settings.runners
+        return
+    port = _free_port()
+    command = [sys.executable, "-m", "runner_vm.cli", "--port", str(port), "--sandbox", sandbox]
+    process = subprocess.Popen(command, start_new_session=True)
+    signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(128 + signo))
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_for_runner(url, process)
+        yield (url,)
+    finally:
+        _stop(process)
+
+
+def _wait_for_runner(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + RUNNER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"fiddle: the runner exited with status {process.returncode}")
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{url}/healthz", timeout=1).ok:
+                return
+        time.sleep(0.1)
+    raise SystemExit("fiddle: the runner did not start in time")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def run_file(args: argparse.Namespace) -> int:
+    try:
+        code = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"fiddle run: cannot read {args.file}: {error}", file=sys.stderr)
+        return 2
+    options = {"width": args.width, "height": args.height, "source": args.source}
+    server = args.server.rstrip("/")
+    try:
+        response = requests.post(f"{server}/_/run", json={"code": code, "options": options}, timeout=60)
+        answer = response.json()
+    except (requests.RequestException, ValueError) as error:
+        print(f"fiddle run: the server at {server} did not answer: {error}", file=sys.stderr)
+        return 2
+    return _report(server, response.status_code, answer)
+
+
+def _report(server: str, status: int, answer: dict[str, Any]) -> int:
+    if status != 200:
+        print(f"fiddle run: {answer.get('error', f'HTTP {status}')}", file=sys.stderr)
+        for field, reasons in answer.get("fields", {}).items():
+            print(f"  {field}: {'; '.join(reasons)}", file=sys.stderr)
+        return 1
+    for error in answer["compile_errors"]:
+        print(f"draw.py:{error['line']}:{error['col']}: {error['text']}", file=sys.stderr)
+    if answer["runtime_error"]:
+        print(answer["runtime_error"], file=sys.stderr)
+    digest = answer["fiddleHash"]
+    print(f"hash:   {digest}")
+    print(f"page:   {server}/c/{digest}")
+    if answer["compile_errors"] or answer["runtime_error"]:
+        return 1
+    print(f"raster: {server}/i/{digest}_raster.png")
+    print(f"pdf:    {server}/i/{digest}.pdf")
+    print(f"skp:    {server}/i/{digest}.skp")
+    if answer["text"]:
+        print(f"text:   {server}/i/{digest}.txt")
+        print(answer["text"], end="" if answer["text"].endswith("\n") else "\n")
+    return 0

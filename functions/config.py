@@ -1,0 +1,40 @@
+"""Settings of the functions, read from the environment in this one place."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    blob_store: str = "local"
+    bucket: str = ""
+    runners: tuple[str, ...] = ()
+    runner_secret: str = ""
+    runner_timeout: float = 40.0
+    # Where the site's JavaScript finds the API; empty means the same origin.
+    api_base: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {
+            "data_dir": Path(env.get("FIDDLE_DATA_DIR", "data")),
+            "blob_store": env.get("FIDDLE_BLOB_STORE", "local"),
+            "bucket": env.get("FIDDLE_BUCKET", ""),
+            "runners": _split(env.get("FIDDLE_RUNNERS", "")),
+            "runner_secret": env.get("FIDDLE_RUNNER_SECRET", ""),
+            "runner_timeout": float(env.get("FIDDLE_RUNNER_TIMEOUT", "40")),
+            "api_base": env.get("FIDDLE_API_BASE", ""),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip().rstrip("/") for part in value.split(",") if part.strip())

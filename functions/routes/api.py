@@ -1,0 +1,48 @@
+"""The JSON API: POST /_/run and /healthz."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+
+from functions.runner_client import RunnerUnavailable
+from functions.schemas import InvalidRequest
+
+blueprint = Blueprint("api", __name__)
+
+
+@blueprint.post("/_/run")
+def run() -> Any:
+    payload = request.get_json(silent=True, force=True)
+    if payload is None:
+        return _invalid(InvalidRequest("The request body must be a JSON object.", {"body": ["is not a JSON object"]}))
+    try:
+        answer = current_app.extensions["fiddle_runner"].run(payload)
+    except InvalidRequest as error:
+        return _invalid(error)
+    except RunnerUnavailable as error:
+        return _unavailable(error)
+    return jsonify(answer.to_json())
+
+
+def _invalid(error: InvalidRequest) -> Any:
+    return jsonify(error.to_json()), 400
+
+
+def _unavailable(error: RunnerUnavailable) -> Any:
+    busy = error.status == 429
+    message = "Every runner is busy; try again shortly." if busy else "No runner is available right now; try again shortly."
+    response = jsonify(error=message)
+    response.status_code = error.status
+    response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+@blueprint.get("/healthz")
+def healthz() -> Any:
+    try:
+        runner = current_app.extensions["runner_client"].describe()
+    except RunnerUnavailable:
+        return jsonify(status="degraded", runner=None), 503
+    return jsonify(status="ok", runner=runner, sandbox=runner.get("sandbox"))

@@ -1,0 +1,51 @@
+"""Outputs by content hash: /i/ (the newest run) and /ai/<runid>/ (one particular run)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app
+
+from functions.fiddles import CONTENT_TYPES, FiddleRepository, split_output_reference
+
+blueprint = Blueprint("media", __name__)
+
+
+def _fiddles() -> FiddleRepository:
+    return current_app.extensions["fiddles"]
+
+
+@blueprint.get("/i/<path:filename>")
+def newest_output(filename: str) -> Any:
+    reference, output = _split_or_404(filename)
+    fiddles = _fiddles()
+    digest = fiddles.resolve(reference) or abort(404)
+    newest = fiddles.newest_run(digest) or abort(404)
+    # The newest run can change when a new Skia build renders the fiddle: cache only briefly.
+    return _send(fiddles.output(digest, newest.runid, output), output, "public, max-age=60")
+
+
+@blueprint.get("/ai/<runid>/<path:filename>")
+def run_output(runid: str, filename: str) -> Any:
+    reference, output = _split_or_404(filename)
+    fiddles = _fiddles()
+    digest = fiddles.resolve(reference) or abort(404)
+    # A run's outputs never change once stored.
+    cache = "public, max-age=31536000, immutable" if not reference.startswith("@") else "public, max-age=60"
+    return _send(fiddles.output(digest, runid, output), output, cache)
+
+
+def _split_or_404(filename: str) -> tuple[str, str]:
+    parts = split_output_reference(filename)
+    if parts is None or "/" in filename:
+        abort(404)
+    return parts
+
+
+def _send(data: bytes | None, output: str, cache_control: str) -> Response:
+    if data is None:
+        abort(404)
+    response = Response(data, mimetype=CONTENT_TYPES[output])
+    response.headers["Cache-Control"] = cache_control
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response

@@ -1,0 +1,92 @@
+"""The fiddle page (/c/), its embeddable form (/iframe/), its JSON (/e/) and the front page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, abort, current_app, jsonify, render_template
+
+from functions.fiddles import OUTPUT_SUFFIXES, FiddleRepository, StoredFiddle, StoredRun
+
+blueprint = Blueprint("pages", __name__)
+STORED_TO_SUFFIX = {stored: suffix for suffix, (stored, _) in OUTPUT_SUFFIXES.items()}
+# Outputs this service does not render yet; the page says so instead of showing broken images.
+NOT_YET_RENDERED = {
+    "gpu": "GPU rendering is not available on this service yet.",
+    "animation": "Animated fiddles are not rendered yet: only the first frame is shown.",
+    "offscreen": "Offscreen GPU targets are not rendered yet.",
+}
+
+
+@dataclass
+class FiddleView:
+    reference: str
+    fiddle: StoredFiddle
+    run: StoredRun | None
+    urls: dict[str, str] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "fiddleHash": self.fiddle.hash,
+            "code": self.fiddle.code,
+            "options": self.fiddle.options.to_json(),
+            "runid": self.run.runid if self.run else None,
+            "version": self.run.runid.rsplit("-", 1)[-1] if self.run else None,
+            "text": self.run.text if self.run else "",
+            "outputs": self.urls,
+            "notices": self.notices,
+        }
+
+
+def _fiddles() -> FiddleRepository:
+    return current_app.extensions["fiddles"]
+
+
+def load_view(reference: str) -> FiddleView:
+    fiddles = _fiddles()
+    digest = fiddles.resolve(reference) or abort(404)
+    fiddle = fiddles.load(digest) or abort(404)
+    run = fiddles.newest_run(digest)
+    view = FiddleView(reference, fiddle, run)
+    if run:
+        view.urls = {
+            output: f"/ai/{run.runid}/{digest}{STORED_TO_SUFFIX[output]}"
+            for output in run.outputs
+            if output in STORED_TO_SUFFIX
+        }
+    view.notices = _notices(fiddle)
+    return view
+
+
+def _notices(fiddle: StoredFiddle) -> list[str]:
+    options = fiddle.options
+    notices = [] if options.text_only else [NOT_YET_RENDERED["gpu"]]
+    if options.animated:
+        notices.append(NOT_YET_RENDERED["animation"])
+    if options.offscreen:
+        notices.append(NOT_YET_RENDERED["offscreen"])
+    return notices
+
+
+@blueprint.get("/")
+def index() -> Any:
+    return render_template("index.html")
+
+
+@blueprint.get("/c/<reference>")
+def fiddle_page(reference: str) -> Any:
+    return render_template("fiddle.html", view=load_view(reference), embedded=False)
+
+
+@blueprint.get("/iframe/<reference>")
+def iframe_page(reference: str) -> Any:
+    return render_template("fiddle.html", view=load_view(reference), embedded=True)
+
+
+@blueprint.get("/e/<reference>")
+def fiddle_json(reference: str) -> Any:
+    response = jsonify(load_view(reference).to_json())
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response

@@ -1,0 +1,14 @@
+"""Choosing the blob-store backend from the settings (never by `if production:` in business code)."""
+
+from __future__ import annotations
+
+from functions.config import Settings
+from functions.storage.blobstore import BlobStore
+
+
+def make_blob_store(settings: Settings) -> BlobStore:
+    if settings.blob_store == "local":
+        from functions.storage.local import LocalBlobStore
+
+        return LocalBlobStore(settings.data_dir / "blobs")
+    raise ValueError(f"unknown blob store {settings.blob_store!r} (FIDDLE_BLOB_STORE)")

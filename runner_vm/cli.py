@@ -1,0 +1,65 @@
+"""`fiddle runner`: the runner process, serving the protocol over HTTP."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from runner_vm.policy import DEFAULT_POLICY_PATH, load_policy
+from runner_vm.pool import default_pool_size
+from runner_vm.sandbox import SandboxUnavailable
+from runner_vm.service import BACKENDS, Runner, RunnerSettings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8081, help="port to listen on (8081)")
+    parser.add_argument(
+        "--sandbox", default="auto", choices=["auto", *BACKENDS],
+        help="sandbox backend; auto picks the strongest that works here",
+    )  # fmt: skip
+    parser.add_argument("--hosts", type=int, default=default_pool_size(), help="warm sandbox hosts")
+    parser.add_argument("--max-waiting", type=int, default=16, help="runs that may queue")
+    parser.add_argument("--policy", type=Path, default=DEFAULT_POLICY_PATH, help="sandbox policy file")
+
+
+def run_runner(args: argparse.Namespace) -> int:
+    from waitress import serve
+
+    from runner_vm.server import create_runner_app
+
+    settings = RunnerSettings(backend=args.sandbox, pool_size=args.hosts, max_waiting=args.max_waiting)
+    try:
+        runner = Runner(settings, load_policy(args.policy))
+    except SandboxUnavailable as why:
+        print(f"fiddle runner: {why}", file=sys.stderr)
+        return 2
+    runner.start()
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    print(f"fiddle runner: sandbox {runner.backend.name!r}, listening on {args.host}:{args.port}",
+          file=sys.stderr, flush=True)  # fmt: skip
+    try:
+        serve(create_runner_app(runner), host=args.host, port=args.port,
+              threads=args.hosts + args.max_waiting + 2, _quiet=True)  # fmt: skip
+    finally:
+        runner.stop()
+    return 0
+
+
+def _exit_on_signal(signo: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    parser = argparse.ArgumentParser(prog="fiddle runner")
+    add_arguments(parser)
+    return run_runner(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

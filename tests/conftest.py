@@ -1,0 +1,81 @@
+"""Shared fixtures: a real runner process (in its real sandbox) and apps over a temporary store."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from functions.app import create_app
+from functions.config import Settings
+
+RUNNER_START_SECONDS = 120
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with status {process.returncode}")
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{url}/healthz", timeout=1).ok:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not become healthy")
+
+
+@contextlib.contextmanager
+def runner_process(sandbox: str = "auto", hosts: int = 2, max_waiting: int = 8) -> Iterator[str]:
+    port = free_port()
+    command = [
+        sys.executable, "-m", "runner_vm.cli", "--port", str(port), "--sandbox", sandbox,
+        "--hosts", str(hosts), "--max-waiting", str(max_waiting),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, process, RUNNER_START_SECONDS)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def runner_url() -> Iterator[str]:
+    with runner_process() as url:
+        yield url
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def app(runner_url: str, data_dir: Path):  # type: ignore[no-untyped-def]
+    settings = Settings(data_dir=data_dir, runners=(runner_url,))
+    application = create_app(settings)
+    application.testing = True
+    return application
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
