@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
 def _serve_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
-    parser.add_argument("--data-dir", type=Path, default=None, help="where fiddles are stored (./data)")
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="where fiddles are stored (./data)"
+    )
     parser.add_argument("--sandbox", default="auto", help="sandbox backend of the local runner")
     parser.add_argument("--threads", type=int, default=8, help="HTTP worker threads")
     parser.set_defaults(handler=serve)
@@ -127,7 +129,9 @@ def run_file(args: argparse.Namespace) -> int:
     options = {"width": args.width, "height": args.height, "source": args.source}
     server = args.server.rstrip("/")
     try:
-        response = requests.post(f"{server}/_/run", json={"code": code, "options": options}, timeout=60)
+        response = requests.post(
+            f"{server}/_/run", json={"code": code, "options": options}, timeout=60
+        )
         answer = response.json()
     except (requests.RequestException, ValueError) as error:
         print(f"fiddle run: the server at {server} did not answer: {error}", file=sys.stderr)
@@ -157,3 +161,7 @@ def _report(server: str, status: int, answer: dict[str, Any]) -> int:
         print(f"text:   {server}/i/{digest}.txt")
         print(answer["text"], end="" if answer["text"].endswith("\n") else "\n")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -77,7 +77,9 @@ class FiddleRepository:
         for name, data in outputs.items():
             self._write_once(f"{prefix}/{name}", data, {}, CONTENT_TYPES.get(name, ""))
         marker = {"outputs": sorted(outputs), "text": text}
-        self._write_once(f"{prefix}/{RUN_MARKER}", json.dumps(marker).encode(), {}, "application/json")
+        self._write_once(
+            f"{prefix}/{RUN_MARKER}", json.dumps(marker).encode(), {}, "application/json"
+        )
 
     def runs(self, fiddle_hash: str) -> list[str]:
         """Complete runs of the fiddle, oldest first (runids sort by release time)."""
@@ -135,10 +137,15 @@ class FiddleRepository:
         except NotFound:
             return None
 
-    def _write_once(self, name: str, data: bytes, metadata: dict[str, str], content_type: str) -> None:
+    def _write_once(
+        self, name: str, data: bytes, metadata: dict[str, str], content_type: str
+    ) -> None:
         try:
             self.store.write(
-                name, data, metadata=metadata, content_type=content_type or "application/octet-stream",
+                name,
+                data,
+                metadata=metadata,
+                content_type=content_type or "application/octet-stream",
                 if_generation_match=0,
             )  # fmt: skip
         except PreconditionFailed:

@@ -63,7 +63,9 @@ class HttpRunnerClient(RunnerClient):
 
     def _run_on(self, url: str, request: RunRequest) -> RunResult:
         try:
-            response = self._session.post(f"{url}/run", json=request.to_json(), timeout=self.timeout)
+            response = self._session.post(
+                f"{url}/run", json=request.to_json(), timeout=self.timeout
+            )
         except requests.RequestException as error:
             raise RunnerUnavailable(f"runner {url} is unreachable") from error
         if response.status_code in (429, 503):

@@ -267,7 +267,9 @@ _SCHEMA = RunRequestSchema()
 def parse_run_request(payload: object) -> RunRequestData:
     """Validate a decoded JSON body; raise InvalidRequest on any problem."""
     if not isinstance(payload, dict):
-        raise InvalidRequest("The request body must be a JSON object.", {"body": ["must be a JSON object"]})
+        raise InvalidRequest(
+            "The request body must be a JSON object.", {"body": ["must be a JSON object"]}
+        )
     body, renames = _lift_legacy_options(payload)
     try:
         data = _SCHEMA.load(body)

@@ -24,7 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--hosts", type=int, default=default_pool_size(), help="warm sandbox hosts")
     parser.add_argument("--max-waiting", type=int, default=16, help="runs that may queue")
-    parser.add_argument("--policy", type=Path, default=DEFAULT_POLICY_PATH, help="sandbox policy file")
+    parser.add_argument(
+        "--policy", type=Path, default=DEFAULT_POLICY_PATH, help="sandbox policy file"
+    )
 
 
 def run_runner(args: argparse.Namespace) -> int:
@@ -32,7 +34,9 @@ def run_runner(args: argparse.Namespace) -> int:
 
     from runner_vm.server import create_runner_app
 
-    settings = RunnerSettings(backend=args.sandbox, pool_size=args.hosts, max_waiting=args.max_waiting)
+    settings = RunnerSettings(
+        backend=args.sandbox, pool_size=args.hosts, max_waiting=args.max_waiting
+    )
     try:
         runner = Runner(settings, load_policy(args.policy))
     except SandboxUnavailable as why:

@@ -45,7 +45,9 @@ class RootedBackend(SandboxBackend):
         return env
 
     def _setenv_flags(self, flag: str) -> list[str]:
-        return [item for key, value in self.environment().items() for item in (flag, f"{key}={value}")]
+        return [
+            item for key, value in self.environment().items() for item in (flag, f"{key}={value}")
+        ]
 
 
 class NspawnBackend(RootedBackend):

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 log = logging.getLogger(__name__)
 
 
-class Event(str, Enum):
+class Event(StrEnum):
     PRE_COMPILE = "pre_compile"
     POST_COMPILE = "post_compile"
     PRE_RUN = "pre_run"

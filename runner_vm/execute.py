@@ -16,7 +16,7 @@ from types import CodeType, TracebackType
 from typing import Any
 
 from runner_vm import render
-from runner_vm.protocol import CompileError, RunRequest, RunResult
+from runner_vm.protocol import CompileError, RunRequest
 
 USER_FILENAME = "draw.py"
 TEXT_LIMIT = 1 << 20  # printed text kept; the rest is cut, so a print loop cannot flood the pipe
@@ -49,7 +49,9 @@ def compile_user_code(code: str) -> CodeType | CompileError:
     try:
         return compile(code, USER_FILENAME, "exec", dont_inherit=True)
     except SyntaxError as error:
-        return CompileError(text=_syntax_message(error), line=error.lineno or 0, col=error.offset or 0)
+        return CompileError(
+            text=_syntax_message(error), line=error.lineno or 0, col=error.offset or 0
+        )
     except (ValueError, MemoryError, RecursionError) as error:
         return CompileError(text=f"the program could not be compiled: {error}", line=0, col=0)
 
@@ -63,7 +65,12 @@ def run(request: RunRequest) -> Outcome:
     compiled = compile_user_code(request.code)
     if isinstance(compiled, CompileError):
         return Outcome(compile_errors=(compiled,))
-    linecache.cache[USER_FILENAME] = (len(request.code), None, request.code.splitlines(True), USER_FILENAME)
+    linecache.cache[USER_FILENAME] = (
+        len(request.code),
+        None,
+        request.code.splitlines(True),
+        USER_FILENAME,
+    )
     text = _CappedText()
     try:
         with contextlib.redirect_stdout(text):

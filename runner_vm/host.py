@@ -87,7 +87,9 @@ def _outcome_json(outcome: execute.Outcome) -> dict[str, Any]:
         "compile_errors": [e.to_json() for e in outcome.compile_errors],
         "runtime_error": outcome.runtime_error,
         "text": outcome.text,
-        "outputs": {k: base64.b64encode(v).decode("ascii") for k, v in (outcome.outputs or {}).items()},
+        "outputs": {
+            k: base64.b64encode(v).decode("ascii") for k, v in (outcome.outputs or {}).items()
+        },
     }
 
 
@@ -157,7 +159,9 @@ def _limit_error(report: ChildReport, policy: Policy) -> tuple[str, str] | None:
         return "syscall", f"forbidden system call: {_syscall_name(report.data)}"
     if os.WIFSIGNALED(report.status):
         signo = os.WTERMSIG(report.status)
-        if signo == signal.SIGXCPU or (signo == signal.SIGKILL and report.cpu_seconds >= limits.cpu_seconds):
+        if signo == signal.SIGXCPU or (
+            signo == signal.SIGKILL and report.cpu_seconds >= limits.cpu_seconds
+        ):
             return "cpu", f"CPU time limit of {limits.cpu_seconds} s exceeded"
         if signo == signal.SIGSYS:
             return "syscall", "forbidden system call (outside the allowed ABI)"
@@ -207,8 +211,9 @@ def serve(policy: Policy, index: int) -> None:
             message = framing.read_frame(in_fd)
         except framing.FrameError:
             return
-        result = host.run(RunRequest.from_json(message))
-        framing.write_frame(out_fd, result)
+        framing.write_frame(out_fd, host.run(RunRequest.from_json(message)))
+        # Hold nothing of this run while the next child is forked: it would see it.
+        del message
 
 
 def main(argv: list[str] | None = None) -> None:

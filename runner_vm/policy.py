@@ -1,4 +1,7 @@
-"""The sandbox policy (limits, identities, syscall allowlist), read from infra/sandbox/policy.toml."""
+"""The sandbox policy (limits, identities, syscall allowlist).
+
+Read from infra/sandbox/policy.toml.
+"""
 
 from __future__ import annotations
 

@@ -58,7 +58,9 @@ class HostProcess:
             message = framing.read_frame(self.process.stdout.fileno())
         except framing.FrameError as error:
             self.stop()
-            raise HostDied(f"the sandbox host failed to start (exit {self.process.poll()})") from error
+            raise HostDied(
+                f"the sandbox host failed to start (exit {self.process.poll()})"
+            ) from error
         return dict(message)
 
     def alive(self) -> bool:
@@ -96,7 +98,9 @@ class HostProcess:
 class HostPool:
     """N warm hosts; a run waits in a bounded line for a free one, or is turned away."""
 
-    def __init__(self, backend: SandboxBackend, policy: Policy, size: int, max_waiting: int) -> None:
+    def __init__(
+        self, backend: SandboxBackend, policy: Policy, size: int, max_waiting: int
+    ) -> None:
         self.backend = backend
         self.policy = policy
         self.size = size

@@ -2,7 +2,8 @@
 
 The functions send code, options and the source image; the runner answers with errors, text and
 the rendered outputs. Binary payloads travel base64-encoded. The runner never sees storage, and the
-functions never see the sandbox: this module is all they share, so it stays small and dependency-free.
+functions never see the sandbox: this module is all they share, so it stays small and has no
+dependencies.
 """
 
 from __future__ import annotations
@@ -108,7 +109,9 @@ def _compile_error(data: object) -> CompileError:
     if not isinstance(data, dict):
         raise ProtocolError("a compile error must be an object")
     return CompileError(
-        text=_expect(data, "text", str), line=_expect(data, "line", int), col=_expect(data, "col", int)
+        text=_expect(data, "text", str),
+        line=_expect(data, "line", int),
+        col=_expect(data, "col", int),
     )
 
 

@@ -78,7 +78,7 @@ def _encode_png(image: Any) -> bytes:
 
 
 def warm_up() -> None:
-    """Pay Skia's one-time costs (lazy numpy import, font manager, PDF and PNG code) before forking."""
+    """Pay Skia's one-time costs (font manager, PDF and PNG code) before forking."""
 
     def sample(canvas: Any) -> None:
         paint = skia.Paint(AntiAlias=True, Color=skia.ColorBLUE)

@@ -7,23 +7,25 @@ run's process group at the wall clock. No network, the ptrace platform (KVM hang
 the Debian build has no systrap). The per-run layers (uid drop, rlimits, seccomp) still apply:
 gVisor implements seccomp(2) for the programs it runs.
 
-A killed `runsc run` (the pool stops hosts with SIGKILL) takes its sandbox and gofer down with it,
-but leaves its state file, its cgroups and the bundle behind. So wrap() does not start runsc
-directly: it starts a small launcher that forks a detached reaper and then execs `runsc run`. The
-reaper waits for that process to end however it ends, then runs `runsc delete --force` and removes
-the bundle. cleanup() does the same synchronously for every host this backend started.
+A killed `runsc run` (the pool stops hosts with SIGKILL) takes its sandbox and gofer down with it
+but leaves its state file, its cgroups and the bundle behind. So each host has a watcher thread:
+the command from wrap() is a one-line shell that hands its pid to the watcher through a FIFO and
+then execs `runsc run`; the watcher waits for that process to end, however it ends, and runs
+`runsc delete --force` and removes the bundle. cleanup() does the same synchronously.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
+import logging
 import os
 import secrets
 import select
 import shutil
 import subprocess
-import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,8 @@ from runner_vm.sandbox import (
     bind_sources,
 )
 
+log = logging.getLogger(__name__)
+
 RUNSC = "/usr/bin/runsc"
 CONTAINER_PREFIX = "runsc-fiddle-"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -48,8 +52,12 @@ HOST_CAPABILITIES = ["CAP_SETUID", "CAP_SETGID", "CAP_KILL"]
 # must leave room for runsc's own threads (one per Go thread of the Sentry, plus ptrace stubs).
 SANDBOX_MEMORY_HEADROOM_MIB = 768
 SANDBOX_PIDS = 512
+NAMESPACES = ("pid", "network", "ipc", "uts", "mount")
 CHECK_TIMEOUT = 30.0
 DELETE_TIMEOUT = 20.0
+# Hands the shell's pid (which `exec` keeps for runsc) to the watcher. Opening the FIFO read-write
+# never blocks, even if the watcher has gone.
+LAUNCHER = 'exec 3<>"$0"; echo $$ >&3; exec 3>&-; exec "$@"'
 
 
 class RunscBackend(RootedBackend):
@@ -61,7 +69,10 @@ class RunscBackend(RootedBackend):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._containers: list[str] = []
+        self._watchers: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._exit_hook = False
 
     @property
     def runsc_state(self) -> Path:
@@ -76,42 +87,52 @@ class RunscBackend(RootedBackend):
 
     def prepare(self) -> None:
         self.cleanup()
+        # A runner killed outright leaves its bundles (runsc itself deletes a container whose
+        # host ended): sweep what an earlier runner on this state directory left.
+        for bundle in self.bundles.glob(CONTAINER_PREFIX + "*"):
+            self._remove(bundle.name)
         super().prepare()
         self.runsc_state.mkdir(parents=True, exist_ok=True)
         self.bundles.mkdir(parents=True, exist_ok=True)
 
     def check(self) -> None:
         if os.geteuid() != 0:
-            raise SandboxUnavailable("runsc needs root (rootless gVisor drops most of its isolation)")
+            raise SandboxUnavailable("runsc needs root (rootless gVisor gives up most isolation)")
         if not os.access(RUNSC, os.X_OK):
             raise SandboxUnavailable(f"{RUNSC} is not installed")
         self.prepare()
         try:
             result = _run_quietly(self.wrap(["/usr/bin/true"]), timeout=CHECK_TIMEOUT)
         except subprocess.TimeoutExpired as error:
-            raise SandboxUnavailable(f"runsc did not run a container in {CHECK_TIMEOUT:g} s") from error
+            raise SandboxUnavailable(f"runsc did not start in {CHECK_TIMEOUT:g} s") from error
         finally:
             self.cleanup()
         if result.returncode != 0:
             raise SandboxUnavailable(f"runsc failed: {result.stderr.strip()[-300:]}")
 
     def wrap(self, host_argv: list[str]) -> list[str]:
+        """A fresh container for host_argv; its watcher removes it once its runsc has ended."""
         container_id = CONTAINER_PREFIX + secrets.token_hex(6)
         bundle = self.bundles / container_id
         bundle.mkdir(parents=True)
         (bundle / "config.json").write_text(json.dumps(self.spec(host_argv), indent=1))
-        self._containers.append(container_id)
-        plan = {
-            "runsc": [RUNSC, *self.runsc_flags()],
-            "id": container_id,
-            "bundle": str(bundle),
-        }
-        # -I -S: the launcher needs nothing but this package, whatever PYTHONPATH says.
-        launcher = (
-            f"import sys; sys.path.insert(0, {str(PACKAGE_SOURCE.parent)!r}); "
-            "from runner_vm.runsc import launch; launch(sys.argv[1])"
+        fifo = bundle / "launcher.pid"
+        os.mkfifo(fifo, 0o600)
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        self._closing.clear()
+        if not self._exit_hook:
+            # Watchers are daemon threads: a runner that exits right after stopping its pool
+            # would kill them before they finish.
+            atexit.register(self.cleanup)
+            self._exit_hook = True
+        watcher = threading.Thread(
+            target=self._watch, args=(container_id, reader), name=container_id, daemon=True
         )
-        return [sys.executable, "-I", "-S", "-c", launcher, json.dumps(plan)]
+        with self._lock:
+            self._watchers[container_id] = watcher
+        watcher.start()
+        run = [RUNSC, *self.runsc_flags(), "run", f"--bundle={bundle}", container_id]
+        return ["/bin/sh", "-c", LAUNCHER, str(fifo), *run]
 
     def spec(self, host_argv: list[str]) -> dict[str, Any]:
         """The OCI runtime spec of one host's container."""
@@ -139,7 +160,7 @@ class RunscBackend(RootedBackend):
             "hostname": "fiddle",
             "mounts": self._mounts(),
             "linux": {
-                "namespaces": [{"type": kind} for kind in ("pid", "network", "ipc", "uts", "mount")],
+                "namespaces": [{"type": kind} for kind in NAMESPACES],
                 "resources": {
                     "memory": {"limit": self._memory_limit()},
                     "pids": {"limit": SANDBOX_PIDS},
@@ -176,21 +197,67 @@ class RunscBackend(RootedBackend):
     def cleanup(self) -> None:
         """Delete every container this backend started, with its cgroups and its bundle.
 
-        Idempotent and safe to run next to the reapers; stop the hosts first (a live host's
-        container is killed).
+        Synchronous and idempotent; the hosts should be stopped first (a live host's container is
+        killed). Watchers still waiting for a host that never started give up.
         """
-        for container_id in self._containers:
-            remove_container(
-                [RUNSC, *self.runsc_flags()], container_id, self.bundles / container_id
-            )
-        self._containers.clear()
+        self._closing.set()
+        with self._lock:
+            watchers = dict(self._watchers)
+        for container_id in watchers:
+            self._remove(container_id)
+        for watcher in watchers.values():
+            watcher.join(timeout=DELETE_TIMEOUT)
+        with self._lock:
+            for container_id, watcher in watchers.items():
+                if not watcher.is_alive():
+                    self._watchers.pop(container_id, None)
 
     def leftovers(self) -> list[str]:
-        """What is left on the machine of this backend's containers (for tests and /healthz)."""
-        found = [str(path) for path in self.runsc_state.glob("*")] if self.runsc_state.exists() else []
-        found += [str(path) for path in self.bundles.glob("*")] if self.bundles.exists() else []
-        found += [str(path) for path in CGROUP_ROOT.glob(f"*/{CONTAINER_PREFIX}*")]
-        return found
+        """What is left on the machine of this backend's containers."""
+        paths = [*self.runsc_state.glob("*"), *self.bundles.glob("*")]
+        paths += CGROUP_ROOT.glob(f"*/{CONTAINER_PREFIX}*")
+        return [str(path) for path in paths]
+
+    def _remove(self, container_id: str) -> None:
+        remove_container([RUNSC, *self.runsc_flags()], container_id, self.bundles / container_id)
+
+    def _watch(self, container_id: str, reader: int) -> None:
+        try:
+            pid = self._launcher_pid(reader)
+        finally:
+            os.close(reader)
+        if pid:
+            self._await_exit(pid)
+            # The sandbox and gofer of a killed runsc die on their parent-death signal.
+            time.sleep(0.05)
+        self._remove(container_id)
+        with self._lock:
+            self._watchers.pop(container_id, None)
+
+    def _launcher_pid(self, reader: int) -> int:
+        data = b""
+        while not self._closing.is_set():
+            ready, _, _ = select.select([reader], [], [], 0.5)
+            if not ready:
+                continue
+            chunk = os.read(reader, 64)
+            if not chunk:
+                break
+            data += chunk
+        try:
+            return int(data.split(b"\n")[0])
+        except ValueError:
+            return 0
+
+    def _await_exit(self, pid: int) -> None:
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return
+        try:
+            select.select([pidfd], [], [])
+        finally:
+            os.close(pidfd)
 
 
 def remove_container(runsc: list[str], container_id: str, bundle: Path) -> None:
@@ -209,51 +276,3 @@ def remove_container(runsc: list[str], container_id: str, bundle: Path) -> None:
         with contextlib.suppress(OSError):
             cgroup.rmdir()
     shutil.rmtree(bundle, ignore_errors=True)
-
-
-def launch(plan_json: str) -> None:
-    """Runs on the machine, not in the sandbox: fork the reaper, then become `runsc run`.
-
-    The runner talks to the host over this process's stdin and stdout, which `runsc run` passes
-    to the container; the reaper holds neither.
-    """
-    plan = json.loads(plan_json)
-    runsc: list[str] = plan["runsc"]
-    launcher = os.getpid()
-    ready_read, ready_write = os.pipe()
-    middle = os.fork()
-    if middle == 0:
-        os.close(ready_read)
-        if os.fork() == 0:
-            _reaper(launcher, ready_write, runsc, plan["id"], Path(plan["bundle"]))
-        os._exit(0)
-    os.close(ready_write)
-    os.waitpid(middle, 0)
-    # Exec only once the reaper watches this process, so it cannot miss the end of it.
-    os.read(ready_read, 1)
-    os.close(ready_read)
-    os.execv(runsc[0], [*runsc, "run", "--bundle", plan["bundle"], plan["id"]])
-
-
-def _reaper(watched: int, ready: int, runsc: list[str], container_id: str, bundle: Path) -> None:
-    """Never returns. Wait for `runsc run` (pid watched) to end, then remove its container."""
-    try:
-        os.setsid()
-        null = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        os.closerange(3, ready)
-        os.closerange(ready + 1, 1 << 16)
-        try:
-            pidfd = os.pidfd_open(watched)
-        except ProcessLookupError:
-            pidfd = -1
-        os.write(ready, b"r")
-        os.close(ready)
-        if pidfd >= 0:
-            select.select([pidfd], [], [])
-        # The killed runsc's sandbox and gofer die on their parent-death signal: let them go.
-        time.sleep(0.05)
-        remove_container(runsc, container_id, bundle)
-    finally:
-        os._exit(0)

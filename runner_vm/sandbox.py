@@ -42,7 +42,7 @@ class SandboxBackend(ABC):
     def wrap(self, host_argv: list[str]) -> list[str]:
         """The command that runs host_argv (a python command) inside this sandbox."""
 
-    def prepare(self) -> None:
+    def prepare(self) -> None:  # noqa: B027  -- optional hook, most backends need nothing
         """Build whatever the backend needs on disk before hosts start."""
 
     def environment(self) -> dict[str, str]:

@@ -14,12 +14,13 @@ from runner_vm.events import Event, EventBus
 from runner_vm.policy import Policy
 from runner_vm.pool import HostPool, default_pool_size
 from runner_vm.protocol import RunRequest, RunResult
+from runner_vm.runsc import RunscBackend
 from runner_vm.sandbox import NoSandbox, SandboxBackend, SandboxUnavailable
 
 log = logging.getLogger(__name__)
 
 BACKENDS: dict[str, type[SandboxBackend]] = {
-    cls.name: cls for cls in (NspawnBackend, BubblewrapBackend, NoSandbox)
+    cls.name: cls for cls in (RunscBackend, NspawnBackend, BubblewrapBackend, NoSandbox)
 }
 # Fallback order when no backend is configured: the strongest that works here.
 AUTO_ORDER = ("nspawn", "namespaces")

@@ -1,4 +1,4 @@
-"""Bad input gets a 400 (or 404) with one readable sentence, stores nothing, and the service stays up."""
+"""Bad input: a 400 or 404 with one readable sentence, nothing stored, the service still up."""
 
 from __future__ import annotations
 
@@ -122,7 +122,9 @@ def test_unknown_and_tricky_paths_are_404(client: Any, path: str) -> None:
 
 def test_json_paths_answer_404_as_json(client: Any) -> None:
     answer = client.get(f"/e/{UNKNOWN}")
-    assert answer.status_code == 404 and answer.json == {"error": "There is nothing at this address."}
+    assert answer.status_code == 404 and answer.json == {
+        "error": "There is nothing at this address."
+    }
 
 
 def test_stored_code_is_not_reachable_through_output_routes(client: Any) -> None:

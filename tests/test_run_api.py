@@ -62,7 +62,11 @@ def test_spec_example_renders_the_same_pixels_as_skia_directly(client: Any) -> N
 
 
 def test_every_output_is_served_by_hash_and_by_run(client: Any) -> None:
-    code = "def draw(canvas):\n    canvas.drawCircle(32, 32, 20, skia.Paint(Color=skia.ColorBLUE))\n    print('hi')\n"
+    code = (
+        "def draw(canvas):\n"
+        "    canvas.drawCircle(32, 32, 20, skia.Paint(Color=skia.ColorBLUE))\n"
+        "    print('hi')\n"
+    )
     body = run(client, code, width=64, height=64).json
     digest, runid = body["fiddleHash"], body["runid"]
     assert body["text"] == "hi\n"
@@ -101,7 +105,9 @@ def test_fast_answers_a_stored_fiddle_without_running(client: Any, runner_url: s
     code = "def draw(canvas):\n    canvas.drawPoint(3, 3, skia.Paint())\n"
     run(client, code, width=16, height=16)
     runs_before = runner_runs(runner_url)
-    answer = client.post("/_/run", json={"code": code, "options": {"width": 16, "height": 16}, "fast": True})
+    answer = client.post(
+        "/_/run", json={"code": code, "options": {"width": 16, "height": 16}, "fast": True}
+    )
     assert answer.json["cached"] is True
     assert runner_runs(runner_url) == runs_before
 
@@ -114,7 +120,9 @@ def runner_runs(runner_url: str) -> float:
     return 0.0
 
 
-def test_compile_error_reports_line_and_column_and_stores_only_code(client: Any, data_dir: Path) -> None:
+def test_compile_error_reports_line_and_column_and_stores_only_code(
+    client: Any, data_dir: Path
+) -> None:
     code = "def draw(canvas):\n    x = (1 +\n"
     body = run(client, code).json
     assert body["runtime_error"] == ""
@@ -170,7 +178,9 @@ def test_fiddle_page_iframe_and_json(client: Any) -> None:
 def test_unreachable_runner_gives_503_and_stores_nothing(data_dir: Path) -> None:
     from tests.conftest import free_port
 
-    settings = Settings(data_dir=data_dir, runners=(f"http://127.0.0.1:{free_port()}",), runner_timeout=2)
+    settings = Settings(
+        data_dir=data_dir, runners=(f"http://127.0.0.1:{free_port()}",), runner_timeout=2
+    )
     client = create_app(settings).test_client()
     answer = run(client, SPEC_EXAMPLE)
     assert answer.status_code == 503

@@ -16,7 +16,11 @@ blueprint = Blueprint("api", __name__)
 def run() -> Any:
     payload = request.get_json(silent=True, force=True)
     if payload is None:
-        return _invalid(InvalidRequest("The request body must be a JSON object.", {"body": ["is not a JSON object"]}))
+        return _invalid(
+            InvalidRequest(
+                "The request body must be a JSON object.", {"body": ["is not a JSON object"]}
+            )
+        )
     try:
         answer = current_app.extensions["fiddle_runner"].run(payload)
     except InvalidRequest as error:
@@ -32,7 +36,11 @@ def _invalid(error: InvalidRequest) -> Any:
 
 def _unavailable(error: RunnerUnavailable) -> Any:
     busy = error.status == 429
-    message = "Every runner is busy; try again shortly." if busy else "No runner is available right now; try again shortly."
+    message = (
+        "Every runner is busy; try again shortly."
+        if busy
+        else "No runner is available right now; try again shortly."
+    )
     response = jsonify(error=message)
     response.status_code = error.status
     response.headers["Retry-After"] = str(error.retry_after)

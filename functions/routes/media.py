@@ -31,7 +31,11 @@ def run_output(runid: str, filename: str) -> Any:
     fiddles = _fiddles()
     digest = fiddles.resolve(reference) or abort(404)
     # A run's outputs never change once stored.
-    cache = "public, max-age=31536000, immutable" if not reference.startswith("@") else "public, max-age=60"
+    cache = (
+        "public, max-age=31536000, immutable"
+        if not reference.startswith("@")
+        else "public, max-age=60"
+    )
     return _send(fiddles.output(digest, runid, output), output, cache)
 
 

@@ -1,4 +1,4 @@
-"""Choosing the blob-store backend from the settings (never by `if production:` in business code)."""
+"""Choosing the blob-store backend from the settings, never by `if production:` in code."""
 
 from __future__ import annotations
 

@@ -102,11 +102,30 @@ class LocalBlobStore(BlobStore):
     ) -> int:
         path = self._path(name)
         header = _encode_header(metadata or {}, content_type)
+        if if_generation_match == 0:
+            return self._create(path, name, header, data)
         with self._lock(name):
             current = self._current_generation(path)
             _check_precondition(name, current, if_generation_match)
             generation = max(current + 1, time.time_ns())
             self._replace(path, name, _pack(generation, header, data))
+        return generation
+
+    def _create(self, path: pathlib.Path, name: str, header: dict[str, Any], data: bytes) -> int:
+        """Create-only writes need no lock: link(2) refuses an existing name atomically."""
+        generation = time.time_ns()
+        self._make_parent(path, name)
+        tmp = self._write_temp(_pack(generation, header, data))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise PreconditionFailed(f"{name} already exists") from None
+        except IsADirectoryError:
+            raise InvalidName(f"{name!r} is already a prefix of other objects") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        if self._durable:
+            _fsync_dir(path.parent)
         return generation
 
     def delete(self, name: str, *, if_generation_match: int | None = None) -> None:
@@ -153,11 +172,15 @@ class LocalBlobStore(BlobStore):
             return 0
         return int(header["generation"])
 
-    def _replace(self, path: pathlib.Path, name: str, content: bytes) -> None:
+    @staticmethod
+    def _make_parent(path: pathlib.Path, name: str) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
             raise InvalidName(f"a parent of {name!r} is already an object") from None
+
+    def _replace(self, path: pathlib.Path, name: str, content: bytes) -> None:
+        self._make_parent(path, name)
         tmp = self._write_temp(content)
         try:
             os.replace(tmp, path)

@@ -1,0 +1,39 @@
+"""Developer sessions: tests, lint, bench, serve."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHON = "3.11"
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The whole suite: contract, API, end-to-end and sandbox attack tests."""
+    session.install("-e", ".[test]")
+    session.run("pytest", *(session.posargs or ["-q", "-ra"]))
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff and mypy."""
+    session.install("-e", ".[lint]")
+    session.run("ruff", "check", "functions", "runner_vm", "tests", "scripts", "noxfile.py")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Latency and throughput numbers of the runner and the functions."""
+    session.install("-e", ".[test]")
+    session.run("python", "scripts/bench.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def serve(session: nox.Session) -> None:
+    """The whole service on this machine (same as `fiddle serve`)."""
+    session.install("-e", ".[runner]")
+    session.run("fiddle", "serve", *session.posargs)
