@@ -85,9 +85,12 @@ def redirect_stdio() -> None:
     os.close(null)
 
 
-def close_other_descriptors(keep: int) -> None:
-    os.closerange(3, keep)
-    os.closerange(keep + 1, 1 << 16)
+def close_other_descriptors(keep: tuple[int, ...]) -> None:
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 16)
 
 
 def set_rlimits(limits: Limits) -> None:
@@ -145,12 +148,13 @@ def _add_conditional(sandbox: Any, rule: ConditionalRule) -> None:
     _add(sandbox, pyseccomp.ALLOW, rule.syscall, compare)
 
 
-def confine(policy: Policy, report_fd: int, uid: int, reporter: SigsysReporter) -> None:
+def confine(policy: Policy, fds: tuple[int, int], uid: int, reporter: SigsysReporter) -> None:
+    """fds: the pipe the request arrives on and the pipe results (and SIGSYS reports) leave by."""
     leave_process_group()
     redirect_stdio()
-    close_other_descriptors(report_fd)
+    close_other_descriptors(fds)
     set_rlimits(policy.limits)
     take_identity(uid)
     if policy.use_seccomp:
-        reporter.install(report_fd)
+        reporter.install(fds[1])
         load_seccomp(policy)

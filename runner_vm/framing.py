@@ -21,7 +21,11 @@ def encode(message: Any) -> bytes:
 
 
 def write_frame(fd: int, message: Any) -> None:
-    data = memoryview(encode(message))
+    write_all(fd, encode(message))
+
+
+def write_all(fd: int, payload: bytes) -> None:
+    data = memoryview(payload)
     while data:
         written = os.write(fd, data)
         data = data[written:]
@@ -39,14 +43,17 @@ def read_exactly(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_frame(fd: int) -> Any:
-    (size,) = _HEADER.unpack(read_exactly(fd, _HEADER.size))
+def read_raw_frame(fd: int) -> bytes:
+    """One whole frame, header included, passed on unparsed (the host forwards requests so)."""
+    header = read_exactly(fd, _HEADER.size)
+    (size,) = _HEADER.unpack(header)
     if size > MAX_FRAME:
         raise FrameError(f"frame of {size} bytes is too large")
-    try:
-        return json.loads(read_exactly(fd, size))
-    except ValueError as error:
-        raise FrameError("frame is not JSON") from error
+    return header + read_exactly(fd, size)
+
+
+def read_frame(fd: int) -> Any:
+    return read_frame_from_bytes(read_raw_frame(fd))
 
 
 def read_frame_from_bytes(data: bytes) -> Any:

@@ -35,49 +35,101 @@ class ChildReport:
     cpu_seconds: float = 0.0
 
 
+@dataclass
+class Spare:
+    """A child forked and confined ahead of time, waiting for the one request it will ever run."""
+
+    pid: int
+    request_fd: int
+    result_fd: int
+
+    def alive(self) -> bool:
+        try:
+            return os.waitpid(self.pid, os.WNOHANG) == (0, 0)
+        except ChildProcessError:
+            return False
+
+    def discard(self) -> None:
+        _kill_group(self.pid)
+        for fd in (self.request_fd, self.result_fd):
+            os.close(fd)
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
 class Host:
     def __init__(self, policy: Policy, index: int) -> None:
         self.policy = policy
         self.index = index
         self.runs = 0
         self.reporter = confine.SigsysReporter()
+        self.spare: Spare | None = None
 
     def next_uid(self) -> int:
         self.runs += 1
         slot = self.runs % self.policy.uids_per_host
         return self.policy.uid_base + self.index * self.policy.uids_per_host + slot
 
-    def run(self, request: RunRequest) -> dict[str, Any]:
+    def prepare_spare(self) -> None:
+        """Fork and confine the next run's child now, while nobody is waiting for it."""
+        if self.spare is None:
+            self.spare = self._fork_child()
+
+    def _take_spare(self) -> Spare:
+        spare, self.spare = self.spare, None
+        if spare is not None and spare.alive():
+            return spare
+        if spare is not None:
+            spare.discard()
+        return self._fork_child()
+
+    def _fork_child(self) -> Spare:
+        request_read, request_write = os.pipe()
+        result_read, result_write = os.pipe()
+        uid = self.next_uid()
+        pid = os.fork()
+        if pid == 0:
+            os.close(request_write)
+            os.close(result_read)
+            _child_main(request_read, result_write, uid, self.policy, self.reporter)
+        os.close(request_read)
+        os.close(result_write)
+        return Spare(pid, request_write, result_read)
+
+    def run(self, raw_request: bytes) -> dict[str, Any]:
         started = time.perf_counter()
-        report = self._run_child(request)
+        report = self._run_child(raw_request)
         result = interpret(report, self.policy)
         result["duration_ms"] = (time.perf_counter() - started) * 1000
         return result
 
-    def _run_child(self, request: RunRequest) -> ChildReport:
-        read_end, write_end = os.pipe()
-        uid = self.next_uid()
-        pid = os.fork()
-        if pid == 0:
-            os.close(read_end)
-            _child_main(request, write_end, uid, self.policy, self.reporter)
-        os.close(write_end)
+    def _run_child(self, raw_request: bytes) -> ChildReport:
+        child = self._take_spare()
         try:
-            return collect(pid, read_end, self.policy)
+            framing.write_all(child.request_fd, raw_request)
+        except BrokenPipeError:
+            pass  # the child died before reading; collect() reports how
         finally:
-            os.close(read_end)
+            os.close(child.request_fd)
+        try:
+            return collect(child.pid, child.result_fd, self.policy)
+        finally:
+            os.close(child.result_fd)
 
 
-def _child_main(request: RunRequest, pipe: int, uid: int, policy: Policy, reporter: Any) -> None:
+def _child_main(request_fd: int, result_fd: int, uid: int, policy: Policy, reporter: Any) -> None:
     """Never returns: the child ends with os._exit so no host cleanup code runs twice."""
     try:
-        confine.confine(policy, pipe, uid, reporter)
+        confine.confine(policy, (request_fd, result_fd), uid, reporter)
+        request = RunRequest.from_json(framing.read_frame(request_fd))
         outcome = execute.run(request)
-        framing.write_frame(pipe, _outcome_json(outcome))
+        framing.write_frame(result_fd, _outcome_json(outcome))
         os._exit(0)
     except BaseException as error:  # report anything, then die without unwinding into host code
         try:
-            framing.write_frame(pipe, {"runtime_error": f"the sandbox failed: {error}"})
+            framing.write_frame(result_fd, {"runtime_error": f"the sandbox failed: {error}"})
         finally:
             os._exit(70)
 
@@ -205,15 +257,17 @@ def serve(policy: Policy, index: int) -> None:
     import skia
 
     host = Host(policy, index)
+    host.prepare_spare()
     framing.write_frame(out_fd, {"ready": True, "pid": os.getpid(), "skia": skia.__version__})
     while True:
         try:
-            message = framing.read_frame(in_fd)
+            raw_request = framing.read_raw_frame(in_fd)
         except framing.FrameError:
             return
-        framing.write_frame(out_fd, host.run(RunRequest.from_json(message)))
+        framing.write_frame(out_fd, host.run(raw_request))
         # Hold nothing of this run while the next child is forked: it would see it.
-        del message
+        del raw_request
+        host.prepare_spare()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,79 @@
+"""The `fiddle` command end to end: `fiddle serve` on a port, `fiddle run` against it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import free_port, wait_until_healthy
+from tests.test_run_api import SPEC_EXAMPLE, pixels, render_directly
+
+FIDDLE = [sys.executable, "-m", "functions.cli"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data_dir = tmp_path_factory.mktemp("serve-data")
+    port = free_port()
+    command = [*FIDDLE, "serve", "--port", str(port), "--data-dir", str(data_dir)]
+    process = subprocess.Popen(command, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, process, 120)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def fiddle_run(server: str, path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    command = [*FIDDLE, "run", str(path), "--server", server, *extra]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_serve_runs_the_spec_example_with_the_same_pixels(server: str, tmp_path: Path) -> None:
+    source = tmp_path / "draw.py"
+    source.write_text(SPEC_EXAMPLE)
+    result = fiddle_run(server, source)
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(":", 1) for line in result.stdout.splitlines() if ":" in line)
+    digest = lines["hash"].strip()
+    assert lines["raster"].strip() == f"{server}/i/{digest}_raster.png"
+    png = requests.get(f"{server}/i/{digest}_raster.png", timeout=10).content
+    assert pixels(png) == pixels(render_directly(SPEC_EXAMPLE, 256, 256))
+    health = requests.get(f"{server}/healthz", timeout=10).json()
+    assert health["status"] == "ok" and health["sandbox"] in ("nspawn", "namespaces", "runsc")
+
+
+def test_run_prints_errors_and_fails(server: str, tmp_path: Path) -> None:
+    source = tmp_path / "broken.py"
+    source.write_text("def draw(canvas):\n    canvas.nope()\n")
+    result = fiddle_run(server, source)
+    assert result.returncode == 1
+    assert "AttributeError" in result.stderr and 'File "draw.py", line 2' in result.stderr
+
+
+def test_run_reports_invalid_options(server: str, tmp_path: Path) -> None:
+    source = tmp_path / "draw.py"
+    source.write_text(SPEC_EXAMPLE)
+    result = fiddle_run(server, source, "--width", "1")
+    assert result.returncode == 1
+    assert "width" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_run_of_a_missing_file_or_server_fails_cleanly(tmp_path: Path) -> None:
+    missing = fiddle_run("http://127.0.0.1:9", tmp_path / "nope.py")
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+    source = tmp_path / "draw.py"
+    source.write_text(SPEC_EXAMPLE)
+    down = fiddle_run(f"http://127.0.0.1:{free_port()}", source)
+    assert down.returncode == 2 and "did not answer" in down.stderr
