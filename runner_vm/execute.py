@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import CodeType, TracebackType
 from typing import Any
 
-from runner_vm import render
+from runner_vm import images, render
 from runner_vm.protocol import CompileError, RunRequest
 
 USER_FILENAME = "draw.py"
@@ -62,6 +62,8 @@ def _syntax_message(error: SyntaxError) -> str:
 
 
 def run(request: RunRequest) -> Outcome:
+    if request.task == "decode_image":
+        return decode_image(request)
     compiled = compile_user_code(request.code)
     if isinstance(compiled, CompileError):
         return Outcome(compile_errors=(compiled,))
@@ -78,6 +80,15 @@ def run(request: RunRequest) -> Outcome:
     except BaseException as error:  # the user's program may raise anything, SystemExit included
         return Outcome(runtime_error=describe_error(error), text=text.getvalue())
     return Outcome(text=text.getvalue(), outputs=_with_text(outputs, text.getvalue()))
+
+
+def decode_image(request: RunRequest) -> Outcome:
+    try:
+        return Outcome(outputs=images.decode_upload(request.source_png or b""))
+    except images.ImageRejected as rejected:
+        return Outcome(runtime_error=str(rejected))
+    except MemoryError:
+        return Outcome(runtime_error="The image needs more memory to decode than is allowed.")
 
 
 def _with_text(outputs: dict[str, bytes], text: str) -> dict[str, bytes]:

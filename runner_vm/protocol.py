@@ -17,6 +17,9 @@ PROTOCOL_VERSION = 1
 
 # Output names as stored under fiddle/<hash>/<runid>/ (SPEC section 5).
 OUTPUT_NAMES = ("cpu.png", "gpu.png", "pdf.pdf", "skp.skp", "txt.txt", "cpu.webm", "gpu.webm")
+# What a decode_image task answers: the normalised PNG and its thumbnails.
+IMAGE_OUTPUT_NAMES = ("source.png", "thumb64.png", "thumb128.png", "thumb256.png")
+TASKS = ("draw", "decode_image")
 
 
 class ProtocolError(ValueError):
@@ -39,10 +42,13 @@ class RunRequest:
     code: str
     options: dict[str, Any]
     source_png: bytes | None = None
+    # "draw" runs the code; "decode_image" decodes source_png (an upload) into a normalised PNG.
+    task: str = "draw"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "protocol": PROTOCOL_VERSION,
+            "task": self.task,
             "run_uuid": self.run_uuid,
             "code": self.code,
             "options": self.options,
@@ -53,7 +59,11 @@ class RunRequest:
     def from_json(cls, data: object) -> RunRequest:
         obj = _expect_message(data)
         source = obj.get("source_png")
+        task = obj.get("task", "draw")
+        if task not in TASKS:
+            raise ProtocolError(f"unknown task {task!r}")
         return cls(
+            task=task,
             run_uuid=_expect(obj, "run_uuid", str),
             code=_expect(obj, "code", str),
             options=_expect(obj, "options", dict),
@@ -91,7 +101,7 @@ class RunResult:
     def from_json(cls, data: object) -> RunResult:
         obj = _expect_message(data)
         outputs = _expect(obj, "outputs", dict)
-        unknown = set(outputs) - set(OUTPUT_NAMES)
+        unknown = set(outputs) - set(OUTPUT_NAMES) - set(IMAGE_OUTPUT_NAMES)
         if unknown:
             raise ProtocolError(f"unknown outputs: {sorted(unknown)}")
         return cls(

@@ -85,7 +85,10 @@ def warm_up() -> None:
         canvas.drawString("warm", 4, 12, skia.Font(), paint)
         canvas.drawCircle(8, 8, 4, paint)
 
+    from runner_vm import images
+
     raster_png(sample, 16, 16, srgb=False, f16=False)
     raster_png(sample, 16, 16, srgb=True, f16=True)
+    images.warm_up()
     pdf(sample, 16, 16)
     skp(sample, 16, 16)
