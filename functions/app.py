@@ -3,59 +3,128 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from functions.accounts import Accounts
+from functions.audit import AuditLog
 from functions.config import Settings
+from functions.docstore.base import DocumentStore
+from functions.docstore.factory import make_document_store
 from functions.fiddles import FiddleRepository
+from functions.identity import BearerTokenIdentity, SessionIdentity
+from functions.named import NamedFiddles
+from functions.ratelimits import RateLimits
 from functions.runner_client import HttpRunnerClient, RunnerClient
 from functions.running import FiddleRunner
+from functions.sources import SourceImages
 from functions.storage.blobstore import BlobStore
 from functions.storage.factory import make_blob_store
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 # Paths whose errors are answered as JSON rather than as an HTML page.
-JSON_PREFIXES = ("/_/", "/e/", "/healthz", "/metrics")
+JSON_PREFIXES = ("/_/", "/e/", "/healthz", "/metrics", "/oembed", "/s/")
 
 
 def create_app(
     settings: Settings | None = None,
     *,
     blob_store: BlobStore | None = None,
+    documents: DocumentStore | None = None,
     runner: RunnerClient | None = None,
 ) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(
-        "functions", template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "site"),
+        "functions",
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "site"),
         static_url_path="/static",
-    )  # fmt: skip
+    )
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = 16 << 20
+    app.config.update(_session_config(settings))
     store = blob_store or make_blob_store(settings)
-    fiddles = FiddleRepository(store)
+    documents = documents or make_document_store(
+        settings.doc_store, settings.data_dir, settings.project
+    )
     runner = runner or HttpRunnerClient(settings.runners, settings.runner_timeout)
-    app.extensions["fiddles"] = fiddles
-    app.extensions["fiddle_runner"] = FiddleRunner(fiddles, runner)
-    app.extensions["runner_client"] = runner
+    _install_services(app, settings, store, documents, runner)
     _register(app)
     return app
 
 
+def _install_services(
+    app: Flask, settings: Settings, store: BlobStore, documents: DocumentStore, runner: RunnerClient
+) -> None:
+    fiddles = FiddleRepository(store)
+    accounts = Accounts(documents)
+    sources = SourceImages(store, documents, fiddles, runner)
+    app.extensions.update(
+        fiddles=fiddles,
+        documents=documents,
+        accounts=accounts,
+        sources=sources,
+        named=NamedFiddles(store, documents, fiddles),
+        audit=AuditLog(documents),
+        fiddle_runner=FiddleRunner(fiddles, runner, sources),
+        runner_client=runner,
+        rate_limits=RateLimits(settings.rate_limits),
+        identity_providers=[BearerTokenIdentity(accounts), SessionIdentity(accounts)],
+    )
+
+
+def _session_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "SECRET_KEY": settings.secret_key or _stored_secret_key(settings.data_dir),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": settings.secure_cookies,
+    }
+
+
+def _stored_secret_key(data_dir: Path) -> str:
+    """A random key made once and kept beside the data, so sessions survive restarts."""
+    path = data_dir / "secret_key"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
 def _register(app: Flask) -> None:
     from functions import metrics
-    from functions.routes import api, media, pages
+    from functions.routes import accounts, admin, api, media, named, oembed, pages, sources
 
     metrics.install(app)
-    app.register_blueprint(api.blueprint)
-    app.register_blueprint(pages.blueprint)
-    app.register_blueprint(media.blueprint)
+    for module in (api, pages, media, accounts, named, sources, admin, oembed):
+        app.register_blueprint(module.blueprint)
+    app.context_processor(_template_globals)
+    app.add_template_filter(_utc, "utc")
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
+
+
+def _template_globals() -> dict[str, Any]:
+    from functions.guards import current_user
+    from functions.identity import csrf_token
+
+    return {"current_user": current_user(), "csrf_token": csrf_token}
+
+
+def _utc(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def wants_json() -> bool:

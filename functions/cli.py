@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     _serve_parser(commands.add_parser("serve", help="the whole service on this machine"))
     _runner_parser(commands.add_parser("runner", help="a runner: sandboxes that run fiddles"))
     _run_parser(commands.add_parser("run", help="run one fiddle on a server and print its URLs"))
+    _admin_parser(commands.add_parser("admin", help="accounts: create users and API tokens"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     handler: Any = args.handler
@@ -57,6 +58,55 @@ def _run_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", type=int, default=0)
     parser.add_argument("--server", default="http://127.0.0.1:8080", help="the fiddle service")
     parser.set_defaults(handler=run_file)
+
+
+def _admin_parser(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True)
+    user = actions.add_parser("create-user", help="create a user; the password is read from stdin")
+    user.add_argument("name")
+    user.add_argument("--admin", action="store_true", help="give the user the admin role")
+    token = actions.add_parser("create-token", help="create an API token for a user and print it")
+    token.add_argument("name")
+    token.add_argument("--label", default="", help="what the token is for")
+    for action in (user, token):
+        action.add_argument("--data-dir", type=Path, default=None, help="as for fiddle serve")
+    user.set_defaults(handler=create_user)
+    token.set_defaults(handler=create_token)
+
+
+def _accounts(args: argparse.Namespace) -> Any:
+    from functions.accounts import Accounts
+    from functions.config import Settings
+    from functions.docstore.factory import make_document_store
+
+    settings = Settings.from_env(data_dir=args.data_dir)
+    store = make_document_store(settings.doc_store, settings.data_dir, settings.project)
+    return Accounts(store)
+
+
+def create_user(args: argparse.Namespace) -> int:
+    from functions.accounts import AccountError
+
+    password = sys.stdin.readline().rstrip("\n")
+    try:
+        user = _accounts(args).create_user(args.name, password, admin=args.admin)
+    except AccountError as error:
+        print(f"fiddle admin: {error}", file=sys.stderr)
+        return 1
+    print(f"created {user.role} {user.name}")
+    return 0
+
+
+def create_token(args: argparse.Namespace) -> int:
+    from functions.accounts import AccountError
+
+    try:
+        token = _accounts(args).create_token(args.name, args.label)
+    except AccountError as error:
+        print(f"fiddle admin: {error}", file=sys.stderr)
+        return 1
+    print(token)
+    return 0
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -115,6 +115,19 @@ class FiddleRepository:
         except (NotFound, InvalidName):
             return None
 
+    def delete_outputs(self, fiddle_hash: str) -> int:
+        """Delete every run of the fiddle (markers first, so no half run is ever shown); keep
+        the code. Returns how many objects were removed."""
+        names = [info.name for info in self.store.list(f"fiddle/{fiddle_hash}/")]
+        runs = [n for n in names if n.count("/") == 3]
+        ordered = sorted(runs, key=lambda n: not n.endswith(f"/{RUN_MARKER}"))
+        for name in ordered:
+            try:
+                self.store.delete(name)
+            except NotFound:
+                pass
+        return len(ordered)
+
     def resolve(self, reference: str) -> str | None:
         """A hash, or `@name` looked up in named/<name>; None when neither exists."""
         if not reference.startswith("@"):
@@ -147,7 +160,7 @@ class FiddleRepository:
                 metadata=metadata,
                 content_type=content_type or "application/octet-stream",
                 if_generation_match=0,
-            )  # fmt: skip
+            )
         except PreconditionFailed:
             # Already stored by an earlier or concurrent identical run: same hash, same content.
             pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -13,6 +14,8 @@ import requests
 from runner_vm.protocol import ProtocolError, RunRequest, RunResult
 
 VERSION_TTL_SECONDS = 30.0
+# How long a run may wait for a busy runner before the caller is told to come back later.
+BUSY_WAIT_SECONDS = 15.0
 
 
 class RunnerUnavailable(RuntimeError):
@@ -53,13 +56,27 @@ class HttpRunnerClient(RunnerClient):
         return [self.urls[(start + i) % len(self.urls)] for i in range(len(self.urls))]
 
     def run(self, request: RunRequest) -> RunResult:
-        last = RunnerUnavailable("no runner is reachable")
+        """Try each runner; while they are only busy (429), wait with backoff and try again."""
+        deadline = time.monotonic() + BUSY_WAIT_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                return self._run_anywhere(request)
+            except RunnerUnavailable as why:
+                if why.status != 429 or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 1.0)
+
+    def _run_anywhere(self, request: RunRequest) -> RunResult:
+        failures: list[RunnerUnavailable] = []
         for url in self._order():
             try:
                 return self._run_on(url, request)
             except RunnerUnavailable as why:
-                last = why
-        raise last
+                failures.append(why)
+        # Busy wins over down: a busy runner will soon take the run.
+        raise next((f for f in failures if f.status == 429), failures[-1])
 
     def _run_on(self, url: str, request: RunRequest) -> RunResult:
         try:

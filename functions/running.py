@@ -10,6 +10,7 @@ from functions.fiddles import FiddleRepository, StoredRun
 from functions.hashing import fiddle_hash
 from functions.runner_client import RunnerClient
 from functions.schemas import InvalidRequest, RunRequestData, parse_run_request
+from functions.sources import SourceImages
 from runner_vm.protocol import RunRequest, RunResult
 
 
@@ -38,9 +39,12 @@ class RunAnswer:
 
 
 class FiddleRunner:
-    def __init__(self, fiddles: FiddleRepository, runner: RunnerClient) -> None:
+    def __init__(
+        self, fiddles: FiddleRepository, runner: RunnerClient, sources: SourceImages
+    ) -> None:
         self.fiddles = fiddles
         self.runner = runner
+        self.sources = sources
 
     def run(self, payload: object) -> RunAnswer:
         data = parse_run_request(payload)
@@ -88,15 +92,20 @@ class FiddleRunner:
         )
         self.fiddles.save_code(digest, data.code, data.options)
         if result.succeeded:
+            if data.options.source:
+                self.sources.record_use(data.options.source, digest)
             self.fiddles.save_run(digest, result.runid, result.outputs, result.text)
         return _from_result(digest, result, build)
 
 
 def _from_storage(digest: str, run: StoredRun, build: dict[str, Any]) -> RunAnswer:
     return RunAnswer(
-        fiddle_hash=digest, runid=run.runid, version=str(build.get("skia_python", "")),
-        text=run.text, cached=True,
-    )  # fmt: skip
+        fiddle_hash=digest,
+        runid=run.runid,
+        version=str(build.get("skia_python", "")),
+        text=run.text,
+        cached=True,
+    )
 
 
 def _from_result(digest: str, result: RunResult, build: dict[str, Any]) -> RunAnswer:

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
+from functions.ratelimits import limit
 from functions.runner_client import RunnerUnavailable
 from functions.schemas import InvalidRequest
 
@@ -13,6 +14,7 @@ blueprint = Blueprint("api", __name__)
 
 
 @blueprint.post("/_/run")
+@limit("run")
 def run() -> Any:
     payload = request.get_json(silent=True, force=True)
     if payload is None:

@@ -1,22 +1,38 @@
-"""The fiddle page (/c/), its embeddable form (/iframe/), its JSON (/e/) and the front page."""
+"""The fiddle page (/c/), its embeddable form (/iframe/), its JSON (/e/) and the front page.
+
+`/` and `/c/<hash>` render the same editor page (templates/fiddle.html): server-rendered code,
+options and outputs that work with JavaScript off, which site/src/editor.js then turns into the
+editor. The page's script talks only to the JSON endpoints, at the address in the
+`fiddle-api` meta tag (`Settings.api_base`; empty means the same origin).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, render_template
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
 from functions.fiddles import OUTPUT_SUFFIXES, FiddleRepository, StoredFiddle, StoredRun
+from functions.options import FiddleOptions
 
 blueprint = Blueprint("pages", __name__)
 STORED_TO_SUFFIX = {stored: suffix for suffix, (stored, _) in OUTPUT_SUFFIXES.items()}
 # Outputs this service does not render yet; the page says so instead of showing broken images.
+SOURCE_REMOVED = "The source image of this fiddle was removed, and its outputs with it."
 NOT_YET_RENDERED = {
     "gpu": "GPU rendering is not available on this service yet.",
     "animation": "Animated fiddles are not rendered yet: only the first frame is shown.",
     "offscreen": "Offscreen GPU targets are not rendered yet.",
 }
+# The program a new fiddle starts with (SPEC section 1).
+DEFAULT_CODE = """import skia
+
+def draw(canvas):
+    paint = skia.Paint(AntiAlias=True, Color=skia.ColorRED, StrokeWidth=10,
+                       Style=skia.Paint.kStroke_Style)
+    canvas.drawLine(20, 20, 100, 100, paint)
+"""
 
 
 @dataclass
@@ -67,22 +83,43 @@ def _notices(fiddle: StoredFiddle) -> list[str]:
         notices.append(NOT_YET_RENDERED["animation"])
     if options.offscreen:
         notices.append(NOT_YET_RENDERED["offscreen"])
+    if options.source and not _fiddles().source_exists(options.source):
+        notices.append(SOURCE_REMOVED)
     return notices
+
+
+@blueprint.app_context_processor
+def _page_settings() -> dict[str, Any]:
+    # Where the pages' JavaScript finds the JSON API; empty means the same origin.
+    # The embed leaves out the notice that applies to every fiddle (no GPU output yet).
+    return {
+        "api_base": current_app.config["SETTINGS"].api_base,
+        "gpu_notice": NOT_YET_RENDERED["gpu"],
+    }
 
 
 @blueprint.get("/")
 def index() -> Any:
-    return render_template("index.html")
+    return render_template(
+        "index.html", view=None, code=DEFAULT_CODE, options=FiddleOptions(), base_url=_base_url()
+    )
 
 
 @blueprint.get("/c/<reference>")
 def fiddle_page(reference: str) -> Any:
-    return render_template("fiddle.html", view=load_view(reference), embedded=False)
+    view = load_view(reference)
+    return render_template(
+        "fiddle.html",
+        view=view,
+        code=view.fiddle.code,
+        options=view.fiddle.options,
+        base_url=_base_url(),
+    )
 
 
 @blueprint.get("/iframe/<reference>")
 def iframe_page(reference: str) -> Any:
-    return render_template("fiddle.html", view=load_view(reference), embedded=True)
+    return render_template("iframe.html", view=load_view(reference))
 
 
 @blueprint.get("/e/<reference>")
@@ -90,3 +127,8 @@ def fiddle_json(reference: str) -> Any:
     response = jsonify(load_view(reference).to_json())
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+def _base_url() -> str:
+    """This site's own address, for the copyable link and embed snippet."""
+    return request.host_url.rstrip("/")

@@ -1,0 +1,101 @@
+"""Named fiddles: `named/<name>` holds a hash, like a soft link, with its creator as metadata.
+
+The blob is the truth (it is what `@name` resolves through); the document-store index beside it
+serves listings. Creation races are settled by the blob's generation precondition.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from functions.accounts import User
+from functions.docstore.base import DocumentStore
+from functions.docstore.base import NotFound as DocumentNotFound
+from functions.fiddles import HASH_RE, NAME_RE, FiddleRepository
+from functions.storage.blobstore import BlobStore, NotFound, PreconditionFailed
+
+NAMED = "named"
+
+
+class NamingError(ValueError):
+    """A naming request that cannot be honoured; status is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int, field: str = "name") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.field = field
+
+
+@dataclass(frozen=True)
+class NamedFiddle:
+    name: str
+    hash: str
+    creator: str
+    time: float
+
+
+class NamedFiddles:
+    def __init__(
+        self, store: BlobStore, documents: DocumentStore, fiddles: FiddleRepository
+    ) -> None:
+        self.store = store
+        self.documents = documents
+        self.fiddles = fiddles
+
+    def name(self, name: str, fiddle_hash: str, user: User, *, overwrite: bool) -> NamedFiddle:
+        _check(name, fiddle_hash)
+        if self.fiddles.load(fiddle_hash) is None:
+            raise NamingError(f"There is no fiddle {fiddle_hash}.", 404, "hash")
+        named = NamedFiddle(name, fiddle_hash, user.name, time.time())
+        metadata = {"creator": user.name, "time": f"{named.time:.3f}", "status": "active"}
+        generation = 0 if not overwrite else self._overwritable_generation(name, user)
+        try:
+            self.store.write(
+                f"named/{name}",
+                fiddle_hash.encode(),
+                metadata=metadata,
+                content_type="text/plain",
+                if_generation_match=generation,
+            )
+        except PreconditionFailed:
+            raise NamingError(f"The name {name} is already taken.", 409) from None
+        self.documents.put(
+            NAMED, name, {"hash": fiddle_hash, "creator": user.name, "time": named.time}
+        )
+        return named
+
+    def _overwritable_generation(self, name: str, user: User) -> int:
+        try:
+            info = self.store.stat(f"named/{name}")
+        except NotFound:
+            return 0
+        if info.metadata.get("creator") != user.name and not user.is_admin:
+            raise NamingError(f"The name {name} belongs to someone else.", 403)
+        return info.generation
+
+    def all(self) -> list[NamedFiddle]:
+        return [
+            NamedFiddle(d.id, d.data["hash"], d.data["creator"], d.data["time"])
+            for d in self.documents.query(NAMED)
+        ]
+
+    def delete(self, name: str) -> None:
+        if not NAME_RE.fullmatch(name):
+            raise NamingError("Names are letters, digits and underscores.", 400)
+        try:
+            self.store.delete(f"named/{name}")
+        except NotFound:
+            raise NamingError(f"There is no fiddle named {name}.", 404) from None
+        try:
+            self.documents.delete(NAMED, name)
+        except DocumentNotFound:
+            pass  # the index lagged behind the blob; nothing left to remove
+
+
+def _check(name: object, fiddle_hash: object) -> None:
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise NamingError("Names are 1 to 128 letters, digits and underscores.", 400)
+    if not isinstance(fiddle_hash, str) or not HASH_RE.fullmatch(fiddle_hash):
+        raise NamingError("The hash must be 32 lower-case hexadecimal digits.", 400, "hash")

@@ -1,0 +1,43 @@
+"""POST /_/name and the list of named fiddles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, render_template, request
+
+from functions.guards import require_user
+from functions.named import NamedFiddles, NamingError
+from functions.ratelimits import limit
+
+blueprint = Blueprint("named", __name__)
+
+
+def _named() -> NamedFiddles:
+    return current_app.extensions["named"]
+
+
+@blueprint.post("/_/name")
+@limit("name")
+def name_fiddle() -> Any:
+    user = require_user()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return _error("The request body must be a JSON object.", 400, "body")
+    overwrite = body.get("overwrite", False)
+    if not isinstance(overwrite, bool):
+        return _error("overwrite must be true or false.", 400, "overwrite")
+    try:
+        named = _named().name(body.get("name"), body.get("hash"), user, overwrite=overwrite)  # type: ignore[arg-type]
+    except NamingError as error:
+        return _error(error.message, error.status, error.field)
+    return jsonify(name=named.name, hash=named.hash, creator=named.creator, url=f"/c/@{named.name}")
+
+
+def _error(message: str, status: int, field: str) -> Any:
+    return jsonify(error=message, fields={field: [message]}), status
+
+
+@blueprint.get("/named/")
+def named_list() -> Any:
+    return render_template("named.html", named=sorted(_named().all(), key=lambda n: n.name))

@@ -1,0 +1,56 @@
+"""POST /_/upload and GET /s/<id> (with ?size= thumbnails)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+
+from functions.guards import require_user
+from functions.ratelimits import limit
+from functions.runner_client import RunnerUnavailable
+from functions.sources import THUMBNAIL_SIZES, SourceImages, UploadRejected
+
+blueprint = Blueprint("sources", __name__)
+
+
+def _sources() -> SourceImages:
+    return current_app.extensions["sources"]
+
+
+@blueprint.post("/_/upload")
+@limit("upload")
+def upload() -> Any:
+    user = require_user()
+    uploaded = request.files.get("upload")
+    if uploaded is None:
+        return _error("Send the image in a multipart field named upload.", 400)
+    try:
+        source_id = _sources().upload(uploaded.read(), user)
+    except UploadRejected as rejected:
+        return _error(rejected.message, rejected.status)
+    except RunnerUnavailable as error:
+        response = jsonify(error="No runner is available to check the image; try again shortly.")
+        response.headers["Retry-After"] = str(error.retry_after)
+        return response, 503
+    return jsonify(id=source_id, url=f"/s/{source_id}")
+
+
+def _error(message: str, status: int) -> Any:
+    return jsonify(error=message, fields={"upload": [message]}), status
+
+
+@blueprint.get("/s/<int:source_id>")
+def source_image(source_id: int) -> Any:
+    size = request.args.get("size")
+    if size is None:
+        data = _sources().image(source_id)
+    elif size.isdigit() and int(size) in THUMBNAIL_SIZES:
+        data = _sources().thumbnail(source_id, int(size))
+    else:
+        abort(400, f"size must be one of {', '.join(map(str, THUMBNAIL_SIZES))}.")
+    if data is None:
+        abort(404)
+    response = Response(data, mimetype="image/png")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
