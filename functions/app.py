@@ -26,6 +26,7 @@ from functions.running import FiddleRunner
 from functions.sources import SourceImages
 from functions.storage.blobstore import BlobStore
 from functions.storage.factory import make_blob_store
+from runner_vm.auth import make_signer
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +55,11 @@ def create_app(
     documents = documents or make_document_store(
         settings.doc_store, settings.data_dir, settings.project
     )
-    runner = runner or HttpRunnerClient(settings.runners, settings.runner_timeout)
+    runner = runner or HttpRunnerClient(
+        settings.runners,
+        settings.runner_timeout,
+        make_signer(settings.runner_secret, settings.runner_audience),
+    )
     _install_services(app, settings, store, documents, runner)
     _register(app)
     return app

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -116,8 +117,10 @@ def serve(args: argparse.Namespace) -> int:
     from functions.config import Settings
 
     settings = Settings.from_env(data_dir=args.data_dir)
-    with _local_runner(settings, args.sandbox) as runners:
-        settings = Settings.from_env(data_dir=args.data_dir, runners=runners)
+    # The local runner trusts only requests signed with a secret made for this run of serve.
+    secret = settings.runner_secret or secrets.token_hex(32)
+    with _local_runner(settings, args.sandbox, secret) as runners:
+        settings = Settings.from_env(data_dir=args.data_dir, runners=runners, runner_secret=secret)
         app = create_app(settings)
         print(f"fiddle: serving on http://{args.host}:{args.port}/ (data in {settings.data_dir})",
               file=sys.stderr, flush=True)  # fmt: skip
@@ -126,14 +129,15 @@ def serve(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _local_runner(settings: Any, sandbox: str) -> Iterator[tuple[str, ...]]:
+def _local_runner(settings: Any, sandbox: str, secret: str) -> Iterator[tuple[str, ...]]:
     """Use FIDDLE_RUNNERS when set; otherwise start one runner beside the functions."""
     if settings.runners:
         yield settings.runners
         return
     port = _free_port()
     command = [sys.executable, "-m", "runner_vm.cli", "--port", str(port), "--sandbox", sandbox]
-    process = subprocess.Popen(command, start_new_session=True)
+    env = {**os.environ, "FIDDLE_RUNNER_SECRET": secret}
+    process = subprocess.Popen(command, start_new_session=True, env=env)
     signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(128 + signo))
     try:
         url = f"http://127.0.0.1:{port}"

@@ -21,6 +21,7 @@ class Settings:
     rate_limits: dict[str, str] = field(default_factory=dict)
     runners: tuple[str, ...] = ()
     runner_secret: str = ""
+    runner_audience: str = ""
     runner_timeout: float = 40.0
     # Where the site's JavaScript finds the API; empty means the same origin.
     api_base: str = ""
@@ -43,6 +44,7 @@ class Settings:
             },
             "runners": _split(env.get("FIDDLE_RUNNERS", "")),
             "runner_secret": env.get("FIDDLE_RUNNER_SECRET", ""),
+            "runner_audience": env.get("FIDDLE_RUNNER_AUDIENCE", ""),
             "runner_timeout": float(env.get("FIDDLE_RUNNER_TIMEOUT", "40")),
             "api_base": env.get("FIDDLE_API_BASE", ""),
         }

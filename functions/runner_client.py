@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import json
+import logging
 import random
 import threading
 import time
@@ -11,11 +13,15 @@ from typing import Any
 
 import requests
 
+from runner_vm.auth import NoSigner, Signer
 from runner_vm.protocol import ProtocolError, RunRequest, RunResult
 
+log = logging.getLogger(__name__)
 VERSION_TTL_SECONDS = 30.0
 # How long a run may wait for a busy runner before the caller is told to come back later.
 BUSY_WAIT_SECONDS = 15.0
+# A runner that failed to answer sits out this long; then a health check may bring it back.
+DOWN_SECONDS = 10.0
 
 
 class RunnerUnavailable(RuntimeError):
@@ -37,58 +43,106 @@ class RunnerClient(ABC):
         """The runner's build and sandbox: {"runid", "skia_python", "sandbox", ...}."""
 
 
-class HttpRunnerClient(RunnerClient):
-    """Talks to runners over HTTP, trying the next one when a runner is down or busy."""
+class RunnerHealth:
+    """Which runners are in rotation: one that fails is taken out, and a health check of its
+    /healthz after DOWN_SECONDS brings it back."""
 
-    def __init__(self, urls: tuple[str, ...], timeout: float = 40.0) -> None:
+    def __init__(self, urls: tuple[str, ...], session: requests.Session) -> None:
+        self.urls = urls
+        self.session = session
+        self._down_until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def mark_down(self, url: str) -> None:
+        with self._lock:
+            self._down_until[url] = time.monotonic() + DOWN_SECONDS
+        log.warning("runner %s is out of rotation", url)
+
+    def in_rotation(self, url: str) -> bool:
+        with self._lock:
+            until = self._down_until.get(url)
+        if until is None:
+            return True
+        if time.monotonic() < until or not self._healthy(url):
+            return False
+        with self._lock:
+            self._down_until.pop(url, None)
+        log.info("runner %s is back in rotation", url)
+        return True
+
+    def _healthy(self, url: str) -> bool:
+        try:
+            return self.session.get(f"{url}/healthz", timeout=2).ok
+        except requests.RequestException:
+            self.mark_down(url)
+            return False
+
+
+class HttpRunnerClient(RunnerClient):
+    """Talks to runners over HTTP, spreading runs round-robin and trying the next runner when
+    one is down; while they are only busy, it waits with backoff."""
+
+    def __init__(
+        self, urls: tuple[str, ...], timeout: float = 40.0, signer: Signer | None = None
+    ) -> None:
         if not urls:
-            raise ValueError("at least one runner URL is needed")
+            raise ValueError("at least one runner URL is needed (FIDDLE_RUNNERS)")
         self.urls = urls
         self.timeout = timeout
+        self.signer = signer or NoSigner()
         self._next = itertools.cycle(range(len(urls)))
         self._session = requests.Session()
+        self.health = RunnerHealth(urls, self._session)
         self._described: tuple[float, dict[str, Any]] | None = None
         self._lock = threading.Lock()
 
     def _order(self) -> list[str]:
         with self._lock:
             start = next(self._next)
-        return [self.urls[(start + i) % len(self.urls)] for i in range(len(self.urls))]
+        ordered = [self.urls[(start + i) % len(self.urls)] for i in range(len(self.urls))]
+        healthy = [url for url in ordered if self.health.in_rotation(url)]
+        return healthy or ordered
 
     def run(self, request: RunRequest) -> RunResult:
-        """Try each runner; while they are only busy (429), wait with backoff and try again."""
         deadline = time.monotonic() + BUSY_WAIT_SECONDS
         delay = 0.05
+        body = json.dumps(request.to_json(), separators=(",", ":")).encode()
         while True:
             try:
-                return self._run_anywhere(request)
+                return self._run_anywhere(body)
             except RunnerUnavailable as why:
                 if why.status != 429 or time.monotonic() + delay > deadline:
                     raise
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 1.0)
 
-    def _run_anywhere(self, request: RunRequest) -> RunResult:
+    def _run_anywhere(self, body: bytes) -> RunResult:
         failures: list[RunnerUnavailable] = []
         for url in self._order():
             try:
-                return self._run_on(url, request)
+                return self._run_on(url, body)
             except RunnerUnavailable as why:
                 failures.append(why)
         # Busy wins over down: a busy runner will soon take the run.
         raise next((f for f in failures if f.status == 429), failures[-1])
 
-    def _run_on(self, url: str, request: RunRequest) -> RunResult:
+    def _run_on(self, url: str, body: bytes) -> RunResult:
+        headers = {"Content-Type": "application/json", **self.signer.headers(body)}
         try:
             response = self._session.post(
-                f"{url}/run", json=request.to_json(), timeout=self.timeout
+                f"{url}/run", data=body, headers=headers, timeout=self.timeout
             )
         except requests.RequestException as error:
+            self.health.mark_down(url)
             raise RunnerUnavailable(f"runner {url} is unreachable") from error
+        return self._result(url, response)
+
+    def _result(self, url: str, response: requests.Response) -> RunResult:
         if response.status_code in (429, 503):
             retry = int(response.headers.get("Retry-After", "2") or 2)
             raise RunnerUnavailable("every runner is busy", retry, response.status_code)
         if response.status_code != 200:
+            log.error("runner %s answered HTTP %d", url, response.status_code)
             raise RunnerUnavailable(f"runner {url} failed with HTTP {response.status_code}")
         try:
             return RunResult.from_json(response.json())
@@ -106,5 +160,5 @@ class HttpRunnerClient(RunnerClient):
                     self._described = (time.monotonic(), dict(response.json()))
                     return self._described[1]
             except (requests.RequestException, ValueError):
-                continue
+                self.health.mark_down(url)
         raise RunnerUnavailable("no runner is reachable")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -32,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_runner(args: argparse.Namespace) -> int:
     from waitress import serve
 
+    from runner_vm.auth import make_verifier
     from runner_vm.server import create_runner_app
 
     settings = RunnerSettings(
@@ -47,7 +49,10 @@ def run_runner(args: argparse.Namespace) -> int:
     print(f"fiddle runner: sandbox {runner.backend.name!r}, listening on {args.host}:{args.port}",
           file=sys.stderr, flush=True)  # fmt: skip
     try:
-        serve(create_runner_app(runner), host=args.host, port=args.port,
+        verifier = make_verifier(
+            os.environ.get("FIDDLE_RUNNER_SECRET", ""), os.environ.get("FIDDLE_RUNNER_AUDIENCE", "")
+        )
+        serve(create_runner_app(runner, verifier), host=args.host, port=args.port,
               threads=args.hosts + args.max_waiting + 2, _quiet=True)  # fmt: skip
     finally:
         runner.stop()

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from prometheus_client import CollectorRegistry, generate_latest
 
+from runner_vm.auth import LoopbackOnly, Verifier
 from runner_vm.events import JsonLogHook, MetricsHook
 from runner_vm.pool import HostDied, PoolBusy
 from runner_vm.protocol import ProtocolError, RunRequest
@@ -17,14 +18,19 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = "2"
 
 
-def create_runner_app(runner: Runner) -> Flask:
+def create_runner_app(runner: Runner, verifier: Verifier | None = None) -> Flask:
     app = Flask("fiddle-runner")
     registry = CollectorRegistry()
     runner.events.subscribe(MetricsHook(registry))
     runner.events.subscribe(JsonLogHook())
 
+    verifier = verifier or LoopbackOnly()
+
     @app.post("/run")
     def run() -> Any:
+        headers = dict(request.headers)
+        if not verifier.verify(headers, request.get_data(), request.remote_addr or ""):
+            return jsonify(error="This runner only takes runs from its own functions."), 401
         try:
             run_request = RunRequest.from_json(request.get_json(silent=True))
         except ProtocolError as error:
