@@ -19,7 +19,10 @@ import requests
 from functions.storage.local import LocalBlobStore
 from tests.conftest import free_port, runner_process, wait_until_healthy
 
-SLOW = "import time\ntime.sleep(1.5)\n# {n}\ndef draw(canvas):\n    canvas.drawPaint(skia.Paint(Color=skia.ColorRED))\n"
+SLOW = (
+    "import time\ntime.sleep(1.5)\n# {n}\n"
+    "def draw(canvas):\n    canvas.drawPaint(skia.Paint(Color=skia.ColorRED))\n"
+)
 FAST = "# {n}\ndef draw(canvas):\n    canvas.drawCircle(8, 8, 4, skia.Paint())\n"
 
 
