@@ -3,9 +3,10 @@ implements it, and one contract test suite holds them to the same behaviour.
 
 A document lives at (collection, id) and holds JSON-like data: a dict with string keys whose values
 are str, int (64-bit), float (finite), bool, None, lists and dicts (a list may not directly contain
-a list, as in Firestore). Every write gives the document a new version: an opaque string that only
-ever names one state of one document, so a writer can say "only if nobody wrote since I read"
-(if_version). Versions are never reused, not even after a delete and re-create.
+a list, as in Firestore). Every write that changes a document gives it a new version: an opaque
+string that only ever names one state of one document, so a writer can say "only if nobody changed
+it since I read" (if_version). A write that changes nothing keeps the version (Firestore keeps the
+update time). Versions are never reused, not even after a delete and re-create.
 
 Concurrency: create() has exactly one winner; update()/delete() with if_version are optimistic
 compare-and-set; increment() is atomic. There are no multi-document transactions on purpose: they

@@ -7,6 +7,8 @@ reused (not even when a document is deleted and created again).
 Threads: each thread gets its own connection, and writers in one process queue on a lock (cheaper
 than SQLite's sleeping busy handler). Processes: every write is one `BEGIN IMMEDIATE` transaction,
 which takes the file's write lock before reading, so read-check-write sequences are atomic.
+A forked child (a pre-forking server) opens connections of its own; as SQLite requires, no thread
+may be inside a write at the moment of the fork.
 """
 
 from __future__ import annotations
@@ -62,6 +64,14 @@ _TYPE_RANK = (
     "CASE json_type(data, ?) WHEN 'null' THEN 0 WHEN 'false' THEN 1 WHEN 'true' THEN 1"
     " WHEN 'integer' THEN 2 WHEN 'real' THEN 2 WHEN 'text' THEN 3 WHEN 'array' THEN 4 ELSE 5 END"
 )
+
+_UNREAD: Any = object()
+
+
+def _canonical(data: Any) -> str:
+    """Equal for equal documents: map keys unordered, but 1, 1.0 and true distinct."""
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
 
 # One lock per database file for the writers of this process, shared by every store instance.
 _write_locks: dict[Path, threading.Lock] = {}
@@ -170,6 +180,29 @@ class SqliteDocumentStore(DocumentStore):
         ).fetchone()
         return None if row is None else (row[0], int(row[1]))
 
+    def _save(
+        self,
+        conn: sqlite3.Connection,
+        collection: str,
+        doc_id: str,
+        data: dict[str, Any],
+        row: tuple[str, int] | None = _UNREAD,
+    ) -> int:
+        """Create or replace the document and return its version. A write that changes nothing
+        keeps the version, as Firestore keeps the update time."""
+        if row is _UNREAD:
+            row = self._read(conn, collection, doc_id)
+        if row is not None and _canonical(json.loads(row[0])) == _canonical(data):
+            return row[1]
+        version = self._next_version(conn)
+        conn.execute(
+            "INSERT INTO documents (collection, id, data, version) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (collection, id) DO UPDATE"
+            " SET data = excluded.data, version = excluded.version",
+            (collection, doc_id, json_dumps(data), version),
+        )
+        return version
+
     def close(self) -> None:
         with self._connections_guard:
             self._closed = True
@@ -204,13 +237,7 @@ class SqliteDocumentStore(DocumentStore):
         check_id(doc_id)
         copy = check_data(data)
         with self._write() as conn:
-            version = self._next_version(conn)
-            conn.execute(
-                "INSERT INTO documents (collection, id, data, version) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (collection, id) DO UPDATE"
-                " SET data = excluded.data, version = excluded.version",
-                (collection, doc_id, json_dumps(copy), version),
-            )
+            version = self._save(conn, collection, doc_id, copy)
         return Document(doc_id, copy, str(version))
 
     def update(
@@ -229,12 +256,8 @@ class SqliteDocumentStore(DocumentStore):
             raise InvalidArgument("update() needs at least one field")
         with self._write() as conn:
             row = self._check_current(conn, collection, doc_id, if_version)
-            merged = {**json.loads(row[0]), **fields}
-            version = self._next_version(conn)
-            conn.execute(
-                "UPDATE documents SET data = ?, version = ? WHERE collection = ? AND id = ?",
-                (json_dumps(check_data(merged)), version, collection, doc_id),
-            )
+            merged = check_data({**json.loads(row[0]), **fields})  # (still under the size limit)
+            version = self._save(conn, collection, doc_id, merged, row)
         return Document(doc_id, merged, str(version))
 
     def delete(self, collection: str, doc_id: str, *, if_version: str | None = None) -> None:
@@ -275,13 +298,7 @@ class SqliteDocumentStore(DocumentStore):
             else:
                 value = current + amount
             data[field] = value
-            version = self._next_version(conn)
-            conn.execute(
-                "INSERT INTO documents (collection, id, data, version) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (collection, id) DO UPDATE"
-                " SET data = excluded.data, version = excluded.version",
-                (collection, doc_id, json_dumps(data), version),
-            )
+            self._save(conn, collection, doc_id, data, row)
         return int(value)
 
     def query(
