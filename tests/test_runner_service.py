@@ -1,0 +1,89 @@
+"""The runner's queue, lifecycle events and hooks, with real sandbox hosts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from runner_vm.events import EventRecord, JsonLogHook
+from runner_vm.policy import load_policy
+from runner_vm.protocol import RunRequest
+from runner_vm.service import Runner, RunnerSettings
+from tests.conftest import runner_process
+
+SLOW = "import time\ntime.sleep(1)\ndef draw(canvas):\n    pass\n# {n}\n"
+
+
+def request_json(code: str) -> dict[str, object]:
+    return RunRequest(str(uuid.uuid4()), code, {"width": 8, "height": 8}).to_json()
+
+
+def test_a_full_queue_answers_429_with_retry_after() -> None:
+    with runner_process(hosts=1, max_waiting=1) as url, ThreadPoolExecutor(6) as pool:
+
+        def send(n: int) -> requests.Response:
+            return requests.post(f"{url}/run", json=request_json(SLOW.format(n=n)), timeout=60)
+
+        answers = list(pool.map(send, range(6)))
+    busy = [a for a in answers if a.status_code == 429]
+    assert busy and all(int(a.headers["Retry-After"]) > 0 for a in busy)
+    assert {a.status_code for a in answers} <= {200, 429}
+    assert any(a.status_code == 200 for a in answers)
+
+
+@pytest.fixture(scope="module")
+def runner() -> Iterator[Runner]:
+    service = Runner(RunnerSettings(backend="auto", pool_size=1), load_policy())
+    service.start()
+    yield service
+    service.stop()
+
+
+def test_events_carry_the_run_uuid_in_order(runner: Runner) -> None:
+    seen: list[EventRecord] = []
+    runner.events.subscribe(seen.append)
+    result = runner.run(
+        RunRequest("run-1", "def draw(canvas):\n    pass\n", {"width": 8, "height": 8})
+    )
+    assert result.succeeded
+    names = [record.event.value for record in seen if record.run_uuid == "run-1"]
+    assert names == ["pre_compile", "post_compile", "pre_run", "post_run", "cleanup"]
+
+
+def test_a_limit_is_a_killed_event_and_one_json_log_line(
+    runner: Runner, caplog: pytest.LogCaptureFixture
+) -> None:
+    logger = logging.getLogger("test.runs")
+    runner.events.subscribe(JsonLogHook(logger))
+    with caplog.at_level(logging.INFO, logger="test.runs"):
+        result = runner.run(
+            RunRequest("run-2", "import os\nos.fork()\n", {"width": 8, "height": 8})
+        )
+    assert result.runtime_error == "forbidden system call: clone"
+    [line] = [json.loads(r.getMessage()) for r in caplog.records if r.name == "test.runs"]
+    assert line["run_uuid"] == "run-2" and line["limit"] == "syscall" and line["ok"] is False
+    assert "killed" in line["events"] and line["events"][-1] == "cleanup"
+
+
+def test_a_failing_hook_does_not_fail_the_run(runner: Runner) -> None:
+    def broken(record: EventRecord) -> None:
+        raise RuntimeError("hook bug")
+
+    runner.events.subscribe(broken)
+    assert runner.run(RunRequest("run-3", "def draw(canvas):\n    pass\n", {})).succeeded
+
+
+def test_metrics_and_health_name_the_sandbox() -> None:
+    with runner_process(hosts=1) as url:
+        requests.post(f"{url}/run", json=request_json("def draw(canvas):\n    pass\n"), timeout=60)
+        metrics = requests.get(f"{url}/metrics", timeout=10).text
+        health = requests.get(f"{url}/healthz", timeout=10).json()
+    assert "fiddle_runner_run_seconds_bucket" in metrics
+    assert 'fiddle_runner_events_total{event="post_run"} 1.0' in metrics
+    assert health["sandbox"] in ("nspawn", "namespaces", "runsc") and health["hosts"] == 1
