@@ -136,17 +136,23 @@ def wants_json() -> bool:
     return request.path.startswith(JSON_PREFIXES)
 
 
+PAGE_POLICY = "default-src 'self'; img-src 'self' data:; object-src 'self'; frame-src 'self'"
+# Outputs (a PDF shown inline) may be framed by this site's own pages, never by others.
+OUTPUT_PREFIXES = ("/i/", "/ai/")
+
+
 def _security_headers(response: Any) -> Any:
     # Only the iframe view may be framed by other sites (SPEC section 4).
-    if not request.path.startswith("/iframe/"):
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; object-src 'self'; frame-ancestors 'none'",
-        )
+    path, headers = request.path, response.headers
+    if path.startswith("/iframe/"):
+        headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self'")
+    elif path.startswith(OUTPUT_PREFIXES):
+        headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        headers.setdefault("Content-Security-Policy", f"{PAGE_POLICY}; frame-ancestors 'self'")
     else:
-        response.headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self'")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Content-Security-Policy", f"{PAGE_POLICY}; frame-ancestors 'none'")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
     return response
 
 

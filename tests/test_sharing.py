@@ -370,3 +370,18 @@ def test_runs_are_rate_limited(runner_url: str, data_dir: Path) -> None:
     assert statuses == [200, 200, 200, 429]
     answer = client.post("/_/run", json={"code": DRAW})
     assert int(answer.headers["Retry-After"]) > 0 and "Too many" in answer.json["error"]
+
+
+def test_sources_are_listed_for_the_picker(app: Flask) -> None:
+    client = app.test_client()
+    first = upload(client, bearer(app, "alice"), png_bytes()).json["id"]
+    listing = client.get("/_/sources").json["sources"]
+    assert listing == [{"id": first, "url": f"/s/{first}", "thumbnail": f"/s/{first}?size=64"}]
+
+
+def test_outputs_may_be_framed_by_this_site_only(app: Flask) -> None:
+    client = app.test_client()
+    digest = run(client)
+    headers = client.get(f"/i/{digest}.pdf").headers
+    assert headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert "frame-ancestors 'self'" in headers["Content-Security-Policy"]

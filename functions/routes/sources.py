@@ -40,6 +40,18 @@ def _error(message: str, status: int) -> Any:
     return jsonify(error=message, fields={"upload": [message]}), status
 
 
+@blueprint.get("/_/sources")
+def source_list() -> Any:
+    """Every source image, for the editor's source picker."""
+    images = [
+        {"id": image.id, "url": f"/s/{image.id}", "thumbnail": f"/s/{image.id}?size=64"}
+        for image in _sources().all()
+    ]
+    response = jsonify(sources=images)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
 @blueprint.get("/s/<int:source_id>")
 def source_image(source_id: int) -> Any:
     size = request.args.get("size")
