@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,8 @@ class Runner:
         self.settings = settings
         self.policy = policy
         state = settings.state_dir or Path(tempfile.mkdtemp(prefix="fiddle-runner-"))
+        # A state directory made here is ours to remove; one given by the operator is not.
+        self._temporary_state = None if settings.state_dir else state
         self.backend = choose_backend(settings.backend, policy, state)
         self.pool = HostPool(self.backend, policy, settings.pool_size, settings.max_waiting)
         self.events = EventBus()
@@ -70,6 +73,8 @@ class Runner:
 
     def stop(self) -> None:
         self.pool.stop()
+        if self._temporary_state is not None:
+            shutil.rmtree(self._temporary_state, ignore_errors=True)
 
     def run(self, request: RunRequest) -> RunResult:
         uuid = request.run_uuid
