@@ -119,6 +119,11 @@ def load_seccomp(policy: Policy) -> None:
     import pyseccomp
 
     sandbox = pyseccomp.SyscallFilter(pyseccomp.TRAP)
+    try:
+        # A call through another ABI (int 0x80, x32) kills the whole process, not just its thread.
+        sandbox.set_attr(pyseccomp.Attr.ACT_BADARCH, pyseccomp.KILL_PROCESS)
+    except OSError:
+        pass  # a kernel (or gVisor) that cannot say whether it has KILL_PROCESS: keep the default
     for name in policy.seccomp.allow:
         _add(sandbox, pyseccomp.ALLOW, name)
     for name in policy.seccomp.enosys:

@@ -16,6 +16,11 @@ from runner_vm.sandbox import (
     build_root,
 )
 
+# The sandbox's own hostname, so that uname() does not give the machine's away.
+HOSTNAME = "fiddle"
+# What a host needs: to give each child its own uid and gid, and to kill it at its limits.
+HOST_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL")
+
 
 class RootedBackend(SandboxBackend):
     """A backend whose hosts see only a prepared root of read-only binds."""
@@ -64,6 +69,7 @@ class NspawnBackend(RootedBackend):
             "systemd-nspawn", "--quiet", "--register=no", "--keep-unit",
             f"--directory={self.root}", "--read-only", "--private-users=pick",
             "--private-network", "--as-pid2", "--console=pipe", "--timezone=off",
+            f"--hostname={HOSTNAME}",
             "--resolv-conf=off", "--link-journal=no", "--tmpfs=/tmp", "--chdir=/tmp",
             *binds, *self._setenv_flags("--setenv"), "--", *host_argv,
         ]  # fmt: skip
@@ -82,9 +88,14 @@ class BubblewrapBackend(RootedBackend):
             binds += ["--ro-bind", path, path]
         binds += ["--ro-bind", str(PACKAGE_SOURCE), _package_mount(self.policy)]
         env = [item for k, v in self.environment().items() for item in ("--setenv", k, v)]
+        # Run as real root, bwrap would keep every capability: the host needs only these.
+        capabilities = ["--cap-drop", "ALL"]
+        for capability in HOST_CAPABILITIES:
+            capabilities += ["--cap-add", capability]
         return [
             "bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session",
+            "--hostname", HOSTNAME, *capabilities,
             "--ro-bind", str(self.root), "/", *binds,
             "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/tmp",
             "--clearenv", *env, "--", *host_argv,

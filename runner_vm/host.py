@@ -3,15 +3,23 @@
 It imports and warms Skia once, so a run costs a fork instead of an interpreter start. It talks to
 the runner through frames on its stdin and stdout, and to each child only through a pipe (the
 host/child split): the child holds nothing but that pipe. Run as `python -m runner_vm.host`.
+
+The children are not forked from the host itself but from its zygote, a copy of the host made right
+after warm-up that never sees a request or a result: a child forked from the host would inherit
+what earlier runs left in the host's memory (live objects and freed buffers alike, readable with
+ctypes).
 """
 
 from __future__ import annotations
 
 import base64
+import ctypes
 import json
 import os
 import select
 import signal
+import socket
+import struct
 import sys
 import time
 from dataclasses import dataclass
@@ -19,10 +27,14 @@ from typing import Any
 
 from runner_vm import confine, execute, framing, render
 from runner_vm.policy import Policy
-from runner_vm.protocol import RunRequest
+from runner_vm.protocol import PROTOCOL_VERSION, ProtocolError, RunRequest, RunResult
 
 MIB = 1 << 20
 _SIGSYS_MARK = b"\x00SIGSYS "
+# What the zygote tells the host: a pid and an errno after a fork, a pid, its wait status and its
+# CPU seconds once that child has ended.
+_ZYGOTE_REPLY = struct.Struct("=iid")
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -43,20 +55,88 @@ class Spare:
     request_fd: int
     result_fd: int
 
-    def alive(self) -> bool:
-        try:
-            return os.waitpid(self.pid, os.WNOHANG) == (0, 0)
-        except ChildProcessError:
-            return False
-
-    def discard(self) -> None:
-        _kill_group(self.pid)
+    def close(self) -> None:
         for fd in (self.request_fd, self.result_fd):
             os.close(fd)
+
+
+class ZygoteDied(RuntimeError):
+    """The zygote is gone: the host cannot start children any more and must be replaced."""
+
+
+class Zygote:
+    """The clean process every child is forked from, one at a time, on the host's word.
+
+    It forks a child with the two pipe ends the host hands it, answers with the child's pid, and
+    reports the child's wait status and CPU time once it has ended. The host still talks to the
+    child only through those pipes, and kills it when a limit is hit.
+    """
+
+    def __init__(self, policy: Policy) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        host_pid = os.getpid()
+        self.pid = os.fork()
+        if self.pid == 0:
+            ours.close()
+            _zygote_main(theirs, policy, host_pid)
+        theirs.close()
+        self.socket = ours
+
+    def fork(self, uid: int, request_fd: int, result_fd: int) -> int:
+        socket.send_fds(self.socket, [b"%d" % uid], [request_fd, result_fd])
+        pid, error, _ = self._receive()
+        if pid <= 0:
+            raise OSError(error, os.strerror(error))
+        return pid
+
+    def ended(self, timeout: float) -> tuple[int, float] | None:
+        """The wait status and CPU seconds of the current child, or None while it still runs."""
+        ready, _, _ = select.select([self.socket], [], [], max(timeout, 0.0))
+        return self.wait() if ready else None
+
+    def wait(self) -> tuple[int, float]:
+        """The wait status and CPU seconds of the current child, once it has ended."""
+        _, status, cpu = self._receive()
+        return status, cpu
+
+    def _receive(self) -> tuple[int, int, float]:
         try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
+            reply = self.socket.recv(_ZYGOTE_REPLY.size)
+        except OSError as error:
+            raise ZygoteDied(str(error)) from error
+        if len(reply) != _ZYGOTE_REPLY.size:
+            raise ZygoteDied("the zygote has gone")
+        pid, status, cpu = _ZYGOTE_REPLY.unpack(reply)
+        return pid, status, cpu
+
+
+def _zygote_main(channel: socket.socket, policy: Policy, host_pid: int) -> None:
+    """Never returns: forks a child per request of the host and reports how each one ended."""
+    try:
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != host_pid:
+            return
+        confine.close_other_descriptors((channel.fileno(),))
+        reporter = confine.SigsysReporter()
+        while True:
+            message, fds, _, _ = socket.recv_fds(channel, 32, 2)
+            if not message or len(fds) != 2:
+                return
+            request_fd, result_fd = fds
+            try:
+                pid, error = os.fork(), 0
+            except OSError as failure:
+                pid, error = -1, failure.errno or 0
+            if pid == 0:
+                _child_main(request_fd, result_fd, int(message), policy, reporter)
+            os.close(request_fd)
+            os.close(result_fd)
+            channel.send(_ZYGOTE_REPLY.pack(pid, error, 0.0))
+            if pid > 0:
+                _, status, usage = os.wait4(pid, 0)
+                channel.send(_ZYGOTE_REPLY.pack(pid, status, usage.ru_utime + usage.ru_stime))
+    finally:
+        os._exit(0)
 
 
 class Host:
@@ -64,7 +144,7 @@ class Host:
         self.policy = policy
         self.index = index
         self.runs = 0
-        self.reporter = confine.SigsysReporter()
+        self.zygote = Zygote(policy)
         self.spare: Spare | None = None
 
     def next_uid(self) -> int:
@@ -75,38 +155,44 @@ class Host:
     def prepare_spare(self) -> None:
         """Fork and confine the next run's child now, while nobody is waiting for it."""
         if self.spare is None:
-            self.spare = self._fork_child()
+            try:
+                self.spare = self._fork_child()
+            except OSError:
+                pass  # the next run tries again, and reports why it cannot start
 
     def _take_spare(self) -> Spare:
         spare, self.spare = self.spare, None
-        if spare is not None and spare.alive():
+        if spare is not None and self.zygote.ended(0) is None:
             return spare
-        if spare is not None:
-            spare.discard()
+        if spare is not None:  # it died waiting (the zygote has reaped it)
+            spare.close()
         return self._fork_child()
 
     def _fork_child(self) -> Spare:
         request_read, request_write = os.pipe()
         result_read, result_write = os.pipe()
-        uid = self.next_uid()
-        pid = os.fork()
-        if pid == 0:
+        try:
+            pid = self.zygote.fork(self.next_uid(), request_read, result_write)
+        except OSError:
             os.close(request_write)
             os.close(result_read)
-            _child_main(request_read, result_write, uid, self.policy, self.reporter)
-        os.close(request_read)
-        os.close(result_write)
+            raise
+        finally:
+            os.close(request_read)
+            os.close(result_write)
         return Spare(pid, request_write, result_read)
 
     def run(self, raw_request: bytes) -> dict[str, Any]:
         started = time.perf_counter()
-        report = self._run_child(raw_request)
-        result = interpret(report, self.policy)
+        try:
+            child = self._take_spare()
+        except OSError as error:  # the zygote could not fork
+            return {"runtime_error": f"the sandbox could not start the program: {error.strerror}"}
+        result = interpret(self._run_child(child, raw_request), self.policy)
         result["duration_ms"] = (time.perf_counter() - started) * 1000
         return result
 
-    def _run_child(self, raw_request: bytes) -> ChildReport:
-        child = self._take_spare()
+    def _run_child(self, child: Spare, raw_request: bytes) -> ChildReport:
         try:
             framing.write_all(child.request_fd, raw_request)
         except BrokenPipeError:
@@ -114,7 +200,7 @@ class Host:
         finally:
             os.close(child.request_fd)
         try:
-            return collect(child.pid, child.result_fd, self.policy)
+            return collect(child.pid, child.result_fd, self.zygote, self.policy)
         finally:
             os.close(child.result_fd)
 
@@ -145,8 +231,12 @@ def _outcome_json(outcome: execute.Outcome) -> dict[str, Any]:
     }
 
 
-def collect(pid: int, pipe: int, policy: Policy) -> ChildReport:
-    """Read the child's pipe until EOF, the wall clock runs out, or the output cap is passed."""
+def collect(pid: int, pipe: int, zygote: Zygote, policy: Policy) -> ChildReport:
+    """Read the child's pipe until EOF, the wall clock runs out, or the output cap is passed.
+
+    EOF is not the end: a program may close its pipe and go on, so the wall clock runs until the
+    child has ended.
+    """
     limits = policy.limits
     deadline = time.monotonic() + limits.wall_clock_seconds
     cap = limits.output_mib * MIB + 4096
@@ -168,9 +258,12 @@ def collect(pid: int, pipe: int, policy: Policy) -> ChildReport:
         if size > cap:
             limit = "output"
             break
-    if limit:
+    ended = None if limit else zygote.ended(max(deadline - time.monotonic(), 0.1))
+    if ended is None:
+        limit = limit or "wall"
         _kill_group(pid)
-    status, cpu = _reap(pid)
+        ended = zygote.wait()
+    status, cpu = ended
     return ChildReport(b"".join(chunks), status, limit, cpu)
 
 
@@ -182,23 +275,38 @@ def _kill_group(pid: int) -> None:
             pass
 
 
-def _reap(pid: int) -> tuple[int, float]:
-    _, status, usage = os.wait4(pid, 0)
-    return status, usage.ru_utime + usage.ru_stime
-
-
 def interpret(report: ChildReport, policy: Policy) -> dict[str, Any]:
     """Turn how the child ended into the result's fields, naming the limit it hit."""
     limit_error = _limit_error(report, policy)
     if limit_error:
         return {"runtime_error": limit_error[1], "limit": limit_error[0]}
     try:
-        message = framing.read_frame_from_bytes(report.data)
+        message = _checked(framing.read_frame_from_bytes(report.data))
     except framing.FrameError:
         return {"runtime_error": _exit_description(report.status), "limit": "crash"}
-    if isinstance(message, dict) and message.get("runtime_error", "").startswith("memory limit"):
+    if message is None:
+        return {"runtime_error": "the program tampered with its result", "limit": "crash"}
+    if message["runtime_error"].startswith("memory limit"):
         message["limit"] = "memory"
-    return message if isinstance(message, dict) else {"runtime_error": "the sandbox sent garbage"}
+    return message
+
+
+def _checked(message: Any) -> dict[str, Any] | None:
+    """The result's fields, if they are what the protocol allows: the program holds the pipe its
+    result leaves by, and may have written anything down it."""
+    if not isinstance(message, dict):
+        return None
+    fields = {
+        "compile_errors": message.get("compile_errors", []),
+        "runtime_error": message.get("runtime_error", ""),
+        "text": message.get("text", ""),
+        "outputs": message.get("outputs", {}),
+    }
+    try:
+        RunResult.from_json({"protocol": PROTOCOL_VERSION, "run_uuid": "", "runid": "", **fields})
+    except ProtocolError:
+        return None
+    return fields
 
 
 def _limit_error(report: ChildReport, policy: Policy) -> tuple[str, str] | None:
@@ -216,7 +324,8 @@ def _limit_error(report: ChildReport, policy: Policy) -> tuple[str, str] | None:
         ):
             return "cpu", f"CPU time limit of {limits.cpu_seconds} s exceeded"
         if signo == signal.SIGSYS:
-            return "syscall", "forbidden system call (outside the allowed ABI)"
+            # Killed without a report: signals were blocked, or the call came through another ABI.
+            return "syscall", "forbidden system call"
     return None
 
 
@@ -255,6 +364,11 @@ def serve(policy: Policy, index: int) -> None:
     render.warm_up()
     import pyseccomp  # noqa: F401  -- its import runs ldconfig: never inside a child
     import skia
+
+    try:
+        import numpy  # noqa: F401  -- skia-python imports it lazily; its import calls mbind
+    except ImportError:
+        pass
 
     host = Host(policy, index)
     host.prepare_spare()

@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from runner_vm import framing
+from runner_vm.cgroups import HostCgroups
 from runner_vm.policy import Policy
 from runner_vm.sandbox import SandboxBackend
 
@@ -39,13 +40,21 @@ class HostProcess:
         argv = [sys.executable, "-m", "runner_vm.host", json.dumps(policy.to_json()), str(index)]
         self.index = index
         self.policy = policy
-        self.process = subprocess.Popen(
-            backend.wrap(argv),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env={"PATH": "/usr/bin:/bin", **backend.environment()},
-            start_new_session=True,
-        )
+        self.cgroups = HostCgroups(policy.limits, index) if backend.host_cgroups else None
+        try:
+            self.process = subprocess.Popen(
+                backend.wrap(argv),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env={"PATH": "/usr/bin:/bin", **backend.environment()},
+                start_new_session=True,
+                # Born in its cgroups, so that nothing the host starts is ever outside them.
+                preexec_fn=self.cgroups.enter if self.cgroups else None,
+            )
+        except BaseException:
+            if self.cgroups:
+                self.cgroups.remove()
+            raise
         self.info = self._await_ready()
 
     def _await_ready(self) -> dict[str, Any]:
@@ -93,6 +102,8 @@ class HostProcess:
         for stream in (self.process.stdin, self.process.stdout):
             if stream is not None:
                 stream.close()
+        if self.cgroups:
+            self.cgroups.remove()
 
 
 class HostPool:
@@ -118,6 +129,8 @@ class HostPool:
     def run(self, request: dict[str, Any], wait_seconds: float = 60.0) -> dict[str, Any]:
         host = self._acquire(wait_seconds)
         try:
+            if not host.alive():  # it died while idle (killed from outside): never give it a run
+                host = self._replace(host)
             return host.run(request)
         finally:
             self._release(host)
@@ -136,13 +149,13 @@ class HostPool:
                 self._waiting -= 1
 
     def _release(self, host: HostProcess) -> None:
-        if host.alive():
-            self._idle.put(host)
-            return
+        self._idle.put(host if host.alive() else self._replace(host))
+
+    def _replace(self, host: HostProcess) -> HostProcess:
         host.stop()
         self.replaced += 1
         log.warning("sandbox host %d died; starting a new one", host.index)
-        self._idle.put(self._restart(host.index))
+        return self._restart(host.index)
 
     def _restart(self, index: int) -> HostProcess:
         for attempt in range(3):

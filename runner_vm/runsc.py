@@ -65,6 +65,7 @@ class RunscBackend(RootedBackend):
 
     name = "runsc"
     strength = 40
+    host_cgroups = False  # runsc puts each sandbox in cgroups of its own (SANDBOX_PIDS, memory)
     binary = "runsc"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -73,6 +74,7 @@ class RunscBackend(RootedBackend):
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._exit_hook = False
+        self.started: list[str] = []
 
     @property
     def runsc_state(self) -> Path:
@@ -130,6 +132,7 @@ class RunscBackend(RootedBackend):
         )
         with self._lock:
             self._watchers[container_id] = watcher
+            self.started.append(container_id)
         watcher.start()
         run = [RUNSC, *self.runsc_flags(), "run", f"--bundle={bundle}", container_id]
         return ["/bin/sh", "-c", LAUNCHER, str(fifo), *run]
@@ -213,9 +216,10 @@ class RunscBackend(RootedBackend):
                     self._watchers.pop(container_id, None)
 
     def leftovers(self) -> list[str]:
-        """What is left on the machine of this backend's containers."""
+        """What is left on the machine of the containers this backend started."""
         paths = [*self.runsc_state.glob("*"), *self.bundles.glob("*")]
-        paths += CGROUP_ROOT.glob(f"*/{CONTAINER_PREFIX}*")
+        for container_id in self.started:
+            paths += CGROUP_ROOT.glob(f"*/{container_id}")
         return [str(path) for path in paths]
 
     def _remove(self, container_id: str) -> None:
@@ -254,15 +258,27 @@ class RunscBackend(RootedBackend):
             pidfd = os.pidfd_open(pid)
         except ProcessLookupError:
             return
+        except OSError:  # a kernel without pidfd (before 5.3): poll for the pid instead
+            while _exists(pid):
+                time.sleep(0.2)
+            return
         try:
             select.select([pidfd], [], [])
         finally:
             os.close(pidfd)
 
 
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def remove_container(runsc: list[str], container_id: str, bundle: Path) -> None:
     """`runsc delete --force`, then whatever a half-made container can leave behind."""
-    with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+    try:
         subprocess.run(
             [*runsc, "delete", "--force", container_id],
             stdin=subprocess.DEVNULL,
@@ -271,6 +287,8 @@ def remove_container(runsc: list[str], container_id: str, bundle: Path) -> None:
             timeout=DELETE_TIMEOUT,
             check=False,
         )
+    except (subprocess.TimeoutExpired, OSError) as error:
+        log.warning("runsc could not delete container %s: %s", container_id, error)
     # A container killed before runsc wrote its state has no state for `delete` to find.
     for cgroup in CGROUP_ROOT.glob(f"*/{container_id}"):
         with contextlib.suppress(OSError):

@@ -29,6 +29,9 @@ class SandboxBackend(ABC):
     name = ""
     # Stronger backends come first when choosing a default.
     strength = 0
+    # Whether the pool puts each host in cgroup v1 pids and memory limits of its own (a backend
+    # that sets its own cgroup limits opts out).
+    host_cgroups = True
 
     def __init__(self, policy: Policy, state_dir: Path) -> None:
         self.policy = policy

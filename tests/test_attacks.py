@@ -1,0 +1,946 @@
+"""The attack suite (issue 3, item 7): hostile fiddles against every sandbox backend here.
+
+Each case sends one hostile program through a real Runner (warm hosts inside the container) and
+asserts two things: the attack was contained, and the user got the clear error of issue 3 where
+one applies. After every case a normal drawing must still render on every host of the pool, and no
+host may have died (`assert_still_healthy`, run by an autouse fixture).
+
+A guard runs first for each backend: it proves the child is in its own pid and network namespace,
+runs under a throwaway uid and cannot create sockets. Without that proof no hostile case runs: a
+fork bomb or `kill(-1)` outside a pid namespace could take down this machine, our own processes
+included.
+
+The `layer` of each case names what contained it (documentation, also shown in the test id):
+container (namespaces, the minimal read-only root), uid (the throwaway identity), rlimit,
+seccomp, host (the host's wall clock, output cap and result checks), cgroup, python (the
+interpreter or Skia refuse before the kernel is asked).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import socket
+import textwrap
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("skia")
+pyseccomp = pytest.importorskip("pyseccomp")
+
+from runner_vm.cgroups import placement  # noqa: E402
+from runner_vm.policy import load_policy  # noqa: E402
+from runner_vm.protocol import RunRequest, RunResult  # noqa: E402
+from runner_vm.sandbox import SandboxUnavailable  # noqa: E402
+from runner_vm.service import Runner, RunnerSettings  # noqa: E402
+
+pytestmark = pytest.mark.attack
+
+BACKENDS = ("nspawn", "namespaces")
+POLICY = load_policy()
+LIMITS = POLICY.limits
+CPU_ERROR = f"CPU time limit of {LIMITS.cpu_seconds} s exceeded"
+WALL_ERROR = f"wall-clock limit of {LIMITS.wall_clock_seconds:g} s exceeded"
+MEMORY_ERROR = "memory limit of 1 GiB exceeded"
+OUTPUT_ERROR = f"output larger than {LIMITS.output_mib} MiB"
+PROCESSES_ERROR = "too many processes"
+# Killed by the filter without naming the call: SIGSYS was blocked (posix_spawn and vfork block
+# every signal around their clone), or the call came through another ABI.
+UNNAMED_SYSCALL_ERROR = "forbidden system call"
+NO_DRAW = "\ndef draw(canvas):\n    pass\n"
+HEALTHY = """
+def draw(canvas):
+    canvas.drawCircle(32, 32, 20, skia.Paint(AntiAlias=True, Color=skia.ColorRED))
+"""
+
+
+def forbidden(name: str) -> str:
+    return f"forbidden system call: {name}"
+
+
+def syscall_number(name: str) -> int:
+    return int(pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, name))
+
+
+# --------------------------------------------------------------------------------------------
+# Running programs
+
+
+def run(runner: Runner, code: str, **options: Any) -> RunResult:
+    code = textwrap.dedent(code)
+    if "def draw" not in code:
+        code += NO_DRAW
+    request = RunRequest(
+        run_uuid=uuid.uuid4().hex, code=code, options={"width": 64, "height": 64, **options}
+    )
+    return runner.run(request)
+
+
+def describe(result: RunResult) -> str:
+    return f"runtime_error={result.runtime_error[:600]!r} text={result.text[:600]!r}"
+
+
+def assert_still_healthy(runner: Runner, replaced_before: int) -> None:
+    """A normal drawing renders on every host of the pool, and no host died or was replaced."""
+    for _ in range(runner.pool.size):
+        result = run(runner, HEALTHY)
+        assert result.succeeded, describe(result)
+        assert result.outputs["cpu.png"].startswith(b"\x89PNG"), sorted(result.outputs)
+    assert runner.pool.replaced == replaced_before, "a sandbox host died during the attack"
+
+
+# --------------------------------------------------------------------------------------------
+# The guard: proof that isolation is in place before anything hostile runs
+
+GUARD_PROBE = """
+import os
+pids = [p for p in os.listdir('/proc') if p.isdigit()]
+with open('/proc/net/dev') as dev:
+    interfaces = sorted(line.split(':')[0].strip() for line in dev.readlines()[2:])
+with open('/proc/self/status') as status:
+    fields = dict(line.split(':\\t', 1) for line in status.read().splitlines() if ':\\t' in line)
+print(len(pids), os.getuid(), os.geteuid(), ','.join(interfaces), fields['Seccomp'].strip(),
+      fields['NoNewPrivs'].strip(), fields['CapEff'].strip())
+"""
+
+
+def guard(runner: Runner) -> None:
+    probe = run(runner, GUARD_PROBE)
+    if not probe.succeeded:
+        pytest.fail(f"isolation probe failed to run: {describe(probe)}")
+    count, uid, euid, interfaces, seccomp, no_new_privs, caps = probe.text.split()
+    problems = []
+    if int(count) > 5:
+        problems.append(f"the child sees {count} processes: no pid namespace")
+    if int(uid) == 0 or int(euid) == 0:
+        problems.append("the child runs as root")
+    if interfaces != "lo":
+        problems.append(f"the child sees network interfaces {interfaces}: no network namespace")
+    if seccomp != "2" or no_new_privs != "1":
+        problems.append("no seccomp filter in the child")
+    if int(caps, 16) != 0:
+        problems.append(f"the child has capabilities {caps}")
+    sock = run(runner, "import socket\nsocket.socket()\n")
+    if sock.runtime_error != forbidden("socket"):
+        problems.append(f"socket creation is not forbidden: {describe(sock)}")
+    if problems:
+        pytest.fail("refusing to run hostile programs: " + "; ".join(problems), pytrace=False)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def runner(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Runner]:
+    if os.geteuid() != 0:
+        pytest.skip("the sandbox backends need root")
+    settings = RunnerSettings(
+        backend=request.param, pool_size=2, state_dir=tmp_path_factory.mktemp(request.param)
+    )
+    try:
+        sandboxed = Runner(settings, POLICY)
+    except SandboxUnavailable as why:
+        pytest.skip(f"backend {request.param} is not available here: {why}")
+    sandboxed.start()
+    try:
+        guard(sandboxed)
+        yield sandboxed
+    finally:
+        sandboxed.stop()
+
+
+@pytest.fixture(autouse=True)
+def stays_healthy(runner: Runner) -> Iterator[None]:
+    replaced = runner.pool.replaced
+    yield
+    assert_still_healthy(runner, replaced)
+
+
+# --------------------------------------------------------------------------------------------
+# The cases
+
+Check = Callable[[RunResult], None]
+
+
+def error(expected: str) -> Check:
+    def check(result: RunResult) -> None:
+        assert result.runtime_error == expected, describe(result)
+
+    return check
+
+
+def error_in(*expected: str) -> Check:
+    def check(result: RunResult) -> None:
+        assert result.runtime_error in expected, describe(result)
+
+    return check
+
+
+def traceback_ending(last_line: str) -> Check:
+    """The user's own traceback, ending with this exception line."""
+
+    def check(result: RunResult) -> None:
+        assert result.runtime_error.splitlines()[-1:] == [last_line], describe(result)
+        assert "runner_vm" not in result.runtime_error, describe(result)
+
+    return check
+
+
+def prints(*lines: str) -> Check:
+    """The program ran to the end and printed exactly these lines."""
+
+    def check(result: RunResult) -> None:
+        assert result.succeeded, describe(result)
+        assert result.text.splitlines() == list(lines), describe(result)
+
+    return check
+
+
+@dataclass(frozen=True)
+class Attack:
+    name: str
+    layer: str
+    code: str
+    check: Check
+    options: dict[str, Any] = field(default_factory=dict)
+    slow: bool = False
+
+    def param(self) -> Any:
+        marks = [pytest.mark.slow] if self.slow else []
+        return pytest.param(self, id=f"{self.name}[{self.layer}]", marks=marks)
+
+
+RAW_DEVICES = ("/dev/mem", "/dev/sda", "/dev/vda", "/dev/kmsg", "/dev/port", "/dev/nvme0n1")
+
+# A helper the "try and report" programs share: one line per attempt, naming the exception.
+TRY = """
+def attempt(label, action):
+    try:
+        action()
+    except BaseException as error:
+        print(label, type(error).__name__)
+    else:
+        print(label, 'SUCCEEDED')
+"""
+
+
+def tried(code: str) -> str:
+    return TRY + textwrap.dedent(code)
+
+
+def _compile_error(result: RunResult, text: str) -> None:
+    assert result.compile_errors, describe(result)
+    assert text in result.compile_errors[0].text, result.compile_errors
+
+
+def _all_refused(result: RunResult, kinds: tuple[str, ...] | None = None) -> None:
+    assert result.succeeded, describe(result)
+    assert result.text, describe(result)
+    for line in result.text.splitlines():
+        outcome = line.split()[-1]
+        assert outcome != "SUCCEEDED", describe(result)
+        assert kinds is None or outcome in kinds, describe(result)
+
+
+def _capped_text(result: RunResult) -> None:
+    assert result.succeeded, describe(result)
+    assert 0 < len(result.text) <= 1 << 20, len(result.text)
+
+
+# fmt: off
+ATTACKS: list[Attack] = [
+    # ---- time
+    # On a loaded machine the child may get less than half a core: the wall clock can come first.
+    Attack(
+        "infinite_loop", "rlimit", "while True:\n    pass\n", error_in(CPU_ERROR, WALL_ERROR),
+        slow=True,
+    ),
+    Attack(
+        "limits_in_place", "rlimit",
+        """
+        import resource
+        for name in ('CPU', 'AS', 'NPROC', 'NOFILE', 'FSIZE', 'CORE'):
+            print(name, *resource.getrlimit(getattr(resource, 'RLIMIT_' + name)))
+        """,
+        prints(
+            f"CPU {LIMITS.cpu_seconds} {LIMITS.cpu_seconds + 1}",
+            f"AS {LIMITS.address_space_mib << 20} {LIMITS.address_space_mib << 20}",
+            f"NPROC {LIMITS.processes} {LIMITS.processes}",
+            f"NOFILE {LIMITS.open_files} {LIMITS.open_files}",
+            f"FSIZE {LIMITS.file_size_bytes} {LIMITS.file_size_bytes}",
+            "CORE 0 0",
+        ),
+    ),
+    Attack(
+        "sleep_forever", "host wall clock", "import time\ntime.sleep(10**6)\n",
+        error(WALL_ERROR), slow=True,
+    ),
+    Attack(
+        "close_result_pipe_then_sleep", "host wall clock",
+        """
+        import os, time
+        for fd in os.listdir('/proc/self/fd'):
+            if int(fd) > 2:
+                try:
+                    os.close(int(fd))
+                except OSError:
+                    pass
+        time.sleep(10**6)
+        """,
+        error(WALL_ERROR), slow=True,
+    ),
+    # ---- processes and threads
+    Attack(
+        "fork_flood", "seccomp", "import os\nwhile True:\n    os.fork()\n",
+        error(forbidden("clone")),
+    ),
+    Attack(
+        "thread_flood", "rlimit",
+        """
+        import threading, time
+        while True:
+            threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
+        """,
+        error(PROCESSES_ERROR),
+    ),
+    Attack(
+        "multiprocessing_process", "seccomp",
+        "import multiprocessing\nmultiprocessing.Process(target=print).start()\n",
+        error(forbidden("clone")),
+    ),
+    Attack(
+        "multiprocessing_pool", "seccomp",  # its semaphore would be a file in /dev/shm
+        "import multiprocessing\nmultiprocessing.Pool(4)\n", error(forbidden("openat")),
+    ),
+    Attack(
+        "shared_memory", "seccomp",
+        "from multiprocessing import shared_memory as shm\nshm.SharedMemory(create=True, size=8)\n",
+        error(forbidden("openat")),
+    ),
+    # ---- memory
+    Attack("huge_allocation", "rlimit", "x = bytearray(4 << 30)\n", error(MEMORY_ERROR)),
+    Attack(
+        "slow_growth", "rlimit",
+        "chunks = []\nwhile True:\n    chunks.append(bytearray(16 << 20))\n",
+        error(MEMORY_ERROR),
+    ),
+    Attack(
+        "numpy_allocation", "rlimit", "import numpy\nx = numpy.ones((1 << 30,), dtype='int64')\n",
+        error(MEMORY_ERROR),
+    ),
+    Attack(
+        "skia_huge_bitmap", "rlimit",
+        """
+        bitmap = skia.Bitmap()
+        print(bitmap.tryAllocPixels(skia.ImageInfo.MakeN32Premul(30000, 30000)))
+        surface = skia.Surface.MakeRaster(skia.ImageInfo.MakeN32Premul(30000, 30000))
+        print(surface is None)
+        """,
+        prints("False", "True"),
+    ),
+    Attack(
+        "python_recursion", "python",
+        "import sys\nsys.setrecursionlimit(10**5)\ndef f(n):\n    return f(n + 1)\nf(0)\n",
+        traceback_ending("RecursionError: maximum recursion depth exceeded"),
+    ),
+    Attack(
+        "c_stack_overflow", "host",
+        """
+        import sys
+        sys.setrecursionlimit(10**8)
+        nested = []
+        for _ in range(10**6):
+            nested = [nested]
+        repr(nested)
+        """,
+        error("the program crashed (SIGSEGV)"),
+    ),
+    # ---- compile-time bombs
+    # `2 ** (10 ** 10)` is not folded either, but squaring its way there burns the whole CPU limit
+    # before the memory runs out: these two hit the memory limit at once.
+    Attack("constant_folding_shift", "rlimit", "x = 1 << (10 ** 12)\n", error(MEMORY_ERROR)),
+    Attack(
+        "constant_folding_repeat", "rlimit", "x = 'a' * (10 ** 12)\n", error(MEMORY_ERROR),
+    ),
+    Attack(
+        "nested_parentheses", "python", "x = " + "(" * 5000 + "1" + ")" * 5000 + "\n",
+        lambda r: _compile_error(r, "too many nested parentheses"),
+    ),
+    Attack(
+        "deep_expression", "python", "x = " + "-" * 100_000 + "1\n",
+        lambda r: _compile_error(r, "the program could not be compiled"),
+    ),
+    Attack(
+        "compile_inside_program", "python",
+        "compile('x = ' + '[' * 10**6 + ']' * 10**6, 'x', 'exec')\n",
+        traceback_ending("SyntaxError: too many nested parentheses"),
+    ),
+    # ---- reading secrets
+    Attack(
+        "read_host_secrets", "container",
+        tried("""
+        import os
+        for path in ('/etc/shadow', '/etc/hostname', '/root/.ssh/id_rsa', '/root/.bash_history'):
+            attempt(path, lambda: open(path).read())
+        for path in ('/home', '/var/lib', '/etc/ssh'):
+            attempt(path, lambda: os.listdir(path))
+        print(sorted(os.listdir('/etc')))
+        """),
+        prints(
+            "/etc/shadow FileNotFoundError", "/etc/hostname FileNotFoundError",
+            "/root/.ssh/id_rsa FileNotFoundError", "/root/.bash_history FileNotFoundError",
+            "/home FileNotFoundError", "/var/lib FileNotFoundError", "/etc/ssh FileNotFoundError",
+            "['fonts', 'group', 'ld.so.cache', 'os-release', 'passwd']",
+        ),
+    ),
+    Attack(
+        "other_processes_environ", "uid",
+        tried("""
+        import os
+        me = str(os.getpid())
+        for pid in sorted(p for p in os.listdir('/proc') if p.isdigit() and p != me):
+            for what in ('environ', 'mem', 'stack', 'syscall'):
+                attempt(f'{pid}/{what}', lambda: open(f'/proc/{pid}/{what}', 'rb').read(1))
+            for what in ('root/etc', 'cwd', 'fd'):
+                attempt(f'{pid}/{what}', lambda: os.listdir(f'/proc/{pid}/{what}'))
+        """),
+        lambda r: _all_refused(r, ("PermissionError",)),
+    ),
+    Attack(
+        "host_hostname", "container",
+        f"import os\nprint(os.uname().nodename != {socket.gethostname()!r})\n",
+        prints("True"),
+    ),
+    Attack(
+        "kernel_memory_and_logs", "container",
+        tried("""
+        for path in ('/proc/kcore', '/proc/kmsg', '/dev/kmsg', '/proc/sysrq-trigger'):
+            attempt(path, lambda: open(path, 'rb').read(1))
+        """),
+        _all_refused,
+    ),
+    Attack(
+        "runner_sources_readable_not_writable", "seccomp",
+        """
+        import runner_vm.host
+        print(len(open(runner_vm.host.__file__).read()) > 0)
+        open(runner_vm.host.__file__, 'a').write('# owned')
+        """,
+        error(forbidden("openat")),
+    ),
+    # ---- writing outside the output
+    Attack("write_tmp", "seccomp", "open('/tmp/x', 'w').write('x')\n", error(forbidden("openat"))),
+    Attack(
+        "write_usr_lib", "seccomp", "open('/usr/lib/evil.so', 'wb')\n", error(forbidden("openat")),
+    ),
+    Attack(
+        "overwrite_skia_build", "seccomp", "open(skia.__file__, 'r+b').write(b'x')\n",
+        error(forbidden("openat")),
+    ),
+    Attack(
+        "overwrite_skia_through_mmap", "seccomp",  # read-only opens only
+        """
+        import mmap
+        with open(skia.__file__, 'rb') as so:
+            mmap.mmap(so.fileno(), 4096, access=mmap.ACCESS_WRITE)[0:1] = b'x'
+        """,
+        traceback_ending("PermissionError: [Errno 13] Permission denied"),
+    ),
+    Attack(
+        "replace_skia_build", "seccomp",
+        "import os\nos.rename(skia.__file__, '/tmp/skia.so')\n", error(forbidden("rename")),
+    ),
+    Attack(
+        "unlink_runner_source", "seccomp",
+        "import os, runner_vm.execute\nos.unlink(runner_vm.execute.__file__)\n",
+        error(forbidden("unlink")),
+    ),
+    Attack("mkdir", "seccomp", "import os\nos.mkdir('/tmp/d')\n", error(forbidden("mkdir"))),
+    Attack(
+        "proc_self_mem_write", "seccomp", "open('/proc/self/mem', 'r+b')\n",
+        error(forbidden("openat")),
+    ),
+    Attack(
+        "proc_sys_write", "seccomp", "open('/proc/sys/kernel/core_pattern', 'w')\n",
+        error(forbidden("openat")),
+    ),
+    Attack(
+        "file_size_rlimit", "rlimit",
+        """
+        import resource
+        print(resource.getrlimit(resource.RLIMIT_FSIZE))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 30, 1 << 30))
+        """,
+        traceback_ending("ValueError: not allowed to raise maximum limit"),
+    ),
+    # ---- symlink tricks
+    Attack(
+        "symlink_output_to_etc", "seccomp", "import os\nos.symlink('/etc', '/tmp/cpu.png')\n",
+        error(forbidden("symlink")),
+    ),
+    Attack(
+        "hardlink_skia", "seccomp", "import os\nos.link(skia.__file__, '/tmp/skia.so')\n",
+        error(forbidden("link")),
+    ),
+    # ---- network
+    Attack(
+        "tcp_connect_runner_port", "seccomp",
+        "import socket\nsocket.create_connection(('127.0.0.1', 8080), timeout=1)\n",
+        error(forbidden("socket")),
+    ),
+    Attack(
+        "udp_sendto", "seccomp",
+        "import socket\nudp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+        "udp.sendto(b'x', ('8.8.8.8', 53))\n",
+        error(forbidden("socket")),
+    ),
+    Attack(
+        "unix_socket", "seccomp",
+        "import socket\nsocket.socket(socket.AF_UNIX).connect('/run/systemd/private')\n",
+        error(forbidden("socket")),
+    ),
+    Attack(
+        "abstract_socket", "seccomp",
+        "import socket\nsocket.socket(socket.AF_UNIX).bind('\\0fiddle')\n",
+        error(forbidden("socket")),
+    ),
+    Attack(
+        "socketpair", "seccomp", "import socket\nsocket.socketpair()\n",
+        error(forbidden("socketpair")),
+    ),
+    Attack(
+        "connect_on_a_pipe", "seccomp",
+        """
+        import ctypes, os
+        r, w = os.pipe()
+        ctypes.CDLL(None).connect(r, ctypes.c_char_p(b'\\x01\\x00/run/x'), 10)
+        """,
+        error(forbidden("connect")),
+    ),
+    # ---- exec
+    Attack("os_system", "seccomp", "import os\nos.system('id')\n", error(UNNAMED_SYSCALL_ERROR)),
+    Attack(
+        "subprocess_run", "seccomp", "import subprocess\nsubprocess.run(['/bin/sh', '-c', 'id'])\n",
+        error(UNNAMED_SYSCALL_ERROR),
+    ),
+    Attack(
+        "posix_spawn", "seccomp", "import os\nos.posix_spawn('/bin/sh', ['sh'], {})\n",
+        error(UNNAMED_SYSCALL_ERROR),
+    ),
+    Attack(
+        "os_execv", "seccomp", "import os\nos.execv('/bin/sh', ['sh'])\n",
+        error(forbidden("execve")),
+    ),
+    Attack(
+        "ctypes_libc_system", "seccomp", "import ctypes\nctypes.CDLL(None).system(b'id')\n",
+        error(UNNAMED_SYSCALL_ERROR),
+    ),
+    Attack(
+        "ctypes_raw_execve", "seccomp",
+        f"import ctypes\nctypes.CDLL(None).syscall({syscall_number('execve')}, b'/bin/sh', 0, 0)\n",
+        error(forbidden("execve")),
+    ),
+    # ---- other processes: ptrace, signals
+    Attack(
+        "ptrace_parent", "seccomp",
+        "import ctypes, os\nctypes.CDLL(None).ptrace(16, os.getppid(), 0, 0)\n",
+        error(forbidden("ptrace")),
+    ),
+    Attack(
+        "kill_parent", "seccomp", "import os\nos.kill(os.getppid(), 9)\n", error(forbidden("kill")),
+    ),
+    Attack("kill_everything", "seccomp", "import os\nos.kill(-1, 9)\n", error(forbidden("kill"))),
+    Attack("kill_init", "seccomp", "import os\nos.kill(1, 9)\n", error(forbidden("kill"))),
+    Attack("killpg", "seccomp", "import os\nos.killpg(1, 9)\n", error(forbidden("kill"))),
+    Attack(
+        "tgkill_parent", "seccomp",
+        "import ctypes, os\nparent = os.getppid()\n"
+        f"ctypes.CDLL(None).syscall({syscall_number('tgkill')}, parent, parent, 9)\n",
+        error(forbidden("tgkill")),
+    ),
+    Attack(
+        "sigio_to_parent", "uid",
+        """
+        import fcntl, os
+        for fd in os.listdir('/proc/self/fd'):
+            try:
+                fcntl.fcntl(int(fd), fcntl.F_SETOWN, os.getppid())
+                fcntl.fcntl(int(fd), 10, 9)  # F_SETSIG: SIGKILL instead of SIGIO
+                flags = fcntl.fcntl(int(fd), fcntl.F_GETFL)
+                fcntl.fcntl(int(fd), fcntl.F_SETFL, flags | os.O_ASYNC)
+            except OSError:
+                pass
+        print('armed')
+        """,
+        prints("armed"),
+    ),
+    Attack(
+        "prlimit_parent", "uid",
+        """
+        import ctypes, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        limit = (ctypes.c_ulong * 2)(0, 0)
+        print(libc.prlimit(os.getppid(), 7, limit, None), ctypes.get_errno())
+        """,
+        prints("-1 1"),
+    ),
+    Attack(
+        "segfault", "host", "import ctypes\nctypes.string_at(0)\n",
+        error("the program crashed (SIGSEGV)"),
+    ),
+    Attack("abort", "host", "import os\nos.abort()\n", error("the program crashed (SIGABRT)")),
+    Attack(
+        "sigkill_self", "host", "import os\nos.kill(os.getpid(), 9)\n",
+        error("the program crashed (SIGKILL)"),
+    ),
+    Attack(
+        "replace_sigsys_handler", "seccomp",
+        "import signal, socket\nsignal.signal(signal.SIGSYS, signal.SIG_IGN)\nsocket.socket()\n",
+        error(forbidden("rt_sigaction")),
+    ),
+    Attack(
+        "block_sigsys", "seccomp",
+        """
+        import signal, socket
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGSYS])
+        socket.socket()
+        """,
+        error(UNNAMED_SYSCALL_ERROR),
+    ),
+    # ---- identity, namespaces, kernel interfaces
+    Attack("setuid_root", "seccomp", "import os\nos.setuid(0)\n", error(forbidden("setuid"))),
+    Attack(
+        "raise_rlimits", "rlimit",
+        "import resource\nresource.setrlimit(resource.RLIMIT_AS, (-1, -1))\n",
+        traceback_ending("ValueError: not allowed to raise maximum limit"),
+    ),
+    Attack(
+        "chroot_escape", "seccomp", "import os\nos.chroot('/tmp')\n", error(forbidden("chroot")),
+    ),
+    Attack("chdir", "seccomp", "import os\nos.chdir('/')\n", error(forbidden("chdir"))),
+    Attack(
+        "clone_thread_into_namespace", "uid",
+        """
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        # CLONE_VM | CLONE_SIGHAND | CLONE_THREAD | CLONE_NEWNET: a thread in a new namespace
+        flags = 0x100 | 0x800 | 0x10000 | 0x40000000
+        print(libc.syscall(56, flags, 0, 0, 0, 0), ctypes.get_errno())
+        """,
+        prints("-1 1") if platform.machine() == "x86_64" else (lambda r: None),
+    ),
+    Attack(
+        "x32_abi", "seccomp",
+        f"import ctypes\nctypes.CDLL(None).syscall(0x40000000 | {syscall_number('getpid')})\n",
+        error(UNNAMED_SYSCALL_ERROR),
+    ),
+    Attack(
+        "x32_abi_in_a_thread", "seccomp",
+        f"""
+        import ctypes, threading, time
+        x32_getpid = 0x40000000 | {syscall_number('getpid')}
+        threading.Thread(target=ctypes.CDLL(None).syscall, args=(x32_getpid,)).start()
+        time.sleep(1)
+        print('the rest of the program lives on')
+        """,
+        error(UNNAMED_SYSCALL_ERROR),
+    ),
+    Attack(
+        "int80_32bit_abi", "seccomp",
+        """
+        import ctypes, mmap
+        code = bytes.fromhex('b814000000cd80c3')  # mov eax, 20 (getpid); int 0x80; ret
+        page = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+        page.write(code)
+        address = ctypes.addressof(ctypes.c_char.from_buffer(page))
+        print(ctypes.CFUNCTYPE(ctypes.c_int)(address)())
+        """,
+        error_in(UNNAMED_SYSCALL_ERROR, "the program crashed (SIGSEGV)"),
+    ),
+    # ---- raw devices
+    Attack(
+        "raw_devices", "container",
+        tried("""
+        for path in ('/dev/mem', '/dev/sda', '/dev/vda', '/dev/kmsg', '/dev/port', '/dev/nvme0n1'):
+            attempt(path, lambda: open(path, 'rb').read(1))
+        """),
+        prints(*(f"{device} FileNotFoundError" for device in RAW_DEVICES)),
+    ),
+    Attack(
+        "tty_inject", "container",
+        "import fcntl\nfcntl.ioctl(open('/dev/tty', 'rb'), 0x5412, b'x')\n",
+        traceback_ending("OSError: [Errno 6] No such device or address: '/dev/tty'"),
+    ),
+    # ---- output floods
+    Attack(
+        "huge_stdout", "python",
+        "for i in range(200_000):\n    print('x' * 99)\n",
+        _capped_text,
+    ),
+    Attack(
+        "write_to_real_stdout", "host",
+        """
+        import os, sys
+        for fd in (1, 2):
+            os.write(fd, b'\\x00\\x00\\x00\\x10{"ready": true}' * 100000)
+        sys.__stdout__.write('garbage' * 100000)
+        sys.__stderr__.write('garbage' * 100000)
+        print('done')
+        """,
+        prints("done"),
+    ),
+    Attack(
+        "flood_result_pipe", "host",
+        """
+        import os
+        chunk = b'x' * (1 << 20)
+        for fd in os.listdir('/proc/self/fd'):
+            if int(fd) > 2:
+                try:
+                    for _ in range(64):
+                        os.write(int(fd), chunk)
+                except OSError:
+                    pass
+        """,
+        error(OUTPUT_ERROR),
+    ),
+    Attack(
+        "forge_result_frame", "host",
+        """
+        import json, os, struct
+        frame = json.dumps({'runtime_error': '', 'text': 'forged', 'limit': 'wall',
+                            'outputs': {'evil.html': 'PGh0bWw+'}, 'compile_errors': []}).encode()
+        for fd in os.listdir('/proc/self/fd'):
+            if int(fd) > 2:
+                try:
+                    os.write(int(fd), struct.pack('>I', len(frame)) + frame)
+                except OSError:
+                    pass
+        os._exit(0)
+        """,
+        error("the program tampered with its result"),
+    ),
+    Attack(
+        "exception_that_cannot_be_shown", "python",
+        "class Evil(Exception):\n    def __str__(self):\n        raise ValueError()\n"
+        "raise Evil()\n",
+        traceback_ending("__fiddle__.Evil: <exception str() failed>"),
+    ),
+    Attack(
+        "system_exit", "python", "raise SystemExit(3)\n", traceback_ending("SystemExit: 3"),
+    ),
+    Attack(
+        "exit_without_result", "host", "import os\nos._exit(0)\n",
+        error("the program exited before finishing (status 0)"),
+    ),
+    Attack(
+        "huge_outputs", "host",
+        """
+        import numpy
+        noise = numpy.random.default_rng(1).integers(0, 256, (2048, 2048, 4), dtype=numpy.uint8)
+        noise[..., 3] = 255
+        picture = skia.Image.fromarray(noise)
+        def draw(canvas):
+            canvas.drawImage(picture, 0, 0)
+        """,
+        error(OUTPUT_ERROR), options={"width": 2048, "height": 2048}, slow=True,
+    ),
+    # ---- descriptors
+    Attack(
+        "open_files_exhaustion", "rlimit",
+        "files = []\nwhile True:\n    files.append(open('/usr/lib/os-release'))\n",
+        traceback_ending("OSError: [Errno 24] Too many open files: '/usr/lib/os-release'"),
+    ),
+    Attack(
+        "pipe_exhaustion", "rlimit",
+        "import os\npipes = []\nwhile True:\n    pipes.append(os.pipe())\n",
+        traceback_ending("OSError: [Errno 24] Too many open files"),
+    ),
+    # ---- Skia's own file APIs
+    Attack(
+        "skia_data_read_secret", "container",
+        """
+        print(skia.Data.MakeFromFileName('/etc/shadow') is None)
+        print(skia.Data.MakeFromFileName('/proc/1/environ') is None)
+        """,
+        prints("True", "True"),
+    ),
+    Attack(
+        "skia_image_open", "container", "skia.Image.open('/etc/shadow')\n",
+        traceback_ending("ValueError: File not found: /etc/shadow"),
+    ),
+    Attack(
+        "skia_filewstream", "seccomp", "s = skia.FILEWStream('/tmp/x.png')\ns.write(b'x', 1)\n",
+        error(forbidden("openat")),
+    ),
+    Attack(
+        "skia_image_save", "seccomp",
+        """
+        surface = skia.Surface(16, 16)
+        surface.makeImageSnapshot().save('/tmp/cpu.png')
+        """,
+        error(forbidden("openat")),
+    ),
+]
+# fmt: on
+
+# Kernel interfaces that no fiddle needs: each must be refused by the filter and named.
+FORBIDDEN_SYSCALLS = (
+    "mount", "umount2", "unshare", "setns", "bpf", "keyctl", "add_key", "io_uring_setup",
+    "process_vm_readv", "process_vm_writev", "perf_event_open", "userfaultfd", "pidfd_open",
+    "memfd_create", "seccomp", "pivot_root", "init_module", "kexec_load", "reboot",
+    "personality", "capset", "prctl", "open_by_handle_at", "execveat", "fsopen", "move_mount",
+    "iopl", "mknod", "swapon", "acct", "sethostname", "vmsplice", "setpriority",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("attack", [a.param() for a in ATTACKS])
+def test_attack(runner: Runner, attack: Attack) -> None:
+    result = run(runner, attack.code, **attack.options)
+    attack.check(result)
+
+
+@pytest.mark.parametrize("name", FORBIDDEN_SYSCALLS)
+def test_forbidden_syscall(runner: Runner, name: str) -> None:
+    number = syscall_number(name)
+    if number < 0:
+        pytest.skip(f"{name} does not exist on {platform.machine()}")
+    result = run(runner, f"import ctypes\nctypes.CDLL(None).syscall({number}, 0, 0, 0, 0, 0)\n")
+    assert result.runtime_error == forbidden(name), describe(result)
+
+
+# --------------------------------------------------------------------------------------------
+# Runs seeing each other
+
+
+def test_concurrent_runs_cannot_see_each_other(runner: Runner) -> None:
+    """Two runs at once (on the two hosts): the second looks everywhere for the first."""
+    marker = uuid.uuid4().hex
+    sleeper = f"import os, time\nsecret = {marker!r}\nprint(os.getuid())\ntime.sleep(2)\n"
+    seeker = f"""
+    import os
+    wanted = {marker[::-1]!r}[::-1]
+    me = str(os.getpid())
+    uids, found = set(), []
+    for pid in (p for p in os.listdir('/proc') if p.isdigit() and p != me):
+        for what in ('cmdline', 'environ', 'status'):
+            try:
+                with open(f'/proc/{{pid}}/{{what}}', 'rb') as handle:
+                    data = handle.read()
+            except OSError:
+                continue
+            if what == 'status':
+                uids.add(int(data.split(b'Uid:')[1].split()[0]))
+            if wanted.encode() in data:
+                found.append(pid)
+    for directory in ('/tmp', '/dev/shm', '/var/tmp', '/run'):
+        try:
+            found += [n for n in os.listdir(directory) if wanted in n]
+        except OSError:
+            pass
+    print(os.getuid(), sorted(uids), found)
+    """
+    results: dict[str, RunResult] = {}
+    first = threading.Thread(target=lambda: results.__setitem__("sleeper", run(runner, sleeper)))
+    first.start()
+    time.sleep(0.5)
+    results["seeker"] = run(runner, seeker)
+    first.join()
+    assert results["sleeper"].succeeded, describe(results["sleeper"])
+    sleeper_uid = int(results["sleeper"].text.split()[0])
+    assert results["seeker"].succeeded, describe(results["seeker"])
+    own_uid, rest = results["seeker"].text.split(" ", 1)
+    assert rest.strip() == "[0] []", describe(results["seeker"])
+    assert int(own_uid) != sleeper_uid
+
+
+def test_later_runs_cannot_read_earlier_runs(runner: Runner) -> None:
+    """What one run sent or printed must not be left anywhere a later child can read it: not in
+    live objects and not in freed memory of the process it was forked from."""
+    secret = uuid.uuid4().hex
+    writer = f"# Q7XK{secret}\nprint(('Q7XK' + {secret!r} + ' ') * 20000)\n"
+    assert run(runner, writer).succeeded
+    # The seeker knows only a hash of the secret, so it cannot find its own copy of it.
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    seeker = f"""
+    import ctypes, gc, hashlib
+    digest, prefix = {digest!r}, b'Q7X' + b'K'
+    hits = 0
+    for thing in gc.get_objects():
+        values = thing.values() if isinstance(thing, dict) else thing
+        if not isinstance(thing, (dict, list, tuple)):
+            continue
+        for value in values:
+            if isinstance(value, str) and 'Q7XK' in value:
+                start = value.index('Q7XK') + 4
+                hits += hashlib.sha256(value[start:start + 32].encode()).hexdigest() == digest
+    with open('/proc/self/maps') as maps:
+        regions = [line.split() for line in maps]
+    for region in regions:
+        if not region[1].startswith('rw') or region[-1].startswith(('[vvar', '[vsys')):
+            continue
+        start, end = (int(x, 16) for x in region[0].split('-'))
+        memory = ctypes.string_at(start, end - start)
+        at = memory.find(prefix)
+        while at >= 0:
+            hits += hashlib.sha256(memory[at + 4:at + 36]).hexdigest() == digest
+            at = memory.find(prefix, at + 1)
+    print(hits)
+    """
+    for _ in range(runner.pool.size * 2):  # every host, twice
+        result = run(runner, seeker)
+        assert result.succeeded and result.text == "0\n", describe(result)
+
+
+# --------------------------------------------------------------------------------------------
+# Hosts: crashes, outside kills, cgroups
+
+
+def test_crashing_children_never_take_the_host_down(runner: Runner) -> None:
+    hosts = {id(h.process) for h in list(runner.pool._idle.queue)}
+    for code in ("import ctypes\nctypes.string_at(0)\n", "import os\nos.abort()\n"):
+        for _ in range(runner.pool.size):
+            assert run(runner, code).runtime_error.startswith("the program crashed")
+    assert {id(h.process) for h in list(runner.pool._idle.queue)} == hosts
+
+
+def test_host_killed_from_outside_is_replaced(runner: Runner) -> None:
+    before = runner.pool.replaced
+    victims = list(runner.pool._idle.queue)
+    for host in victims:
+        os.kill(host.process.pid, 9)
+        host.process.wait(timeout=10)
+    # Every run still succeeds: a dead host is noticed and replaced before it is given a run.
+    for _ in range(runner.pool.size * 2):
+        result = run(runner, HEALTHY)
+        assert result.succeeded, describe(result)
+    assert runner.pool.replaced == before + len(victims)
+    survivors = {id(h) for h in list(runner.pool._idle.queue)}
+    assert not survivors & {id(h) for h in victims}
+    # The health check after this test must not count these replacements as deaths.
+    runner.pool.replaced = before
+
+
+def test_hosts_run_in_their_own_cgroups(runner: Runner) -> None:
+    mounted = {c for c in ("pids", "memory") if Path(f"/sys/fs/cgroup/{c}/cgroup.procs").exists()}
+    if not mounted:
+        pytest.skip("no cgroup v1 pids or memory controller here")
+    for host in list(runner.pool._idle.queue):
+        for controller in mounted:
+            path = placement(host.process.pid)[controller]
+            assert "/fiddle/" in path, (controller, path)
+            directory = Path(f"/sys/fs/cgroup/{controller}{path}")
+            if controller == "pids":
+                assert (directory / "pids.max").read_text().strip() == str(LIMITS.cgroup_pids)
+                # the container's processes (host, zygote, spare child) are in it too
+                assert int((directory / "pids.current").read_text()) >= 3
+            else:
+                limit = int((directory / "memory.limit_in_bytes").read_text())
+                assert limit == LIMITS.cgroup_memory_mib << 20
