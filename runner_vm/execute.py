@@ -19,6 +19,7 @@ from runner_vm import images, render
 from runner_vm.protocol import CompileError, RunRequest
 
 USER_FILENAME = "draw.py"
+MAX_FRAMES = 50
 TEXT_LIMIT = 1 << 20  # printed text kept; the rest is cut, so a print loop cannot flood the pipe
 
 
@@ -158,11 +159,19 @@ def user_traceback(error: BaseException) -> str:
     """Format the exception showing only frames of the user's draw.py."""
     if isinstance(error, _NoDrawFunction):
         return str(error)
-    frames = [f for f in traceback.extract_tb(_tb(error)) if f.filename == USER_FILENAME]
+    frames = _user_frames(error)
     lines = ["Traceback (most recent call last):\n"] if frames else []
     lines += traceback.format_list(frames)
     lines += traceback.format_exception_only(type(error), error)
     return "".join(lines).rstrip("\n")
+
+
+def _user_frames(error: BaseException) -> traceback.StackSummary:
+    """The user's frames, at most the last MAX_FRAMES: a runaway recursion leaves a million, and
+    formatting them all would cost more than the CPU limit."""
+    walked = traceback.walk_tb(_tb(error))
+    user = [(frame, line) for frame, line in walked if frame.f_code.co_filename == USER_FILENAME]
+    return traceback.StackSummary.extract(iter(user[-MAX_FRAMES:]))
 
 
 def _tb(error: BaseException) -> TracebackType | None:

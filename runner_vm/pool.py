@@ -25,6 +25,7 @@ from runner_vm.sandbox import SandboxBackend
 log = logging.getLogger(__name__)
 
 HOST_START_TIMEOUT = 60.0
+STOP_GRACE_SECONDS = 2.0
 
 
 class HostDied(RuntimeError):
@@ -93,7 +94,13 @@ class HostProcess:
         return dict(framing.read_frame(fd))
 
     def stop(self) -> None:
-        if self.process.poll() is None:
+        # End of input lets the host and its container wind down by themselves (runsc then
+        # removes its own state); a host that does not is killed.
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
             self.process.kill()
         try:
             self.process.wait(timeout=10)
