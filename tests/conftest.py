@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -37,6 +38,21 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: floa
                 return
         time.sleep(0.1)
     raise RuntimeError(f"{url} did not become healthy")
+
+
+@contextlib.contextmanager
+def serving(
+    command: list[str], url: str, env: dict[str, str] | None = None, **popen: Any
+) -> Iterator[str]:
+    """Start a server in its own process group, wait for its /healthz, stop the group after."""
+    process = subprocess.Popen(command, env=env, start_new_session=True, **popen)
+    try:
+        wait_until_healthy(url, process, RUNNER_START_SECONDS)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
 
 
 @contextlib.contextmanager

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import free_port, wait_until_healthy
+from tests.conftest import free_port, serving
 from tests.test_run_api import SPEC_EXAMPLE, pixels, render_directly
 
 FIDDLE = [sys.executable, "-m", "functions.cli"]
@@ -24,15 +21,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("serve-data")
     port = free_port()
     command = [*FIDDLE, "serve", "--port", str(port), "--data-dir", str(data_dir)]
-    process = subprocess.Popen(command, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, process, 120)
+    with serving(command, f"http://127.0.0.1:{port}") as url:
         yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def fiddle_run(server: str, path: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import free_port, wait_until_healthy
+from tests.conftest import free_port, serving
 from tests.firestore_emulator import FirestoreEmulator, firestore_emulator  # noqa: F401
 from tests.gcs_server import fake_gcs_server  # noqa: F401
 from tests.test_run_api import SPEC_EXAMPLE
@@ -47,18 +47,6 @@ def cloud_env(
     }  # fmt: skip
 
 
-@contextlib.contextmanager
-def started(command: list[str], env: dict[str, str], url: str) -> Iterator[str]:
-    process = subprocess.Popen(command, env=env, start_new_session=True)
-    try:
-        wait_until_healthy(url, process, 120)
-        yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-
-
 def bucket_objects(env: dict[str, str]) -> set[str]:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
@@ -85,7 +73,7 @@ def test_fiddle_serve_on_gcs_and_firestore(cloud_env: dict[str, str], tmp_path: 
                            capture_output=True, text=True, timeout=60).stdout.strip()  # fmt: skip
     port = free_port()
     command = [*FIDDLE, "serve", "--port", str(port), "--data-dir", str(tmp_path)]
-    with started(command, cloud_env, f"http://127.0.0.1:{port}") as url:
+    with serving(command, f"http://127.0.0.1:{port}", cloud_env) as url:
         answer = requests.post(f"{url}/_/run", json={"code": SPEC_EXAMPLE}, timeout=60).json()
         digest, runid = answer["fiddleHash"], answer["runid"]
         named = requests.post(f"{url}/_/name", json={"name": "cloudy", "hash": digest},

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from functions.storage.local import LocalBlobStore
-from tests.conftest import free_port, runner_process, wait_until_healthy
+from tests.conftest import free_port, runner_process, serving
 
 SLOW = (
     "import time\ntime.sleep(1.5)\n# {n}\n"
@@ -26,8 +26,7 @@ SLOW = (
 FAST = "# {n}\ndef draw(canvas):\n    canvas.drawCircle(8, 8, 4, skia.Paint())\n"
 
 
-@contextlib.contextmanager
-def serve_with(runners: list[str], data_dir: Path) -> Iterator[str]:
+def serve_with(runners: list[str], data_dir: Path) -> contextlib.AbstractContextManager[str]:
     port = free_port()
     env = {
         **os.environ,
@@ -36,15 +35,7 @@ def serve_with(runners: list[str], data_dir: Path) -> Iterator[str]:
     }
     command = [sys.executable, "-m", "functions.cli", "serve", "--port", str(port),
                "--data-dir", str(data_dir), "--threads", "16"]  # fmt: skip
-    process = subprocess.Popen(command, env=env, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, process, 60)
-        yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+    return serving(command, f"http://127.0.0.1:{port}", env)
 
 
 def runs_taken(runner: str) -> float:
