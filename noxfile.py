@@ -21,7 +21,8 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff and mypy."""
     session.install("-e", ".[lint]")
-    session.run("ruff", "check", "functions", "runner_vm", "tests", "scripts", "noxfile.py")
+    paths = ["functions", "runner_vm", "tests", "scripts", "scripts/deploy", "noxfile.py"]
+    session.run("ruff", "check", *paths)
     session.run("mypy")
 
 

@@ -37,13 +37,20 @@ def _app() -> Flask:
     return create_app()
 
 
+def _matches(path: str, prefix: str) -> bool:
+    """A prefix ending in "/" covers everything below it; any other is a whole path segment,
+    so "/_/name" does not claim "/_/named/x"."""
+    if prefix.endswith("/"):
+        return path.startswith(prefix)
+    return path == prefix or path.startswith(prefix + "/")
+
+
 def _belongs(group: str, path: str) -> bool:
-    prefixes = GROUPS[group]
     if group == "pages":
         # Everything not claimed by another group.
         others = [p for name, ps in GROUPS.items() if name != "pages" for p in ps]
-        return not path.startswith(tuple(others))
-    return path.startswith(prefixes)
+        return not any(_matches(path, prefix) for prefix in others)
+    return any(_matches(path, prefix) for prefix in GROUPS[group])
 
 
 def _serve(group: str, request: Request) -> Any:

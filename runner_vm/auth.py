@@ -82,8 +82,12 @@ class GoogleIdTokenSigner(Signer):
 
 
 class GoogleIdTokenVerifier(Verifier):
-    def __init__(self, audience: str) -> None:
+    """Accepts ID tokens for this runner's audience, and (when set) only those of one caller:
+    any Google account can mint a token for any audience, so the e-mail must be checked too."""
+
+    def __init__(self, audience: str, caller: str = "") -> None:
         self.audience = audience
+        self.caller = caller
 
     def verify(self, headers: Mapping[str, str], body: bytes, remote_addr: str) -> bool:
         import google.auth.transport.requests
@@ -93,12 +97,14 @@ class GoogleIdTokenVerifier(Verifier):
         if scheme.lower() != "bearer" or not token:
             return False
         try:
-            google.oauth2.id_token.verify_oauth2_token(
+            claims = google.oauth2.id_token.verify_oauth2_token(
                 token, google.auth.transport.requests.Request(), audience=self.audience
             )
         except ValueError:
             return False
-        return True
+        return not self.caller or (
+            claims.get("email") == self.caller and bool(claims.get("email_verified"))
+        )
 
 
 class LoopbackOnly(Verifier):
@@ -119,7 +125,7 @@ def make_signer(secret: str, audience: str) -> Signer:
     return HmacSigner(secret) if secret else NoSigner()
 
 
-def make_verifier(secret: str, audience: str) -> Verifier:
+def make_verifier(secret: str, audience: str, caller: str = "") -> Verifier:
     if audience:
-        return GoogleIdTokenVerifier(audience)
+        return GoogleIdTokenVerifier(audience, caller)
     return HmacVerifier(secret) if secret else LoopbackOnly()

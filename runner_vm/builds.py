@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-RELEASES_FILE = Path(__file__).resolve().parent.parent / "infra" / "skia-releases.toml"
+# A link to infra/skia-releases.toml, so that a built wheel carries the file.
+RELEASES_FILE = Path(__file__).resolve().parent / "data" / "skia-releases.toml"
 # An unknown release sorts before every known one, so it never hides a newer, known run.
 UNKNOWN_RELEASE_TIME = "1970-01-01T00:00:00Z"
 

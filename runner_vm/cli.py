@@ -50,7 +50,9 @@ def run_runner(args: argparse.Namespace) -> int:
           file=sys.stderr, flush=True)  # fmt: skip
     try:
         verifier = make_verifier(
-            os.environ.get("FIDDLE_RUNNER_SECRET", ""), os.environ.get("FIDDLE_RUNNER_AUDIENCE", "")
+            os.environ.get("FIDDLE_RUNNER_SECRET", ""),
+            os.environ.get("FIDDLE_RUNNER_AUDIENCE", ""),
+            os.environ.get("FIDDLE_RUNNER_CALLER", ""),
         )
         serve(create_runner_app(runner, verifier), host=args.host, port=args.port,
               threads=args.hosts + args.max_waiting + 2, _quiet=True)  # fmt: skip

@@ -96,7 +96,8 @@ class BubblewrapBackend(RootedBackend):
             "bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session",
             "--hostname", HOSTNAME, *capabilities,
-            "--ro-bind", str(self.root), "/", *binds,
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/tmp",
+            # /tmp first: a bind below it (a venv under /tmp) must stay visible over the tmpfs.
+            "--ro-bind", str(self.root), "/", "--tmpfs", "/tmp", *binds,
+            "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp",
             "--clearenv", *env, "--", *host_argv,
         ]  # fmt: skip

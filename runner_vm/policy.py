@@ -10,7 +10,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_POLICY_PATH = Path(__file__).resolve().parent.parent / "infra" / "sandbox" / "policy.toml"
+# runner_vm/data/policy.toml links to infra/sandbox/policy.toml, where the policy is kept: the link
+# makes a built wheel carry the file.
+DEFAULT_POLICY_PATH = Path(__file__).resolve().parent / "data" / "policy.toml"
 
 
 @dataclass(frozen=True)

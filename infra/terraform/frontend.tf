@@ -1,0 +1,157 @@
+locals {
+  # The URL map: these paths go to the function of the same key; everything else (the static
+  # site under /static/) comes from the site bucket through Cloud CDN. Path rules match longest
+  # first, so /_/run beats the /_/* catch-all, which sends unknown API paths to `pages` for a
+  # JSON 404. Must agree with GROUPS in functions/main.py (tests/test_infra.py checks it).
+  routes = {
+    run    = ["/_/run"]
+    name   = ["/_/name"]
+    upload = ["/_/upload"]
+    admin  = ["/admin", "/admin/*", "/_/source/*", "/_/named/*"]
+    pages = [
+      "/", "/_/*", "/c/*", "/iframe/*", "/e/*", "/i/*", "/ai/*", "/s/*", "/named", "/named/*",
+      "/oembed", "/signin", "/signout", "/healthz",
+    ]
+  }
+
+  https = length(var.domains) > 0
+}
+
+# The static site: the load balancer serves the site bucket through Cloud CDN.
+resource "google_compute_backend_bucket" "site" {
+  name             = "${var.env_name}-site"
+  bucket_name      = google_storage_bucket.site.name
+  enable_cdn       = true
+  compression_mode = "AUTOMATIC"
+
+  cdn_policy {
+    cache_mode        = "CACHE_ALL_STATIC"
+    default_ttl       = 300
+    client_ttl        = 300
+    max_ttl           = 86400
+    serve_while_stale = 86400
+    negative_caching  = true
+  }
+}
+
+# One serverless network endpoint group and backend service per function.
+resource "google_compute_region_network_endpoint_group" "function" {
+  for_each = local.functions
+
+  name                  = "${var.env_name}-${each.key}"
+  region                = var.region
+  network_endpoint_type = "SERVERLESS"
+
+  # A gen2 function is served by a Cloud Run service of its own.
+  cloud_run {
+    service = google_cloudfunctions2_function.function[each.key].service_config[0].service
+  }
+}
+
+resource "google_compute_backend_service" "function" {
+  for_each = local.functions
+
+  name                  = "${var.env_name}-${each.key}"
+  load_balancing_scheme = "EXTERNAL_MANAGED"
+
+  backend {
+    group = google_compute_region_network_endpoint_group.function[each.key].id
+  }
+
+  log_config {
+    enable      = true
+    sample_rate = 1
+  }
+}
+
+resource "google_compute_url_map" "site" {
+  name            = "${var.env_name}-site"
+  default_service = google_compute_backend_bucket.site.id
+
+  host_rule {
+    hosts        = ["*"]
+    path_matcher = "fiddle"
+  }
+
+  path_matcher {
+    name            = "fiddle"
+    default_service = google_compute_backend_bucket.site.id
+
+    path_rule {
+      paths   = ["/static/*"]
+      service = google_compute_backend_bucket.site.id
+    }
+
+    dynamic "path_rule" {
+      for_each = local.routes
+      content {
+        paths   = path_rule.value
+        service = google_compute_backend_service.function[path_rule.key].id
+      }
+    }
+  }
+}
+
+resource "google_compute_global_address" "site" {
+  name = "${var.env_name}-site"
+}
+
+# With domains: HTTPS with a Google-managed certificate, and port 80 redirects to it.
+resource "google_compute_managed_ssl_certificate" "site" {
+  count = local.https ? 1 : 0
+
+  # Named after its domains: a change of domains makes a new certificate before the old one goes.
+  name = "${var.env_name}-site-${substr(sha256(join(",", var.domains)), 0, 8)}"
+  managed {
+    domains = var.domains
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "google_compute_target_https_proxy" "site" {
+  count = local.https ? 1 : 0
+
+  name             = "${var.env_name}-site"
+  url_map          = google_compute_url_map.site.id
+  ssl_certificates = [google_compute_managed_ssl_certificate.site[0].id]
+}
+
+resource "google_compute_global_forwarding_rule" "https" {
+  count = local.https ? 1 : 0
+
+  name                  = "${var.env_name}-https"
+  load_balancing_scheme = "EXTERNAL_MANAGED"
+  ip_protocol           = "TCP"
+  port_range            = "443"
+  ip_address            = google_compute_global_address.site.id
+  target                = google_compute_target_https_proxy.site[0].id
+}
+
+resource "google_compute_url_map" "redirect_to_https" {
+  count = local.https ? 1 : 0
+
+  name = "${var.env_name}-redirect"
+  default_url_redirect {
+    https_redirect         = true
+    redirect_response_code = "MOVED_PERMANENTLY_DEFAULT"
+    strip_query            = false
+  }
+}
+
+# Port 80: the redirect with domains; without them (before DNS exists) the site itself.
+resource "google_compute_target_http_proxy" "site" {
+  name    = "${var.env_name}-http"
+  url_map = local.https ? google_compute_url_map.redirect_to_https[0].id : google_compute_url_map.site.id
+}
+
+resource "google_compute_global_forwarding_rule" "http" {
+  name                  = "${var.env_name}-http"
+  load_balancing_scheme = "EXTERNAL_MANAGED"
+  ip_protocol           = "TCP"
+  port_range            = "80"
+  ip_address            = google_compute_global_address.site.id
+  target                = google_compute_target_http_proxy.site.id
+}

@@ -1,0 +1,75 @@
+# Fiddles: fiddle/<hash>/..., source/..., thumbnail/..., named/... (SPEC section 5).
+resource "google_storage_bucket" "fiddle" {
+  name     = "${var.project}-${var.env_name}-fiddles"
+  location = var.region
+
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+
+  # Writes race through generation preconditions, which versioning would not make safer, and
+  # noncurrent versions would only keep deleted content (admin takedowns) around at a cost.
+  versioning {
+    enabled = false
+  }
+
+  # No age-based rule touches fiddle/, source/, thumbnail/ or named/: links to a fiddle must never
+  # break, so those objects live until an admin deletes them. Only scratch data expires: anything
+  # under tmp/ (staging space; a writer that dies mid-way leaves it behind) after a day, and
+  # multipart uploads abandoned half-way, which are billed while they linger.
+  lifecycle_rule {
+    condition {
+      age            = 1
+      matches_prefix = ["tmp/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  lifecycle_rule {
+    condition {
+      age = 1
+    }
+    action {
+      type = "AbortIncompleteMultipartUpload"
+    }
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+# The static site (site/: the editor bundle, CSS, examples) under static/, served through the
+# load balancer's backend bucket with Cloud CDN. Its objects are public: that is what a CDN origin
+# bucket is for, and it holds nothing else.
+resource "google_storage_bucket" "site" {
+  name     = "${var.project}-${var.env_name}-site"
+  location = var.region
+
+  uniform_bucket_level_access = true
+  public_access_prevention    = "inherited"
+
+  versioning {
+    enabled = false
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_storage_bucket_iam_member" "site_public_read" {
+  bucket = google_storage_bucket.site.name
+  role   = "roles/storage.objectViewer"
+  member = "allUsers"
+}
+
+# Documents: users, sessions, named fiddles, audit log. Native mode; the code writes concurrently
+# with create(), update-time preconditions and Increment, not long transactions.
+resource "google_firestore_database" "main" {
+  name        = "(default)"
+  location_id = coalesce(var.firestore_location, var.region)
+  type        = "FIRESTORE_NATIVE"
+
+  delete_protection_state = "DELETE_PROTECTION_ENABLED"
+  deletion_policy         = "ABANDON"
+
+  depends_on = [google_project_service.apis]
+}
