@@ -42,6 +42,8 @@ class FiddleView:
     run: StoredRun | None
     urls: dict[str, str] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    # The fiddle names a source image that an admin has since deleted.
+    source_removed: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +55,7 @@ class FiddleView:
             "text": self.run.text if self.run else "",
             "outputs": self.urls,
             "notices": self.notices,
+            "sourceRemoved": self.source_removed,
         }
 
 
@@ -72,18 +75,20 @@ def load_view(reference: str) -> FiddleView:
             for output in run.outputs
             if output in STORED_TO_SUFFIX
         }
-    view.notices = _notices(fiddle)
+    source = fiddle.options.source
+    view.source_removed = bool(source) and not fiddles.source_exists(source)
+    view.notices = _notices(fiddle, view.source_removed)
     return view
 
 
-def _notices(fiddle: StoredFiddle) -> list[str]:
+def _notices(fiddle: StoredFiddle, source_removed: bool) -> list[str]:
     options = fiddle.options
     notices = [] if options.text_only else [NOT_YET_RENDERED["gpu"]]
     if options.animated:
         notices.append(NOT_YET_RENDERED["animation"])
     if options.offscreen:
         notices.append(NOT_YET_RENDERED["offscreen"])
-    if options.source and not _fiddles().source_exists(options.source):
+    if source_removed:
         notices.append(SOURCE_REMOVED)
     return notices
 
@@ -113,6 +118,7 @@ def fiddle_page(reference: str) -> Any:
         view=view,
         code=view.fiddle.code,
         options=view.fiddle.options,
+        source_removed=view.source_removed,
         base_url=_base_url(),
     )
 

@@ -1,8 +1,11 @@
 // The editor page (`/` and `/c/<hash>`): turns the server-rendered page into the editor.
 //
-// It talks only to the JSON endpoints (POST /_/run, GET /e/<hash>, outputs under /i/ and /ai/) at
-// the address in <meta name="fiddle-api"> (empty: this origin), so the same page works when
+// It talks only to the JSON endpoints (POST /_/run, GET /e/<hash>, outputs under /i/ and /ai/; for
+// signed-in visitors POST /_/name and POST /_/upload; the source picker's GET /_/sources and /s/)
+// at the address in <meta name="fiddle-api"> (empty: this origin), so the same page works when
 // site/ is served as plain files. Bundled by esbuild into site/dist/editor.js (`npm run build`).
+// Requests that change something carry the session's CSRF token from <meta name="csrf-token">,
+// which the page has only when someone is signed in.
 //
 // The editor lives in a shadow root: CodeMirror injects its styles at run time, and in a shadow
 // root it does so with constructed style sheets, which the pages' Content-Security-Policy (no
@@ -43,6 +46,7 @@ import { tags as t } from "@lezer/highlight";
 
 const $ = (id) => document.getElementById(id);
 const API = (document.querySelector('meta[name="fiddle-api"]')?.content || "").replace(/\/+$/, "");
+const CSRF = document.querySelector('meta[name="csrf-token"]')?.content || "";
 const EXAMPLES = new URL("../examples/", import.meta.url);
 
 // The options as sent to /_/run, with their defaults (SPEC section 2).
@@ -255,13 +259,15 @@ function readOptions() {
   const options = {};
   for (const [name, fallback] of Object.entries(DEFAULT_OPTIONS)) {
     const input = field(name);
-    if (!input) options[name] = fallback;
+    if (name === "source") options.source = selectedSource();
+    else if (!input) options[name] = fallback;
     else if (typeof fallback === "boolean") options[name] = input.checked;
     else options[name] = Number(input.value);
   }
   // Skia Fiddle's rules (SPEC section 2): F16 needs sRGB; a still fiddle has no duration.
   if (!options.srgb) options.f16 = false;
   if (!options.animated) options.duration = 0;
+  if (!options.source) options.source_mipmap = false;
   for (const name of ["width", "height", "source", "offscreen_width", "offscreen_height", "offscreen_sample_count"]) {
     options[name] = Math.trunc(options[name]);
   }
@@ -271,21 +277,116 @@ function readOptions() {
 function writeOptions(given) {
   const options = { ...DEFAULT_OPTIONS, ...given };
   for (const [name, value] of Object.entries(options)) {
+    if (name === "source") {
+      selectSource(Number(value) || 0);
+      continue;
+    }
     const input = field(name);
     if (!input) continue;
     if (typeof DEFAULT_OPTIONS[name] === "boolean") input.checked = Boolean(value);
-    else if (name === "source") setSource(input, value);
     else if (name === "duration") input.value = options.animated ? String(value) : input.value || "1";
     else input.value = String(value);
   }
   syncOptions();
 }
 
-function setSource(select, id) {
-  // Until uploads exist, the picker only knows "None" and the loaded fiddle's own source.
-  for (const option of [...select.options]) if (option.value !== "0") option.remove();
-  if (id) select.add(new Option(`Image ${id}`, String(id), true, true));
-  select.value = String(id || 0);
+// --- the source picker -----------------------------------------------------------------------
+//
+// A radio group of thumbnails (native radios: arrow keys move between them). The server renders
+// "None" and the fiddle's own source; GET /_/sources fills in the rest. Signed-in visitors upload
+// with POST /_/upload, and the new image is chosen.
+
+let sourceIds = null; // every source image, from GET /_/sources; null until it answers
+// Sources the server said were deleted (the page of a fiddle whose image an admin removed).
+const removedSources = new Set(
+  [...document.querySelectorAll("#source-list .source-gone")].map((gone) =>
+    Number(gone.closest("label").querySelector("input").value),
+  ),
+);
+
+function sourceInputs() {
+  return [...optionsBox.querySelectorAll('input[name="source"]')];
+}
+
+function selectedSource() {
+  return Number(sourceInputs().find((input) => input.checked)?.value || 0);
+}
+
+function sourceChoice(id, removed) {
+  const input = element("input", { type: "radio", name: "source", value: String(id) });
+  let thumb;
+  if (id && !removed) {
+    thumb = element("img", { class: "source-thumb", src: api(`/s/${id}?size=64`), alt: "", loading: "lazy" });
+    thumb.width = 64;
+    thumb.height = 64;
+  } else {
+    thumb = element("span", { class: "source-thumb source-none", "aria-hidden": "true" });
+  }
+  const name = element(
+    "span",
+    { class: "source-name" },
+    id ? `Image ${id}` : "None",
+    removed ? " " : null,
+    removed ? element("span", { class: "source-gone" }, "(removed)") : null,
+  );
+  return element("li", {}, element("label", { class: "source-choice" }, input, thumb, name));
+}
+
+function renderSources(selected) {
+  const shown = sourceInputs().map((input) => Number(input.value)).filter(Boolean);
+  const ids = new Set(sourceIds ?? shown);
+  if (selected) ids.add(selected);
+  const isRemoved = (id) => removedSources.has(id) || (sourceIds !== null && !sourceIds.includes(id));
+  const choices = [0, ...[...ids].sort((a, b) => a - b)].map((id) => sourceChoice(id, id !== 0 && isRemoved(id)));
+  $("source-list").replaceChildren(...choices);
+  for (const input of sourceInputs()) input.checked = Number(input.value) === selected;
+}
+
+function selectSource(id) {
+  const input = sourceInputs().find((candidate) => Number(candidate.value) === id);
+  if (input) input.checked = true;
+  else renderSources(id);
+}
+
+async function refreshSources() {
+  const { response, body } = await fetchJson(api("/_/sources"));
+  if (!response.ok || !Array.isArray(body.sources)) throw new Error(body.error || `HTTP ${response.status}`);
+  sourceIds = body.sources.map((source) => Number(source.id));
+  renderSources(selectedSource());
+}
+
+function setSourceStatus(text, kind = "") {
+  $("source-status").textContent = text;
+  $("source-status").dataset.kind = kind;
+}
+
+async function uploadSource(input) {
+  const file = input.files?.[0];
+  if (!file) return;
+  setSourceStatus(`Uploading ${file.name}…`, "busy");
+  input.disabled = true;
+  try {
+    const data = new FormData();
+    data.append("upload", file);
+    const { response, body } = await fetchJson(api("/_/upload"), {
+      method: "POST",
+      headers: { "X-CSRF-Token": CSRF },
+      body: data,
+    });
+    if (!response.ok) {
+      setSourceStatus(body.error || `The upload failed (HTTP ${response.status}).`, "error");
+      return;
+    }
+    await refreshSources().catch(() => {});
+    selectSource(Number(body.id));
+    syncOptions();
+    setSourceStatus(`Uploaded image ${body.id} and chose it as the source.`, "ok");
+  } catch (error) {
+    setSourceStatus(`The upload failed: ${error.message}`, "error");
+  } finally {
+    input.disabled = false;
+    input.value = "";
+  }
 }
 
 function syncOptions() {
@@ -296,6 +397,7 @@ function syncOptions() {
   for (const name of ["offscreen_width", "offscreen_height", "offscreen_sample_count", "offscreen_texturable", "offscreen_mipmap"]) {
     field(name).disabled = !on("offscreen");
   }
+  field("source_mipmap").disabled = selectedSource() === 0;
   $("options-summary").textContent = summarize(readOptions());
 }
 
@@ -362,7 +464,7 @@ function showProblems({ compileErrors = [], runtimeError = "", requestError = nu
       detail.textContent = `${name}: ${reasons.join("; ")}`;
       item.append(detail);
       const input = field(name.replace(/^options\./, ""));
-      if (input) input.setAttribute("aria-invalid", "true");
+      if (input instanceof Element) input.setAttribute("aria-invalid", "true");
     }
     list.append(item);
   }
@@ -444,7 +546,9 @@ function renderResults(fiddle, answer) {
   const nodes = [];
   const o = fiddle.options;
   const urls = fiddle.outputs || {};
-  if (!fiddle.runid) {
+  if (!fiddle.runid && fiddle.sourceRemoved) {
+    // The notices say why: the outputs were deleted with the source image.
+  } else if (!fiddle.runid) {
     const failed = answer && (answer.compile_errors?.length || answer.runtime_error);
     nodes.push(
       element(
@@ -547,6 +651,9 @@ function updateShare(hash, options) {
     document.title = "New fiddle · Skia Fiddle for Python";
     return;
   }
+  if (hash !== code.textContent) setNameStatus("");
+  const signin = $("name-signin");
+  if (signin) signin.href = `/signin?next=${encodeURIComponent(`/c/${hash}`)}`;
   heading.firstChild.textContent = "Fiddle ";
   code.hidden = false;
   code.textContent = hash;
@@ -634,6 +741,52 @@ function describeRun(answer) {
   if (errors) return `${errors === 1 ? "1 compile error" : `${errors} compile errors`} (${time}).`;
   if (answer.runtime_error) return `The fiddle raised an error (${time}).`;
   return answer.cached ? `Done in ${time}, from storage.` : `Ran in ${time}.`;
+}
+
+// --- naming (signed in) ----------------------------------------------------------------------
+
+function setNameStatus(text, kind = "", link = null) {
+  const status = $("name-status");
+  if (!status) return;
+  status.replaceChildren(text, ...(link ? [element("a", { href: link }, `${location.origin}${link}`)] : []));
+  status.dataset.kind = kind;
+}
+
+async function nameFiddle(event) {
+  event.preventDefault();
+  const input = $("name-input");
+  const name = input.value.trim();
+  input.removeAttribute("aria-invalid");
+  if (!current.hash) {
+    setNameStatus("Run the fiddle first: only a stored fiddle can be named.", "error");
+    return;
+  }
+  if (!/^[0-9A-Za-z_]{1,128}$/.test(name)) {
+    input.setAttribute("aria-invalid", "true");
+    setNameStatus("Names are 1 to 128 letters, digits and underscores.", "error");
+    input.focus();
+    return;
+  }
+  const button = $("name-submit");
+  button.disabled = true;
+  setNameStatus("Saving the name…", "busy");
+  try {
+    const { response, body } = await fetchJson(api("/_/name"), {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": CSRF },
+      body: JSON.stringify({ name, hash: current.hash, overwrite: $("name-overwrite").checked }),
+    });
+    if (!response.ok) {
+      if (response.status === 400) input.setAttribute("aria-invalid", "true");
+      setNameStatus(body.error || `Naming failed (HTTP ${response.status}).`, "error");
+      return;
+    }
+    setNameStatus("Named: ", "ok", `/c/@${body.name}`);
+  } catch (error) {
+    setNameStatus(`The service did not answer: ${error.message}`, "error");
+  } finally {
+    button.disabled = false;
+  }
 }
 
 // --- history ---------------------------------------------------------------------------------
@@ -770,6 +923,12 @@ function start() {
     if (button) jumpTo(Number(button.dataset.line), Number(button.dataset.col));
   });
   $("zoom").addEventListener("change", applyZoom);
+  $("source-upload")?.addEventListener("change", (event) => uploadSource(event.target));
+  refreshSources().catch(() => setSourceStatus("The list of source images could not be loaded.", "error"));
+  if ($("name-form")) {
+    $("name-fields").disabled = false;
+    $("name-form").addEventListener("submit", nameFiddle);
+  }
   applyZoom();
   for (const button of document.querySelectorAll("button.copy")) {
     button.hidden = false;

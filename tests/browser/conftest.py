@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +35,30 @@ CHROMIUM_FLAGS = [
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 BUNDLE = ROOT / "site" / "dist" / "editor.js"
+# Shown images (not those inside a closed <details>, which Chromium hides with content-visibility)
+# start loading now, even lazy ones below the fold, since screenshots take the full page.
+LOAD_SHOWN_IMAGES = """() => {
+    const shown = [...document.images].filter((i) => i.checkVisibility());
+    for (const image of shown) image.loading = "eager";
+    return shown.every((i) => i.complete);
+}"""
+
+
+def wait_for_shown_images(page: Any) -> None:
+    """Waits until every image a full-page screenshot would show has loaded (or failed)."""
+    page.wait_for_function(LOAD_SHOWN_IMAGES)
 
 
 @pytest.fixture(scope="package")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The data directory of the browser tests' server (its store, users and session key)."""
+    return tmp_path_factory.mktemp("browser-data")
+
+
+@pytest.fixture(scope="package")
+def server(server_data: Path) -> Iterator[str]:
     """The whole service on a free loopback port, with its own empty store."""
-    data_dir = tmp_path_factory.mktemp("browser-data")
+    data_dir = server_data
     port = free_port()
     command = [
         sys.executable, "-m", "functions.cli", "serve", "--port", str(port),
@@ -71,3 +90,47 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    password: str
+
+
+def create_user(data_dir: Path, name: str, password: str, *, admin: bool = False) -> Account:
+    """A user made the way an operator makes one: `fiddle admin create-user`, password on stdin."""
+    command = [sys.executable, "-m", "functions.cli", "admin", "create-user", name]
+    command += ["--admin"] if admin else []
+    command += ["--data-dir", str(data_dir)]
+    subprocess.run(command, input=f"{password}\n", text=True, check=True, capture_output=True)
+    return Account(name, password)
+
+
+@pytest.fixture(scope="package")
+def users(server: str, server_data: Path) -> dict[str, Account]:
+    """A user and an administrator of the browser tests' server."""
+    return {
+        "user": create_user(server_data, "alice", "correct horse battery"),
+        "admin": create_user(server_data, "boss", "staple of the realm", admin=True),
+    }
+
+
+def sign_in(page: Any, account: Account, path: str = "/signin") -> None:
+    """Sign in through the sign-in page (at `path`, which may carry ?next=); waits for the
+    redirect that follows."""
+    if path:
+        page.goto(path)
+    page.get_by_label("Name").fill(account.name)
+    page.get_by_label("Password").fill(account.password)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_role("button", name="Sign out").is_visible()
+
+
+def create_token(data_dir: Path, name: str) -> str:
+    """An API token for `name` (`fiddle admin create-token`), for set-up through the JSON API."""
+    command = [sys.executable, "-m", "functions.cli", "admin", "create-token", name]
+    command += ["--data-dir", str(data_dir)]
+    done = subprocess.run(command, text=True, check=True, capture_output=True)
+    return done.stdout.strip()

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import SCREENSHOTS, wait_for_shown_images
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.browser
@@ -281,11 +281,6 @@ def test_zoom_and_theme(page: Any) -> None:
     assert page.get_by_role("button", name="Dark theme").get_attribute("aria-pressed") == "true"
 
 
-@pytest.mark.xfail(
-    reason="outputs are served with X-Frame-Options: DENY and frame-ancestors 'none' "
-    "(functions/app.py), which forbids the page's own <object> from showing the PDF",
-    strict=False,
-)
 def test_the_pdf_is_shown_inline(browser: Any, server: str) -> None:
     digest = requests.post(f"{server}/_/run", json={"code": CIRCLE}, timeout=60).json()[
         "fiddleHash"
@@ -295,7 +290,11 @@ def test_the_pdf_is_shown_inline(browser: Any, server: str) -> None:
         page = context.new_page()
         page.goto(f"/c/{digest}")
         page.get_by_text("PDF", exact=True).click()
-        page.wait_for_timeout(500)
+        # Outputs may be framed by their own origin (SAMEORIGIN), so the PDF viewer loads inline.
+        for _ in range(50):
+            if any(frame.url.endswith(f"{digest}.pdf") for frame in page.frames):
+                break
+            page.wait_for_timeout(100)
         assert any(frame.url.endswith(f"{digest}.pdf") for frame in page.frames)
     finally:
         context.close()
@@ -401,7 +400,7 @@ def test_screenshots_of_every_page(browser: Any, server: str) -> None:
                     page.goto(path)
                     if name != "iframe":
                         page.wait_for_selector("html.editor-ready")
-                    page.wait_for_function("() => [...document.images].every((i) => i.complete)")
+                    wait_for_shown_images(page)
                     shot = SCREENSHOTS / f"{name}-{size}-{scheme}.png"
                     page.screenshot(path=str(shot), full_page=True)
                 # The editor showing a compile error.
