@@ -18,6 +18,7 @@ from functions.config import Settings
 from functions.docstore.base import DocumentStore
 from functions.docstore.factory import make_document_store
 from functions.fiddles import FiddleRepository
+from functions.headers import add_headers
 from functions.identity import BearerTokenIdentity, SessionIdentity
 from functions.named import NamedFiddles
 from functions.ratelimits import RateLimits
@@ -116,7 +117,7 @@ def _register(app: Flask) -> None:
         app.register_blueprint(module.blueprint)
     app.context_processor(_template_globals)
     app.add_template_filter(_utc, "utc")
-    app.after_request(_security_headers)
+    app.after_request(add_headers)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
 
@@ -134,26 +135,6 @@ def _utc(timestamp: float) -> str:
 
 def wants_json() -> bool:
     return request.path.startswith(JSON_PREFIXES)
-
-
-PAGE_POLICY = "default-src 'self'; img-src 'self' data:; object-src 'self'; frame-src 'self'"
-# Outputs (a PDF shown inline) may be framed by this site's own pages, never by others.
-OUTPUT_PREFIXES = ("/i/", "/ai/")
-
-
-def _security_headers(response: Any) -> Any:
-    # Only the iframe view may be framed by other sites (SPEC section 4).
-    path, headers = request.path, response.headers
-    if path.startswith("/iframe/"):
-        headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self'")
-    elif path.startswith(OUTPUT_PREFIXES):
-        headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        headers.setdefault("Content-Security-Policy", f"{PAGE_POLICY}; frame-ancestors 'self'")
-    else:
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Content-Security-Policy", f"{PAGE_POLICY}; frame-ancestors 'none'")
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    return response
 
 
 def _http_error(error: HTTPException) -> Any:

@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     _runner_parser(commands.add_parser("runner", help="a runner: sandboxes that run fiddles"))
     _run_parser(commands.add_parser("run", help="run one fiddle on a server and print its URLs"))
     _admin_parser(commands.add_parser("admin", help="accounts: create users and API tokens"))
+    _site_parser(commands.add_parser("build-site", help="write the static site (editor page)"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     handler: Any = args.handler
@@ -59,6 +60,16 @@ def _run_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", type=int, default=0)
     parser.add_argument("--server", default="http://127.0.0.1:8080", help="the fiddle service")
     parser.set_defaults(handler=run_file)
+
+
+def _site_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("out", type=Path, help="directory to write index.html and static/ into")
+    parser.add_argument(
+        "--api-base",
+        default=None,
+        help="where the pages find the JSON API (default: FIDDLE_API_BASE, else this origin)",
+    )
+    parser.set_defaults(handler=build_site)
 
 
 def _admin_parser(parser: argparse.ArgumentParser) -> None:
@@ -110,6 +121,21 @@ def create_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def build_site(args: argparse.Namespace) -> int:
+    from functions.config import Settings
+    from functions.sitebuild import SiteBuildError
+    from functions.sitebuild import build_site as write_site
+
+    api_base = Settings.from_env(api_base=args.api_base).api_base
+    try:
+        written = write_site(args.out, api_base)
+    except SiteBuildError as error:
+        print(f"fiddle build-site: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(written)} files to {args.out} (API at {api_base or 'the same origin'})")
+    return 0
+
+
 def serve(args: argparse.Namespace) -> int:
     from waitress import serve as waitress_serve
 
@@ -122,10 +148,25 @@ def serve(args: argparse.Namespace) -> int:
     with _local_runner(settings, args.sandbox, secret) as runners:
         settings = Settings.from_env(data_dir=args.data_dir, runners=runners, runner_secret=secret)
         app = create_app(settings)
+        _store_examples_in_background(app)
         print(f"fiddle: serving on http://{args.host}:{args.port}/ (data in {settings.data_dir})",
               file=sys.stderr, flush=True)  # fmt: skip
         waitress_serve(app, host=args.host, port=args.port, threads=args.threads, _quiet=True)
     return 0
+
+
+def _store_examples_in_background(app: Any) -> None:
+    """The editor's examples become stored fiddles (so their /c/<hash> links work), without
+    holding up the start: a run of an example that is already stored costs one read."""
+    import threading
+
+    from functions.examples import load_examples, store_examples
+
+    def store() -> None:
+        failed = store_examples(app.extensions["fiddle_runner"], load_examples())
+        logging.getLogger("fiddle").info("examples stored (%d failed)", failed)
+
+    threading.Thread(target=store, name="store-examples", daemon=True).start()
 
 
 @contextlib.contextmanager

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
+from functions.examples import load_examples
 from tests.conftest import free_port, serving
 from tests.test_run_api import SPEC_EXAMPLE, pixels, render_directly
 
@@ -67,3 +69,16 @@ def test_run_of_a_missing_file_or_server_fails_cleanly(tmp_path: Path) -> None:
     source.write_text(SPEC_EXAMPLE)
     down = fiddle_run(f"http://127.0.0.1:{free_port()}", source)
     assert down.returncode == 2 and "did not answer" in down.stderr
+
+
+def test_fiddle_serve_stores_every_example(server: str) -> None:
+    """A fresh server has each example at its /c/<hash>: serve stores them when it starts."""
+    for example in load_examples():
+        for _ in range(120):
+            answer = requests.get(f"{server}/e/{example.listed_hash}", timeout=10)
+            if answer.status_code == 200 and answer.json()["runid"]:
+                break
+            time.sleep(0.5)
+        assert answer.status_code == 200, example.file
+        assert answer.json()["code"] == example.code
+        assert answer.json()["runid"], f"{example.file} has no stored run"

@@ -199,6 +199,25 @@ def test_site_bucket_behind_cdn(tf: dict[str, dict[str, Any]]) -> None:
     assert database["type"] == "FIRESTORE_NATIVE"
 
 
+def test_the_bucket_serves_the_editor_page_with_the_pages_headers(
+    tf: dict[str, dict[str, Any]],
+) -> None:
+    """/ is the static index.html (fiddle build-site), with the headers fiddle serve gives it."""
+    from functions.headers import page_policy
+
+    site = _resource(tf, "google_storage_bucket", "site")
+    assert _block(site, "website")["main_page_suffix"] == "index.html"
+    routed = [path for paths in tf["locals"]["routes"].values() for path in paths]
+    assert "/" not in routed, "/ must fall through to the site bucket"
+    headers = _resource(tf, "google_compute_backend_bucket", "site")["custom_response_headers"]
+    assert headers == [
+        "Content-Security-Policy: ${local.page_policy}",
+        "X-Frame-Options: DENY",
+        "X-Content-Type-Options: nosniff",
+    ]
+    assert tf["locals"]["page_policy"] == f"{page_policy('')}; frame-ancestors 'none'"
+
+
 def test_runner_service_account_may_only_log(tf: dict[str, dict[str, Any]]) -> None:
     assert _grants(tf, RUNNER_SA) == {
         ("google_project_iam_member", "roles/logging.logWriter", "${var.project}"),
@@ -585,12 +604,13 @@ def test_deploy_dry_run() -> None:
 
     order = [
         index(r"^npm run build"),
+        index(r" -m functions.cli build-site build/deploy/site "),
         index(r" -m pip wheel "),
         index(r"^gcloud storage cp .*\.zip"),
         index(r"^terraform .* init "),
         index(r"^terraform .* plan .*-var=project=p"),
         index(r"^terraform .* apply "),
-        index(r"^gcloud storage rsync site "),
+        index(r"^gcloud storage rsync build/deploy/site '?gs://"),
     ]
     assert order == sorted(order), commands
     assert "-var=region=r" in commands[index(r"^terraform .* plan ")]

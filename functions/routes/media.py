@@ -51,5 +51,4 @@ def _send(data: bytes | None, output: str, cache_control: str) -> Response:
         abort(404)
     response = Response(data, mimetype=CONTENT_TYPES[output])
     response.headers["Cache-Control"] = cache_control
-    response.headers["Access-Control-Allow-Origin"] = "*"
     return response

@@ -41,7 +41,6 @@ def oembed() -> Any:
         width=width,
         height=height,
     )
-    response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 

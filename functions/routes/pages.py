@@ -130,9 +130,7 @@ def iframe_page(reference: str) -> Any:
 
 @blueprint.get("/e/<reference>")
 def fiddle_json(reference: str) -> Any:
-    response = jsonify(load_view(reference).to_json())
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    return jsonify(load_view(reference).to_json())
 
 
 def _base_url() -> str:

@@ -1,6 +1,7 @@
 locals {
-  # The URL map: these paths go to the function of the same key; everything else (the static
-  # site under /static/) comes from the site bucket through Cloud CDN. Path rules match longest
+  # The URL map: these paths go to the function of the same key; everything else comes from
+  # the site bucket through Cloud CDN: the editor page at / (the bucket's index.html, written by
+  # `fiddle build-site`) and its assets under /static/. Path rules match longest
   # first, so /_/run beats the /_/* catch-all, which sends unknown API paths to `pages` for a
   # JSON 404. Must agree with GROUPS in functions/main.py (tests/test_infra.py checks it).
   routes = {
@@ -9,12 +10,14 @@ locals {
     upload = ["/_/upload"]
     admin  = ["/admin", "/admin/*", "/_/source/*", "/_/named/*"]
     pages = [
-      "/", "/_/*", "/c/*", "/iframe/*", "/e/*", "/i/*", "/ai/*", "/s/*", "/named", "/named/*",
+      "/_/*", "/c/*", "/iframe/*", "/e/*", "/i/*", "/ai/*", "/s/*", "/named", "/named/*",
       "/oembed", "/signin", "/signout", "/healthz",
     ]
   }
 
   https = length(var.domains) > 0
+
+  page_policy = "default-src 'self'; connect-src 'self'; img-src 'self' data:; object-src 'self'; frame-src 'self'; frame-ancestors 'none'"
 }
 
 # The static site: the load balancer serves the site bucket through Cloud CDN.
@@ -23,6 +26,14 @@ resource "google_compute_backend_bucket" "site" {
   bucket_name      = google_storage_bucket.site.name
   enable_cdn       = true
   compression_mode = "AUTOMATIC"
+
+  # The headers functions/headers.py gives the same page when fiddle serve renders it
+  # (tests/test_infra.py checks that they agree).
+  custom_response_headers = [
+    "Content-Security-Policy: ${local.page_policy}",
+    "X-Frame-Options: DENY",
+    "X-Content-Type-Options: nosniff",
+  ]
 
   cdn_policy {
     cache_mode        = "CACHE_ALL_STATIC"

@@ -38,8 +38,9 @@ resource "google_storage_bucket" "fiddle" {
   depends_on = [google_project_service.apis]
 }
 
-# The static site (site/: the editor bundle, CSS, examples) under static/, served through the
-# load balancer's backend bucket with Cloud CDN. Its objects are public: that is what a CDN origin
+# The static site (`fiddle build-site`: index.html, and the editor bundle, CSS and examples under
+# static/), served through the load balancer's backend bucket with Cloud CDN; index.html is the
+# main page, so / is the editor. Its objects are public: that is what a CDN origin
 # bucket is for, and it holds nothing else.
 resource "google_storage_bucket" "site" {
   name     = "${var.project}-${var.env_name}-site"
@@ -47,6 +48,10 @@ resource "google_storage_bucket" "site" {
 
   uniform_bucket_level_access = true
   public_access_prevention    = "inherited"
+
+  website {
+    main_page_suffix = "index.html"
+  }
 
   versioning {
     enabled = false

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 import requests
 
+from functions.examples import Example, load_examples
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "site" / "examples"
 INDEX = json.loads((EXAMPLES / "index.json").read_text())["examples"]
 # What the issue asks the examples to cover, as words in their titles.
@@ -42,3 +44,10 @@ def test_the_example_runs_without_errors(server: str, example: dict[str, Any]) -
     assert expected <= set(stored["outputs"])
     if options.get("textOnly"):
         assert body["text"]
+
+
+@pytest.mark.parametrize("example", load_examples(), ids=lambda example: example.file)
+def test_the_listed_hash_is_the_fiddle_hash(example: Example) -> None:
+    assert example.listed_hash == example.computed_hash(), (
+        f"{example.file}: update site/examples/index.json with python -m functions.examples"
+    )

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from functions.examples import load_examples
 from tests.browser.conftest import SCREENSHOTS, wait_for_shown_images
 from tests.conftest import free_port
 
@@ -244,6 +245,9 @@ def test_an_example_loads_and_runs(page: Any) -> None:
     digest = HASH_URL.match(page.url).group(1)  # type: ignore[union-attr]
     wait_for_image(page, digest)
     assert "GradientShader" in editor_text(page)
+    # The example is the stored fiddle its index entry names.
+    listed = {example.file: example.listed_hash for example in load_examples()}
+    assert digest == listed["gradients.py"]
 
 
 def test_options_change_the_fiddle(page: Any) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from functions import cli, sitebuild
 from functions.app import create_app
 from functions.config import Settings
 
@@ -80,3 +81,45 @@ def test_the_sources_never_name_another_host() -> None:
     files += sorted((Path(__file__).resolve().parents[2] / "templates").glob("*.html"))
     for path in files:
         assert pattern.findall(path.read_text()) == [], path
+
+
+def test_pages_may_load_from_an_api_elsewhere_and_nothing_more(client: Any) -> None:
+    policy = client.get("/").headers["Content-Security-Policy"]
+    assert "connect-src 'self' https://api.example.test;" in policy
+    assert "img-src 'self' data: https://api.example.test;" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert (
+        "api.example.test" in client.get("/iframe/" + "0" * 32).headers["Content-Security-Policy"]
+    )
+
+
+def test_the_anonymous_api_answers_any_origin_without_credentials(client: Any) -> None:
+    preflight = client.options("/_/run", headers={"Origin": "https://cdn.example.test"})
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    assert preflight.headers["Access-Control-Allow-Headers"] == "Content-Type"
+    assert "Access-Control-Allow-Credentials" not in preflight.headers
+    assert client.get("/_/sources").headers["Access-Control-Allow-Origin"] == "*"
+    assert client.get("/e/" + "0" * 32).headers["Access-Control-Allow-Origin"] == "*"
+
+
+@pytest.mark.parametrize("path", ["/_/name", "/_/upload", "/_/source/1", "/admin/", "/signin"])
+def test_what_needs_a_session_is_never_opened_to_other_origins(client: Any, path: str) -> None:
+    for answer in (client.options(path), client.get(path), client.post(path)):
+        assert "Access-Control-Allow-Origin" not in answer.headers, (path, answer.status_code)
+
+
+def test_build_site_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "site"
+    assert cli.main(["build-site", str(out), "--api-base", "https://api.example.test"]) == 0
+    assert "https://api.example.test" in capsys.readouterr().out
+    assert 'content="https://api.example.test"' in (out / "index.html").read_text()
+
+
+def test_build_site_without_the_bundle_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sitebuild, "SITE", tmp_path / "empty-site")
+    assert cli.main(["build-site", str(tmp_path / "out")]) == 1
+    assert "run scripts/setup" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
