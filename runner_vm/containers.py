@@ -97,7 +97,19 @@ class BubblewrapBackend(RootedBackend):
             "--unshare-cgroup-try", "--die-with-parent", "--new-session",
             "--hostname", HOSTNAME, *capabilities,
             # /tmp first: a bind below it (a venv under /tmp) must stay visible over the tmpfs.
-            "--ro-bind", str(self.root), "/", "--tmpfs", "/tmp", *binds,
+            "--ro-bind", str(self.root), "/", "--tmpfs", "/tmp",
+            *_traversable_parents(bind_sources(self.policy), "/tmp"), *binds,
             "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp",
             "--clearenv", *env, "--", *host_argv,
         ]  # fmt: skip
+
+
+def _traversable_parents(destinations: list[str], tmpfs: str) -> list[str]:
+    """bwrap makes the missing parents of a bind target mode 0700, which the run's throwaway uid
+    cannot pass through; so each parent inside the tmpfs is made first, mode 0755."""
+    parents: list[str] = []
+    for destination in destinations:
+        for parent in reversed(Path(destination).parents):
+            if parent.is_relative_to(tmpfs) and str(parent) != tmpfs and str(parent) not in parents:
+                parents.append(str(parent))
+    return [item for parent in parents for item in ("--perms", "0755", "--dir", parent)]

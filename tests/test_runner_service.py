@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
@@ -14,9 +19,11 @@ import requests
 from runner_vm.events import EventRecord, JsonLogHook
 from runner_vm.policy import load_policy
 from runner_vm.protocol import RunRequest
+from runner_vm.sandbox import SandboxUnavailable
 from runner_vm.service import Runner, RunnerSettings
 from tests.conftest import runner_process
 
+NO_DRAW = "def draw(canvas):\n    pass\n"
 SLOW = "import time\ntime.sleep(1)\ndef draw(canvas):\n    pass\n# {n}\n"
 
 
@@ -87,3 +94,31 @@ def test_metrics_and_health_name_the_sandbox() -> None:
     assert "fiddle_runner_run_seconds_bucket" in metrics
     assert 'fiddle_runner_events_total{event="post_run"} 1.0' in metrics
     assert health["sandbox"] in ("nspawn", "namespaces", "runsc") and health["hosts"] == 1
+
+
+@pytest.mark.parametrize("backend", ["namespaces", "nspawn"])
+def test_a_bind_below_tmp_is_readable_by_the_run(backend: str, tmp_path: Path) -> None:
+    """A Python install below /tmp (a clone's venv) is bound into the sandbox under a tmpfs; its
+    parents must let the run's throwaway uid through."""
+    if os.geteuid() != 0:
+        pytest.skip("the sandbox backends need root")
+    shared = Path(tempfile.mkdtemp(prefix="fiddle-bind-", dir="/tmp")) / "deep" / "dir"
+    shared.mkdir(parents=True)
+    shared.chmod(0o755)
+    (shared / "data.txt").write_text("through\n")
+    base = load_policy()
+    container = dataclasses.replace(base.container, bind_ro=(*base.container.bind_ro, str(shared)))
+    policy = dataclasses.replace(base, container=container)
+    settings = RunnerSettings(backend=backend, pool_size=1, state_dir=tmp_path)
+    try:
+        service = Runner(settings, policy)
+    except SandboxUnavailable as why:
+        pytest.skip(f"backend {backend} is not available here: {why}")
+    service.start()
+    try:
+        code = f"print(open({str(shared / 'data.txt')!r}).read(), end='')\n" + NO_DRAW
+        result = service.run(RunRequest(run_uuid=uuid.uuid4().hex, code=code, options={}))
+    finally:
+        service.stop()
+        shutil.rmtree(shared.parents[1])
+    assert result.runtime_error == "" and result.text == "through\n"
