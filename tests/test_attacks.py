@@ -14,6 +14,11 @@ The `layer` of each case names what contained it (documentation, also shown in t
 container (namespaces, the minimal read-only root), uid (the throwaway identity), rlimit,
 seccomp, host (the host's wall clock, output cap and result checks), cgroup, python (the
 interpreter or Skia refuse before the kernel is asked).
+
+gVisor (`runsc`) runs the same cases. Where its kernel contains an attack differently (it names the
+spawn helpers' clone, it has no 32-bit or x32 ABI) the case says so in `by_backend`; its two known
+gaps (another uid reading the host's fixed environ; no kill on a trapped call while SIGSYS is
+blocked, though the call never runs) are expected failures that turn red once gVisor closes them.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from runner_vm.service import Runner, RunnerSettings  # noqa: E402
 
 pytestmark = pytest.mark.attack
 
-BACKENDS = ("nspawn", "namespaces")
+BACKENDS = ("nspawn", "namespaces", "runsc")
 POLICY = load_policy()
 LIMITS = POLICY.limits
 CPU_ERROR = f"CPU time limit of {LIMITS.cpu_seconds} s exceeded"
@@ -108,7 +113,7 @@ with open('/proc/net/dev') as dev:
 with open('/proc/self/status') as status:
     fields = dict(line.split(':\\t', 1) for line in status.read().splitlines() if ':\\t' in line)
 print(len(pids), os.getuid(), os.geteuid(), ','.join(interfaces), fields['Seccomp'].strip(),
-      fields['NoNewPrivs'].strip(), fields['CapEff'].strip())
+      fields.get('NoNewPrivs', '-').strip(), fields['CapEff'].strip())
 """
 
 
@@ -124,7 +129,8 @@ def guard(runner: Runner) -> None:
         problems.append("the child runs as root")
     if interfaces != "lo":
         problems.append(f"the child sees network interfaces {interfaces}: no network namespace")
-    if seccomp != "2" or no_new_privs != "1":
+    # gVisor's /proc does not report NoNewPrivs; without capabilities a filter implies it.
+    if seccomp != "2" or no_new_privs not in ("1", "-"):
         problems.append("no seccomp filter in the child")
     if int(caps, 16) != 0:
         problems.append(f"the child has capabilities {caps}")
@@ -211,11 +217,26 @@ class Attack:
     check: Check
     options: dict[str, Any] = field(default_factory=dict)
     slow: bool = False
+    # Where a backend contains the attack differently: another check, or (a string) a known gap
+    # that must still fail, so that the day it is closed the override is removed.
+    by_backend: dict[str, Check | str] = field(default_factory=dict)
 
     def param(self) -> Any:
         marks = [pytest.mark.slow] if self.slow else []
         return pytest.param(self, id=f"{self.name}[{self.layer}]", marks=marks)
 
+
+# Under gVisor the spawn helpers' clone and vfork are reported by name: its kernel delivers the
+# SIGSYS even though the helpers block every signal around the call.
+SPAWN_UNDER_GVISOR = error_in(UNNAMED_SYSCALL_ERROR, forbidden("clone"), forbidden("vfork"))
+GVISOR_PROC_GAP = (
+    "gVisor's /proc lets the run's uid read the host's environ (a fixed list: HOME, PYTHONPATH,"
+    " PATH, two switches) and list its descriptor numbers; memory, stack, cwd and root stay refused"
+)
+GVISOR_BLOCKED_SIGSYS_GAP = (
+    "with SIGSYS blocked, gVisor does not kill on a trapped call: the call still never runs (it"
+    " returns its own number, so no socket exists), but the program goes on"
+)
 
 RAW_DEVICES = ("/dev/mem", "/dev/sda", "/dev/vda", "/dev/kmsg", "/dev/port", "/dev/nvme0n1")
 
@@ -412,6 +433,7 @@ ATTACKS: list[Attack] = [
                 attempt(f'{pid}/{what}', lambda: os.listdir(f'/proc/{pid}/{what}'))
         """),
         lambda r: _all_refused(r, ("PermissionError",)),
+        by_backend={"runsc": GVISOR_PROC_GAP},
     ),
     Attack(
         "host_hostname", "container",
@@ -525,14 +547,17 @@ ATTACKS: list[Attack] = [
         error(forbidden("connect")),
     ),
     # ---- exec
-    Attack("os_system", "seccomp", "import os\nos.system('id')\n", error(UNNAMED_SYSCALL_ERROR)),
+    Attack(
+        "os_system", "seccomp", "import os\nos.system('id')\n", error(UNNAMED_SYSCALL_ERROR),
+        by_backend={"runsc": SPAWN_UNDER_GVISOR},
+    ),
     Attack(
         "subprocess_run", "seccomp", "import subprocess\nsubprocess.run(['/bin/sh', '-c', 'id'])\n",
-        error(UNNAMED_SYSCALL_ERROR),
+        error(UNNAMED_SYSCALL_ERROR), by_backend={"runsc": SPAWN_UNDER_GVISOR},
     ),
     Attack(
         "posix_spawn", "seccomp", "import os\nos.posix_spawn('/bin/sh', ['sh'], {})\n",
-        error(UNNAMED_SYSCALL_ERROR),
+        error(UNNAMED_SYSCALL_ERROR), by_backend={"runsc": SPAWN_UNDER_GVISOR},
     ),
     Attack(
         "os_execv", "seccomp", "import os\nos.execv('/bin/sh', ['sh'])\n",
@@ -540,7 +565,7 @@ ATTACKS: list[Attack] = [
     ),
     Attack(
         "ctypes_libc_system", "seccomp", "import ctypes\nctypes.CDLL(None).system(b'id')\n",
-        error(UNNAMED_SYSCALL_ERROR),
+        error(UNNAMED_SYSCALL_ERROR), by_backend={"runsc": SPAWN_UNDER_GVISOR},
     ),
     Attack(
         "ctypes_raw_execve", "seccomp",
@@ -612,7 +637,7 @@ ATTACKS: list[Attack] = [
         signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGSYS])
         socket.socket()
         """,
-        error(UNNAMED_SYSCALL_ERROR),
+        error(UNNAMED_SYSCALL_ERROR), by_backend={"runsc": GVISOR_BLOCKED_SIGSYS_GAP},
     ),
     # ---- identity, namespaces, kernel interfaces
     Attack("setuid_root", "seccomp", "import os\nos.setuid(0)\n", error(forbidden("setuid"))),
@@ -651,6 +676,8 @@ ATTACKS: list[Attack] = [
         print('the rest of the program lives on')
         """,
         error(UNNAMED_SYSCALL_ERROR),
+        # gVisor has no x32 ABI: the call fails (ENOSYS) without reaching any kernel.
+        by_backend={"runsc": prints("the rest of the program lives on")},
     ),
     Attack(
         "int80_32bit_abi", "seccomp",
@@ -663,6 +690,9 @@ ATTACKS: list[Attack] = [
         print(ctypes.CFUNCTYPE(ctypes.c_int)(address)())
         """,
         error_in(UNNAMED_SYSCALL_ERROR, "the program crashed (SIGSEGV)"),
+        # gVisor has no 32-bit ABI: its ptrace platform takes int 0x80 as the 64-bit call of that
+        # number (20, writev, on no descriptor), which fails inside gVisor's own kernel.
+        by_backend={"runsc": prints("-9")},
     ),
     # ---- raw devices
     Attack(
@@ -677,6 +707,7 @@ ATTACKS: list[Attack] = [
         "tty_inject", "container",
         "import fcntl\nfcntl.ioctl(open('/dev/tty', 'rb'), 0x5412, b'x')\n",
         traceback_ending("OSError: [Errno 6] No such device or address: '/dev/tty'"),
+        by_backend={"runsc": traceback_ending("OSError: [Errno 5] Input/output error: '/dev/tty'")},
     ),
     # ---- output floods
     Attack(
@@ -804,7 +835,15 @@ FORBIDDEN_SYSCALLS = (
 @pytest.mark.parametrize("attack", [a.param() for a in ATTACKS])
 def test_attack(runner: Runner, attack: Attack) -> None:
     result = run(runner, attack.code, **attack.options)
-    attack.check(result)
+    expected = attack.by_backend.get(runner.backend.name, attack.check)
+    if not isinstance(expected, str):
+        expected(result)
+        return
+    try:
+        attack.check(result)
+    except AssertionError:
+        pytest.xfail(f"known gap under {runner.backend.name}: {expected}")
+    pytest.fail(f"contained now under {runner.backend.name}: remove its by_backend entry")
 
 
 @pytest.mark.parametrize("name", FORBIDDEN_SYSCALLS)
@@ -928,10 +967,30 @@ def test_host_killed_from_outside_is_replaced(runner: Runner) -> None:
     runner.pool.replaced = before
 
 
+def assert_runsc_cgroups(runner: Runner, mounted: set[str]) -> None:
+    """runsc makes cgroups of its own per container, with the limits of its OCI spec."""
+    from runner_vm.runsc import SANDBOX_PIDS
+
+    backend: Any = runner.backend
+    live = [cid for cid in backend.started if cid in backend._watchers]
+    assert len(live) >= runner.pool.size, live
+    for container_id in live:
+        for controller in mounted:
+            directory = Path(f"/sys/fs/cgroup/{controller}/{container_id}")
+            if controller == "pids":
+                assert (directory / "pids.max").read_text().strip() == str(SANDBOX_PIDS)
+            else:
+                limit = int((directory / "memory.limit_in_bytes").read_text())
+                assert limit == backend._memory_limit()
+
+
 def test_hosts_run_in_their_own_cgroups(runner: Runner) -> None:
     mounted = {c for c in ("pids", "memory") if Path(f"/sys/fs/cgroup/{c}/cgroup.procs").exists()}
     if not mounted:
         pytest.skip("no cgroup v1 pids or memory controller here")
+    if runner.backend.name == "runsc":
+        assert_runsc_cgroups(runner, mounted)
+        return
     for host in list(runner.pool._idle.queue):
         for controller in mounted:
             path = placement(host.process.pid)[controller]
