@@ -13,7 +13,8 @@ import resource
 import signal
 from typing import Any
 
-from runner_vm.policy import ConditionalRule, Limits, Policy
+from runner_vm.policy import Limits, Policy
+from runner_vm.seccomp import SeccompFilter
 
 MIB = 1 << 20
 SIGSYS_EXIT_CODE = 159
@@ -115,51 +116,20 @@ def take_identity(uid: int) -> bool:
     return True
 
 
-def load_seccomp(policy: Policy) -> None:
-    import pyseccomp
-
-    sandbox = pyseccomp.SyscallFilter(pyseccomp.TRAP)
-    try:
-        # A call through another ABI (int 0x80, x32) kills the whole process, not just its thread.
-        sandbox.set_attr(pyseccomp.Attr.ACT_BADARCH, pyseccomp.KILL_PROCESS)
-    except OSError:
-        pass  # a kernel (or gVisor) that cannot say whether it has KILL_PROCESS: keep the default
-    for name in policy.seccomp.allow:
-        _add(sandbox, pyseccomp.ALLOW, name)
-    for name in policy.seccomp.enosys:
-        _add(sandbox, pyseccomp.ERRNO(38), name)
-    for rule in policy.seccomp.conditional:
-        _add_conditional(sandbox, rule)
-    sandbox.load()
-
-
-def _add(sandbox: Any, action: Any, name: str, *args: Any) -> None:
-    try:
-        sandbox.add_rule(action, name, *args)
-    except (RuntimeError, ValueError, OSError):
-        # A syscall this architecture does not have (e.g. `open` on aarch64) stays forbidden.
-        pass
-
-
-def _add_conditional(sandbox: Any, rule: ConditionalRule) -> None:
-    import pyseccomp
-
-    if rule.self_pid:
-        compare = pyseccomp.Arg(rule.arg, pyseccomp.EQ, os.getpid())
-    elif rule.not_value is not None:
-        compare = pyseccomp.Arg(rule.arg, pyseccomp.NE, rule.not_value)
-    else:
-        compare = pyseccomp.Arg(rule.arg, pyseccomp.MASKED_EQ, rule.mask, rule.value)
-    _add(sandbox, pyseccomp.ALLOW, rule.syscall, compare)
-
-
-def confine(policy: Policy, fds: tuple[int, int], uid: int, reporter: SigsysReporter) -> None:
-    """fds: the pipe the request arrives on and the pipe results (and SIGSYS reports) leave by."""
+def confine(
+    policy: Policy,
+    fds: tuple[int, int],
+    uid: int,
+    reporter: SigsysReporter,
+    seccomp: SeccompFilter | None,
+) -> None:
+    """fds: the pipe the request arrives on and the pipe results (and SIGSYS reports) leave by;
+    seccomp: the policy's filter, compiled by the zygote (None when the policy has none)."""
     leave_process_group()
     redirect_stdio()
     close_other_descriptors(fds)
     set_rlimits(policy.limits)
     take_identity(uid)
-    if policy.use_seccomp:
+    if seccomp is not None:
         reporter.install(fds[1])
-        load_seccomp(policy)
+        seccomp.load()

@@ -28,6 +28,7 @@ from typing import Any
 from runner_vm import confine, execute, framing, render
 from runner_vm.policy import Policy
 from runner_vm.protocol import PROTOCOL_VERSION, ProtocolError, RunRequest, RunResult
+from runner_vm.seccomp import SeccompFilter
 
 MIB = 1 << 20
 _SIGSYS_MARK = b"\x00SIGSYS "
@@ -118,6 +119,7 @@ def _zygote_main(channel: socket.socket, policy: Policy, host_pid: int) -> None:
             return
         confine.close_other_descriptors((channel.fileno(),))
         reporter = confine.SigsysReporter()
+        seccomp = SeccompFilter.compile(policy) if policy.use_seccomp else None
         while True:
             message, fds, _, _ = socket.recv_fds(channel, 32, 2)
             if not message or len(fds) != 2:
@@ -128,7 +130,7 @@ def _zygote_main(channel: socket.socket, policy: Policy, host_pid: int) -> None:
             except OSError as failure:
                 pid, error = -1, failure.errno or 0
             if pid == 0:
-                _child_main(request_fd, result_fd, int(message), policy, reporter)
+                _child_main(request_fd, result_fd, int(message), policy, (reporter, seccomp))
             os.close(request_fd)
             os.close(result_fd)
             channel.send(_ZYGOTE_REPLY.pack(pid, error, 0.0))
@@ -205,10 +207,16 @@ class Host:
             os.close(child.result_fd)
 
 
-def _child_main(request_fd: int, result_fd: int, uid: int, policy: Policy, reporter: Any) -> None:
+def _child_main(
+    request_fd: int,
+    result_fd: int,
+    uid: int,
+    policy: Policy,
+    guards: tuple[confine.SigsysReporter, SeccompFilter | None],
+) -> None:
     """Never returns: the child ends with os._exit so no host cleanup code runs twice."""
     try:
-        confine.confine(policy, (request_fd, result_fd), uid, reporter)
+        confine.confine(policy, (request_fd, result_fd), uid, *guards)
         request = RunRequest.from_json(framing.read_frame(request_fd))
         outcome = execute.run(request)
         framing.write_frame(result_fd, _outcome_json(outcome))

@@ -56,13 +56,15 @@ def serving(
 
 
 @contextlib.contextmanager
-def runner_process(sandbox: str = "auto", hosts: int = 2, max_waiting: int = 8) -> Iterator[str]:
+def runner_process(
+    sandbox: str = "auto", hosts: int = 2, max_waiting: int = 8, stderr: int | None = None
+) -> Iterator[str]:
     port = free_port()
     command = [
         sys.executable, "-m", "runner_vm.cli", "--port", str(port), "--sandbox", sandbox,
         "--hosts", str(hosts), "--max-waiting", str(max_waiting),
     ]  # fmt: skip
-    process = subprocess.Popen(command, start_new_session=True)
+    process = subprocess.Popen(command, start_new_session=True, stderr=stderr)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(url, process, RUNNER_START_SECONDS)
