@@ -69,3 +69,17 @@ def test_without_a_secret_only_loopback_may_ask() -> None:
     verifier = LoopbackOnly()
     assert verifier.verify({}, BODY, "127.0.0.1")
     assert not verifier.verify({}, BODY, "10.1.2.3")
+
+
+def test_the_client_ignores_proxies_from_the_environment(signed_runner: str) -> None:
+    """A signed run goes straight to the runner, never through an HTTP_PROXY of the environment
+    (here one nothing listens on)."""
+    from functions.runner_client import HttpRunnerClient
+
+    client = HttpRunnerClient((signed_runner,), 30.0, HmacSigner(SECRET))
+    proxies = {"HTTP_PROXY": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}
+    with mock.patch.dict(os.environ, proxies):
+        os.environ.pop("NO_PROXY", None)
+        os.environ.pop("no_proxy", None)
+        result = client.run(RunRequest("p", "def draw(c): pass\n", {"width": 8, "height": 8}))
+    assert result.runtime_error == "" and result.compile_errors == ()
