@@ -43,6 +43,12 @@ def _serve_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--sandbox", default="auto", help="sandbox backend of the local runner")
     parser.add_argument("--threads", type=int, default=8, help="HTTP worker threads")
+    parser.add_argument(
+        "--no-examples",
+        dest="examples",
+        action="store_false",
+        help="do not store the editor's examples at start (they are run once if missing)",
+    )
     parser.set_defaults(handler=serve)
 
 
@@ -148,7 +154,8 @@ def serve(args: argparse.Namespace) -> int:
     with _local_runner(settings, args.sandbox, secret) as runners:
         settings = Settings.from_env(data_dir=args.data_dir, runners=runners, runner_secret=secret)
         app = create_app(settings)
-        _store_examples_in_background(app)
+        if args.examples:
+            _store_examples_in_background(app)
         print(f"fiddle: serving on http://{args.host}:{args.port}/ (data in {settings.data_dir})",
               file=sys.stderr, flush=True)  # fmt: skip
         waitress_serve(app, host=args.host, port=args.port, threads=args.threads, _quiet=True)

@@ -34,7 +34,7 @@ def serve_with(runners: list[str], data_dir: Path) -> contextlib.AbstractContext
         "FIDDLE_RATE_LIMIT_RUN": "10000/minute",
     }
     command = [sys.executable, "-m", "functions.cli", "serve", "--port", str(port),
-               "--data-dir", str(data_dir), "--threads", "16"]  # fmt: skip
+               "--data-dir", str(data_dir), "--threads", "16", "--no-examples"]  # fmt: skip
     return serving(command, f"http://127.0.0.1:{port}", env)
 
 
