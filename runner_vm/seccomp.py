@@ -77,26 +77,19 @@ def self_only_program(numbers: tuple[int, ...], pid: int) -> bytes:
 
 def _export(policy: Policy) -> bytes:
     """The policy's filter as BPF, with the self-only rules widened to plain allows."""
-
     widened = tuple(
         replace(rule, self_pid=False, mask=0, value=0, not_value=None) if rule.self_pid else rule
         for rule in policy.seccomp.conditional
     )
     seccomp = replace(policy.seccomp, conditional=widened)
     sandbox = build_filter(replace(policy, seccomp=seccomp))
+    # Each end is owned (and closed once) by its file object. A filter is at most 4096
+    # instructions of 8 bytes, well inside a pipe's buffer, so the export never blocks.
     read_end, write_end = os.pipe()
-    try:
+    with os.fdopen(read_end, "rb") as source:
         with os.fdopen(write_end, "wb") as sink:
             sandbox.export_bpf(sink)
-        with os.fdopen(read_end, "rb") as source:
-            return source.read()
-    except BaseException:
-        for fd in (read_end, write_end):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        raise
+        return source.read()
 
 
 def build_filter(policy: Policy) -> Any:
@@ -129,9 +122,8 @@ def _add(sandbox: Any, action: Any, name: str, *args: Any) -> None:
 def _add_conditional(sandbox: Any, rule: ConditionalRule) -> None:
     import pyseccomp
 
-    if rule.self_pid:
-        compare = pyseccomp.Arg(rule.arg, pyseccomp.EQ, os.getpid())
-    elif rule.not_value is not None:
+    # Self-only rules arrive widened (see _export): the child's own filter narrows them.
+    if rule.not_value is not None:
         compare = pyseccomp.Arg(rule.arg, pyseccomp.NE, rule.not_value)
     else:
         compare = pyseccomp.Arg(rule.arg, pyseccomp.MASKED_EQ, rule.mask, rule.value)

@@ -64,15 +64,29 @@ def runner_process(
         sys.executable, "-m", "runner_vm.cli", "--port", str(port), "--sandbox", sandbox,
         "--hosts", str(hosts), "--max-waiting", str(max_waiting),
     ]  # fmt: skip
-    process = subprocess.Popen(command, start_new_session=True, stderr=stderr)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, process, RUNNER_START_SECONDS)
+    with serving(command, f"http://127.0.0.1:{port}", stderr=stderr) as url:
         yield url
+
+
+@contextlib.contextmanager
+def started_runner(backend: str, policy: Any, state_dir: Path, pool_size: int) -> Iterator[Any]:
+    """An in-process Runner on a sandbox backend, started and stopped after; skips the test where
+    the backend cannot exist (not root, or not installed here)."""
+    from runner_vm.sandbox import SandboxUnavailable
+    from runner_vm.service import Runner, RunnerSettings
+
+    if os.geteuid() != 0:
+        pytest.skip("the sandbox backends need root")
+    settings = RunnerSettings(backend=backend, pool_size=pool_size, state_dir=state_dir)
+    try:
+        runner = Runner(settings, policy)
+    except SandboxUnavailable as why:
+        pytest.skip(f"backend {backend} is not available here: {why}")
+    runner.start()
+    try:
+        yield runner
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        runner.stop()
 
 
 @pytest.fixture(scope="session")

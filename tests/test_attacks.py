@@ -44,8 +44,8 @@ pyseccomp = pytest.importorskip("pyseccomp")
 from runner_vm.cgroups import placement  # noqa: E402
 from runner_vm.policy import load_policy  # noqa: E402
 from runner_vm.protocol import RunRequest, RunResult  # noqa: E402
-from runner_vm.sandbox import SandboxUnavailable  # noqa: E402
-from runner_vm.service import Runner, RunnerSettings  # noqa: E402
+from runner_vm.service import Runner  # noqa: E402
+from tests.conftest import started_runner  # noqa: E402
 
 pytestmark = pytest.mark.attack
 
@@ -145,21 +145,10 @@ def guard(runner: Runner) -> None:
 def runner(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Runner]:
-    if os.geteuid() != 0:
-        pytest.skip("the sandbox backends need root")
-    settings = RunnerSettings(
-        backend=request.param, pool_size=2, state_dir=tmp_path_factory.mktemp(request.param)
-    )
-    try:
-        sandboxed = Runner(settings, POLICY)
-    except SandboxUnavailable as why:
-        pytest.skip(f"backend {request.param} is not available here: {why}")
-    sandboxed.start()
-    try:
+    state_dir = tmp_path_factory.mktemp(request.param)
+    with started_runner(request.param, POLICY, state_dir, pool_size=2) as sandboxed:
         guard(sandboxed)
         yield sandboxed
-    finally:
-        sandboxed.stop()
 
 
 @pytest.fixture(autouse=True)

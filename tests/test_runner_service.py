@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import shutil
 import tempfile
 import uuid
@@ -19,9 +18,8 @@ import requests
 from runner_vm.events import EventRecord, JsonLogHook
 from runner_vm.policy import load_policy
 from runner_vm.protocol import RunRequest
-from runner_vm.sandbox import SandboxUnavailable
 from runner_vm.service import Runner, RunnerSettings
-from tests.conftest import runner_process
+from tests.conftest import runner_process, started_runner
 
 NO_DRAW = "def draw(canvas):\n    pass\n"
 SLOW = "import time\ntime.sleep(1)\ndef draw(canvas):\n    pass\n# {n}\n"
@@ -100,8 +98,6 @@ def test_metrics_and_health_name_the_sandbox() -> None:
 def test_a_bind_below_tmp_is_readable_by_the_run(backend: str, tmp_path: Path) -> None:
     """A Python install below /tmp (a clone's venv) is bound into the sandbox under a tmpfs; its
     parents must let the run's throwaway uid through."""
-    if os.geteuid() != 0:
-        pytest.skip("the sandbox backends need root")
     shared = Path(tempfile.mkdtemp(prefix="fiddle-bind-", dir="/tmp")) / "deep" / "dir"
     shared.mkdir(parents=True)
     shared.chmod(0o755)
@@ -109,16 +105,10 @@ def test_a_bind_below_tmp_is_readable_by_the_run(backend: str, tmp_path: Path) -
     base = load_policy()
     container = dataclasses.replace(base.container, bind_ro=(*base.container.bind_ro, str(shared)))
     policy = dataclasses.replace(base, container=container)
-    settings = RunnerSettings(backend=backend, pool_size=1, state_dir=tmp_path)
+    code = f"print(open({str(shared / 'data.txt')!r}).read(), end='')\n" + NO_DRAW
     try:
-        service = Runner(settings, policy)
-    except SandboxUnavailable as why:
-        pytest.skip(f"backend {backend} is not available here: {why}")
-    service.start()
-    try:
-        code = f"print(open({str(shared / 'data.txt')!r}).read(), end='')\n" + NO_DRAW
-        result = service.run(RunRequest(run_uuid=uuid.uuid4().hex, code=code, options={}))
+        with started_runner(backend, policy, tmp_path, pool_size=1) as service:
+            result = service.run(RunRequest(run_uuid=uuid.uuid4().hex, code=code, options={}))
     finally:
-        service.stop()
         shutil.rmtree(shared.parents[1])
     assert result.runtime_error == "" and result.text == "through\n"

@@ -23,7 +23,8 @@ from runner_vm.policy import load_policy
 from runner_vm.protocol import RunRequest, RunResult
 from runner_vm.runsc import CGROUP_ROOT, RUNSC, RunscBackend
 from runner_vm.sandbox import SandboxUnavailable
-from runner_vm.service import Runner, RunnerSettings
+from runner_vm.service import Runner
+from tests.conftest import started_runner
 
 POLICY = load_policy()
 WALL_ERROR = f"wall-clock limit of {POLICY.limits.wall_clock_seconds:g} s exceeded"
@@ -49,18 +50,6 @@ def run(runner: Runner, code: str) -> RunResult:
 
 def describe(result: RunResult) -> str:
     return f"runtime_error={result.runtime_error[:600]!r} text={result.text[:600]!r}"
-
-
-def start_runner(state_dir: Path, hosts: int) -> Runner:
-    if os.geteuid() != 0:
-        pytest.skip("runsc needs root")
-    settings = RunnerSettings(backend="runsc", pool_size=hosts, state_dir=state_dir)
-    try:
-        runner = Runner(settings, POLICY)
-    except SandboxUnavailable as why:
-        pytest.skip(f"runsc does not start here: {why}")
-    runner.start()
-    return runner
 
 
 def leftovers(backend: RunscBackend, container_ids: list[str]) -> list[str]:
@@ -91,11 +80,8 @@ def wait_for_no_leftovers(backend: RunscBackend, container_ids: list[str]) -> li
 
 @pytest.fixture(scope="module")
 def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
-    runner = start_runner(tmp_path_factory.mktemp("runsc"), hosts=2)
-    try:
+    with started_runner("runsc", POLICY, tmp_path_factory.mktemp("runsc"), pool_size=2) as runner:
         yield runner
-    finally:
-        runner.stop()
 
 
 def test_a_normal_draw_renders_a_png(runner: Runner) -> None:
@@ -150,15 +136,12 @@ def test_sleeping_forever_hits_the_wall_clock(runner: Runner) -> None:
 
 
 def test_stopping_the_runner_leaves_nothing_behind(tmp_path: Path) -> None:
-    runner = start_runner(tmp_path, hosts=2)
-    backend = runner.backend
-    assert isinstance(backend, RunscBackend)
-    container_ids = [path.name for path in backend.bundles.iterdir()]
-    assert len(container_ids) == 2
-    try:
+    with started_runner("runsc", POLICY, tmp_path, pool_size=2) as runner:
+        backend = runner.backend
+        assert isinstance(backend, RunscBackend)
+        container_ids = [path.name for path in backend.bundles.iterdir()]
+        assert len(container_ids) == 2
         assert run(runner, DRAW).succeeded
-    finally:
-        runner.stop()
     assert wait_for_no_leftovers(backend, container_ids) == []
 
 

@@ -7,18 +7,19 @@ scripts/setup). Tests skip, saying why, when it or the `playwright` package is m
 from __future__ import annotations
 
 import contextlib
+import http.server
 import os
-import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import free_port, wait_until_healthy
+from tests.conftest import free_port, serving
 
 CHROMIUM = Path(os.environ.get("FIDDLE_CHROMIUM", "/usr/bin/chromium"))
 # Flags this machine needs: no sandbox as root, no GPU, and no background traffic to Google's
@@ -64,15 +65,8 @@ def server(server_data: Path) -> Iterator[str]:
         sys.executable, "-m", "functions.cli", "serve", "--port", str(port),
         "--data-dir", str(data_dir),
     ]  # fmt: skip
-    process = subprocess.Popen(command, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, process, 120)
+    with serving(command, f"http://127.0.0.1:{port}") as url:
         yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 @pytest.fixture(scope="package")
@@ -96,6 +90,19 @@ def browser() -> Iterator[Any]:
 class Account:
     name: str
     password: str
+
+
+@contextlib.contextmanager
+def http_server(handler: Callable[..., Any]) -> Iterator[str]:
+    """A threaded HTTP server on a free loopback port (another origin than the service's),
+    answering with `handler` until the block ends."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def create_user(data_dir: Path, name: str, password: str, *, admin: bool = False) -> Account:

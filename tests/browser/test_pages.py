@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import http.server
 import re
-import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,8 +13,7 @@ import pytest
 import requests
 
 from functions.examples import load_examples
-from tests.browser.conftest import SCREENSHOTS, wait_for_shown_images
-from tests.conftest import free_port
+from tests.browser.conftest import SCREENSHOTS, http_server, wait_for_shown_images
 
 pytestmark = pytest.mark.browser
 
@@ -342,14 +340,8 @@ def other_origin(html: str) -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with http_server(Handler) as url:
+        yield f"{url}/"
 
 
 def test_the_iframe_renders_inside_a_page_from_another_origin(browser: Any, server: str) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import functools
 import re
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from functions.sitebuild import build_site
+from tests.browser.conftest import http_server
 from tests.browser.test_pages import CIRCLE, editor_text, run_and_wait, type_program, wait_for_image
 
 pytestmark = pytest.mark.browser
@@ -36,15 +36,8 @@ class PlainFiles(SimpleHTTPRequestHandler):
 def static_site(tmp_path_factory: pytest.TempPathFactory, server: str) -> Iterator[str]:
     out = tmp_path_factory.mktemp("static-site")
     build_site(out, api_base=server)
-    handler = functools.partial(PlainFiles, directory=str(out))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with http_server(functools.partial(PlainFiles, directory=str(out))) as url:
+        yield url
 
 
 def test_the_build_writes_a_page_and_its_assets(tmp_path: Path) -> None:
