@@ -61,7 +61,8 @@ class SigsysReporter:
         self._action = _SigAction()
         self._action.sa_sigaction = self._callback
         self._action.sa_flags = _SA_SIGINFO
-        self._libc = ctypes.CDLL(None, use_errno=True)
+        # Resolved here, not in the child, where it would cost copy-on-write faults.
+        self._sigaction = ctypes.CDLL(None, use_errno=True).sigaction
 
     def _on_sigsys(self, _signo: int, info: Any, _context: Any) -> None:
         number = info.contents.syscall
@@ -70,7 +71,7 @@ class SigsysReporter:
 
     def install(self, report_fd: int) -> None:
         self.report_fd = report_fd
-        if self._libc.sigaction(signal.SIGSYS, ctypes.byref(self._action), None) != 0:
+        if self._sigaction(signal.SIGSYS, ctypes.byref(self._action), None) != 0:
             raise OSError(ctypes.get_errno(), "sigaction(SIGSYS) failed")
 
 
