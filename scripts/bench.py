@@ -112,6 +112,23 @@ def throughput(base: str, concurrency: int, total: int) -> float:
     return total / (time.perf_counter() - started)
 
 
+def busy_jiffies() -> tuple[int, int]:
+    """Busy and total CPU time of the whole machine so far, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def measured_throughput(base: str, concurrency: int, total: int) -> tuple[float, float]:
+    """Runs per second, and how many of the machine's cores were busy meanwhile."""
+    busy_before, all_before = busy_jiffies()
+    rate = throughput(base, concurrency, total)
+    busy_after, all_after = busy_jiffies()
+    share = (busy_after - busy_before) / max(1, all_after - all_before)
+    return rate, share * (os.cpu_count() or 1)
+
+
 def post_raw(connection: http.client.HTTPConnection, code: str) -> None:
     body = json.dumps({"code": code, "options": {}})
     connection.request("POST", "/_/run", body, {"Content-Type": "application/json"})
@@ -190,15 +207,30 @@ def serve_benchmarks(base: str, count: int) -> None:
     report("cached run (same hash again)", timed(lambda: post_run(session, base, code), count))
     image = f"{base}/i/{digest}_raster.png"
     report("GET /i/<hash>_raster.png", timed(lambda: session.get(image).content, count))
-    # Best of three rounds, as timeit takes the minimum: the machine's capacity, not its noise.
-    rounds = 3
-    runs = max(24, count)
-    rates = {c: max(throughput(base, c, runs) for _ in range(rounds)) for c in (1, 2, 4, 8)}
-    for concurrency, rate in rates.items():
-        label = f"new runs/s via /_/run at concurrency {concurrency}:"
-        print(f"{label:<46}{rate:7.1f}  (best of {rounds})")
-    print(f"{'throughput at concurrency 4 over 1:':<46}{rates[4] / rates[1]:7.2f}x")
+    report_throughput(base, runs=max(24, count), rounds=5)
 
+
+def report_throughput(base: str, runs: int, rounds: int) -> None:
+    """Runs per second at each concurrency, measured in interleaved rounds (1, 2, 4, 8, 1, 2, ...).
+
+    This machine's speed drifts by tens of percent within a minute (its neighbours), so measuring
+    all of concurrency 1 and then all of concurrency 4 would compare two different machines. Each
+    round measures every concurrency back to back; the rate printed is the median over rounds, and
+    the c4/c1 ratio is taken within each round, then its median printed with its range. The cores
+    busy (load generator included) show how far from saturated each concurrency leaves the machine.
+    """
+    levels = (1, 2, 4, 8)
+    history = [{c: measured_throughput(base, c, runs) for c in levels} for _ in range(rounds)]
+    for concurrency in levels:
+        rate = statistics.median(r[concurrency][0] for r in history)
+        cores = statistics.median(r[concurrency][1] for r in history)
+        label = f"new runs/s via /_/run at concurrency {concurrency}:"
+        print(f"{label:<46}{rate:7.1f}  (median of {rounds} rounds; {cores:.2f} cores busy)")
+    ratios = sorted(r[4][0] / r[1][0] for r in history)
+    print(
+        f"{'throughput at concurrency 4 over 1:':<46}{statistics.median(ratios):7.2f}x"
+        f"  (median of {rounds} rounds; range {ratios[0]:.2f}-{ratios[-1]:.2f})"
+    )
 
 if __name__ == "__main__":
     main()
