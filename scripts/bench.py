@@ -21,9 +21,8 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
-
-import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -82,24 +81,12 @@ def cold(count: int) -> list[float]:
     )
 
 
-def post_run(session: requests.Session, base: str, code: str) -> dict[str, object]:
-    answer = session.post(f"{base}/_/run", json={"code": code, "options": {}}, timeout=60)
-    answer.raise_for_status()
-    body: dict[str, object] = answer.json()
-    if body["runtime_error"] or body["compile_errors"]:
-        raise RuntimeError(f"benchmark fiddle failed: {body}")
-    return body
-
-
 def throughput(base: str, concurrency: int, total: int) -> float:
-    """Runs per second with `concurrency` clients, each on its own kept-alive connection. The
-    clients share the service's two cores, so they are kept lean: plain http.client, not requests
-    (which costs about 3 ms of CPU per call, a tenth of a run)."""
-    address = urlsplit(base)
+    """Runs per second with `concurrency` clients, each on its own kept-alive connection."""
     counts = [total // concurrency + (i < total % concurrency) for i in range(concurrency)]
 
     def client(count: int) -> None:
-        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+        connection = connect(base)
         try:
             for _ in range(count):
                 post_raw(connection, unique_code())
@@ -129,13 +116,12 @@ def measured_throughput(base: str, concurrency: int, total: int) -> tuple[float,
     return rate, share * (os.cpu_count() or 1)
 
 
-def post_raw(connection: http.client.HTTPConnection, code: str) -> None:
+def post_raw(connection: http.client.HTTPConnection, code: str) -> dict[str, Any]:
     body = json.dumps({"code": code, "options": {}})
-    connection.request("POST", "/_/run", body, {"Content-Type": "application/json"})
-    answer = connection.getresponse()
-    data = json.loads(answer.read())
-    if answer.status != 200 or data["runtime_error"] or data["compile_errors"]:
-        raise RuntimeError(f"benchmark fiddle failed: HTTP {answer.status} {data}")
+    data: dict[str, Any] = json.loads(fetch(connection, "POST", "/_/run", body))
+    if data["runtime_error"] or data["compile_errors"]:
+        raise RuntimeError(f"benchmark fiddle failed: {data}")
+    return data
 
 
 def start_service(data_dir: str, runner_url: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -160,8 +146,10 @@ def main() -> None:
     report("cold `python draw.py` process", cold(max(5, args.count // 6)))
     # The runner's one JSON log line per run would bury the numbers.
     quiet_runner = runner_process(args.sandbox, stderr=subprocess.DEVNULL)
-    # The store lives where `fiddle serve` keeps it by default (beside the code, not in /tmp):
-    # on these machines creating a file under /tmp costs ten times as much (0.25 ms, measured).
+    # The store lives where `fiddle serve` keeps it by default (beside the code, not in /tmp).
+    # This machine's ext4 has no journal, and without one the kernel skips inodes freed in the
+    # last minutes when it allocates new ones: after the test suite has deleted thousands of files
+    # under /tmp, creating one there costs up to 1 ms of CPU instead of 0.05 (measured).
     (ROOT / "build").mkdir(exist_ok=True)
     scratch = tempfile.TemporaryDirectory(prefix="bench-data-", dir=ROOT / "build")
     with quiet_runner as runner_url, scratch as data_dir:
@@ -178,16 +166,32 @@ def report(what: str, samples: list[float]) -> None:
     print(f"{what + ':':<46}{percentiles(samples)}", flush=True)
 
 
+def connect(url: str) -> http.client.HTTPConnection:
+    """A kept-alive connection: the latencies are the service's, not a client library's (requests
+    spends 1-3 ms of CPU per call, on the same two cores)."""
+    address = urlsplit(url)
+    return http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+
+
+def fetch(connection: http.client.HTTPConnection, method: str, path: str, body: str = "") -> bytes:
+    headers = {"Content-Type": "application/json"} if body else {}
+    connection.request(method, path, body or None, headers)
+    answer = connection.getresponse()
+    data = answer.read()
+    if answer.status != 200:
+        raise RuntimeError(f"{method} {path}: HTTP {answer.status} {data[:200]!r}")
+    return data
+
+
 def runner_benchmarks(runner_url: str, count: int) -> None:
     from runner_vm.protocol import RunRequest
 
-    session = requests.Session()
-    sandbox = session.get(f"{runner_url}/healthz", timeout=5).json()["sandbox"]
+    connection = connect(runner_url)
+    sandbox = json.loads(fetch(connection, "GET", "/healthz"))["sandbox"]
 
     def run_once() -> None:
         request = RunRequest(str(uuid.uuid4()), unique_code(), {"width": 256, "height": 256})
-        answer = session.post(f"{runner_url}/run", json=request.to_json(), timeout=60)
-        answer.raise_for_status()
+        fetch(connection, "POST", "/run", json.dumps(request.to_json()))
 
     for _ in range(5):
         run_once()
@@ -195,18 +199,18 @@ def runner_benchmarks(runner_url: str, count: int) -> None:
 
 
 def serve_benchmarks(base: str, count: int) -> None:
-    session = requests.Session()
+    connection = connect(base)
     for _ in range(5):
-        post_run(session, base, unique_code())
+        post_raw(connection, unique_code())
     report(
         "new run via /_/run (run + store)",
-        timed(lambda: post_run(session, base, unique_code()), count),
+        timed(lambda: post_raw(connection, unique_code()), count),
     )
     code = unique_code()
-    digest = post_run(session, base, code)["fiddleHash"]
-    report("cached run (same hash again)", timed(lambda: post_run(session, base, code), count))
-    image = f"{base}/i/{digest}_raster.png"
-    report("GET /i/<hash>_raster.png", timed(lambda: session.get(image).content, count))
+    digest = post_raw(connection, code)["fiddleHash"]
+    report("cached run (same hash again)", timed(lambda: post_raw(connection, code), count))
+    image = f"/i/{digest}_raster.png"
+    report("GET /i/<hash>_raster.png", timed(lambda: fetch(connection, "GET", image), count))
     report_throughput(base, runs=max(24, count), rounds=5)
 
 
@@ -231,6 +235,7 @@ def report_throughput(base: str, runs: int, rounds: int) -> None:
         f"{'throughput at concurrency 4 over 1:':<46}{statistics.median(ratios):7.2f}x"
         f"  (median of {rounds} rounds; range {ratios[0]:.2f}-{ratios[-1]:.2f})"
     )
+
 
 if __name__ == "__main__":
     main()
