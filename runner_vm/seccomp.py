@@ -45,7 +45,6 @@ class SeccompFilter:
     """Built in the zygote; `load` runs in each child."""
 
     def __init__(self, compiled: bytes, self_only: tuple[int, ...]) -> None:
-        self.compiled = compiled
         # Syscall numbers a child may aim at itself only (kill, tgkill).
         self.self_only = self_only
         libc = ctypes.CDLL(None, use_errno=True)

@@ -89,7 +89,7 @@ def throughput(base: str, concurrency: int, total: int) -> float:
         connection = connect(base)
         try:
             for _ in range(count):
-                post_raw(connection, unique_code())
+                post_run(connection, unique_code())
         finally:
             connection.close()
 
@@ -102,8 +102,9 @@ def throughput(base: str, concurrency: int, total: int) -> float:
 def busy_jiffies() -> tuple[int, int]:
     """Busy and total CPU time of the whole machine so far, from /proc/stat."""
     with open("/proc/stat") as stat:
-        fields = [int(value) for value in stat.readline().split()[1:]]
-    idle = fields[3] + fields[4]  # idle and iowait
+        # user, nice, system, idle, iowait, irq, softirq, steal; guest time is already in user.
+        fields = [int(value) for value in stat.readline().split()[1:9]]
+    idle = fields[3] + fields[4]
     return sum(fields) - idle, sum(fields)
 
 
@@ -116,7 +117,7 @@ def measured_throughput(base: str, concurrency: int, total: int) -> tuple[float,
     return rate, share * (os.cpu_count() or 1)
 
 
-def post_raw(connection: http.client.HTTPConnection, code: str) -> dict[str, Any]:
+def post_run(connection: http.client.HTTPConnection, code: str) -> dict[str, Any]:
     body = json.dumps({"code": code, "options": {}})
     data: dict[str, Any] = json.loads(fetch(connection, "POST", "/_/run", body))
     if data["runtime_error"] or data["compile_errors"]:
@@ -201,14 +202,14 @@ def runner_benchmarks(runner_url: str, count: int) -> None:
 def serve_benchmarks(base: str, count: int) -> None:
     connection = connect(base)
     for _ in range(5):
-        post_raw(connection, unique_code())
+        post_run(connection, unique_code())
     report(
         "new run via /_/run (run + store)",
-        timed(lambda: post_raw(connection, unique_code()), count),
+        timed(lambda: post_run(connection, unique_code()), count),
     )
     code = unique_code()
-    digest = post_raw(connection, code)["fiddleHash"]
-    report("cached run (same hash again)", timed(lambda: post_raw(connection, code), count))
+    digest = post_run(connection, code)["fiddleHash"]
+    report("cached run (same hash again)", timed(lambda: post_run(connection, code), count))
     image = f"/i/{digest}_raster.png"
     report("GET /i/<hash>_raster.png", timed(lambda: fetch(connection, "GET", image), count))
     report_throughput(base, runs=max(24, count), rounds=5)
