@@ -19,20 +19,35 @@ class ImageRejected(ValueError):
     """The upload is not an acceptable image; the message is one sentence for the user."""
 
 
+class OpenedImage:
+    """A Skia codec together with the bytes it decodes.
+
+    skia-python's Codec wraps the buffer it is given without copying it or taking a reference, so
+    the bytes must outlive every decode. Handing it a temporary made some decodes read freed memory
+    and refuse a valid upload as corrupt; holding both here makes that impossible to get wrong.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self.data = bytes(data)
+        try:
+            codec = skia.Codec.MakeFromData(self.data)
+        except RuntimeError:  # skia-python raises where Skia returns no codec
+            codec = None
+        if codec is None:
+            raise ImageRejected("The upload is not a PNG, JPEG, WebP or GIF image.")
+        self.codec = codec
+
+
 def decode_upload(data: bytes) -> dict[str, bytes]:
-    try:
-        codec = skia.Codec.MakeFromData(skia.Data.MakeWithCopy(data))
-    except RuntimeError:  # skia-python raises where Skia returns no codec
-        codec = None
-    if codec is None:
-        raise ImageRejected("The upload is not a PNG, JPEG, WebP or GIF image.")
+    opened = OpenedImage(data)
+    codec = opened.codec
     _check_format(codec)
     width, height = codec.dimensions().width(), codec.dimensions().height()
     if width > MAX_DIMENSION or height > MAX_DIMENSION or width < 1 or height < 1:
         raise ImageRejected(
             f"The image is {width}x{height}; images may be at most {MAX_DIMENSION}x{MAX_DIMENSION}."
         )
-    image = _decode(codec, width, height)
+    image = _decode(opened, width, height)
     outputs = {"source.png": _png(image)}
     for size in THUMBNAIL_SIZES:
         outputs[f"thumb{size}.png"] = _png(_thumbnail(image, size))
@@ -45,11 +60,11 @@ def _check_format(codec: Any) -> None:
         raise ImageRejected("Only PNG, JPEG, WebP and GIF images are accepted.")
 
 
-def _decode(codec: Any, width: int, height: int) -> Any:
+def _decode(opened: OpenedImage, width: int, height: int) -> Any:
     info = skia.ImageInfo.MakeN32Premul(width, height)
     bitmap = skia.Bitmap()
     bitmap.allocPixels(info)
-    result = codec.getPixels(info, bitmap.getPixels(), bitmap.rowBytes())
+    result = opened.codec.getPixels(info, bitmap.getPixels(), bitmap.rowBytes())
     # An incomplete image (a truncated file) is refused rather than stored half grey.
     if result != skia.Codec.Result.kSuccess:
         raise ImageRejected("The image is truncated or corrupt.")
