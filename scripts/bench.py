@@ -1,8 +1,9 @@
 """Benchmarks of the fiddle service on this machine; run with `nox -s bench`.
 
 Prints p50/p95 of: the in-process floor (no sandbox), a cold `python draw.py` process, a new run
-through HTTP (warm sandbox), a cached run, an image GET; then new runs per second at several
-concurrencies. Everything runs on loopback against a `fiddle serve` started here.
+through HTTP (warm sandbox), a cached run, an image GET; then runs per second at several
+concurrencies, of sandboxed runs straight to the runner and of new runs through `/_/run` (run and
+store). Everything runs on loopback against a runner and a `fiddle serve` started here.
 """
 
 from __future__ import annotations
@@ -81,15 +82,18 @@ def cold(count: int) -> list[float]:
     )
 
 
-def throughput(base: str, concurrency: int, total: int) -> float:
+OneRun = Callable[[http.client.HTTPConnection], object]
+
+
+def throughput(url: str, one_run: OneRun, concurrency: int, total: int) -> float:
     """Runs per second with `concurrency` clients, each on its own kept-alive connection."""
     counts = [total // concurrency + (i < total % concurrency) for i in range(concurrency)]
 
     def client(count: int) -> None:
-        connection = connect(base)
+        connection = connect(url)
         try:
             for _ in range(count):
-                post_run(connection, unique_code())
+                one_run(connection)
         finally:
             connection.close()
 
@@ -108,13 +112,16 @@ def busy_jiffies() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def measured_throughput(base: str, concurrency: int, total: int) -> tuple[float, float]:
+def measured_throughput(url: str, one_run: OneRun, concurrency: int, total: int) -> Rate:
     """Runs per second, and how many of the machine's cores were busy meanwhile."""
     busy_before, all_before = busy_jiffies()
-    rate = throughput(base, concurrency, total)
+    rate = throughput(url, one_run, concurrency, total)
     busy_after, all_after = busy_jiffies()
     share = (busy_after - busy_before) / max(1, all_after - all_before)
     return rate, share * (os.cpu_count() or 1)
+
+
+Rate = tuple[float, float]
 
 
 def post_run(connection: http.client.HTTPConnection, code: str) -> dict[str, Any]:
@@ -138,6 +145,9 @@ def start_service(data_dir: str, runner_url: str) -> tuple[subprocess.Popen[byte
     return process, base
 
 
+ROUNDS = 5
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=60)
@@ -155,9 +165,12 @@ def main() -> None:
     scratch = tempfile.TemporaryDirectory(prefix="bench-data-", dir=ROOT / "build")
     with quiet_runner as runner_url, scratch as data_dir:
         runner_benchmarks(runner_url, args.count)
+        runs = max(24, args.count)
+        report_throughput("runner", interleaved_rounds(runner_url, runner_run, runs, ROUNDS))
         process, base = start_service(data_dir, runner_url)
         try:
             serve_benchmarks(base, args.count)
+            report_throughput("/_/run", interleaved_rounds(base, service_run, runs, ROUNDS))
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
@@ -184,57 +197,71 @@ def fetch(connection: http.client.HTTPConnection, method: str, path: str, body: 
     return data
 
 
-def runner_benchmarks(runner_url: str, count: int) -> None:
+def runner_run(connection: http.client.HTTPConnection) -> None:
     from runner_vm.protocol import RunRequest
 
+    request = RunRequest(str(uuid.uuid4()), unique_code(), {"width": 256, "height": 256})
+    answer = json.loads(fetch(connection, "POST", "/run", json.dumps(request.to_json())))
+    if answer.get("runtime_error") or answer.get("compile_errors"):
+        raise RuntimeError(f"benchmark fiddle failed: {answer}")
+
+
+def service_run(connection: http.client.HTTPConnection) -> None:
+    post_run(connection, unique_code())
+
+
+def runner_benchmarks(runner_url: str, count: int) -> None:
     connection = connect(runner_url)
     sandbox = json.loads(fetch(connection, "GET", "/healthz"))["sandbox"]
-
-    def run_once() -> None:
-        request = RunRequest(str(uuid.uuid4()), unique_code(), {"width": 256, "height": 256})
-        fetch(connection, "POST", "/run", json.dumps(request.to_json()))
-
     for _ in range(5):
-        run_once()
-    report(f"warm sandboxed run, runner HTTP ({sandbox})", timed(run_once, count))
+        runner_run(connection)
+    report(
+        f"warm sandboxed run, runner HTTP ({sandbox})",
+        timed(lambda: runner_run(connection), count),
+    )
 
 
 def serve_benchmarks(base: str, count: int) -> None:
     connection = connect(base)
     for _ in range(5):
-        post_run(connection, unique_code())
-    report(
-        "new run via /_/run (run + store)",
-        timed(lambda: post_run(connection, unique_code()), count),
-    )
+        service_run(connection)
+    report("new run via /_/run (run + store)", timed(lambda: service_run(connection), count))
     code = unique_code()
     digest = post_run(connection, code)["fiddleHash"]
     report("cached run (same hash again)", timed(lambda: post_run(connection, code), count))
     image = f"/i/{digest}_raster.png"
     report("GET /i/<hash>_raster.png", timed(lambda: fetch(connection, "GET", image), count))
-    report_throughput(base, runs=max(24, count), rounds=5)
 
 
-def report_throughput(base: str, runs: int, rounds: int) -> None:
-    """Runs per second at each concurrency, measured in interleaved rounds (1, 2, 4, 8, 1, 2, ...).
+LEVELS = (1, 2, 4, 8)
+
+
+def interleaved_rounds(url: str, one_run: OneRun, runs: int, rounds: int) -> list[dict[int, Rate]]:
+    """Every concurrency measured back to back in each round (1, 2, 4, 8, 1, 2, ...).
 
     This machine's speed drifts by tens of percent within a minute (its neighbours), so measuring
-    all of concurrency 1 and then all of concurrency 4 would compare two different machines. Each
-    round measures every concurrency back to back; the rate printed is the median over rounds, and
-    the c4/c1 ratio is taken within each round, then its median printed with its range. The cores
-    busy (load generator included) show how far from saturated each concurrency leaves the machine.
+    all of concurrency 1 and then all of concurrency 4 would compare two different machines; the
+    c4/c1 ratio is taken within each round instead.
     """
-    levels = (1, 2, 4, 8)
-    history = [{c: measured_throughput(base, c, runs) for c in levels} for _ in range(rounds)]
-    for concurrency in levels:
+    return [{c: measured_throughput(url, one_run, c, runs) for c in LEVELS} for _ in range(rounds)]
+
+
+def report_throughput(what: str, history: list[dict[int, Rate]]) -> None:
+    """The median rate over rounds at each concurrency, the cores busy meanwhile (load generator
+    included: how far from saturated each concurrency leaves the machine), and the median c4/c1
+    ratio with its range."""
+    rounds = len(history)
+    for concurrency in LEVELS:
         rate = statistics.median(r[concurrency][0] for r in history)
         cores = statistics.median(r[concurrency][1] for r in history)
-        label = f"new runs/s via /_/run at concurrency {concurrency}:"
+        label = f"{what} runs/s at concurrency {concurrency}:"
         print(f"{label:<46}{rate:7.1f}  (median of {rounds} rounds; {cores:.2f} cores busy)")
     ratios = sorted(r[4][0] / r[1][0] for r in history)
+    label = f"{what} throughput, concurrency 4 over 1:"
     print(
-        f"{'throughput at concurrency 4 over 1:':<46}{statistics.median(ratios):7.2f}x"
-        f"  (median of {rounds} rounds; range {ratios[0]:.2f}-{ratios[-1]:.2f})"
+        f"{label:<46}{statistics.median(ratios):7.2f}x"
+        f"  (median of {rounds} rounds; range {ratios[0]:.2f}-{ratios[-1]:.2f})",
+        flush=True,
     )
 
 
