@@ -283,6 +283,38 @@ def test_zoom_and_theme(page: Any) -> None:
     assert page.get_by_role("button", name="Dark theme").get_attribute("aria-pressed") == "true"
 
 
+# The page's background and text colours (--bg and --fg) in each theme.
+LIGHT = ("rgb(246, 247, 249)", "rgb(29, 31, 35)")
+DARK = ("rgb(21, 23, 27)", "rgb(230, 232, 236)")
+
+
+@pytest.mark.parametrize(
+    "system, choice, colours",
+    [
+        ("light", None, LIGHT),
+        ("dark", None, DARK),
+        ("dark", "light", LIGHT),
+        ("light", "dark", DARK),
+    ],
+)
+def test_the_colours_follow_the_system_unless_the_visitor_chose(
+    browser: Any, server: str, system: str, choice: str | None, colours: tuple[str, str]
+) -> None:
+    context = browser.new_context(base_url=server, color_scheme=system)
+    try:
+        page = context.new_page()
+        page.goto("/")
+        if choice:
+            page.evaluate("choice => localStorage.setItem('fiddle-theme', choice)", choice)
+            page.reload()
+        shown = page.locator("body").evaluate(
+            "body => [getComputedStyle(body).backgroundColor, getComputedStyle(body).color]"
+        )
+        assert tuple(shown) == colours
+    finally:
+        context.close()
+
+
 def test_the_pdf_is_shown_inline(browser: Any, server: str) -> None:
     digest = requests.post(f"{server}/_/run", json={"code": CIRCLE}, timeout=60).json()[
         "fiddleHash"
