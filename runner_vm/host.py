@@ -74,12 +74,14 @@ class Zygote:
     """
 
     def __init__(self, policy: Policy) -> None:
+        # Compiled apart so that this process, and so the zygote, never imports pyseccomp.
+        seccomp = SeccompFilter.compile_apart(policy) if policy.use_seccomp else None
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         host_pid = os.getpid()
         self.pid = os.fork()
         if self.pid == 0:
             ours.close()
-            _zygote_main(theirs, policy, host_pid)
+            _zygote_main(theirs, policy, host_pid, seccomp)
         theirs.close()
         self.socket = ours
 
@@ -111,7 +113,9 @@ class Zygote:
         return pid, status, cpu
 
 
-def _zygote_main(channel: socket.socket, policy: Policy, host_pid: int) -> None:
+def _zygote_main(
+    channel: socket.socket, policy: Policy, host_pid: int, seccomp: SeccompFilter | None
+) -> None:
     """Never returns: forks a child per request of the host and reports how each one ended."""
     try:
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -119,7 +123,6 @@ def _zygote_main(channel: socket.socket, policy: Policy, host_pid: int) -> None:
             return
         confine.close_other_descriptors((channel.fileno(),))
         reporter = confine.SigsysReporter()
-        seccomp = SeccompFilter.compile(policy) if policy.use_seccomp else None
         while True:
             message, fds, _, _ = socket.recv_fds(channel, 32, 2)
             if not message or len(fds) != 2:
@@ -370,7 +373,6 @@ def serve(policy: Policy, index: int) -> None:
     in_fd, out_fd = _take_protocol_streams()
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     render.warm_up()
-    import pyseccomp  # noqa: F401  -- its import runs ldconfig: never inside a child
     import skia
 
     try:

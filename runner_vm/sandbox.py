@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import stat
 import subprocess
 import sys
+import sysconfig
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -66,6 +68,14 @@ class NoSandbox(SandboxBackend):
             "SANDBOX BACKEND 'none': fiddles run without any container. "
             "Never expose this runner to anyone you do not trust."
         )
+        stdlib = Path(sysconfig.get_paths()["stdlib"])
+        if not readable_by_others(stdlib):
+            # Children take a throwaway uid, which a container would give a readable install.
+            log.warning(
+                "%s is not readable by other users: fiddles can import only the modules the "
+                "sandbox host preloads.",
+                stdlib,
+            )
 
     def wrap(self, host_argv: list[str]) -> list[str]:
         return host_argv
@@ -74,6 +84,18 @@ class NoSandbox(SandboxBackend):
         env = super().environment()
         env["PYTHONPATH"] = str(PACKAGE_SOURCE.parent)
         return env
+
+
+def readable_by_others(path: Path) -> bool:
+    """Whether a user with no claim to `path` can reach it and read it."""
+    for directory in [*reversed(path.parents), path]:
+        try:
+            mode = directory.stat().st_mode
+        except OSError:
+            return False
+        if not mode & stat.S_IXOTH or (directory == path and not mode & stat.S_IROTH):
+            return False
+    return True
 
 
 def python_paths() -> dict[str, str]:

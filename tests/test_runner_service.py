@@ -18,6 +18,7 @@ import requests
 from runner_vm.events import EventRecord, JsonLogHook
 from runner_vm.policy import load_policy
 from runner_vm.protocol import RunRequest
+from runner_vm.sandbox import readable_by_others
 from runner_vm.service import Runner, RunnerSettings
 from tests.conftest import runner_process, started_runner
 
@@ -59,6 +60,30 @@ def test_events_carry_the_run_uuid_in_order(runner: Runner) -> None:
     assert result.succeeded
     names = [record.event.value for record in seen if record.run_uuid == "run-1"]
     assert names == ["pre_compile", "post_compile", "pre_run", "post_run", "cleanup"]
+
+
+FORK_PROBE = """
+import sys
+preloaded = [name for name in ("threading", "random", "pyseccomp") if name in sys.modules]
+import random, threading
+print(preloaded, threading.current_thread().name, random.random())
+def draw(canvas):
+    pass
+"""
+
+
+def test_children_start_without_modules_that_hook_fork_yet_can_import_them(
+    runner: Runner,
+) -> None:
+    # threading and random run at-fork handlers in every child of a zygote that has them; only
+    # pyseccomp (through ctypes.util) brought them in, and it now stays out of the zygote.
+    lines = []
+    for _ in range(2):
+        result = runner.run(RunRequest(str(uuid.uuid4()), FORK_PROBE, {"width": 8, "height": 8}))
+        assert result.succeeded, result.runtime_error
+        lines.append(result.text.split())
+    assert [line[:2] for line in lines] == [["[]", "MainThread"]] * 2
+    assert lines[0][2] != lines[1][2]  # each child seeds its own random stream
 
 
 def test_a_limit_is_a_killed_event_and_one_json_log_line(
@@ -112,3 +137,23 @@ def test_a_bind_below_tmp_is_readable_by_the_run(backend: str, tmp_path: Path) -
     finally:
         shutil.rmtree(shared.parents[1])
     assert result.runtime_error == "" and result.text == "through\n"
+
+
+def test_readable_by_others_needs_every_parent_searchable() -> None:
+    # Not pytest's tmp_path: its base directory is private to root.
+    with tempfile.TemporaryDirectory() as scratch:
+        check_readable_by_others(Path(scratch))
+
+
+def check_readable_by_others(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
+    inner = tmp_path / "outer" / "lib"
+    inner.mkdir(parents=True)
+    inner.chmod(0o755)
+    assert readable_by_others(inner)
+    (tmp_path / "outer").chmod(0o700)  # as /root is, above a pyenv install
+    assert not readable_by_others(inner)
+    (tmp_path / "outer").chmod(0o755)
+    inner.chmod(0o711)  # searchable but not listable
+    assert not readable_by_others(inner)
+    assert not readable_by_others(tmp_path / "missing")
