@@ -1,7 +1,8 @@
 """The seccomp filter of the policy, compiled once per zygote and loaded by every child.
 
 Building the filter with libseccomp costs a child about 3 ms of CPU, a tenth of a whole run, so
-the zygote compiles it to BPF once and each child only installs the bytes. Two rules depend on the
+it is compiled to BPF once per zygote (in a fork of the host, see `compile_apart`) and each child
+only installs the bytes. Two rules depend on the
 child (kill and tgkill of its own pid only): the compiled filter allows those calls, and a second,
 tiny filter, assembled here for the child's pid, traps them for any other pid. The kernel applies
 both and the stricter answer wins.
@@ -57,12 +58,8 @@ class SeccompFilter:
         self._self_only = _Installed(self_only_program(self_only, 0)) if self_only else None
 
     @classmethod
-    def compile(cls, policy: Policy) -> SeccompFilter:
-        return cls(*_compiled(policy))
-
-    @classmethod
     def compile_apart(cls, policy: Policy) -> SeccompFilter:
-        """`compile`, in a short-lived fork of this process.
+        """The policy's filter, compiled by libseccomp in a short-lived fork of this process.
 
         Importing pyseccomp imports ctypes.util, and with it threading, subprocess, tempfile and
         random: their at-fork handlers would then run in every child forked from this process
@@ -76,6 +73,8 @@ class SeccompFilter:
         os.close(write_end)
         try:
             answer = framing.read_frame(read_end)
+        except framing.FrameError:
+            answer = {"error": "the compiling process died"}
         finally:
             os.close(read_end)
             os.waitpid(pid, 0)
