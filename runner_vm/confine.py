@@ -125,7 +125,8 @@ def confine(
     seccomp: SeccompFilter | None,
 ) -> None:
     """fds: the pipe the request arrives on and the pipe results (and SIGSYS reports) leave by;
-    seccomp: the policy's filter, compiled by the zygote (None when the policy has none)."""
+    seccomp: the policy's filter, compiled before the zygote was forked (None when the policy has
+    none)."""
     leave_process_group()
     redirect_stdio()
     close_other_descriptors(fds)

@@ -2,10 +2,9 @@
 
 Building the filter with libseccomp costs a child about 3 ms of CPU, a tenth of a whole run, so
 it is compiled to BPF once per zygote (in a fork of the host, see `compile_apart`) and each child
-only installs the bytes. Two rules depend on the
-child (kill and tgkill of its own pid only): the compiled filter allows those calls, and a second,
-tiny filter, assembled here for the child's pid, traps them for any other pid. The kernel applies
-both and the stricter answer wins.
+only installs the bytes. Two rules depend on the child (kill and tgkill of its own pid only): the
+compiled filter allows those calls, and a second, tiny filter, assembled here for the child's pid,
+traps them for any other pid. The kernel applies both and the stricter answer wins.
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ class _Installed:
 
 
 class SeccompFilter:
-    """Built in the zygote; `load` runs in each child."""
+    """Built by the host before it forks the zygote; `load` runs in each child."""
 
     def __init__(self, compiled: bytes, self_only: tuple[int, ...]) -> None:
         # Syscall numbers a child may aim at itself only (kill, tgkill).

@@ -83,6 +83,8 @@ def cold(count: int) -> list[float]:
 
 
 OneRun = Callable[[http.client.HTTPConnection], object]
+# Runs per second, and the cores busy meanwhile.
+Rate = tuple[float, float]
 
 
 def throughput(url: str, one_run: OneRun, concurrency: int, total: int) -> float:
@@ -121,15 +123,16 @@ def measured_throughput(url: str, one_run: OneRun, concurrency: int, total: int)
     return rate, share * (os.cpu_count() or 1)
 
 
-Rate = tuple[float, float]
-
-
 def post_run(connection: http.client.HTTPConnection, code: str) -> dict[str, Any]:
     body = json.dumps({"code": code, "options": {}})
-    data: dict[str, Any] = json.loads(fetch(connection, "POST", "/_/run", body))
-    if data["runtime_error"] or data["compile_errors"]:
-        raise RuntimeError(f"benchmark fiddle failed: {data}")
-    return data
+    return succeeded(json.loads(fetch(connection, "POST", "/_/run", body)))
+
+
+def succeeded(answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer of a run, which must have compiled and run: a failing fiddle is not timed."""
+    if answer.get("runtime_error") or answer.get("compile_errors"):
+        raise RuntimeError(f"benchmark fiddle failed: {answer}")
+    return answer
 
 
 def start_service(data_dir: str, runner_url: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -201,9 +204,7 @@ def runner_run(connection: http.client.HTTPConnection) -> None:
     from runner_vm.protocol import RunRequest
 
     request = RunRequest(str(uuid.uuid4()), unique_code(), {"width": 256, "height": 256})
-    answer = json.loads(fetch(connection, "POST", "/run", json.dumps(request.to_json())))
-    if answer.get("runtime_error") or answer.get("compile_errors"):
-        raise RuntimeError(f"benchmark fiddle failed: {answer}")
+    succeeded(json.loads(fetch(connection, "POST", "/run", json.dumps(request.to_json()))))
 
 
 def service_run(connection: http.client.HTTPConnection) -> None:

@@ -30,4 +30,3 @@ def test_the_codec_still_reads_its_bytes_after_the_caller_dropped_them() -> None
         result = opened.codec.getPixels(info, pixels, info.minRowBytes())
         assert result == skia.Codec.Result.kSuccess
         assert pixels[:4] != b"\x00\x00\x00\x00" and kept
-

@@ -142,18 +142,15 @@ def test_a_bind_below_tmp_is_readable_by_the_run(backend: str, tmp_path: Path) -
 def test_readable_by_others_needs_every_parent_searchable() -> None:
     # Not pytest's tmp_path: its base directory is private to root.
     with tempfile.TemporaryDirectory() as scratch:
-        check_readable_by_others(Path(scratch))
-
-
-def check_readable_by_others(tmp_path: Path) -> None:
-    tmp_path.chmod(0o755)
-    inner = tmp_path / "outer" / "lib"
-    inner.mkdir(parents=True)
-    inner.chmod(0o755)
-    assert readable_by_others(inner)
-    (tmp_path / "outer").chmod(0o700)  # as /root is, above a pyenv install
-    assert not readable_by_others(inner)
-    (tmp_path / "outer").chmod(0o755)
-    inner.chmod(0o711)  # searchable but not listable
-    assert not readable_by_others(inner)
-    assert not readable_by_others(tmp_path / "missing")
+        root = Path(scratch)
+        root.chmod(0o755)
+        inner = root / "outer" / "lib"
+        inner.mkdir(parents=True)
+        inner.chmod(0o755)
+        assert readable_by_others(inner)
+        (root / "outer").chmod(0o700)  # as /root is, above a pyenv install
+        assert not readable_by_others(inner)
+        (root / "outer").chmod(0o755)
+        inner.chmod(0o711)  # searchable but not listable
+        assert not readable_by_others(inner)
+        assert not readable_by_others(root / "missing")
