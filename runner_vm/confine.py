@@ -1,8 +1,13 @@
 """Confining a freshly forked child before it touches user code.
 
-Order matters: the child leaves the host's process group, drops every descriptor but its result
-pipe, sets rlimits, takes a throwaway uid, and last loads the seccomp filter (after which it could
-no longer do any of the rest).
+What a child would inherit anyway is done once, in the zygote it is forked from
+(`prepare_zygote`): stdio on /dev/null, the rlimits that do not count per process or per uid, no
+supplementary groups, no new privileges, the SIGSYS reporter. Doing it in every child cost each
+run about 0.6 ms of CPU and a hundred copy-on-write faults.
+
+The rest is each child's own (`confine`), and order matters: the child leaves the zygote's process
+group, drops every descriptor but its two pipes, sets its CPU and process limits, takes a throwaway
+uid, and last loads the seccomp filter (after which it could no longer do any of the rest).
 """
 
 from __future__ import annotations
@@ -69,8 +74,8 @@ class SigsysReporter:
         os.write(self.report_fd, b"\x00SIGSYS %d\n" % number)
         os._exit(SIGSYS_EXIT_CODE)
 
-    def install(self, report_fd: int) -> None:
-        self.report_fd = report_fd
+    def install(self) -> None:
+        """In the zygote: the handler is inherited by every child, which sets `report_fd`."""
         if self._sigaction(signal.SIGSYS, ctypes.byref(self._action), None) != 0:
             raise OSError(ctypes.get_errno(), "sigaction(SIGSYS) failed")
 
@@ -95,26 +100,46 @@ def close_other_descriptors(keep: tuple[int, ...]) -> None:
     os.closerange(low, 1 << 16)
 
 
-def set_rlimits(limits: Limits) -> None:
+def set_inherited_rlimits(limits: Limits) -> None:
+    """The limits that hold for the zygote as much as for its children."""
     # A file write beyond RLIMIT_FSIZE should fail with EFBIG, not kill with SIGXFSZ.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
     address_space = limits.address_space_mib * MIB
     resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_bytes, limits.file_size_bytes))
+
+
+def set_own_rlimits(limits: Limits) -> None:
+    """The limits that count what this process (CPU) or its uid (processes) has used: in the
+    zygote they would count the zygote's own CPU time and its user's processes."""
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
     resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+
+
+def drop_groups() -> None:
+    if os.geteuid() == 0:
+        os.setgroups([])
 
 
 def take_identity(uid: int) -> bool:
     """Switch to the run's throwaway uid and gid; only possible when the host is root."""
     if os.geteuid() != 0:
         return False
-    os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
     return True
+
+
+def prepare_zygote(policy: Policy, reporter: SigsysReporter, seccomp: SeccompFilter | None) -> None:
+    """Once, in the zygote, before its first fork: what every child inherits."""
+    redirect_stdio()
+    set_inherited_rlimits(policy.limits)
+    drop_groups()
+    if seccomp is not None:
+        reporter.install()
+        seccomp.forbid_new_privileges()
 
 
 def confine(
@@ -124,14 +149,13 @@ def confine(
     reporter: SigsysReporter,
     seccomp: SeccompFilter | None,
 ) -> None:
-    """fds: the pipe the request arrives on and the pipe results (and SIGSYS reports) leave by;
-    seccomp: the policy's filter, compiled before the zygote was forked (None when the policy has
-    none)."""
+    """In each child, forked from a zygote that ran `prepare_zygote`. fds: the pipe the request
+    arrives on and the pipe results (and SIGSYS reports) leave by; seccomp: the policy's filter,
+    compiled before the zygote was forked (None when the policy has none)."""
     leave_process_group()
-    redirect_stdio()
     close_other_descriptors(fds)
-    set_rlimits(policy.limits)
+    set_own_rlimits(policy.limits)
     take_identity(uid)
     if seccomp is not None:
-        reporter.install(fds[1])
+        reporter.report_fd = fds[1]
         seccomp.load()

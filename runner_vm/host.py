@@ -123,6 +123,7 @@ def _zygote_main(
             return
         confine.close_other_descriptors((channel.fileno(),))
         reporter = confine.SigsysReporter()
+        confine.prepare_zygote(policy, reporter, seccomp)
         while True:
             message, fds, _, _ = socket.recv_fds(channel, 32, 2)
             if not message or len(fds) != 2:

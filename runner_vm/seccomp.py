@@ -3,8 +3,9 @@
 Building the filter with libseccomp costs a child about 3 ms of CPU, a tenth of a whole run, so
 it is compiled to BPF once per zygote (in a fork of the host, see `compile_apart`) and each child
 only installs the bytes. Two rules depend on the child (kill and tgkill of its own pid only): the
-compiled filter allows those calls, and a second, tiny filter, assembled here for the child's pid,
-traps them for any other pid. The kernel applies both and the stricter answer wins.
+compiled filter allows those calls, and a short prefix, assembled here with room for the child's
+pid, traps them for any other pid before the compiled filter decides the rest. The child writes
+its pid into the prefix and installs prefix and filter as one program.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ from runner_vm.policy import ConditionalRule, Policy
 _PR_SET_NO_NEW_PRIVS = 38
 _SECCOMP_SET_MODE_FILTER = 1
 _SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}
-_RET_ALLOW = 0x7FFF0000
 _RET_TRAP = 0x00030000
-# Classic BPF: load a word at an absolute offset, jump if equal to k, return k.
-_LD_ABS, _JEQ, _RET = 0x20, 0x15, 0x06
-# Offsets in struct seccomp_data: the call's number, and the two halves of its first argument.
-_NR, _ARG0_LOW, _ARG0_HIGH = 0, 16, 20
+# The audit architecture of this machine's native ABI: the prefix leaves other ABIs to the filter.
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+# Classic BPF: load a word at an absolute offset, jump if equal to k, jump always, return k.
+_LD_ABS, _JEQ, _JA, _RET = 0x20, 0x15, 0x05, 0x06
+_INSTRUCTION = struct.Struct("=HBBI")
+_WORD = struct.Struct("=I")
+# Offsets in struct seccomp_data: the call's number, the ABI, and the halves of the first argument.
+_NR, _ARCH, _ARG0_LOW, _ARG0_HIGH = 0, 4, 16, 20
 
 
 class _Program(ctypes.Structure):
@@ -42,19 +46,21 @@ class _Installed:
         self.buffer = ctypes.create_string_buffer(program, len(program))
         self.fprog = _Program(len(program) // 8, ctypes.cast(self.buffer, ctypes.c_void_p))
 
+    def patch(self, offset: int, value: int) -> None:
+        _WORD.pack_into(self.buffer, offset, value)
+
 
 class SeccompFilter:
     """Built by the host before it forks the zygote; `load` runs in each child."""
 
     def __init__(self, compiled: bytes, self_only: tuple[int, ...]) -> None:
-        # Syscall numbers a child may aim at itself only (kill, tgkill).
-        self.self_only = self_only
         libc = ctypes.CDLL(None, use_errno=True)
         self._prctl, self._syscall = libc.prctl, libc.syscall
-        self._number = _SYS_SECCOMP[os.uname().machine]
-        self._sandbox = _Installed(compiled)
-        # The child writes its pid into this one's comparison before loading it.
-        self._self_only = _Installed(self_only_program(self_only, 0)) if self_only else None
+        machine = os.uname().machine
+        self._number = _SYS_SECCOMP[machine]
+        # self_only: the calls a child may aim at itself only (kill, tgkill).
+        prefix, self._pid_offset = self_only_prefix(self_only, _AUDIT_ARCH[machine])
+        self._program = _Installed(prefix + compiled)
 
     @classmethod
     def compile_apart(cls, policy: Policy) -> SeccompFilter:
@@ -81,18 +87,16 @@ class SeccompFilter:
             raise RuntimeError(f"the seccomp filter could not be built: {answer['error']}")
         return cls(base64.b64decode(answer["bpf"]), tuple(answer["self_only"]))
 
-    def load(self) -> None:
-        """In the child, last of all: no new privileges, then both filters."""
+    def forbid_new_privileges(self) -> None:
+        """Once, in the zygote: inherited by every child, and required before `load`."""
         if self._prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
-        if self._self_only is not None:
-            program = self_only_program(self.self_only, os.getpid())
-            ctypes.memmove(self._self_only.buffer, program, len(program))
-            self._install(self._self_only)
-        self._install(self._sandbox)
 
-    def _install(self, installed: _Installed) -> None:
-        arguments = (self._number, _SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(installed.fprog))
+    def load(self) -> None:
+        """In the child, last of all: the filter, with the child's own pid written into it."""
+        if self._pid_offset is not None:
+            self._program.patch(self._pid_offset, os.getpid())
+        arguments = (self._number, _SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(self._program.fprog))
         if self._syscall(*arguments) != 0:
             raise OSError(ctypes.get_errno(), "seccomp(SECCOMP_SET_MODE_FILTER) failed")
 
@@ -119,23 +123,30 @@ def _compile_into(policy: Policy, fd: int) -> None:
         os._exit(0)
 
 
-def self_only_program(numbers: tuple[int, ...], pid: int) -> bytes:
-    """Allows everything except these calls with a first argument other than `pid` (all 64
-    bits of it: a sign-extended -1 is not the pid), which trap."""
-    check_at = len(numbers) + 2  # the instruction after the jumps and their fall-through allow
-    code = [(_LD_ABS, 0, 0, _NR)]
-    for position, number in enumerate(numbers, start=1):
-        code.append((_JEQ, check_at - position - 1, 0, number))
+def self_only_prefix(numbers: tuple[int, ...], audit_arch: int) -> tuple[bytes, int | None]:
+    """The start of the child's program, and the byte offset of the pid it compares against
+    (none without such calls).
+
+    Calls of the native ABI to these numbers with a first argument other than the pid (all 64
+    bits of it: a sign-extended -1 is not the pid) trap; everything else falls through to the
+    compiled filter that follows.
+    """
+    if not numbers:
+        return b"", None
+    n = len(numbers)
+    check_at = n + 4  # after: arch load and test, number load, the n tests, the jump past
+    code = [(_LD_ABS, 0, 0, _ARCH), (_JEQ, 0, n + 7, audit_arch), (_LD_ABS, 0, 0, _NR)]
+    code += [(_JEQ, check_at - at - 1, 0, nr) for at, nr in enumerate(numbers, start=3)]
     code += [
-        (_RET, 0, 0, _RET_ALLOW),  # none of them
+        (_JA, 0, 0, 5),  # none of them
         (_LD_ABS, 0, 0, _ARG0_LOW),  # check_at
-        (_JEQ, 0, 2, pid),
+        (_JEQ, 0, 2, 0),  # the pid, written by the child
         (_LD_ABS, 0, 0, _ARG0_HIGH),
         (_JEQ, 1, 0, 0),
         (_RET, 0, 0, _RET_TRAP),
-        (_RET, 0, 0, _RET_ALLOW),
-    ]
-    return b"".join(struct.pack("=HBBI", *instruction) for instruction in code)
+    ]  # the compiled filter starts here
+    pid_offset = (check_at + 1) * _INSTRUCTION.size + 4
+    return b"".join(_INSTRUCTION.pack(*instruction) for instruction in code), pid_offset
 
 
 def _export(policy: Policy) -> bytes:

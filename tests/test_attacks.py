@@ -732,6 +732,21 @@ ATTACKS: list[Attack] = [
         error(OUTPUT_ERROR),
     ),
     Attack(
+        # The zygote's channel (a socket it forks on) and the host's streams must not be here.
+        "inherited_descriptors", "host",
+        """
+        import os
+        kinds = []
+        for fd in sorted(os.listdir('/proc/self/fd'), key=int):
+            try:
+                kinds.append(os.readlink('/proc/self/fd/' + fd).split(':')[0])
+            except OSError:
+                pass  # the listing's own descriptor, closed by now
+        print(*kinds)
+        """,
+        prints("/dev/null /dev/null /dev/null pipe pipe"),
+    ),
+    Attack(
         "forge_result_frame", "host",
         """
         import json, os, struct

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import shutil
 import tempfile
 import uuid
@@ -154,3 +155,28 @@ def test_readable_by_others_needs_every_parent_searchable() -> None:
         inner.chmod(0o711)  # searchable but not listable
         assert not readable_by_others(inner)
         assert not readable_by_others(root / "missing")
+
+
+GROUPS_PROBE = """
+with open('/proc/self/status') as status:
+    groups = [line for line in status if line.startswith('Groups:')]
+print(groups[0].split(':')[1].strip() or 'none')
+def draw(canvas):
+    pass
+"""
+
+
+@pytest.mark.parametrize("backend", ["namespaces", "nspawn"])
+def test_runs_hold_no_supplementary_group_of_whoever_started_the_runner(
+    backend: str, tmp_path: Path
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only root can give this process supplementary groups")
+    before = os.getgroups()
+    os.setgroups([4242])  # the hosts inherit it; their zygote drops it for every child
+    try:
+        with started_runner(backend, load_policy(), tmp_path, pool_size=1) as service:
+            result = service.run(RunRequest(uuid.uuid4().hex, GROUPS_PROBE, {}))
+    finally:
+        os.setgroups(before)
+    assert result.runtime_error == "" and result.text == "none\n", result
