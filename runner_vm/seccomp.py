@@ -196,7 +196,7 @@ def _add(sandbox: Any, action: Any, name: str, *args: Any) -> None:
 def _add_conditional(sandbox: Any, rule: ConditionalRule) -> None:
     import pyseccomp
 
-    # Self-only rules arrive widened (see _export): the child's own filter narrows them.
+    # Self-only rules arrive widened (see _export): the prefix (self_only_prefix) narrows them.
     if rule.not_value is not None:
         compare = pyseccomp.Arg(rule.arg, pyseccomp.NE, rule.not_value)
     else:
