@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -87,8 +88,8 @@ OneRun = Callable[[http.client.HTTPConnection], object]
 Rate = tuple[float, float]
 
 
-def throughput(url: str, one_run: OneRun, concurrency: int, total: int) -> float:
-    """Runs per second with `concurrency` clients, each on its own kept-alive connection."""
+def drive(url: str, one_run: OneRun, concurrency: int, total: int) -> None:
+    """`total` runs by `concurrency` clients, each on its own kept-alive connection."""
     counts = [total // concurrency + (i < total % concurrency) for i in range(concurrency)]
 
     def client(count: int) -> None:
@@ -99,10 +100,8 @@ def throughput(url: str, one_run: OneRun, concurrency: int, total: int) -> float
         finally:
             connection.close()
 
-    started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(client, counts))
-    return total / (time.perf_counter() - started)
 
 
 def busy_jiffies() -> tuple[int, int]:
@@ -114,13 +113,32 @@ def busy_jiffies() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def measured_throughput(url: str, one_run: OneRun, concurrency: int, total: int) -> Rate:
-    """Runs per second, and how many of the machine's cores were busy meanwhile."""
+@dataclass(frozen=True)
+class Window:
+    """Runs, seconds, and busy and total CPU jiffies of the machine, over one or more windows."""
+
+    runs: int
+    seconds: float
+    busy: int
+    total: int
+
+    def __add__(self, other: Window) -> Window:
+        return Window(self.runs + other.runs, self.seconds + other.seconds,
+                      self.busy + other.busy, self.total + other.total)  # fmt: skip
+
+    def rate(self) -> Rate:
+        """Runs per second, and how many of the machine's cores were busy meanwhile."""
+        share = self.busy / max(1, self.total)
+        return self.runs / self.seconds, share * (os.cpu_count() or 1)
+
+
+def measured_window(url: str, one_run: OneRun, concurrency: int, total: int) -> Window:
     busy_before, all_before = busy_jiffies()
-    rate = throughput(url, one_run, concurrency, total)
+    started = time.perf_counter()
+    drive(url, one_run, concurrency, total)
+    seconds = time.perf_counter() - started
     busy_after, all_after = busy_jiffies()
-    share = (busy_after - busy_before) / max(1, all_after - all_before)
-    return rate, share * (os.cpu_count() or 1)
+    return Window(total, seconds, busy_after - busy_before, all_after - all_before)
 
 
 def post_run(connection: http.client.HTTPConnection, code: str) -> dict[str, Any]:
@@ -148,12 +166,10 @@ def start_service(data_dir: str, runner_url: str) -> tuple[subprocess.Popen[byte
     return process, base
 
 
-ROUNDS = 5
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--sandbox", default="auto")
     args = parser.parse_args()
     report("floor, in-process, no sandbox", floor(args.count))
@@ -169,11 +185,11 @@ def main() -> None:
     with quiet_runner as runner_url, scratch as data_dir:
         runner_benchmarks(runner_url, args.count)
         runs = max(24, args.count)
-        report_throughput("runner", interleaved_rounds(runner_url, runner_run, runs, ROUNDS))
+        report_throughput("runner", interleaved_rounds(runner_url, runner_run, runs, args.rounds))
         process, base = start_service(data_dir, runner_url)
         try:
             serve_benchmarks(base, args.count)
-            report_throughput("/_/run", interleaved_rounds(base, service_run, runs, ROUNDS))
+            report_throughput("/_/run", interleaved_rounds(base, service_run, runs, args.rounds))
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
@@ -237,14 +253,26 @@ def serve_benchmarks(base: str, count: int) -> None:
 LEVELS = (1, 2, 4, 8)
 
 
+# The order of each round's first half; the second half mirrors it. Concurrencies 1 and 4, whose
+# ratio is the target, sit side by side in the middle: 2, 8, 1, 4, 4, 1, 8, 2.
+ROUND_ORDER = (2, 8, 1, 4)
+
+
 def interleaved_rounds(url: str, one_run: OneRun, runs: int, rounds: int) -> list[dict[int, Rate]]:
-    """Every concurrency measured back to back in each round (1, 2, 4, 8, 1, 2, ...).
+    """Every concurrency measured twice in each round, in mirrored order.
 
     This machine's speed drifts by tens of percent within a minute (its neighbours), so measuring
-    all of concurrency 1 and then all of concurrency 4 would compare two different machines; the
-    c4/c1 ratio is taken within each round instead.
+    all of concurrency 1 and then all of concurrency 4 would compare two different machines. Within
+    a round, the mirrored order gives every concurrency the same mean time, so a steady drift
+    weighs on all of them alike; the c4/c1 ratio is taken within each round.
     """
-    return [{c: measured_throughput(url, one_run, c, runs) for c in LEVELS} for _ in range(rounds)]
+    history = []
+    for _ in range(rounds):
+        windows = {c: measured_window(url, one_run, c, runs) for c in ROUND_ORDER}
+        for concurrency in reversed(ROUND_ORDER):
+            windows[concurrency] += measured_window(url, one_run, concurrency, runs)
+        history.append({c: window.rate() for c, window in windows.items()})
+    return history
 
 
 def report_throughput(what: str, history: list[dict[int, Rate]]) -> None:
