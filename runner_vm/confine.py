@@ -2,7 +2,8 @@
 
 What a child would inherit anyway is done once, in the zygote it is forked from
 (`prepare_zygote`): stdio on /dev/null, the rlimits that do not count per process or per uid, no
-supplementary groups, no new privileges, the SIGSYS reporter. Doing it in every child cost each
+supplementary groups, no new privileges, the SIGSYS reporter, the audit hook that refuses
+Python's process-starting helpers by name (`refusals`). Doing it in every child cost each
 run about 0.6 ms of CPU and a hundred copy-on-write faults.
 
 The rest is each child's own (`confine`), and order matters: the child leaves the zygote's process
@@ -16,9 +17,11 @@ import ctypes
 import os
 import resource
 import signal
+import sys
 from typing import Any
 
 from runner_vm.policy import Limits, Policy
+from runner_vm.refusals import refuse_process_starts
 from runner_vm.seccomp import SeccompFilter
 
 MIB = 1 << 20
@@ -139,6 +142,8 @@ def prepare_zygote(policy: Policy, reporter: SigsysReporter, seccomp: SeccompFil
     drop_groups()
     if seccomp is not None:
         reporter.install()
+        # Hooks cannot be removed, so the zygote, which never starts a process, holds it too.
+        sys.addaudithook(refuse_process_starts)
         seccomp.forbid_new_privileges()
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from runner_vm import images, render
 from runner_vm.protocol import CompileError, RunRequest
+from runner_vm.refusals import ForbiddenCall
 
 USER_FILENAME = "draw.py"
 MAX_FRAMES = 50
@@ -148,6 +149,8 @@ def describe_error(error: BaseException) -> str:
     """Name the limit the program ran into, or show its traceback."""
     if isinstance(error, MemoryError):
         return "memory limit of 1 GiB exceeded"
+    if isinstance(error, ForbiddenCall):
+        return str(error)
     if isinstance(error, RuntimeError) and "can't start new thread" in str(error):
         return "too many processes"
     if isinstance(error, BlockingIOError):
