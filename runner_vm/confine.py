@@ -142,7 +142,7 @@ def prepare_zygote(policy: Policy, reporter: SigsysReporter, seccomp: SeccompFil
     drop_groups()
     if seccomp is not None:
         reporter.install()
-        # Hooks cannot be removed, so the zygote, which never starts a process, holds it too.
+        # Set once for every child; the zygote itself never starts a process.
         sys.addaudithook(refuse_process_starts)
         seccomp.forbid_new_privileges()
 
