@@ -250,12 +250,10 @@ def serve_benchmarks(base: str, count: int) -> None:
     report("GET /i/<hash>_raster.png", timed(lambda: fetch(connection, "GET", image), count))
 
 
-LEVELS = (1, 2, 4, 8)
-
-
 # The order of each round's first half; the second half mirrors it. Concurrencies 1 and 4, whose
 # ratio is the target, sit side by side in the middle: 2, 8, 1, 4, 4, 1, 8, 2.
 ROUND_ORDER = (2, 8, 1, 4)
+LEVELS = tuple(sorted(ROUND_ORDER))  # the order they are reported in
 
 
 def interleaved_rounds(url: str, one_run: OneRun, runs: int, rounds: int) -> list[dict[int, Rate]]:
