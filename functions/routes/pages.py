@@ -1,13 +1,17 @@
-"""The fiddle page (/c/), its embeddable form (/iframe/), its JSON (/e/) and the front page.
+"""The fiddle page (/c/), its embeddable form (/iframe/), its JSON (/e/), its results alone
+(/e/<hash>/results) and the front page.
 
 `/` and `/c/<hash>` render the same editor page (templates/fiddle.html): server-rendered code,
-options and outputs that work with JavaScript off, which site/src/editor.js then turns into the
-editor. The page's script talks only to the JSON endpoints, at the address in the
-`fiddle-api` meta tag (`Settings.api_base`; empty means the same origin).
+options and outputs that work with JavaScript off, which site/src/ then turns into the editor.
+The page's script talks only to the API endpoints, at the address in the `fiddle-api` meta tag
+(`Settings.api_base`; empty means the same origin). After a run it shows the results area
+exactly as the server renders it (templates/_results.html, through /e/<hash>/results), so the
+results have one rendering.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +21,18 @@ from functions.fiddles import OUTPUT_SUFFIXES, FiddleRepository, StoredFiddle, S
 from functions.options import FiddleOptions
 
 blueprint = Blueprint("pages", __name__)
-STORED_TO_SUFFIX = {stored: suffix for suffix, (stored, _) in OUTPUT_SUFFIXES.items()}
+# Label and kind of each output a run may store, in the order the results list them. The kind
+# names the renderer in templates/_results.html that shows it besides its download link; the
+# URL suffix and MIME type come from functions.fiddles.OUTPUT_SUFFIXES.
+OUTPUT_LABELS = {
+    "cpu.png": ("PNG", "raster"),
+    "gpu.png": ("GPU PNG", "download"),
+    "pdf.pdf": ("PDF", "pdf"),
+    "skp.skp": ("SKP", "download"),
+    "txt.txt": ("Text", "download"),
+    "cpu.webm": ("WebM", "download"),
+    "gpu.webm": ("GPU WebM", "download"),
+}
 # Outputs this service does not render yet; the page says so instead of showing broken images.
 SOURCE_REMOVED = "The source image of this fiddle was removed, and its outputs with it."
 NOT_YET_RENDERED = {
@@ -33,6 +48,27 @@ def draw(canvas):
                        Style=skia.Paint.kStroke_Style)
     canvas.drawLine(20, 20, 100, 100, paint)
 """
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output a run may store, as the pages show and offer it."""
+
+    stored: str  # the object's name under fiddle/<hash>/<runid>/
+    suffix: str  # what follows the hash in /i/ and /ai/ URLs and in the downloaded file's name
+    mime: str
+    label: str
+    kind: str  # "raster", "pdf" or "download" (see OUTPUT_LABELS)
+
+
+@functools.cache
+def outputs() -> tuple[Output, ...]:
+    """The one list of outputs the templates iterate over (the page context's `outputs`)."""
+    by_stored = {stored: (suffix, mime) for suffix, (stored, mime) in OUTPUT_SUFFIXES.items()}
+    return tuple(
+        Output(stored, *by_stored[stored], label, kind)
+        for stored, (label, kind) in OUTPUT_LABELS.items()
+    )
 
 
 @dataclass
@@ -70,15 +106,19 @@ def load_view(reference: str) -> FiddleView:
     run = fiddles.newest_run(digest)
     view = FiddleView(reference, fiddle, run)
     if run:
-        view.urls = {
-            output: f"/ai/{run.runid}/{digest}{STORED_TO_SUFFIX[output]}"
-            for output in run.outputs
-            if output in STORED_TO_SUFFIX
-        }
+        view.urls = _output_urls(digest, run)
     source = fiddle.options.source
     view.source_removed = bool(source) and not fiddles.source_exists(source)
     view.notices = _notices(fiddle, view.source_removed)
     return view
+
+
+def _output_urls(digest: str, run: StoredRun) -> dict[str, str]:
+    """Stored output name -> its URL under /ai/, which names this run."""
+    suffixes = {output.stored: output.suffix for output in outputs()}
+    return {
+        name: f"/ai/{run.runid}/{digest}{suffixes[name]}" for name in run.outputs if name in suffixes
+    }
 
 
 def _notices(fiddle: StoredFiddle, source_removed: bool) -> list[str]:
@@ -100,6 +140,7 @@ def _page_settings() -> dict[str, Any]:
     return {
         "api_base": current_app.config["SETTINGS"].api_base,
         "gpu_notice": NOT_YET_RENDERED["gpu"],
+        "outputs": outputs(),
     }
 
 
@@ -131,6 +172,13 @@ def iframe_page(reference: str) -> Any:
 @blueprint.get("/e/<reference>")
 def fiddle_json(reference: str) -> Any:
     return jsonify(load_view(reference).to_json())
+
+
+@blueprint.get("/e/<reference>/results")
+def fiddle_results(reference: str) -> Any:
+    """The editor page's results area alone (an HTML fragment), which the editor's script shows
+    after a run; like /e/<hash>, any origin may read it."""
+    return render_template("results.html", view=load_view(reference))
 
 
 def _base_url() -> str:
