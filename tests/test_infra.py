@@ -329,6 +329,32 @@ def test_url_map_agrees_with_the_targets(tf: dict[str, dict[str, Any]]) -> None:
             assert main._belongs(target, sample), f"{sample} is routed to {target}"
 
 
+def _url_map_target(routes: dict[str, list[str]], path: str) -> str | None:
+    """The target the URL map sends `path` to: a rule is an exact path, or "/x/*" for everything
+    below /x/; the longest rule wins; None means the site bucket."""
+    matching = [
+        (len(rule), target)
+        for target, rules in routes.items()
+        for rule in rules
+        if path == rule or (rule.endswith("/*") and path.startswith(rule[:-1]))
+    ]
+    return max(matching)[1] if matching else None
+
+
+@pytest.mark.parametrize("path", ["/e/" + "0" * 32, "/e/" + "0" * 32 + "/results", "/e/@a/results"])
+def test_the_results_fragment_goes_where_the_fiddle_json_goes(
+    tf: dict[str, dict[str, Any]], path: str
+) -> None:
+    """GET /e/<hash>/results (the editor's results area) is served like /e/<hash>."""
+    try:
+        main = importlib.import_module("functions.main")
+    except ImportError as error:
+        pytest.skip(f"functions.main does not import here: {error}")
+    target = _url_map_target(tf["locals"]["routes"], path)
+    assert target == "pages"
+    assert main._belongs(target, path)
+
+
 def test_runner_instances(tf: dict[str, dict[str, Any]]) -> None:
     template = _resource(tf, "google_compute_instance_template", "runner")
     assert _block(template, "disk")["source_image"] == "debian-cloud/debian-12"

@@ -116,9 +116,8 @@ def load_view(reference: str) -> FiddleView:
 def _output_urls(digest: str, run: StoredRun) -> dict[str, str]:
     """Stored output name -> its URL under /ai/, which names this run."""
     suffixes = {output.stored: output.suffix for output in outputs()}
-    return {
-        name: f"/ai/{run.runid}/{digest}{suffixes[name]}" for name in run.outputs if name in suffixes
-    }
+    known = [name for name in run.outputs if name in suffixes]
+    return {name: f"/ai/{run.runid}/{digest}{suffixes[name]}" for name in known}
 
 
 def _notices(fiddle: StoredFiddle, source_removed: bool) -> list[str]:

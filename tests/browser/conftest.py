@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from functions.storage.local import LocalBlobStore
 from tests.conftest import free_port, serving
 
 CHROMIUM = Path(os.environ.get("FIDDLE_CHROMIUM", "/usr/bin/chromium"))
@@ -141,3 +142,11 @@ def create_token(data_dir: Path, name: str) -> str:
     command += ["--data-dir", str(data_dir)]
     done = subprocess.run(command, text=True, check=True, capture_output=True)
     return done.stdout.strip()
+
+
+def stored_outputs(data_dir: Path, digest: str, runid: str) -> dict[str, bytes]:
+    """The outputs a run stored (name -> bytes), read from a server's own blob store."""
+    store = LocalBlobStore(data_dir / "blobs")
+    prefix = f"fiddle/{digest}/{runid}/"
+    names = [info.name for info in store.list(prefix) if not info.name.endswith("/run.json")]
+    return {name.removeprefix(prefix): store.read(name).data for name in names}

@@ -6,6 +6,7 @@ import contextlib
 import http.server
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,7 +14,12 @@ import pytest
 import requests
 
 from functions.examples import load_examples
-from tests.browser.conftest import SCREENSHOTS, http_server, wait_for_shown_images
+from tests.browser.conftest import (
+    SCREENSHOTS,
+    http_server,
+    stored_outputs,
+    wait_for_shown_images,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +48,17 @@ def draw(canvas):
     x = 1
     canvas.noSuchMethod()
 """
+# Printed text is the author's: its markup must be shown, never obeyed.
+PRINTS_MARKUP = """def draw(canvas):
+    print("<script>alert(1)</script> <b>bold</b> </pre><img src=x onerror=nothere()> &amp;")
+"""
 HASH_URL = re.compile(r".*/c/([0-9a-f]{32})$")
+# The results area's markup, and the same HTML as the browser parses it on its own.
+SHOWN_AND_PARSED = """html => {
+    const template = document.createElement("template");
+    template.innerHTML = html;
+    return [document.querySelector("#results").innerHTML, template.innerHTML];
+}"""
 
 
 @pytest.fixture
@@ -175,6 +191,40 @@ def test_type_a_program_run_it_and_see_the_image(page: Any, server: str) -> None
     )
 
 
+def test_the_results_area_is_what_the_results_route_serves(
+    page: Any, server: str, server_data: Path
+) -> None:
+    page.goto("/")
+    type_program(page, CIRCLE)
+    digest = run_and_wait(page)
+    wait_for_image(page, digest)
+    served = requests.get(f"{server}/e/{digest}/results", timeout=10)
+    assert served.status_code == 200
+    shown, parsed = page.evaluate(SHOWN_AND_PARSED, served.text)
+    assert shown == parsed
+    # Its downloads are exactly the outputs the run stored, byte for byte.
+    runid = requests.get(f"{server}/e/{digest}", timeout=10).json()["runid"]
+    stored = stored_outputs(server_data, digest, runid)
+    links = page.get_by_role("list", name="Downloads").get_by_role("link").all()
+    hrefs = [str(link.get_attribute("href")) for link in links]
+    assert all(href.startswith(f"/ai/{runid}/{digest}") for href in hrefs)
+    downloaded = [requests.get(f"{server}{href}", timeout=10).content for href in hrefs]
+    assert sorted(downloaded) == sorted(stored.values())
+    assert len(stored) == 4  # the raster, the PDF, the SKP and the printed text
+
+
+def test_printed_markup_is_shown_as_text(page: Any) -> None:
+    page.goto("/")
+    type_program(page, PRINTS_MARKUP)
+    run_and_wait(page)
+    printed = page.locator("#results .text-output")
+    printed.wait_for()
+    assert printed.inner_text() == (
+        "<script>alert(1)</script> <b>bold</b> </pre><img src=x onerror=nothere()> &amp;\n"
+    )
+    assert page.locator("#results script, #results b, #results img:not(.output-image)").count() == 0
+
+
 def test_a_syntax_error_is_marked_on_its_line(page: Any) -> None:
     page.goto("/")
     type_program(page, BROKEN)
@@ -192,7 +242,9 @@ def test_a_syntax_error_is_marked_on_its_line(page: Any) -> None:
     problem.click()
     assert page.locator("#editor .cm-activeLine").inner_text() == marked.inner_text()
     assert editor(page).evaluate("e => e.getRootNode().activeElement === e")
-    assert page.locator("#results [data-kind=no-run]").is_visible()
+    no_run = page.locator("#results [data-kind=no-run]")
+    assert no_run.is_visible()
+    assert no_run.inner_text().endswith("The problems are listed under the editor.")
 
 
 def test_a_runtime_error_is_marked_on_its_line(page: Any) -> None:
@@ -226,6 +278,8 @@ def test_back_returns_to_the_previous_fiddle(page: Any) -> None:
     page.wait_for_url(lambda url: url.endswith("/"))
     page.wait_for_function("() => document.querySelector('#fiddle-hash').hidden")
     assert "drawLine" in editor_text(page)
+    assert page.locator("#results [data-kind=empty]").is_visible()
+    assert page.locator("#zoom-control").is_hidden()
 
     page.go_forward()
     page.wait_for_url(f"**/c/{first}")

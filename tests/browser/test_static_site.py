@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 
 from functions.sitebuild import build_site
 from tests.browser.conftest import http_server
@@ -69,6 +70,12 @@ def test_the_plain_page_runs_fiddles_against_the_api(
         wait_for_image(page, digest, width=256)
         image = page.locator("#results img.output-image").get_attribute("src")
         assert str(image).startswith(f"{server}/")  # the outputs come from the API
+        links = page.get_by_role("list", name="Downloads").get_by_role("link").all()
+        hrefs = [str(link.get_attribute("href")) for link in links]
+        assert len(hrefs) == 4 and all(href.startswith(f"{server}/ai/") for href in hrefs)
+        assert all(requests.get(href, timeout=10).ok for href in hrefs)
+        pdf = page.locator("#results object.pdf-view").get_attribute("data")
+        assert str(pdf).startswith(f"{server}/ai/")
 
         # Opened afresh at its address, the plain page loads the fiddle from /e/ and shows it.
         page.goto(f"{static_site}/c/{digest}")
