@@ -20,6 +20,7 @@ from functions.docstore.factory import make_document_store
 from functions.fiddles import FiddleRepository
 from functions.headers import add_headers
 from functions.identity import BearerTokenIdentity, SessionIdentity
+from functions.links import relative_redirects, warn_without_public_url
 from functions.named import NamedFiddles
 from functions.ratelimits import RateLimits
 from functions.runner_client import HttpRunnerClient, RunnerClient
@@ -43,6 +44,7 @@ def create_app(
     runner: RunnerClient | None = None,
 ) -> Flask:
     settings = settings or Settings.from_env()
+    warn_without_public_url(settings)
     app = Flask(
         "functions",
         template_folder=str(ROOT / "templates"),
@@ -81,7 +83,7 @@ def _install_services(
         audit=AuditLog(documents),
         fiddle_runner=FiddleRunner(fiddles, runner, sources),
         runner_client=runner,
-        rate_limits=RateLimits(settings.rate_limits),
+        rate_limits=RateLimits(settings.rate_limits, documents),
         identity_providers=[BearerTokenIdentity(accounts), SessionIdentity(accounts)],
     )
 
@@ -118,6 +120,7 @@ def _register(app: Flask) -> None:
     app.context_processor(_template_globals)
     app.add_template_filter(_utc, "utc")
     app.after_request(add_headers)
+    app.after_request(relative_redirects)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
 

@@ -19,6 +19,8 @@ from typing import Any
 import requests
 
 RUNNER_START_TIMEOUT = 120.0
+# Who the audit log names for what an operator does with `fiddle admin`.
+COMMAND_LINE = "(command line)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,20 +88,34 @@ def _admin_parser(parser: argparse.ArgumentParser) -> None:
     token = actions.add_parser("create-token", help="create an API token for a user and print it")
     token.add_argument("name")
     token.add_argument("--label", default="", help="what the token is for")
-    for action in (user, token):
+    password = actions.add_parser(
+        "set-password", help="replace a user's password (read from stdin); ends their sessions"
+    )
+    password.add_argument("name")
+    remove = actions.add_parser(
+        "remove-user", help="remove a user, their sessions and their API tokens"
+    )
+    remove.add_argument("name")
+    for action in (user, token, password, remove):
         action.add_argument("--data-dir", type=Path, default=None, help="as for fiddle serve")
     user.set_defaults(handler=create_user)
     token.set_defaults(handler=create_token)
+    password.set_defaults(handler=set_password)
+    remove.set_defaults(handler=remove_user)
 
 
-def _accounts(args: argparse.Namespace) -> Any:
-    from functions.accounts import Accounts
+def _documents(args: argparse.Namespace) -> Any:
     from functions.config import Settings
     from functions.docstore.factory import make_document_store
 
     settings = Settings.from_env(data_dir=args.data_dir)
-    store = make_document_store(settings.doc_store, settings.data_dir, settings.project)
-    return Accounts(store)
+    return make_document_store(settings.doc_store, settings.data_dir, settings.project)
+
+
+def _accounts(args: argparse.Namespace) -> Any:
+    from functions.accounts import Accounts
+
+    return Accounts(_documents(args))
 
 
 def create_user(args: argparse.Namespace) -> int:
@@ -124,6 +140,39 @@ def create_token(args: argparse.Namespace) -> int:
         print(f"fiddle admin: {error}", file=sys.stderr)
         return 1
     print(token)
+    return 0
+
+
+def set_password(args: argparse.Namespace) -> int:
+    from functions.accounts import AccountError, Accounts
+    from functions.audit import AuditLog
+
+    password = sys.stdin.readline().rstrip("\n")
+    documents = _documents(args)
+    try:
+        ended = Accounts(documents).set_password(args.name, password)
+    except AccountError as error:
+        print(f"fiddle admin: {error}", file=sys.stderr)
+        return 1
+    AuditLog(documents).record(COMMAND_LINE, "set_password", args.name, sessions_ended=ended)
+    print(f"set the password of {args.name} ({ended} sessions ended)")
+    return 0
+
+
+def remove_user(args: argparse.Namespace) -> int:
+    from functions.accounts import AccountError, Accounts
+    from functions.audit import AuditLog
+
+    documents = _documents(args)
+    try:
+        sessions, tokens = Accounts(documents).remove_user(args.name)
+    except AccountError as error:
+        print(f"fiddle admin: {error}", file=sys.stderr)
+        return 1
+    AuditLog(documents).record(
+        COMMAND_LINE, "remove_user", args.name, sessions_ended=sessions, tokens_revoked=tokens
+    )
+    print(f"removed {args.name} ({sessions} sessions ended, {tokens} API tokens revoked)")
     return 0
 
 

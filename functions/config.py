@@ -6,6 +6,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+
+# Rate limits configured as FIDDLE_RATE_LIMIT_<KIND> (functions/ratelimits.py has the defaults).
+RATE_LIMIT_KINDS = ("run", "upload", "name", "signin_client", "signin_account")
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,9 @@ class Settings:
     runner_timeout: float = 40.0
     # Where the site's JavaScript finds the API; empty means the same origin.
     api_base: str = ""
+    # The address share links and oEmbed hand out, e.g. https://fiddle.example; empty (local use
+    # only) means the request's own Host header, which anyone can set.
+    public_url: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -39,7 +46,7 @@ class Settings:
             "secure_cookies": env.get("FIDDLE_SECURE_COOKIES", "") in ("1", "true", "yes"),
             "rate_limits": {
                 kind: env[f"FIDDLE_RATE_LIMIT_{kind.upper()}"]
-                for kind in ("run", "upload", "name")
+                for kind in RATE_LIMIT_KINDS
                 if env.get(f"FIDDLE_RATE_LIMIT_{kind.upper()}")
             },
             "runners": _split(env.get("FIDDLE_RUNNERS", "")),
@@ -47,9 +54,28 @@ class Settings:
             "runner_audience": env.get("FIDDLE_RUNNER_AUDIENCE", ""),
             "runner_timeout": float(env.get("FIDDLE_RUNNER_TIMEOUT", "40")),
             "api_base": env.get("FIDDLE_API_BASE", ""),
+            "public_url": public_url(env.get("FIDDLE_PUBLIC_URL", "")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def public_url(value: str) -> str:
+    """FIDDLE_PUBLIC_URL without its trailing slash; refuses anything but an http(s) origin, since
+    every link the service hands out starts with it."""
+    value = value.strip().rstrip("/")
+    if not value:
+        return ""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if not parts or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"FIDDLE_PUBLIC_URL must look like https://fiddle.example, not {value!r}")
+    if parts.path or parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"FIDDLE_PUBLIC_URL is an origin only (no path or query): {value!r}")
+    return value
 
 
 def _split(value: str) -> tuple[str, ...]:

@@ -16,6 +16,9 @@ from flask import Request, session
 from functions.accounts import Accounts, User
 
 SESSION_USER = "user"
+# The server-side session this cookie belongs to (Accounts.start_session); without a valid one
+# the cookie identifies nobody, so signing out elsewhere or a password change takes effect.
+SESSION_ID = "sid"
 SESSION_CSRF = "csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -38,8 +41,18 @@ class SessionIdentity(IdentityProvider):
         self.accounts = accounts
 
     def identify(self, request: Request) -> User | None:
-        name = session.get(SESSION_USER)
-        return self.accounts.get(name) if isinstance(name, str) else None
+        name, session_id = session.get(SESSION_USER), session.get(SESSION_ID)
+        if not isinstance(name, str):
+            return None
+        user = None
+        if isinstance(session_id, str):
+            user = self.accounts.user_for_session(session_id, name)
+        if user is None:
+            # Revoked, expired or from before sessions were stored: forget it, so the browser
+            # stops sending a dead session.
+            session.pop(SESSION_USER, None)
+            session.pop(SESSION_ID, None)
+        return user
 
 
 class BearerTokenIdentity(IdentityProvider):

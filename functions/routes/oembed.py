@@ -1,52 +1,99 @@
-"""oEmbed (https://oembed.com) for fiddle pages, so documentation tools can embed them."""
+"""oEmbed (https://oembed.com) for fiddle pages, so documentation tools can embed them.
+
+The url must be a fiddle page at this service's public origin (FIDDLE_PUBLIC_URL, or the
+request's own host when that is unset); the answer's addresses are built from that origin, never
+from the url or the Host header.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from flask import Blueprint, abort, current_app, jsonify, request
 from markupsafe import escape
 
 from functions.fiddles import FiddleRepository
+from functions.links import public_base_url
 
 blueprint = Blueprint("oembed", __name__)
 FIDDLE_PATH = re.compile(r"/(?:c|iframe)/(@?[0-9A-Za-z_]{1,128})")
+MAX_URL_LENGTH = 2048
+NOT_OURS = "That url is not a fiddle page of this service."
 
 
 @blueprint.get("/oembed")
 def oembed() -> Any:
     if request.args.get("format", "json") != "json":
         abort(501, "Only the json format is supported.")
-    reference = _reference(request.args.get("url", ""), request.host)
+    base = public_base_url()
+    reference = _reference(request.args.get("url", ""), base)
     fiddles: FiddleRepository = current_app.extensions["fiddles"]
-    digest = fiddles.resolve(reference) if reference else None
+    digest = fiddles.resolve(reference)
     fiddle = fiddles.load(digest) if digest else None
     if fiddle is None:
-        abort(404)
+        return _not_found("There is no fiddle at that url.")
     width, height = fiddle.options.width + 16, fiddle.options.height + 48
-    src = f"{request.host_url.rstrip('/')}/iframe/{reference}"
+    src = f"{base}/iframe/{reference}"
     html = (
         f'<iframe src="{escape(src)}" width="{width}" height="{height}" '
         f'style="border:0" title="Skia fiddle {escape(reference)}" loading="lazy"></iframe>'
     )
-    response = jsonify(
+    return jsonify(
         version="1.0",
         type="rich",
         provider_name="Skia Fiddle for Python",
-        provider_url=request.host_url,
+        provider_url=f"{base}/",
         title=f"Fiddle {reference}",
         html=html,
         width=width,
         height=height,
     )
-    return response
 
 
-def _reference(url: str, host: str) -> str | None:
-    parts = urlsplit(url)
-    if parts.netloc and parts.netloc != host:
-        return None  # only this service's own fiddles
+def _reference(url: str, base: str) -> str:
+    """The fiddle reference (hash or @name) in url; answers 400 or 404 for anything else."""
+    parts = _parse(url)
+    if not _same_site(parts, urlsplit(base)):
+        abort(_not_found(NOT_OURS))
     match = FIDDLE_PATH.fullmatch(parts.path)
-    return match.group(1) if match else None
+    if not match:
+        abort(_not_found(NOT_OURS))
+    return match.group(1)
+
+
+def _parse(url: str) -> SplitResult:
+    if not url:
+        abort(400, "The url parameter is required.")
+    if len(url) > MAX_URL_LENGTH:
+        abort(400, f"The url parameter is longer than {MAX_URL_LENGTH} characters.")
+    if not url.isprintable() or not url.isascii() or " " in url:
+        abort(400, "The url parameter may hold only printable ASCII without spaces.")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        abort(400, "The url parameter is not a valid URL.")
+    if parts.scheme.lower() not in ("http", "https"):
+        abort(400, "The url parameter must be an http or https address.")
+    return parts
+
+
+def _same_site(parts: SplitResult, origin: SplitResult) -> bool:
+    """The same host and port (a default port counts as none, whether written or not)."""
+    return bool(parts.hostname) and _authority(parts) == _authority(origin)
+
+
+def _authority(parts: SplitResult) -> tuple[str | None, int | None]:
+    try:
+        port = parts.port
+    except ValueError:
+        return None, -1  # a Host header with a bad port matches nothing
+    return parts.hostname, None if port in (80, 443) else port
+
+
+def _not_found(message: str) -> Any:
+    response = jsonify(error=message)
+    response.status_code = 404
+    return response

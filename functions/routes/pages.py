@@ -15,9 +15,10 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, abort, current_app, jsonify, render_template
 
 from functions.fiddles import OUTPUT_SUFFIXES, FiddleRepository, StoredFiddle, StoredRun
+from functions.links import public_base_url
 from functions.options import FiddleOptions
 
 blueprint = Blueprint("pages", __name__)
@@ -181,5 +182,6 @@ def fiddle_results(reference: str) -> Any:
 
 
 def _base_url() -> str:
-    """This site's own address, for the copyable link and embed snippet."""
-    return request.host_url.rstrip("/")
+    """This site's own address, for the copyable link and embed snippet: FIDDLE_PUBLIC_URL, so
+    that a forged Host header cannot put another site's address into them."""
+    return public_base_url()
