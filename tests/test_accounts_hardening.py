@@ -26,6 +26,11 @@ from functions.config import Settings, public_url
 from functions.fiddles import FiddleRepository
 from functions.hashing import fiddle_hash
 from functions.options import FiddleOptions
+from tests.firestore_emulator import (  # noqa: F401 - fixtures
+    _firestore_session_client,
+    firestore_client,
+    firestore_emulator,
+)
 
 NO_RUNNER = ("http://127.0.0.1:9",)
 PUBLIC = "https://fiddle.example"
@@ -304,6 +309,23 @@ def test_instances_share_the_failure_counts(app: Flask, clock: Clock, tmp_path: 
     assert sign_in(client_at(other, "203.0.113.12"), "alice", "nope").status_code == 429
 
 
+def test_the_default_limits_are_those_the_readme_promises(tmp_path: Path) -> None:
+    app = with_users(make_app(tmp_path, rate_limits={}))
+    clock = Clock()
+    app.extensions["rate_limits"].signin.clock = clock
+    client = client_at(app, "203.0.113.30")
+    statuses = [sign_in(client, "alice", "wrong-guess").status_code for _ in range(11)]
+    assert statuses == [401] * 10 + [429]
+    assert int(sign_in(client, "alice", "wrong").headers["Retry-After"]) == 600
+    # From other addresses the account holds out for 20 failures in all.
+    statuses = [
+        sign_in(client_at(app, f"192.0.2.{i}"), "alice", "wrong-guess").status_code
+        for i in range(11)
+    ]
+    assert statuses == [401] * 10 + [429]
+    assert int(sign_in(client_at(app, "192.0.2.77"), "alice", "x").headers["Retry-After"]) == 60
+
+
 def test_sign_in_limits_are_configured_from_the_environment() -> None:
     env = {"FIDDLE_RATE_LIMIT_SIGNIN_CLIENT": "3/hour", "FIDDLE_RATE_LIMIT_SIGNIN_ACCOUNT": "7/day"}
     settings = Settings.from_env(env)
@@ -378,7 +400,7 @@ def test_signing_in_again_ends_the_previous_session(app: Flask) -> None:
 
 def test_a_cookie_without_a_stored_session_identifies_nobody(app: Flask) -> None:
     """The cookies signed in before sessions were stored named only the user."""
-    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    serializer = app.session_interface.get_signing_serializer(app)
     assert admin_page(with_cookie(app, serializer.dumps({"user": "root"}))) == 401
     forged = serializer.dumps({"user": "root", "sid": "made-up"})
     assert admin_page(with_cookie(app, forged)) == 401
@@ -387,7 +409,7 @@ def test_a_cookie_without_a_stored_session_identifies_nobody(app: Flask) -> None
 def test_a_session_of_one_user_cannot_be_worn_by_another(app: Flask) -> None:
     client = client_at(app)
     sign_in(client, "alice", "alice-password")
-    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    serializer = app.session_interface.get_signing_serializer(app)
     data = serializer.loads(saved_cookie(client))
     assert admin_page(with_cookie(app, serializer.dumps({**data, "user": "root"}))) == 401
 
@@ -405,7 +427,7 @@ def test_sessions_expire(app: Flask) -> None:
 def test_the_store_holds_no_session_id(app: Flask) -> None:
     client = client_at(app)
     sign_in(client, "root", "root-password")
-    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    serializer = app.session_interface.get_signing_serializer(app)
     session_id = serializer.loads(saved_cookie(client))["sid"]
     (session,) = app.extensions["documents"].query("sessions")
     assert session_id not in str(session.data) and session_id != session.id
@@ -489,6 +511,39 @@ def test_admin_commands_refuse_bad_input(
     assert admin(tmp_path, monkeypatch, *args, stdin=stdin) == 1
     assert capsys.readouterr().err.strip() == f"fiddle admin: {message}"
     assert sign_in(client_at(app), "root", "root-password").status_code == 303
+
+
+def test_sessions_and_failure_counts_on_firestore(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The same on the document store of Google Cloud (its emulator): what every instance of
+    the functions shares there."""
+    from functions.docstore.firestore import FirestoreDocumentStore
+
+    documents = FirestoreDocumentStore(request.getfixturevalue("firestore_client"), prefix="t_")
+    settings = Settings(data_dir=tmp_path, runners=NO_RUNNER, rate_limits=SIGNIN)
+    instances = [create_app(settings, documents=documents) for _ in range(2)]
+    app, other = (with_users(instances[0]), instances[1])
+    clock = Clock()
+    for instance in instances:
+        instance.extensions["rate_limits"].signin.clock = clock
+    laptop, phone = client_at(app), client_at(other, "198.51.100.9")
+    assert sign_in(laptop, "root", "root-password").status_code == 303
+    assert sign_in(phone, "root", "root-password").status_code == 303
+    cookie = saved_cookie(laptop)
+    sign_out(laptop)
+    assert admin_page(with_cookie(other, cookie)) == 401
+    assert admin_page(phone) == 200
+    app.extensions["accounts"].set_password("root", "new-root-password")
+    assert admin_page(phone) == 401
+
+    guesser = [client_at(instance, "203.0.113.20") for instance in (app, other)]
+    statuses = [sign_in(guesser[i % 2], "alice", "wrong").status_code for i in range(6)]
+    assert statuses == [401] * 5 + [429]
+    clock.now += 120
+    assert sign_in(guesser[1], "alice", "alice-password").status_code == 303
+    # The success took back its own counters, and past windows count nothing: none are left.
+    assert documents.query("signin_failures") == []
 
 
 # --- links handed out name the public origin ----------------------------------------------------

@@ -286,6 +286,7 @@ def test_function_targets(tf: dict[str, dict[str, Any]]) -> None:
         "GOOGLE_CLOUD_PROJECT",
         "FIDDLE_RUNNERS",
         "FIDDLE_RUNNER_AUDIENCE",
+        "FIDDLE_PUBLIC_URL",
     } <= set(env)
     assert "FIDDLE_SECRET_KEY" not in env, "the secret comes from Secret Manager"
     assert _block(service, "secret_environment_variables")["key"] == "FIDDLE_SECRET_KEY"

@@ -22,6 +22,8 @@ locals {
     FIDDLE_RUNNER_AUDIENCE = local.runner_audience
     FIDDLE_SECURE_COOKIES  = "1"
     FIDDLE_DATA_DIR        = "/tmp/fiddle"
+    # Share links, embed snippets and oEmbed name this origin, never a request's Host header.
+    FIDDLE_PUBLIC_URL = local.https ? "https://${var.domains[0]}" : "http://${google_compute_global_address.site.address}"
   }
 }
 
