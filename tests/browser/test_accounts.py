@@ -343,3 +343,30 @@ def test_screenshots_of_the_account_and_admin_pages(
     finally:
         anonymous.close()
         admin.close()
+
+
+def test_signing_out_ends_the_session_for_a_copied_cookie_too(
+    browser: Any, server: str, users: dict[str, Account]
+) -> None:
+    """The session cookie copied from a signed-in browser (as malware or a shared machine
+    would) opens nothing once its owner signs out; the owner's other browser stays signed in."""
+    contexts = [browser.new_context(base_url=server) for _ in range(3)]
+    try:
+        owner, thief, other_device = contexts
+        page = signed_in(owner, users["admin"], "/signin?next=/admin/sources")
+        page.wait_for_url("**/admin/sources")
+        signed_in(other_device, users["admin"]).close()
+        thief.add_cookies(owner.cookies())
+        stolen = thief.new_page()
+        assert stolen.goto("/admin/sources").status == 200
+
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign out").click()
+        assert page.get_by_role("link", name="Sign in").is_visible()
+        answer = stolen.goto("/admin/sources")
+        assert answer.status == 401
+        assert stolen.get_by_role("link", name="Sign in").is_visible()
+        assert other_device.new_page().goto("/admin/sources").status == 200
+    finally:
+        for context in contexts:
+            context.close()
