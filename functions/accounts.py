@@ -151,9 +151,6 @@ class Accounts:
         if session_id and len(session_id) <= MAX_SECRET_LENGTH:
             _delete_quietly(self.documents, SESSIONS, _secret_id(session_id))
 
-    def sessions_of(self, name: str) -> int:
-        return len(self.documents.query(SESSIONS, where=[("user", "==", name)]))
-
     def _delete_all(self, collection: str, name: str) -> int:
         found = self.documents.query(collection, where=[("user", "==", name)])
         for document in found:
