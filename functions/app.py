@@ -20,11 +20,14 @@ from functions.docstore.factory import make_document_store
 from functions.fiddles import FiddleRepository
 from functions.headers import add_headers
 from functions.identity import BearerTokenIdentity, SessionIdentity
+from functions.inputs import BadInput
 from functions.links import relative_redirects, warn_without_public_url
 from functions.named import NamedFiddles
+from functions.quotas import ClientLimits, FairShare, Refused, StorageQuota
 from functions.ratelimits import RateLimits
 from functions.runner_client import HttpRunnerClient, RunnerClient
 from functions.running import FiddleRunner
+from functions.source_runs import SourceRuns
 from functions.sources import SourceImages
 from functions.storage.blobstore import BlobStore
 from functions.storage.factory import make_blob_store
@@ -73,15 +76,21 @@ def _install_services(
 ) -> None:
     fiddles = FiddleRepository(store)
     accounts = Accounts(documents)
-    sources = SourceImages(store, documents, fiddles, runner)
+    source_runs = SourceRuns(fiddles, documents)
+    limits = ClientLimits(
+        StorageQuota(settings.quota_bytes_per_hour),
+        FairShare(settings.runs_in_flight_per_client),
+        settings.max_run_bytes,
+    )
     app.extensions.update(
         fiddles=fiddles,
         documents=documents,
         accounts=accounts,
-        sources=sources,
+        source_runs=source_runs,
+        sources=SourceImages(store, documents, source_runs, runner, limits),
         named=NamedFiddles(store, documents, fiddles),
         audit=AuditLog(documents),
-        fiddle_runner=FiddleRunner(fiddles, runner, sources),
+        fiddle_runner=FiddleRunner(fiddles, runner, source_runs, limits),
         runner_client=runner,
         rate_limits=RateLimits(settings.rate_limits, documents),
         identity_providers=[BearerTokenIdentity(accounts), SessionIdentity(accounts)],
@@ -122,6 +131,7 @@ def _register(app: Flask) -> None:
     app.after_request(add_headers)
     app.after_request(relative_redirects)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Refused, _refused)
     app.register_error_handler(Exception, _unexpected_error)
 
 
@@ -145,11 +155,19 @@ def _http_error(error: HTTPException) -> Any:
 
     message = _plain_message(error)
     if wants_json():
-        response = jsonify(error=message)
+        response = jsonify(_json_error(error, message))
     else:
         response = app_response(render_template("error.html", status=error.code, message=message))
     response.status_code = error.code or 500
     return response
+
+
+def _json_error(error: HTTPException, message: str) -> dict[str, Any]:
+    """{"error"}; for malformed input (400) also "fields", as every 400 of the API has."""
+    if error.code != 400:
+        return {"error": message}
+    fields = error.fields if isinstance(error, BadInput) else {"request": [message]}
+    return {"error": message, "fields": fields}
 
 
 def _plain_message(error: HTTPException) -> str:
@@ -159,6 +177,15 @@ def _plain_message(error: HTTPException) -> str:
         413: "The request is too large.",
     }
     return messages.get(error.code or 0, error.description or "The request failed.")
+
+
+def _refused(error: Refused) -> Any:
+    """A quota, cap or fair-share refusal: its sentence, and when to come back."""
+    response = jsonify(error=error.message)
+    response.status_code = error.status
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def _unexpected_error(error: Exception) -> Any:

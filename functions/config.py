@@ -32,6 +32,10 @@ class Settings:
     # The address share links and oEmbed hand out, e.g. https://fiddle.example; empty (local use
     # only) means the request's own Host header, which anyone can set.
     public_url: str = ""
+    # Per client (address, and user when signed in); 0 turns a limit off. See functions/quotas.py.
+    quota_bytes_per_hour: int = 200 << 20
+    max_run_bytes: int = 32 << 20
+    runs_in_flight_per_client: int = 2
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -55,6 +59,9 @@ class Settings:
             "runner_timeout": float(env.get("FIDDLE_RUNNER_TIMEOUT", "40")),
             "api_base": env.get("FIDDLE_API_BASE", ""),
             "public_url": public_url(env.get("FIDDLE_PUBLIC_URL", "")),
+            "quota_bytes_per_hour": _count(env, "FIDDLE_QUOTA_BYTES_PER_HOUR", 200 << 20),
+            "max_run_bytes": _count(env, "FIDDLE_MAX_RUN_BYTES", 32 << 20),
+            "runs_in_flight_per_client": _count(env, "FIDDLE_RUNS_IN_FLIGHT_PER_CLIENT", 2),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
@@ -80,3 +87,12 @@ def public_url(value: str) -> str:
 
 def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip().rstrip("/") for part in value.split(",") if part.strip())
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not (value.isascii() and value.isdigit()):
+        raise ValueError(f"{name} must be a whole number of 0 or more, not {value!r}")
+    return int(value)

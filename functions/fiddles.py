@@ -5,22 +5,42 @@
     fiddle/<hash>/<runid>/run.json   written last: the run is complete only once it exists
 
 Every object here is written once (if_generation_match=0): the same hash always means the same
-code and options, and a run's outputs never change after they are stored.
+code and options, and a run's outputs never change after they are stored. The one exception is
+a withdrawn run: deleting a source image overwrites the run's marker with a withdrawal marker
+(metadata `withdrawn`), which no reader shows and no later commit can replace (see
+functions/source_runs.py for why it must stay).
+
+A run is shown (by run(), runs(), newest_run() and output()) only when its marker is a commit
+marker and, for a fiddle that renders a source image, that image still exists with the
+generation the run rendered: a run whose image was deleted is never served, whatever was left
+in storage by a crash or by runs stored before deletions withdrew them.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
+from typing import Any, TypeGuard
 
 from functions.options import FiddleOptions
-from functions.storage.blobstore import BlobStore, InvalidName, NotFound, PreconditionFailed
+from functions.storage.blobstore import (
+    Blob,
+    BlobStore,
+    InvalidName,
+    NotFound,
+    PreconditionFailed,
+)
+from functions.text import decode_text, valid_text, valid_utf8
 
+log = logging.getLogger(__name__)
 HASH_RE = re.compile(r"[0-9a-f]{32}")
 RUNID_RE = re.compile(r"[0-9][0-9A-Za-z:.+_-]{0,79}")
 NAME_RE = re.compile(r"[0-9a-zA-Z_]{1,128}")
 RUN_MARKER = "run.json"
+# Metadata key of a withdrawal marker: a run marker that says the run was taken back, and why.
+WITHDRAWN = "withdrawn"
 
 # URL suffix (SPEC section 4) -> stored object name (SPEC section 5), and its content type.
 OUTPUT_SUFFIXES = {
@@ -33,6 +53,7 @@ OUTPUT_SUFFIXES = {
     "_gpu.webm": ("gpu.webm", "video/webm"),
 }
 CONTENT_TYPES = dict(OUTPUT_SUFFIXES.values())
+TEXT_OUTPUT = "txt.txt"
 
 
 @dataclass(frozen=True)
@@ -49,9 +70,23 @@ class StoredRun:
     text: str
 
 
+@dataclass(frozen=True)
+class SourceRef:
+    """The source image a run rendered: its id and the generation of source/<id> it read."""
+
+    id: int
+    generation: int
+
+
+class RunWithdrawn(Exception):
+    """The run's marker name already holds a withdrawal marker: the run may never be stored."""
+
+
 class FiddleRepository:
     def __init__(self, store: BlobStore) -> None:
         self.store = store
+
+    # --- code ---------------------------------------------------------------------------------
 
     def save_code(self, fiddle_hash: str, code: str, options: FiddleOptions) -> None:
         self._write_once(
@@ -68,65 +103,140 @@ class FiddleRepository:
             blob = self.store.read(f"fiddle/{fiddle_hash}/draw.py")
         except NotFound:
             return None
-        options = FiddleOptions.from_metadata(blob.metadata)
-        return StoredFiddle(fiddle_hash, blob.data.decode("utf-8"), options)
+        return StoredFiddle(fiddle_hash, decode_text(blob.data), _options(blob.metadata))
+
+    # --- storing runs -------------------------------------------------------------------------
 
     def save_run(self, fiddle_hash: str, runid: str, outputs: dict[str, bytes], text: str) -> None:
-        """Store a successful run's outputs, then the marker that makes the run visible."""
+        """Store a run that renders no source image: outputs, then the marker that shows it."""
+        self.store_outputs(fiddle_hash, runid, outputs)
+        self.commit_run(fiddle_hash, runid, outputs, text, None)
+
+    def store_outputs(self, fiddle_hash: str, runid: str, outputs: dict[str, bytes]) -> None:
         prefix = f"fiddle/{fiddle_hash}/{runid}"
         for name, data in outputs.items():
+            if name == TEXT_OUTPUT:
+                data = valid_utf8(data)
             self._write_once(f"{prefix}/{name}", data, {}, CONTENT_TYPES.get(name, ""))
-        marker = {"outputs": sorted(outputs), "text": text}
-        self._write_once(
-            f"{prefix}/{RUN_MARKER}", json.dumps(marker).encode(), {}, "application/json"
+
+    def commit_run(
+        self,
+        fiddle_hash: str,
+        runid: str,
+        outputs: dict[str, bytes],
+        text: str,
+        source: SourceRef | None,
+    ) -> None:
+        """Write the run's marker, create-only; RunWithdrawn if a withdrawal marker is there."""
+        marker: dict[str, Any] = {"outputs": sorted(outputs), "text": valid_text(text)}
+        marker.update(source={"id": source.id, "generation": source.generation} if source else 0)
+        name = _marker_name(fiddle_hash, runid)
+        data = json.dumps(marker).encode()
+        try:
+            self.store.write(name, data, content_type="application/json", if_generation_match=0)
+        except PreconditionFailed:
+            # An identical run committed first (same hash and build: same outputs), or the run
+            # was withdrawn before it could commit.
+            if self._withdrawn(name):
+                raise RunWithdrawn(name) from None
+
+    def _withdrawn(self, marker_name: str) -> bool:
+        try:
+            return WITHDRAWN in self.store.stat(marker_name).metadata
+        except NotFound:
+            return False
+
+    # --- withdrawing runs ---------------------------------------------------------------------
+
+    def withdraw_run(self, fiddle_hash: str, runid: str, reason: str) -> None:
+        """Replace the run's marker with a withdrawal marker (whatever is there, or nothing),
+        then remove its outputs. From the first step on, the run is never shown or committed."""
+        self.store.write(
+            _marker_name(fiddle_hash, runid),
+            json.dumps({WITHDRAWN: reason}).encode(),
+            metadata={WITHDRAWN: reason},
+            content_type="application/json",
         )
+        self.discard_outputs(fiddle_hash, runid)
+
+    def discard_outputs(self, fiddle_hash: str, runid: str) -> None:
+        """Remove every object of the run but its marker."""
+        marker = _marker_name(fiddle_hash, runid)
+        for info in list(self.store.list(f"fiddle/{fiddle_hash}/{runid}/")):
+            if info.name != marker:
+                self._delete_quietly(info.name)
+
+    def stored_runids(self, fiddle_hash: str) -> list[str]:
+        """Every run directory of the fiddle: committed, withdrawn or left unfinished."""
+        prefix = f"fiddle/{fiddle_hash}/"
+        names = (info.name[len(prefix) :] for info in self.store.list(prefix))
+        return sorted({name.split("/")[0] for name in names if "/" in name})
+
+    # --- reading runs -------------------------------------------------------------------------
 
     def runs(self, fiddle_hash: str) -> list[str]:
-        """Complete runs of the fiddle, oldest first (runids sort by release time)."""
+        """Committed runs of the fiddle, oldest first (runids sort by release time)."""
         prefix = f"fiddle/{fiddle_hash}/"
         found = {
             info.name[len(prefix) :].split("/")[0]
             for info in self.store.list(prefix)
-            if info.name.endswith(f"/{RUN_MARKER}")
+            if info.name.endswith(f"/{RUN_MARKER}") and WITHDRAWN not in info.metadata
         }
         return sorted(found)
 
     def run(self, fiddle_hash: str, runid: str) -> StoredRun | None:
+        """The run, if it is committed and may be shown; None otherwise."""
         if not (HASH_RE.fullmatch(fiddle_hash) and RUNID_RE.fullmatch(runid)):
             return None
         try:
-            blob = self.store.read(f"fiddle/{fiddle_hash}/{runid}/{RUN_MARKER}")
+            blob = self.store.read(_marker_name(fiddle_hash, runid))
         except NotFound:
             return None
-        marker = json.loads(blob.data)
-        return StoredRun(runid, tuple(marker["outputs"]), marker.get("text", ""))
+        marker = _marker(blob)
+        if marker is None or not self._source_current(fiddle_hash, marker.get("source")):
+            return None
+        return StoredRun(runid, _output_names(marker), _marker_text(marker))
 
     def newest_run(self, fiddle_hash: str) -> StoredRun | None:
         runs = self.runs(fiddle_hash) if HASH_RE.fullmatch(fiddle_hash) else []
-        return self.run(fiddle_hash, runs[-1]) if runs else None
+        for runid in reversed(runs):
+            run = self.run(fiddle_hash, runid)
+            if run is not None:
+                return run
+        return None
 
     def output(self, fiddle_hash: str, runid: str, name: str) -> bytes | None:
-        if not (HASH_RE.fullmatch(fiddle_hash) and RUNID_RE.fullmatch(runid)):
-            return None
-        if name not in CONTENT_TYPES:
+        """An output of a run that may be shown; None for anything else."""
+        run = self.run(fiddle_hash, runid)
+        if run is None or name not in run.outputs or name not in CONTENT_TYPES:
             return None
         try:
             return self.store.read(f"fiddle/{fiddle_hash}/{runid}/{name}").data
         except (NotFound, InvalidName):
             return None
 
-    def delete_outputs(self, fiddle_hash: str) -> int:
-        """Delete every run of the fiddle (markers first, so no half run is ever shown); keep
-        the code. Returns how many objects were removed."""
-        names = [info.name for info in self.store.list(f"fiddle/{fiddle_hash}/")]
-        runs = [n for n in names if n.count("/") == 3]
-        ordered = sorted(runs, key=lambda n: not n.endswith(f"/{RUN_MARKER}"))
-        for name in ordered:
-            try:
-                self.store.delete(name)
-            except NotFound:
-                pass
-        return len(ordered)
+    def _source_current(self, fiddle_hash: str, source: object) -> bool:
+        """Whether the source image the run rendered is still there, as it was then."""
+        if source is None:  # a marker from before markers named their source
+            legacy = self._options_source(fiddle_hash)
+            return legacy == 0 or self.source_generation(legacy) is not None
+        if source == 0:
+            return True
+        if not isinstance(source, dict):
+            return False
+        source_id, generation = source.get("id"), source.get("generation")
+        if not (_is_int(source_id) and _is_int(generation)):
+            return False
+        return self.source_generation(source_id) == generation
+
+    def _options_source(self, fiddle_hash: str) -> int:
+        try:
+            info = self.store.stat(f"fiddle/{fiddle_hash}/draw.py")
+        except NotFound:
+            return 0
+        return _options(info.metadata).source
+
+    # --- names and source images --------------------------------------------------------------
 
     def resolve(self, reference: str) -> str | None:
         """A hash, or `@name` looked up in named/<name>; None when neither exists."""
@@ -142,13 +252,24 @@ class FiddleRepository:
         return target if HASH_RE.fullmatch(target) else None
 
     def source_exists(self, source_id: int) -> bool:
-        return source_id > 0 and self.store.exists(f"source/{source_id}")
+        return self.source_generation(source_id) is not None
 
-    def source_png(self, source_id: int) -> bytes | None:
-        try:
-            return self.store.read(f"source/{source_id}").data
-        except NotFound:
+    def source_generation(self, source_id: int) -> int | None:
+        """The generation of source/<id>; None when there is no such image (0 included)."""
+        if source_id <= 0:
             return None
+        try:
+            return self.store.stat(f"source/{source_id}").generation
+        except (NotFound, InvalidName):
+            return None
+
+    def source_image(self, source_id: int) -> Blob | None:
+        try:
+            return self.store.read(f"source/{source_id}") if source_id > 0 else None
+        except (NotFound, InvalidName):
+            return None
+
+    # --- helpers ------------------------------------------------------------------------------
 
     def _write_once(
         self, name: str, data: bytes, metadata: dict[str, str], content_type: str
@@ -164,6 +285,53 @@ class FiddleRepository:
         except PreconditionFailed:
             # Already stored by an earlier or concurrent identical run: same hash, same content.
             pass
+
+    def _delete_quietly(self, name: str) -> None:
+        try:
+            self.store.delete(name)
+        except NotFound:
+            pass
+
+
+def _marker_name(fiddle_hash: str, runid: str) -> str:
+    return f"fiddle/{fiddle_hash}/{runid}/{RUN_MARKER}"
+
+
+def _marker(blob: Blob) -> dict[str, Any] | None:
+    """A commit marker's contents; None for a withdrawal marker or one that cannot be read."""
+    if WITHDRAWN in blob.metadata:
+        return None
+    try:
+        marker = json.loads(decode_text(blob.data))
+    except (ValueError, RecursionError):
+        log.warning("unreadable run marker %s", blob.name)
+        return None
+    return marker if isinstance(marker, dict) and WITHDRAWN not in marker else None
+
+
+def _output_names(marker: dict[str, Any]) -> tuple[str, ...]:
+    outputs = marker.get("outputs")
+    names = outputs if isinstance(outputs, list) else []
+    return tuple(name for name in names if isinstance(name, str) and name in CONTENT_TYPES)
+
+
+def _marker_text(marker: dict[str, Any]) -> str:
+    text = marker.get("text", "")
+    # json.loads turns an escaped lone surrogate ("\\ud800") back into one.
+    return valid_text(text) if isinstance(text, str) else ""
+
+
+def _options(metadata: dict[str, str]) -> FiddleOptions:
+    """The stored options; the defaults when another writer left none that can be read."""
+    try:
+        return FiddleOptions.from_metadata(metadata)
+    except (ValueError, TypeError, RecursionError):
+        log.warning("unreadable fiddle options %r", metadata.get("options", "")[:200])
+        return FiddleOptions()
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def split_output_reference(filename: str) -> tuple[str, str] | None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import requests
 
+from functions.text import clean_result
 from runner_vm.auth import NoSigner, Signer
 from runner_vm.protocol import ProtocolError, RunRequest, RunResult
 
@@ -148,8 +149,9 @@ class HttpRunnerClient(RunnerClient):
             log.error("runner %s answered HTTP %d", url, response.status_code)
             raise RunnerUnavailable(f"runner {url} failed with HTTP {response.status_code}")
         try:
-            return RunResult.from_json(response.json())
-        except (ValueError, ProtocolError) as error:
+            # Text crosses into storage and pages here: make it valid Unicode once, at the edge.
+            return clean_result(RunResult.from_json(response.json()))
+        except (ValueError, ProtocolError, RecursionError) as error:
             raise RunnerUnavailable(f"runner {url} sent a malformed answer") from error
 
     def describe(self) -> dict[str, Any]:

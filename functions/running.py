@@ -1,4 +1,5 @@
-"""Running a fiddle: validate, answer from storage when possible, else run and store the result."""
+"""Running a fiddle: validate, answer from storage when possible, else run and store the result,
+within what one client may take (functions/quotas.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from functions.fiddles import FiddleRepository, StoredRun
+from functions.fiddles import RUNID_RE, FiddleRepository, SourceRef, StoredRun
 from functions.hashing import fiddle_hash
-from functions.runner_client import RunnerClient
+from functions.quotas import ClientKeys, ClientLimits, check_run_size
+from functions.runner_client import RunnerClient, RunnerUnavailable
 from functions.schemas import InvalidRequest, RunRequestData, parse_run_request
-from functions.sources import SourceImages
+from functions.source_runs import SourceRuns
 from runner_vm.protocol import RunRequest, RunResult
 
 
@@ -40,13 +42,19 @@ class RunAnswer:
 
 class FiddleRunner:
     def __init__(
-        self, fiddles: FiddleRepository, runner: RunnerClient, sources: SourceImages
+        self,
+        fiddles: FiddleRepository,
+        runner: RunnerClient,
+        source_runs: SourceRuns,
+        limits: ClientLimits,
     ) -> None:
         self.fiddles = fiddles
         self.runner = runner
-        self.sources = sources
+        self.source_runs = source_runs
+        self.limits = limits
 
-    def run(self, payload: object) -> RunAnswer:
+    def run(self, payload: object, client: ClientKeys = ()) -> RunAnswer:
+        """Answer a run request from `client` (no keys: the service itself, under no limits)."""
         data = parse_run_request(payload)
         self._check_source(data)
         digest = fiddle_hash(data.code, data.options)
@@ -59,15 +67,12 @@ class FiddleRunner:
         existing = self.fiddles.run(digest, build["runid"]) if self.fiddles.load(digest) else None
         if existing:
             return _from_storage(digest, existing, build)
-        return self._run_and_store(digest, data, build)
+        return self._run_and_store(digest, data, build, client)
 
     def _check_source(self, data: RunRequestData) -> None:
         source = data.options.source
         if source and not self.fiddles.source_exists(source):
-            raise InvalidRequest(
-                f"There is no source image with id {source}.",
-                {"options.source": ["no uploaded source image has this id"]},
-            )
+            raise _no_source(source)
 
     @staticmethod
     def _check_version(data: RunRequestData, build: dict[str, Any]) -> None:
@@ -84,18 +89,49 @@ class FiddleRunner:
             return None
         return _from_storage(digest, newest, {"skia_python": newest.runid.rsplit("-", 1)[-1]})
 
-    def _run_and_store(self, digest: str, data: RunRequestData, build: dict[str, Any]) -> RunAnswer:
+    def _run_and_store(
+        self, digest: str, data: RunRequestData, build: dict[str, Any], client: ClientKeys
+    ) -> RunAnswer:
         # Code is kept even when it fails to compile, as Skia Fiddle does; outputs only on success.
-        source_png = self.fiddles.source_png(data.options.source) if data.options.source else None
-        result = self.runner.run(
-            RunRequest(str(uuid.uuid4()), data.code, data.options.to_json(), source_png)
-        )
+        source, source_png = self._source_image(data)
+        self.limits.quota.check_room(client)
+        with self.limits.fair_share.slot(client):
+            result = self.runner.run(
+                RunRequest(str(uuid.uuid4()), data.code, data.options.to_json(), source_png)
+            )
+        if not RUNID_RE.fullmatch(result.runid) and result.succeeded:
+            raise RunnerUnavailable("the runner answered with a malformed runid")
+        self._charge(client, data, result)
         self.fiddles.save_code(digest, data.code, data.options)
         if result.succeeded:
-            if data.options.source:
-                self.sources.record_use(data.options.source, digest)
-            self.fiddles.save_run(digest, result.runid, result.outputs, result.text)
+            self.source_runs.store(digest, result.runid, result.outputs, result.text, source)
         return _from_result(digest, result, build)
+
+    def _source_image(self, data: RunRequestData) -> tuple[SourceRef | None, bytes | None]:
+        """The image the run renders with the generation it was read at, so that storing the
+        run can tell whether it was deleted meanwhile."""
+        if not data.options.source:
+            return None, None
+        blob = self.fiddles.source_image(data.options.source)
+        if blob is None:
+            raise _no_source(data.options.source)
+        return SourceRef(data.options.source, blob.generation), blob.data
+
+    def _charge(self, client: ClientKeys, data: RunRequestData, result: RunResult) -> None:
+        """Refuse (and store nothing) past the per-run cap or the client's hourly quota."""
+        size = len(data.code.encode("utf-8"))
+        if result.succeeded:
+            size += sum(len(output) for output in result.outputs.values())
+            size += len(result.text.encode("utf-8", "replace"))  # again in the run's marker
+        check_run_size(size, self.limits.max_run_bytes)
+        self.limits.quota.charge(client, size)
+
+
+def _no_source(source: int) -> InvalidRequest:
+    return InvalidRequest(
+        f"There is no source image with id {source}.",
+        {"options.source": ["no uploaded source image has this id"]},
+    )
 
 
 def _from_storage(digest: str, run: StoredRun, build: dict[str, Any]) -> RunAnswer:

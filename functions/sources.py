@@ -1,5 +1,6 @@
 """Uploaded source images: decoded in the sandbox, numbered from `source/lastid.txt`, deletable
-by admins together with every output rendered from them.
+by admins together with every output rendered from them (the protocol that keeps runs in flight
+from storing outputs of a deleted image is in functions/source_runs.py).
 
     source/<id>                  the normalised PNG
     source/lastid.txt            the largest id ever used (generation-conditioned increments)
@@ -13,17 +14,18 @@ import uuid
 from dataclasses import dataclass
 
 from functions.accounts import User
-from functions.docstore.base import AlreadyExists, DocumentStore
+from functions.docstore.base import DocumentStore
 from functions.docstore.base import NotFound as DocumentNotFound
-from functions.fiddles import FiddleRepository
+from functions.quotas import ClientKeys, ClientLimits
 from functions.runner_client import RunnerClient
-from functions.storage.blobstore import BlobStore, NotFound, PreconditionFailed
+from functions.source_runs import SourceRuns
+from functions.storage.blobstore import BlobStore, InvalidName, NotFound, PreconditionFailed
 from runner_vm.protocol import RunRequest
 
 LAST_ID = "source/lastid.txt"
 SOURCES = "sources"
-SOURCE_USES = "source_uses"
 THUMBNAIL_SIZES = (64, 128, 256)
+_STORED_OUTPUTS = ("source.png", *(f"thumb{size}.png" for size in THUMBNAIL_SIZES))
 MAX_UPLOAD_BYTES = 10 << 20
 ID_RETRIES = 200
 
@@ -48,19 +50,25 @@ class SourceImages:
         self,
         store: BlobStore,
         documents: DocumentStore,
-        fiddles: FiddleRepository,
+        runs: SourceRuns,
         runner: RunnerClient,
+        limits: ClientLimits,
     ) -> None:
         self.store = store
         self.documents = documents
-        self.fiddles = fiddles
+        self.runs = runs
         self.runner = runner
+        self.limits = limits
 
-    def upload(self, data: bytes, user: User) -> int:
-        """Decode first, so a bad image uses up no id; then take the next id and store."""
+    def upload(self, data: bytes, user: User, client: ClientKeys = ()) -> int:
+        """Decode first, so a bad image uses up no id; then take the next id and store. The
+        stored image and thumbnails count against the client's hourly quota."""
         if len(data) > MAX_UPLOAD_BYTES:
             raise UploadRejected("Images may be at most 10 MiB.", 413)
-        decoded = self._decode(data)
+        self.limits.quota.check_room(client)
+        with self.limits.fair_share.slot(client):
+            decoded = self._decode(data)
+        self.limits.quota.charge(client, sum(len(decoded[name]) for name in _STORED_OUTPUTS))
         source_id = self._next_id()
         self.store.write(
             f"source/{source_id}",
@@ -81,7 +89,7 @@ class SourceImages:
     def _decode(self, data: bytes) -> dict[str, bytes]:
         request = RunRequest(str(uuid.uuid4()), "", {}, data, task="decode_image")
         result = self.runner.run(request)
-        if result.runtime_error or "source.png" not in result.outputs:
+        if result.runtime_error or not all(name in result.outputs for name in _STORED_OUTPUTS):
             raise UploadRejected(result.runtime_error or "The image could not be decoded.")
         return result.outputs
 
@@ -113,23 +121,8 @@ class SourceImages:
     def _read(self, name: str) -> bytes | None:
         try:
             return self.store.read(name).data
-        except NotFound:
+        except (NotFound, InvalidName):
             return None
-
-    def record_use(self, source_id: int, fiddle_hash: str) -> None:
-        """Index which fiddles rendered with which image, so deletion needs no bucket scan."""
-        try:
-            self.documents.create(
-                SOURCE_USES,
-                f"{source_id}-{fiddle_hash}",
-                {"source": source_id, "hash": fiddle_hash},
-            )
-        except AlreadyExists:
-            pass
-
-    def users_of(self, source_id: int) -> list[str]:
-        uses = self.documents.query(SOURCE_USES, where=[("source", "==", source_id)])
-        return sorted(d.data["hash"] for d in uses)
 
     def all(self) -> list[SourceImage]:
         images = []
@@ -140,33 +133,32 @@ class SourceImages:
                     source_id,
                     document.data.get("creator", ""),
                     document.data.get("time", 0.0),
-                    len(self.users_of(source_id)),
+                    len(self.runs.users(source_id)),
                 )
             )
         return sorted(images, key=lambda image: image.id)
 
     def delete(self, source_id: int) -> list[str]:
-        """Remove the image, its thumbnails and every output rendered from it; return the hashes."""
-        if not self.store.exists(f"source/{source_id}"):
-            raise UploadRejected(f"There is no source image {source_id}.", 404)
-        hashes = self.users_of(source_id)
-        for fiddle_hash in hashes:
-            self.fiddles.delete_outputs(fiddle_hash)
-        for name in [
-            f"source/{source_id}",
-            *(f"thumbnail/{source_id}/{s}.png" for s in THUMBNAIL_SIZES),
-        ]:
-            self._delete_quietly(name)
-        for fiddle_hash in hashes:
-            self.documents.delete(SOURCE_USES, f"{source_id}-{fiddle_hash}")
+        """Remove the image, every run rendered from it, its thumbnails and its index entry (in
+        that order, so a deletion that stopped half-way resumes when repeated); return the
+        hashes of the fiddles whose runs were withdrawn."""
+        removed = self._delete_quietly(f"source/{source_id}")
+        hashes = self.runs.withdraw(source_id)
+        for size in THUMBNAIL_SIZES:
+            removed |= self._delete_quietly(f"thumbnail/{source_id}/{size}.png")
         try:
             self.documents.delete(SOURCES, str(source_id))
         except DocumentNotFound:
-            pass  # uploaded before the index existed
+            pass  # uploaded before the index existed, or removed by an earlier attempt
+        else:
+            removed = True
+        if not removed and not hashes:
+            raise UploadRejected(f"There is no source image {source_id}.", 404)
         return hashes
 
-    def _delete_quietly(self, name: str) -> None:
+    def _delete_quietly(self, name: str) -> bool:
         try:
             self.store.delete(name)
-        except NotFound:
-            pass
+        except (NotFound, InvalidName):
+            return False
+        return True

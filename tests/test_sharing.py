@@ -29,7 +29,10 @@ GENEROUS = {"run": "10000/minute", "upload": "10000/minute", "name": "10000/minu
 
 @pytest.fixture
 def app(runner_url: str, data_dir: Path) -> Flask:
-    settings = Settings(data_dir=data_dir, runners=(runner_url,), rate_limits=GENEROUS)
+    # Generous limits: these tests send many requests from one address, some all at once.
+    settings = Settings(
+        data_dir=data_dir, runners=(runner_url,), rate_limits=GENEROUS, runs_in_flight_per_client=0
+    )
     application = create_app(settings)
     application.testing = True
     accounts = application.extensions["accounts"]
@@ -303,9 +306,14 @@ def test_deleting_a_source_removes_exactly_its_outputs(app: Flask, data_dir: Pat
     answer = client.delete(f"/_/source/{first}", headers=root)
     assert answer.status_code == 200 and sorted(answer.json["fiddles"]) == sorted(uses_first)
     removed = before - objects(data_dir)
-    expected = {n for n in before if n.startswith(tuple(f"fiddle/{h}/2" for h in uses_first))}
+    runs_of_first = {n for n in before if n.startswith(tuple(f"fiddle/{h}/2" for h in uses_first))}
+    markers = {n for n in runs_of_first if n.endswith("/run.json")}
+    expected = runs_of_first - markers
     expected |= {f"source/{first}"} | {n for n in before if n.startswith(f"thumbnail/{first}/")}
     assert removed == expected
+    # Each run's marker stays, replaced by a withdrawal marker that no later commit can replace.
+    store = LocalBlobStore(data_dir / "blobs")
+    assert len(markers) == 2 and all("withdrawn" in store.stat(n).metadata for n in markers)
     for digest in uses_first:
         assert f"fiddle/{digest}/draw.py" in objects(data_dir)
         assert client.get(f"/i/{digest}_raster.png").status_code == 404

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, jsonify, redirect, render_templ
 
 from functions.audit import AuditLog
 from functions.guards import require_admin
+from functions.inputs import SOURCE_ID
 from functions.named import NamedFiddles, NamingError
 from functions.sources import SourceImages, UploadRejected
 
@@ -61,12 +62,12 @@ def delete_source(source_id: int) -> list[str]:
     return hashes
 
 
-@blueprint.delete("/_/source/<int:source_id>")
+@blueprint.delete(f"/_/source/<{SOURCE_ID}:source_id>")
 def delete_source_json(source_id: int) -> Any:
     return jsonify(deleted=source_id, fiddles=delete_source(source_id))
 
 
-@blueprint.post("/admin/sources/<int:source_id>/delete")
+@blueprint.post(f"/admin/sources/<{SOURCE_ID}:source_id>/delete")
 def delete_source_form(source_id: int) -> Any:
     delete_source(source_id)
     return redirect("/admin/sources", 303)

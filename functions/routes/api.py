@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
+from functions.clients import client_keys
+from functions.inputs import json_body
 from functions.ratelimits import limit
 from functions.runner_client import RunnerUnavailable
 from functions.schemas import InvalidRequest
+from functions.source_runs import SourceWithdrawn
 
 blueprint = Blueprint("api", __name__)
 
@@ -16,17 +19,14 @@ blueprint = Blueprint("api", __name__)
 @blueprint.post("/_/run")
 @limit("run")
 def run() -> Any:
-    payload = request.get_json(silent=True, force=True)
-    if payload is None:
-        return _invalid(
-            InvalidRequest(
-                "The request body must be a JSON object.", {"body": ["is not a JSON object"]}
-            )
-        )
+    # Any content type: Skia Fiddle's own client does not always say application/json.
+    payload = json_body()
     try:
-        answer = current_app.extensions["fiddle_runner"].run(payload)
+        answer = current_app.extensions["fiddle_runner"].run(payload, client_keys())
     except InvalidRequest as error:
         return _invalid(error)
+    except SourceWithdrawn as error:
+        return _withdrawn(error)
     except RunnerUnavailable as error:
         return _unavailable(error)
     return jsonify(answer.to_json())
@@ -34,6 +34,10 @@ def run() -> Any:
 
 def _invalid(error: InvalidRequest) -> Any:
     return jsonify(error.to_json()), 400
+
+
+def _withdrawn(error: SourceWithdrawn) -> Any:
+    return jsonify(error=error.message, fields={"options.source": [error.message]}), 409
 
 
 def _unavailable(error: RunnerUnavailable) -> Any:

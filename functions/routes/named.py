@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, current_app, jsonify, render_template
 
 from functions.guards import require_user
+from functions.inputs import json_object
 from functions.named import NamedFiddles, NamingError
 from functions.ratelimits import limit
 
@@ -21,9 +22,7 @@ def _named() -> NamedFiddles:
 @limit("name")
 def name_fiddle() -> Any:
     user = require_user()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return _error("The request body must be a JSON object.", 400, "body")
+    body = json_object(require_json_type=True)
     overwrite = body.get("overwrite", False)
     if not isinstance(overwrite, bool):
         return _error("overwrite must be true or false.", 400, "overwrite")

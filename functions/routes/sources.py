@@ -6,7 +6,9 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
+from functions.clients import client_keys
 from functions.guards import require_user
+from functions.inputs import SOURCE_ID, query_choice
 from functions.ratelimits import limit
 from functions.runner_client import RunnerUnavailable
 from functions.sources import THUMBNAIL_SIZES, SourceImages, UploadRejected
@@ -26,7 +28,7 @@ def upload() -> Any:
     if uploaded is None:
         return _error("Send the image in a multipart field named upload.", 400)
     try:
-        source_id = _sources().upload(uploaded.read(), user)
+        source_id = _sources().upload(uploaded.read(), user, client_keys())
     except UploadRejected as rejected:
         return _error(rejected.message, rejected.status)
     except RunnerUnavailable as error:
@@ -52,15 +54,11 @@ def source_list() -> Any:
     return response
 
 
-@blueprint.get("/s/<int:source_id>")
+@blueprint.get(f"/s/<{SOURCE_ID}:source_id>")
 def source_image(source_id: int) -> Any:
-    size = request.args.get("size")
-    if size is None:
-        data = _sources().image(source_id)
-    elif size.isdigit() and int(size) in THUMBNAIL_SIZES:
-        data = _sources().thumbnail(source_id, int(size))
-    else:
-        abort(400, f"size must be one of {', '.join(map(str, THUMBNAIL_SIZES))}.")
+    size = query_choice("size", {str(size): size for size in THUMBNAIL_SIZES})
+    sources = _sources()
+    data = sources.image(source_id) if size is None else sources.thumbnail(source_id, size)
     if data is None:
         abort(404)
     response = Response(data, mimetype="image/png")

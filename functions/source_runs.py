@@ -1,0 +1,163 @@
+"""Runs that render a source image, and deleting that image while they are in flight.
+
+The promise: once `DELETE /_/source/<n>` has answered, no run rendered from image n is shown
+(by /i/, /ai/, the pages, /e/ or a cached answer to /_/run), and none is committed later,
+whatever was running. Neither store has transactions across objects, so the promise rests on
+single-object preconditions, one ordering rule on each side, and a marker that stays.
+
+Names: source/<n> is the image (generation G); fiddle/<h>/<r>/ holds the outputs of one run;
+fiddle/<h>/<r>/run.json is the run's commit marker (the run exists once it does); the document
+source_uses/<n>-<h>-<r> registers the run as a user of image n.
+
+A run R, after rendering with source/<n> as read at generation G:
+  r1  registers <n>-<h>-<r>, before anything of the run is stored;
+  r2  checks that source/<n> still has generation G (else: lost);
+  r3  writes its outputs, create-only;
+  r4  checks again that source/<n> still has generation G (else: lost);
+  r5  writes run.json naming n and G, create-only (if_generation_match=0); if the name already
+      holds a withdrawal marker: lost.
+A run that lost removes its outputs and its registration, stores nothing and answers 409.
+
+A deletion D of image n:
+  d1  deletes source/<n>; from here every check r2/r4 fails and new runs of n are refused;
+  d2  then lists the registrations of n, and the run directories of every fiddle they name;
+  d3  overwrites each such run's run.json with a withdrawal marker (no precondition);
+  d4  deletes every other object in those run directories;
+  d5  deletes the thumbnails, the registrations and the index entry, and answers.
+
+Why it holds. R commits only after its check r4 passed, so r1 < r4 < d1 < d2: D's listing sees
+R's registration and d3 writes the withdrawal marker at the name R commits to. Whichever of r5
+and d3 comes first, the name ends up holding the withdrawal marker: d3 overwrites a commit
+marker, and r5's create-only write fails on a withdrawal marker. The marker stays for good (it
+is a few bytes; the image's id is never used again, so no run can ever want that name back).
+R's outputs are written before r4, hence before d1 and d4, so D deletes them; a run that lost
+deletes its own. The other order: if D finished first, R's next check fails and R stores nothing
+more and deletes what it wrote.
+
+Serving checks independently (functions/fiddles.py): a marker is shown only while source/<n>
+exists with the generation the marker names, so nothing rendered from n is shown from d1 on, not
+even what crashes leave behind or what was stored before this protocol existed.
+
+Crashes. R dying between r1 and r5 leaves outputs without a marker: never shown, and d2-d4 find
+and remove them later (the registration stays). R dying after losing at r4 but before cleaning
+up leaves outputs without a marker that no deletion will revisit: never shown, only garbage.
+D dying after d1 shows nothing of n (serving check); repeating the deletion resumes it, because
+the registrations are removed last.
+
+`on_step` is a seam for tests: it is called with each step's name, so a test can pause a real run
+at any point and delete the image there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from functions.docstore.base import AlreadyExists, Document, DocumentStore
+from functions.docstore.base import NotFound as DocumentNotFound
+from functions.fiddles import FiddleRepository, RunWithdrawn, SourceRef
+
+SOURCE_USES = "source_uses"
+STEPS = ("rendered", "registered", "outputs_stored", "checked", "committed")
+
+
+class SourceWithdrawn(Exception):
+    """The run's source image was deleted while it ran; nothing of the run was stored."""
+
+    def __init__(self, source_id: int) -> None:
+        self.source_id = source_id
+        self.message = (
+            f"Source image {source_id} was deleted while the fiddle ran, so nothing was stored."
+        )
+        super().__init__(self.message)
+
+
+def _no_step(step: str) -> None:
+    pass
+
+
+class SourceRuns:
+    def __init__(self, fiddles: FiddleRepository, documents: DocumentStore) -> None:
+        self.fiddles = fiddles
+        self.documents = documents
+        self.on_step: Callable[[str], None] = _no_step
+
+    # --- the run's side -----------------------------------------------------------------------
+
+    def store(
+        self,
+        fiddle_hash: str,
+        runid: str,
+        outputs: dict[str, bytes],
+        text: str,
+        source: SourceRef | None,
+    ) -> None:
+        """Store a successful run; SourceWithdrawn if its source image was deleted meanwhile."""
+        self.on_step("rendered")
+        if source is None:
+            self.fiddles.save_run(fiddle_hash, runid, outputs, text)
+            return
+        self._register(source.id, fiddle_hash, runid)
+        self.on_step("registered")
+        self._check(source, fiddle_hash, runid)
+        self.fiddles.store_outputs(fiddle_hash, runid, outputs)
+        self.on_step("outputs_stored")
+        self._check(source, fiddle_hash, runid)
+        self.on_step("checked")
+        try:
+            self.fiddles.commit_run(fiddle_hash, runid, outputs, text, source)
+        except RunWithdrawn:
+            self._lose(source, fiddle_hash, runid)
+        self.on_step("committed")
+
+    def _check(self, source: SourceRef, fiddle_hash: str, runid: str) -> None:
+        if self.fiddles.source_generation(source.id) != source.generation:
+            self._lose(source, fiddle_hash, runid)
+
+    def _lose(self, source: SourceRef, fiddle_hash: str, runid: str) -> None:
+        self.fiddles.discard_outputs(fiddle_hash, runid)
+        self._unregister(_use_id(source.id, fiddle_hash, runid))
+        raise SourceWithdrawn(source.id)
+
+    def _register(self, source_id: int, fiddle_hash: str, runid: str) -> None:
+        data = {"source": source_id, "hash": fiddle_hash, "runid": runid}
+        try:
+            self.documents.create(SOURCE_USES, _use_id(source_id, fiddle_hash, runid), data)
+        except AlreadyExists:
+            pass  # an identical run registered it
+
+    def _unregister(self, use_id: str) -> None:
+        try:
+            self.documents.delete(SOURCE_USES, use_id)
+        except DocumentNotFound:
+            pass
+
+    # --- the deletion's side ------------------------------------------------------------------
+
+    def users(self, source_id: int) -> list[str]:
+        """The hashes of the fiddles with a registered run of the image."""
+        return sorted({use.data["hash"] for use in self._uses(source_id)})
+
+    def withdraw(self, source_id: int) -> list[str]:
+        """Steps d2-d4 and the registrations of d5; call only once source/<id> is deleted.
+        Returns the hashes of the fiddles whose runs were withdrawn."""
+        uses = self._uses(source_id)
+        runids: dict[str, set[str]] = {}
+        for use in uses:
+            registered = use.data.get("runid")
+            runids.setdefault(use.data["hash"], set()).update(
+                [registered] if isinstance(registered, str) else []
+            )
+        reason = f"source image {source_id} was deleted"
+        for fiddle_hash, registered_runids in runids.items():
+            for runid in registered_runids | set(self.fiddles.stored_runids(fiddle_hash)):
+                self.fiddles.withdraw_run(fiddle_hash, runid, reason)
+        for use in uses:
+            self._unregister(use.id)
+        return sorted(runids)
+
+    def _uses(self, source_id: int) -> list[Document]:
+        return self.documents.query(SOURCE_USES, where=[("source", "==", source_id)])
+
+
+def _use_id(source_id: int, fiddle_hash: str, runid: str) -> str:
+    return f"{source_id}-{fiddle_hash}-{runid}"
