@@ -208,10 +208,14 @@ class FiddleRepository:
     def output(self, fiddle_hash: str, runid: str, name: str) -> bytes | None:
         """An output of a run that may be shown; None for anything else."""
         run = self.run(fiddle_hash, runid)
-        if run is None or name not in run.outputs or name not in CONTENT_TYPES:
+        return self.run_output(fiddle_hash, run, name) if run else None
+
+    def run_output(self, fiddle_hash: str, run: StoredRun, name: str) -> bytes | None:
+        """An output of a run just found by run() or newest_run(); None if it has no such one."""
+        if name not in run.outputs or name not in CONTENT_TYPES:
             return None
         try:
-            return self.store.read(f"fiddle/{fiddle_hash}/{runid}/{name}").data
+            return self.store.read(f"fiddle/{fiddle_hash}/{run.runid}/{name}").data
         except (NotFound, InvalidName):
             return None
 

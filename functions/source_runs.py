@@ -38,6 +38,9 @@ Serving checks independently (functions/fiddles.py): a marker is shown only whil
 exists with the generation the marker names, so nothing rendered from n is shown from d1 on, not
 even what crashes leave behind or what was stored before this protocol existed.
 
+No step needs a precondition on a delete (fake-gcs-server ignores those) or on a read; the only
+preconditions are create-only writes, which both stores honour.
+
 Crashes. R dying between r1 and r5 leaves outputs without a marker: never shown, and d2-d4 find
 and remove them later (the registration stays). R dying after losing at r4 but before cleaning
 up leaves outputs without a marker that no deletion will revisit: never shown, only garbage.

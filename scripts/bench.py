@@ -158,8 +158,15 @@ def start_service(data_dir: str, runner_url: str) -> tuple[subprocess.Popen[byte
     # Without the examples, which would otherwise run beside the first measurements.
     command = [sys.executable, "-m", "functions.cli", "serve", "--port", str(port),
                "--data-dir", data_dir, "--no-examples"]  # fmt: skip
-    # Benchmarks send far more than a person would: lift the rate limit for them.
-    env = {**os.environ, "FIDDLE_RUNNERS": runner_url, "FIDDLE_RATE_LIMIT_RUN": "1000000/minute"}
+    # Benchmarks send far more than a person would, all from one address: lift the rate limit,
+    # the fair share of runs in flight and the storage quota for them.
+    env = {
+        **os.environ,
+        "FIDDLE_RUNNERS": runner_url,
+        "FIDDLE_RATE_LIMIT_RUN": "1000000/minute",
+        "FIDDLE_RUNS_IN_FLIGHT_PER_CLIENT": "0",
+        "FIDDLE_QUOTA_BYTES_PER_HOUR": "0",
+    }
     process = subprocess.Popen(command, start_new_session=True, env=env, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     wait_until_healthy(base, process, 120)

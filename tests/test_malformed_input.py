@@ -84,6 +84,10 @@ HEADERS: list[tuple[str, dict[str, str]]] = [
     ("other scheme", {"Authorization": "Basic \xff\xfe"}),
     ("garbage cookie", {"Cookie": "session=%FF%00garbage; session=..."}),
     ("odd content type", {"Content-Type": "application/json; charset=\xff"}),
+    ("odd boundary", {"Content-Type": "multipart/form-data; boundary=" + "\xff" * 500}),
+    ("bracket host", {"Host": "["}),
+    ("host with spaces", {"Host": "a b\xff:99999999"}),
+    ("forwarded junk", {"X-Forwarded-For": "\xff, [", "X-Forwarded-Host": "["}),
 ]
 CONTENT_LENGTHS = ["abc", "-1", "99999999999999999999", "1e3", "\xb2"]
 

@@ -32,6 +32,8 @@ def serve_with(runners: list[str], data_dir: Path) -> contextlib.AbstractContext
         **os.environ,
         "FIDDLE_RUNNERS": ",".join(runners),
         "FIDDLE_RATE_LIMIT_RUN": "10000/minute",
+        # Six runs at once from this one address: more than a client's fair share.
+        "FIDDLE_RUNS_IN_FLIGHT_PER_CLIENT": "0",
     }
     command = [sys.executable, "-m", "functions.cli", "serve", "--port", str(port),
                "--data-dir", str(data_dir), "--threads", "16", "--no-examples"]  # fmt: skip

@@ -22,7 +22,7 @@ def newest_output(filename: str) -> Any:
     digest = fiddles.resolve(reference) or abort(404)
     newest = fiddles.newest_run(digest) or abort(404)
     # The newest run can change when a new Skia build renders the fiddle: cache only briefly.
-    return _send(fiddles.output(digest, newest.runid, output), output, "public, max-age=60")
+    return _send(fiddles.run_output(digest, newest, output), output, "public, max-age=60")
 
 
 @blueprint.get("/ai/<runid>/<path:filename>")
