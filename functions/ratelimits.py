@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from flask import current_app, jsonify, request
+from flask import current_app, jsonify
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -171,13 +171,9 @@ def _too_many(where: str, wait: int) -> str:
 
 
 def _keys() -> list[str]:
-    from functions.guards import current_user
+    from functions.clients import client_keys
 
-    keys = [f"addr:{request.remote_addr or 'unknown'}"]
-    user = current_user()
-    if user is not None:
-        keys.append(f"user:{user.name}")
-    return keys
+    return list(client_keys())
 
 
 def limit(kind: str) -> Callable[[F], F]:

@@ -75,6 +75,8 @@ def assert_nothing_served(app: Flask, digest: str, runid: str) -> None:
     page = client.get(f"/c/{digest}")
     assert page.status_code == 200 and b"source image of this fiddle was removed" in page.data
     assert client.get(f"/iframe/{digest}").status_code == 200
+    results = client.get(f"/e/{digest}/results")
+    assert results.status_code == 200 and b"_raster.png" not in results.data
 
 
 def assert_no_outputs_stored(app: Flask, digest: str) -> None:
@@ -146,6 +148,7 @@ def test_a_run_committed_just_before_the_deletion_is_withdrawn(
     with ThreadPoolExecutor(1) as pool:
         pause, future = start_paused_run(app, pool, "committed", source_id)
         assert app.test_client().get(f"/i/{digest}_raster.png").status_code == 200
+        assert b"_raster.png" in app.test_client().get(f"/e/{digest}/results").data
         deleted = app.test_client().delete(f"/_/source/{source_id}", headers=bearer(app, "root"))
         assert deleted.status_code == 200 and deleted.json["fiddles"] == [digest]
         pause.release.set()

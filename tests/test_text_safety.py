@@ -15,7 +15,7 @@ from functions.text import clean_result, decode_text, valid_text, valid_utf8
 from runner_vm.protocol import RunResult
 
 REPLACEMENT = "\ufffd"
-PAGES = ("/c/{}", "/iframe/{}", "/e/{}")
+PAGES = ("/c/{}", "/iframe/{}", "/e/{}", "/e/{}/results")
 
 
 def store_of(app: Flask) -> BlobStore:
@@ -63,7 +63,7 @@ def test_printed_surrogates_are_stored_as_valid_utf8(client: Any, case: str) -> 
     assert answer.status_code == 200, answer.json
     assert not has_surrogates(answer.json["text"]) and answer.json["text"].endswith("\n")
     digest = answer.json["fiddleHash"]
-    *_, data = assert_pages_render(client, digest)
+    _, _, data, _ = assert_pages_render(client, digest)
     assert not has_surrogates(json.loads(data)["text"])
     text_output = client.get(f"/i/{digest}.txt")
     assert text_output.status_code == 200 and is_utf8(text_output.data)
@@ -142,9 +142,10 @@ def test_pages_render_stored_objects_that_are_not_utf8(app: Flask, case: str) ->
     marker = b'{"outputs": ["cpu.png", "txt.txt"], "text": ' + text + b', "source": 0}'
     replace_object(store, f"fiddle/{digest}/{runid}/run.json", marker)
     replace_object(store, f"fiddle/{digest}/{runid}/txt.txt", b"bad " + bad)
-    page, iframe, _ = assert_pages_render(client, digest)
+    page, iframe, _, results = assert_pages_render(client, digest)
     assert decode_text(b"pass  # " + bad) in page
     assert "bad " in iframe and REPLACEMENT in iframe
+    assert "bad " in results and REPLACEMENT in results
     data = client.get(f"/e/{digest}").json
     assert data["text"].startswith("bad ") and data["text"].endswith(f" {REPLACEMENT} text")
     assert REPLACEMENT in data["code"] and not has_surrogates(data["text"] + data["code"])
