@@ -43,7 +43,7 @@ def clean_result(result: RunResult) -> RunResult:
     """A runner's answer with every text field valid: printed text, errors and the text output."""
     outputs = dict(result.outputs)
     if TEXT_OUTPUT in outputs:
-        outputs[TEXT_OUTPUT] = valid_utf8(outputs[TEXT_OUTPUT])
+        outputs[TEXT_OUTPUT] = _text_output(outputs[TEXT_OUTPUT], result.text)
     return dataclasses.replace(
         result,
         text=valid_text(result.text),
@@ -54,3 +54,12 @@ def clean_result(result: RunResult) -> RunResult:
         ),
         outputs=outputs,
     )
+
+
+def _text_output(data: bytes, printed: str) -> bytes:
+    """The text output as valid UTF-8. When it is the printed text encoded with '?' for every
+    surrogate (what the runner sends), it becomes the printed text with U+FFFD instead, so the
+    file and the page show the same characters."""
+    if data == printed.encode("utf-8", "replace"):
+        return valid_text(printed).encode("utf-8")
+    return valid_utf8(data)

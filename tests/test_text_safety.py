@@ -73,6 +73,8 @@ def test_a_lone_surrogate_becomes_the_replacement_character(client: Any) -> None
     code = "def draw(canvas):\n    print('x\\ud800y')\n"
     answer = client.post("/_/run", json={"code": code})
     assert answer.json["text"] == f"x{REPLACEMENT}y\n"
+    text_output = client.get(f"/i/{answer.json['fiddleHash']}.txt").data
+    assert text_output == f"x{REPLACEMENT}y\n".encode()
     page = client.get(f"/c/{answer.json['fiddleHash']}").get_data(as_text=True)
     assert f"x{REPLACEMENT}y" in page
 
