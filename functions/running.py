@@ -7,10 +7,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from functions.fiddles import RUNID_RE, FiddleRepository, SourceRef, StoredRun
+from functions.fiddles import FiddleRepository, SourceRef, StoredRun
 from functions.hashing import fiddle_hash
 from functions.quotas import ClientKeys, ClientLimits, check_run_size
-from functions.runner_client import RunnerClient, RunnerUnavailable
+from functions.runner_client import RunnerClient
 from functions.schemas import InvalidRequest, RunRequestData, parse_run_request
 from functions.source_runs import SourceRuns
 from runner_vm.protocol import RunRequest, RunResult
@@ -99,8 +99,6 @@ class FiddleRunner:
             result = self.runner.run(
                 RunRequest(str(uuid.uuid4()), data.code, data.options.to_json(), source_png)
             )
-        if not RUNID_RE.fullmatch(result.runid) and result.succeeded:
-            raise RunnerUnavailable("the runner answered with a malformed runid")
         self._charge(client, data, result)
         self.fiddles.save_code(digest, data.code, data.options)
         if result.succeeded:
