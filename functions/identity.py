@@ -87,4 +87,7 @@ def csrf_token() -> str:
 def csrf_valid(request: Request) -> bool:
     expected = session.get(SESSION_CSRF)
     sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD, "")
-    return isinstance(expected, str) and bool(sent) and hmac.compare_digest(expected, sent)
+    if not isinstance(expected, str) or not sent:
+        return False
+    # Bytes: compare_digest refuses str with non-ASCII characters, and a header may carry any.
+    return hmac.compare_digest(expected.encode(), sent.encode("utf-8", "surrogateescape"))

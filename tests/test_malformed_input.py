@@ -205,10 +205,6 @@ def test_no_route_answers_malformed_input_with_a_server_error(app: Flask, who: s
     assert not findings.failures, "\n".join(findings.failures[:40])
 
 
-@pytest.mark.xfail(
-    reason="identity.csrf_valid compares a non-ASCII token with compare_digest, "
-    "which raises TypeError: identity.py belongs to the accounts branch of issue 19"
-)
 def test_a_signed_in_session_with_a_malformed_csrf_token_is_refused_not_broken(
     app: Flask,
 ) -> None:
