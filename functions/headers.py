@@ -17,6 +17,9 @@ from flask import current_app, request
 OUTPUT_PREFIXES = ("/i/", "/ai/")
 # Paths any origin may call, without cookies.
 OPEN_API_PREFIXES = ("/_/run", "/_/sources", "/e/", "/i/", "/ai/", "/s/", "/oembed")
+# The interactive embed's script: other sites load it with <script type="module">, which browsers
+# fetch with CORS. It is a public file; nobody's cookies are involved.
+OPEN_SCRIPTS = ("/static/dist/embed.js", "/static/dist/embed.js.map")
 PREFLIGHT = {
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
     "Access-Control-Allow-Headers": "Content-Type",
@@ -36,7 +39,7 @@ def page_policy(api_base: str) -> str:
 
 def add_headers(response: Any) -> Any:
     _add_framing_and_policy(response.headers, request.path)
-    if request.path.startswith(OPEN_API_PREFIXES):
+    if request.path.startswith(OPEN_API_PREFIXES) or request.path in OPEN_SCRIPTS:
         _add_cors(response.headers)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     return response
@@ -46,7 +49,9 @@ def _add_framing_and_policy(headers: Any, path: str) -> None:
     api_base = current_app.config["SETTINGS"].api_base
     policy = page_policy(api_base)
     if path.startswith("/iframe/"):
-        iframe_policy = f"default-src 'self'; img-src 'self'{_extra_origin(api_base)}"
+        # ?code=1 runs fiddles: its script calls the API, which may be on another origin.
+        extra = _extra_origin(api_base)
+        iframe_policy = f"default-src 'self'; connect-src 'self'{extra}; img-src 'self'{extra}"
         headers.setdefault("Content-Security-Policy", iframe_policy)
     elif path.startswith(OUTPUT_PREFIXES):
         headers.setdefault("X-Frame-Options", "SAMEORIGIN")

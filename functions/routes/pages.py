@@ -1,5 +1,6 @@
-"""The fiddle page (/c/), its embeddable form (/iframe/), its JSON (/e/), its results alone
-(/e/<hash>/results) and the front page.
+"""The fiddle page (/c/), its embeddable forms (/iframe/: the result; /iframe/?code=1: the code
+in a compact editor with Run above it), its JSON (/e/), its results alone (/e/<hash>/results)
+and the front page.
 
 `/` and `/c/<hash>` render the same editor page (templates/fiddle.html): server-rendered code,
 options and outputs that work with JavaScript off, which site/src/ then turns into the editor.
@@ -41,6 +42,9 @@ NOT_YET_RENDERED = {
     "animation": "Animated fiddles are not rendered yet: only the first frame is shown.",
     "offscreen": "Offscreen GPU targets are not rendered yet.",
 }
+# The iframe's `code` parameter: whether the embed shows the code in an editor with Run.
+IFRAME_CODE_FLAGS = {"0": False, "1": True}
+IFRAME_CODE_REFUSED = "The code parameter is 1 (the code in an editor with Run) or 0 (the result only)."
 # The program a new fiddle starts with (SPEC section 1).
 DEFAULT_CODE = """import skia
 
@@ -166,7 +170,17 @@ def fiddle_page(reference: str) -> Any:
 
 @blueprint.get("/iframe/<reference>")
 def iframe_page(reference: str) -> Any:
-    return render_template("iframe.html", view=load_view(reference))
+    """The result alone, for other sites to frame; with `?code=1` the code above it in a compact
+    editor with Run (the <fiddle-embed> element of site/src/embed.js, over the same markup
+    rendered here for browsers without JavaScript)."""
+    interactive = _iframe_code_flag(request.args.get("code", "0"))
+    return render_template("iframe.html", view=load_view(reference), interactive=interactive)
+
+
+def _iframe_code_flag(value: str) -> bool:
+    if value not in IFRAME_CODE_FLAGS:
+        abort(400, description=IFRAME_CODE_REFUSED)
+    return IFRAME_CODE_FLAGS[value]
 
 
 @blueprint.get("/e/<reference>")

@@ -1,13 +1,20 @@
-// Every request the editor makes. They go to the API at <meta name="fiddle-api"> (empty: this
-// origin), so the same page works when site/ is served as plain files from another origin.
-// Requests that change something carry the session's CSRF token from <meta name="csrf-token">,
-// which the page has only when someone is signed in.
+// Every request the editor and the embeds make. The editor's go to the API at
+// <meta name="fiddle-api"> (empty: this origin), so the same page works when site/ is served as
+// plain files from another origin. Requests that change something carry the session's CSRF token
+// from <meta name="csrf-token">, which the page has only when someone is signed in.
+//
+// apiClient() is the anonymous part of the API (run, fiddle JSON, results) at any address; the
+// embeds use it with `credentials: "omit"`, so they never send the visitor's cookies.
 
 export const API = (document.querySelector('meta[name="fiddle-api"]')?.content || "").replace(/\/+$/, "");
 const CSRF = document.querySelector('meta[name="csrf-token"]')?.content || "";
 
-export function api(path) {
-  return API + path;
+// An answer that was not a success; `status` is the HTTP status (0: no answer at all).
+export class ApiError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
 }
 
 // `{ response, body }`; a body that is not JSON becomes `{ error }` naming the HTTP status.
@@ -22,17 +29,47 @@ async function fetchJson(url, init) {
   return { response, body };
 }
 
+// The anonymous API at `base` ("": this origin). `credentials` is fetch's: the editor sends its
+// own origin's cookies ("same-origin"), an embed none ("omit").
+export function apiClient(base, credentials = "same-origin") {
+  const url = (path) => base + path;
+  return {
+    url,
+    // POST /_/run: `{ response, body }`, body being the run's answer or the error.
+    postRun(code, options) {
+      const body = JSON.stringify({ code, options });
+      const headers = { "Content-Type": "application/json" };
+      return fetchJson(url("/_/run"), { method: "POST", credentials, headers, body });
+    },
+    // GET /e/<reference>: the stored fiddle (code, options, outputs' addresses).
+    async loadFiddle(reference) {
+      const { response, body } = await fetchJson(url(`/e/${reference}`), { credentials });
+      if (!response.ok) throw new ApiError(body.error || `HTTP ${response.status}`, response.status);
+      return body;
+    },
+    // GET /e/<reference>/results: the results area as the server renders it (an HTML fragment).
+    async loadResults(reference) {
+      const response = await fetch(url(`/e/${reference}/results`), { credentials, headers: { Accept: "text/html" } });
+      if (response.ok) return response.text();
+      const { error } = await response.json().catch(() => ({}));
+      throw new ApiError(error || `HTTP ${response.status}`, response.status);
+    },
+  };
+}
+
+const page = apiClient(API);
+
+export const api = page.url;
+export const postRun = page.postRun;
+export const loadFiddle = page.loadFiddle;
+export const loadResults = page.loadResults;
+
 function postJson(path, payload, headers = {}) {
   return fetchJson(api(path), {
     method: "POST",
     headers: { "Content-Type": "application/json", ...headers },
     body: JSON.stringify(payload),
   });
-}
-
-// POST /_/run: `{ response, body }`, body being the run's answer or the error.
-export function postRun(code, options) {
-  return postJson("/_/run", { code, options });
 }
 
 // POST /_/name (signed in).
@@ -52,19 +89,4 @@ export async function listSources() {
   const { response, body } = await fetchJson(api("/_/sources"));
   if (!response.ok || !Array.isArray(body.sources)) throw new Error(body.error || `HTTP ${response.status}`);
   return body.sources.map((source) => Number(source.id));
-}
-
-// GET /e/<hash>: the stored fiddle (code, options, outputs' addresses).
-export async function loadFiddle(hash) {
-  const { response, body } = await fetchJson(api(`/e/${hash}`));
-  if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
-  return body;
-}
-
-// GET /e/<hash>/results: the results area as the server renders it (an HTML fragment).
-export async function loadResults(hash) {
-  const response = await fetch(api(`/e/${hash}/results`), { headers: { Accept: "text/html" } });
-  if (response.ok) return response.text();
-  const { error } = await response.json().catch(() => ({}));
-  throw new Error(error || `HTTP ${response.status}`);
 }

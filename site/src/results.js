@@ -1,6 +1,7 @@
 // The results area. The server renders it (templates/_results.html: on the page, and after a
 // run through GET /e/<hash>/results); this module only shows that markup and enhances it: the
-// zoom of the output images, and, after a failed run, a note that points at the problems.
+// zoom of the output images, and, after a failed run, a note that points at the problems. The
+// embeds show the same markup with resultsFragment and noteFailedRun.
 
 import { API } from "./api.js";
 import { $ } from "./dom.js";
@@ -13,24 +14,35 @@ const ADDRESSES = ["src", "href", "data"];
 const naturalSizes = new WeakMap();
 
 // The server writes addresses under its own root ("/ai/..."); an API on another origin (the
-// static site) serves them from there.
-function pointAtApi(fragment) {
-  if (!API) return;
+// static site, an embed on someone else's page) serves them from there.
+function pointAtApi(fragment, base) {
+  if (!base) return;
   for (const name of ADDRESSES) {
     for (const node of fragment.querySelectorAll(`[${name}^="/"]`)) {
-      node.setAttribute(name, API + node.getAttribute(name));
+      node.setAttribute(name, base + node.getAttribute(name));
     }
   }
 }
 
-// Shows the results markup from GET /e/<hash>/results, for the run that gave `answer` (if any).
-export function showResults(html, answer) {
+// The results markup from GET /e/<hash>/results as a fragment to show, its addresses on the
+// API at `base` ("": this origin).
+export function resultsFragment(html, base) {
   const template = document.createElement("template");
   template.innerHTML = html;
-  pointAtApi(template.content);
-  $("results").replaceChildren(template.content);
-  const noRun = $("results").querySelector('[data-kind="no-run"]');
+  pointAtApi(template.content, base);
+  return template.content;
+}
+
+// After a failed run, the results' no-run notice says where the problems are.
+export function noteFailedRun(results, answer) {
+  const noRun = results.querySelector('[data-kind="no-run"]');
   if (noRun && runFailed(answer)) noRun.textContent = FAILED_RUN;
+}
+
+// Shows the results markup from GET /e/<hash>/results, for the run that gave `answer` (if any).
+export function showResults(html, answer) {
+  $("results").replaceChildren(resultsFragment(html, API));
+  noteFailedRun($("results"), answer);
   applyZoom();
 }
 
