@@ -169,11 +169,12 @@ export class EmbedWidget {
     this.editor.markProblems(found.diagnostics, found.lines);
   }
 
-  // The results markup of fiddle `reference`, for the run that gave `answer` (if any). The inline
-  // PDF viewer is left out (no room for it here); the PDF stays among the downloads.
+  // The results markup of fiddle `reference`, for the run that gave `answer` (if any). Inline
+  // viewers (<object>, in their disclosure) are left out: there is no room for them here, and
+  // what they show stays among the downloads.
   showResults(html, answer, reference) {
     const fragment = resultsFragment(html, this.base);
-    for (const pdf of fragment.querySelectorAll("details.pdf")) pdf.remove();
+    for (const viewer of fragment.querySelectorAll("object")) (viewer.closest("details") || viewer).remove();
     this.parts.results.replaceChildren(fragment);
     noteFailedRun(this.parts.results, answer);
     this.shown = reference;

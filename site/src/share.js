@@ -1,6 +1,8 @@
-// The share panel: the fiddle's heading and title, its link and embed snippet with Copy buttons.
+// The share panel: the fiddle's heading and title, its link and embed snippets (the result, and
+// the code with Run: an iframe and a script) with Copy buttons.
 // (Its naming form is naming.js.)
 
+import { API } from "./api.js";
 import { $ } from "./dom.js";
 import { setNameStatus } from "./naming.js";
 
@@ -10,10 +12,31 @@ function showNew() {
   document.title = "New fiddle · Skia Fiddle for Python";
 }
 
+// The embed snippets, as templates/fiddle.html writes them for the fiddle the page opened with.
 function embedCode(hash, options) {
   return (
     `<iframe src="${location.origin}/iframe/${hash}" width="${options.width + 20}" height="${options.height + 60}" ` +
     `title="Skia fiddle ${hash}" loading="lazy"></iframe>`
+  );
+}
+
+// The interactive iframe: the code (up to 16 lines or so) and the toolbar take about 300 px
+// above the result, which scrolls when it is taller than 400 px.
+function interactiveFrameCode(hash, options) {
+  const width = Math.max(options.width + 40, 600);
+  const height = Math.min(options.height, 400) + 300;
+  return (
+    `<iframe src="${location.origin}/iframe/${hash}?code=1" width="${width}" height="${height}" ` +
+    `title="Skia fiddle ${hash}" loading="lazy"></iframe>`
+  );
+}
+
+// The web component; it finds the API where the script came from, unless told otherwise.
+function scriptCode(hash) {
+  const api = API && API !== location.origin ? ` api="${API}"` : "";
+  return (
+    `<script type="module" src="${location.origin}/static/dist/embed.js"></script>\n` +
+    `<fiddle-embed hash="${hash}"${api}></fiddle-embed>`
   );
 }
 
@@ -31,6 +54,8 @@ export function updateShare(hash, options) {
   document.title = `Fiddle ${hash} · Skia Fiddle for Python`;
   $("share-link").value = `${location.origin}/c/${hash}`;
   $("share-embed").value = embedCode(hash, options);
+  $("share-embed-code").value = interactiveFrameCode(hash, options);
+  $("share-embed-script").value = scriptCode(hash);
 }
 
 async function copyFrom(button) {

@@ -178,6 +178,12 @@ def test_type_a_program_run_it_and_see_the_image(page: Any, server: str) -> None
     # The link and embed snippet point at the new fiddle; the downloads are there.
     assert page.locator("#share-link").input_value() == f"{server}/c/{digest}"
     assert f'src="{server}/iframe/{digest}"' in page.locator("#share-embed").input_value()
+    interactive = page.locator("#share-embed-code").input_value()
+    assert f'src="{server}/iframe/{digest}?code=1" width="600" height="556"' in interactive
+    assert page.locator("#share-embed-script").input_value() == (
+        f'<script type="module" src="{server}/static/dist/embed.js"></script>\n'
+        f'<fiddle-embed hash="{digest}"></fiddle-embed>'
+    )
     downloads = page.get_by_role("list", name="Downloads")
     assert [link.text_content() for link in downloads.get_by_role("link").all()] == [
         "PNG download", "PDF download", "SKP download", "Text download",

@@ -123,3 +123,95 @@ def test_build_site_without_the_bundle_says_what_to_do(
     assert cli.main(["build-site", str(tmp_path / "out")]) == 1
     assert "run scripts/setup" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+# --- the interactive embed: /iframe/<hash>?code=1 and site/dist/embed.js ----------------------
+
+# Printed markup in the code must arrive as text in the server-rendered fallback.
+EMBEDDED_CODE = 'def draw(canvas):\n    print("<b>bold</b> & </pre>")\n'
+
+
+def stored_fiddle(client: Any, code: str = EMBEDDED_CODE) -> str:
+    """A fiddle written straight into the app's store (this app has no runner), never run."""
+    from functions.options import FiddleOptions
+
+    digest = "ab" * 16
+    client.application.extensions["fiddles"].save_code(digest, code, FiddleOptions())
+    return digest
+
+
+def test_the_interactive_iframe_is_the_embed_element_over_its_server_rendering(
+    client: Any,
+) -> None:
+    digest = stored_fiddle(client)
+    page = client.get(f"/iframe/{digest}?code=1")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    found = inventory(html)
+    assert found.inline == []
+    assert "/static/dist/embed.js" in found.assets
+    # The element names the fiddle and the API; inside it, the code and result without script.
+    assert f'<fiddle-embed hash="{digest}" api="https://api.example.test">' in html
+    assert "print(&#34;&lt;b&gt;bold&lt;/b&gt; &amp; &lt;/pre&gt;&#34;)" in html
+    assert f'href="/c/{digest}" target="_blank"' in html
+    # Any site may frame it; its script may reach the API, and nothing else on another host.
+    policy = page.headers["Content-Security-Policy"]
+    assert policy == (
+        "default-src 'self'; connect-src 'self' https://api.example.test; "
+        "img-src 'self' https://api.example.test"
+    )
+    assert "X-Frame-Options" not in page.headers
+    for plain in (f"/iframe/{digest}", f"/iframe/{digest}?code=0"):
+        html = client.get(plain).get_data(as_text=True)
+        assert "fiddle-embed" not in html and "embed.js" not in html
+
+
+@pytest.mark.parametrize("value", ["", "2", "yes", "true", "1 ", "01"])
+def test_a_bad_code_parameter_is_refused_with_a_sentence(client: Any, value: str) -> None:
+    digest = stored_fiddle(client)
+    answer = client.get(f"/iframe/{digest}", query_string={"code": value})
+    assert answer.status_code == 400
+    text = answer.get_data(as_text=True)
+    assert (
+        "The code parameter is 1 (the code in an editor with Run) or 0 (the result only)." in text
+    )
+    assert "Traceback" not in text
+
+
+def test_an_unknown_fiddle_in_the_interactive_iframe_is_a_404_page(client: Any) -> None:
+    answer = client.get("/iframe/" + "0" * 32 + "?code=1")
+    assert answer.status_code == 404
+    assert "There is nothing at this address." in answer.get_data(as_text=True)
+
+
+def test_only_the_embed_script_may_be_loaded_by_other_origins(client: Any) -> None:
+    for path in ("/static/dist/embed.js", "/static/dist/embed.js.map"):
+        headers = client.get(path, headers={"Origin": "https://docs.example.test"}).headers
+        assert headers["Access-Control-Allow-Origin"] == "*"
+        assert "Access-Control-Allow-Credentials" not in headers
+    for path in ("/static/dist/editor.js", "/static/style.css", "/iframe/" + "0" * 32):
+        headers = client.get(path, headers={"Origin": "https://docs.example.test"}).headers
+        assert "Access-Control-Allow-Origin" not in headers, path
+
+
+CUSTOM_PROPERTY = re.compile(r"(--[a-z0-9-]+):\s*([^;]+);")
+
+
+def _block(css: str, selector: str) -> str:
+    start = css.index(selector + " {")
+    return css[start : css.index("\n}", start)]
+
+
+def test_the_embed_defines_every_colour_it_uses_as_the_site_does() -> None:
+    """The embed's shadow root takes no custom property from the host page: every var() its
+    style sheet and the editor theme use is defined on .fiddle, with the site's values."""
+    embed = (SITE / "src" / "embed.css").read_text()
+    defined = dict(CUSTOM_PROPERTY.findall(_block(embed, ".fiddle")))
+    site = dict(CUSTOM_PROPERTY.findall(_block((SITE / "style.css").read_text(), ":root")))
+    used = set()
+    for source in (embed, (SITE / "src" / "editorTheme.js").read_text()):
+        used |= set(re.findall(r"var\((--[a-z0-9-]+)", source))
+    assert used - set(defined) == set()
+    shared = set(defined) & set(site)
+    assert {name: defined[name] for name in shared} == {name: site[name] for name in shared}
+    assert len(shared) >= 25
