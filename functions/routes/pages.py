@@ -44,7 +44,9 @@ NOT_YET_RENDERED = {
 }
 # The iframe's `code` parameter: whether the embed shows the code in an editor with Run.
 IFRAME_CODE_FLAGS = {"0": False, "1": True}
-IFRAME_CODE_REFUSED = "The code parameter is 1 (the code in an editor with Run) or 0 (the result only)."
+IFRAME_CODE_REFUSED = (
+    "The code parameter is 1 (the code in an editor with Run) or 0 (the result only)."
+)
 # The program a new fiddle starts with (SPEC section 1).
 DEFAULT_CODE = """import skia
 

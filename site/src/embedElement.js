@@ -80,7 +80,7 @@ export class FiddleEmbed extends HTMLElement {
 
   // Loads the fiddle the attributes name, unless it is the one already shown.
   load() {
-    const target = { ...fiddleReference(this.getAttribute("hash"), this.getAttribute("name")) };
+    const target = fiddleReference(this.getAttribute("hash"), this.getAttribute("name"));
     const api = apiBase(this.getAttribute("api"));
     const error = target.error || api.error;
     const key = error || `${api.base} ${target.reference}`;

@@ -36,7 +36,8 @@ CHROMIUM_FLAGS = [
 ]
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-BUNDLE = ROOT / "site" / "dist" / "editor.js"
+# The editor's bundle and the interactive embed's (`npm run build` makes both).
+BUNDLES = (ROOT / "site" / "dist" / "editor.js", ROOT / "site" / "dist" / "embed.js")
 # Shown images (not those inside a closed <details>, which Chromium hides with content-visibility)
 # start loading now, even lazy ones below the fold, since screenshots take the full page.
 LOAD_SHOWN_IMAGES = """() => {
@@ -77,8 +78,9 @@ def browser() -> Iterator[Any]:
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="the playwright package is missing (pip install -e .[test])"
     )
-    if not BUNDLE.exists():
-        pytest.fail(f"{BUNDLE} is missing: build the site with `npm ci && npm run build`")
+    for bundle in BUNDLES:
+        if not bundle.exists():
+            pytest.fail(f"{bundle} is missing: build the site with `npm ci && npm run build`")
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         try:

@@ -268,6 +268,23 @@ def test_a_named_fiddle_stays_where_its_name_points(
     assert requests.get(f"{server}/e/@{name}", timeout=10).json() == before
 
 
+def test_two_embeds_of_one_fiddle_on_a_page_are_independent(
+    context: Any, server: str, fiddle: Fiddle
+) -> None:
+    body = "".join(f'<fiddle-embed id="e{i}" hash="{fiddle.hash}"></fiddle-embed>' for i in (1, 2))
+    edited = EDITED.replace("TAG", secrets.token_hex(4))
+    for page in open_host(context, host_page(server, body)):
+        first, second = page.locator("#e1"), page.locator("#e2")
+        shown_image(second, fiddle.hash)
+        replace_code(page, first, edited)
+        run(page, first, keys=True)
+        shown_image(first, hash_of(server, edited, fiddle.json["options"]))
+        assert editor_text(second) == fiddle.code
+        shown_image(second, fiddle.hash)
+        assert status(second) == ""
+        assert second.get_by_role("button", name="Reset to the original code").is_disabled()
+
+
 def tab_until(page: Any, target: Any, limit: int = 40) -> int:
     """Presses Tab until `target` has the focus; how many presses it took."""
     for presses in range(1, limit + 1):

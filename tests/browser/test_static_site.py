@@ -48,6 +48,7 @@ def test_the_build_writes_a_page_and_its_assets(tmp_path: Path) -> None:
     for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', page):
         assert (tmp_path / asset.lstrip("/")).is_file(), asset
     assert tmp_path / "static" / "dist" / "editor.js" in written
+    assert tmp_path / "static" / "dist" / "embed.js" in written  # the interactive embed's script
     assert not (tmp_path / "static" / "src").exists()  # sources stay out of the bucket
 
 
