@@ -16,7 +16,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, render_template
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
 from functions.fiddles import OUTPUT_SUFFIXES, FiddleRepository, StoredFiddle, StoredRun
 from functions.links import public_base_url
