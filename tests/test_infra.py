@@ -199,6 +199,15 @@ def test_site_bucket_behind_cdn(tf: dict[str, dict[str, Any]]) -> None:
     assert database["type"] == "FIRESTORE_NATIVE"
 
 
+def test_the_site_bucket_lets_other_sites_load_the_embed_script(
+    tf: dict[str, dict[str, Any]],
+) -> None:
+    """<fiddle-embed> is a module script, which browsers fetch with CORS from other sites."""
+    cors = _block(_resource(tf, "google_storage_bucket", "site"), "cors")
+    assert cors["origin"] == ["*"]
+    assert "GET" in cors["method"]
+
+
 def test_the_bucket_serves_the_editor_page_with_the_pages_headers(
     tf: dict[str, dict[str, Any]],
 ) -> None:

@@ -53,6 +53,15 @@ resource "google_storage_bucket" "site" {
     main_page_suffix = "index.html"
   }
 
+  # <fiddle-embed> loads /static/dist/embed.js as a module from other sites, which browsers fetch
+  # with CORS; the assets are public and read-only, so any origin may read them, without cookies.
+  cors {
+    origin          = ["*"]
+    method          = ["GET", "HEAD"]
+    response_header = ["Content-Type"]
+    max_age_seconds = 3600
+  }
+
   versioning {
     enabled = false
   }
