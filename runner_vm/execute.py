@@ -15,21 +15,38 @@ from dataclasses import dataclass
 from types import CodeType, TracebackType
 from typing import Any
 
-from runner_vm import images, render
+from runner_vm import cuts, images, render
+from runner_vm.outputs import canvas_size
 from runner_vm.protocol import CompileError, RunRequest
 from runner_vm.refusals import ForbiddenCall
 
 USER_FILENAME = "draw.py"
 MAX_FRAMES = 50
-TEXT_LIMIT = 1 << 20  # printed text kept; the rest is cut, so a print loop cannot flood the pipe
 
 
-class _CappedText(io.StringIO):
+class _CappedText(io.TextIOBase):
+    """What the program prints, kept up to cuts.TEXT_LIMIT (UTF-8 bytes) and counted beyond, so
+    that the cut can say how much was printed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._kept: list[bytes] = []
+        self._room = cuts.TEXT_LIMIT
+        self.printed = 0
+
     def write(self, text: str) -> int:
-        room = TEXT_LIMIT - self.tell()
-        if room > 0:
-            super().write(text[:room])
+        data = cuts.utf8(text)
+        self.printed += len(data)
+        if self._room > 0:
+            self._kept.append(data[: self._room])
+            self._room -= len(self._kept[-1])
         return len(text)
+
+    def getvalue(self) -> str:
+        text = cuts.head(b"".join(self._kept), cuts.TEXT_LIMIT)
+        if self.printed > cuts.TEXT_LIMIT:
+            text += cuts.printed_note(self.printed)
+        return text
 
 
 class _Discard(io.TextIOBase):
@@ -95,7 +112,7 @@ def decode_image(request: RunRequest) -> Outcome:
 
 def _with_text(outputs: dict[str, bytes], text: str) -> dict[str, bytes]:
     if text:
-        outputs["txt.txt"] = text.encode("utf-8", "replace")
+        outputs["txt.txt"] = cuts.utf8(text)
     return outputs
 
 
@@ -132,7 +149,7 @@ def _globals(request: RunRequest) -> dict[str, Any]:
 
 
 def _render_all(draw: Callable[[Any], object], options: dict[str, Any]) -> dict[str, bytes]:
-    width, height = int(options.get("width", 256)), int(options.get("height", 256))
+    width, height = canvas_size(options)
     if options.get("textOnly"):
         render.discard(draw, width, height)
         return {}

@@ -8,7 +8,9 @@ import struct
 from typing import Any
 
 _HEADER = struct.Struct(">I")
-MAX_FRAME = 64 << 20
+# The largest frame between the runner and a host: a decode_image result (its output cap, see
+# policy.toml) or a request carrying the largest source image, both base64.
+MAX_FRAME = 128 << 20
 
 
 class FrameError(EOFError):
@@ -59,11 +61,13 @@ def read_frame(fd: int) -> Any:
 def read_frame_from_bytes(data: bytes) -> Any:
     """Decode one complete frame held in memory (what a child wrote before exiting)."""
     if len(data) < _HEADER.size:
-        raise FrameError("no frame")
+        raise FrameError("not a frame")
     (size,) = _HEADER.unpack_from(data)
     if len(data) != _HEADER.size + size:
-        raise FrameError("truncated or trailing data")
+        raise FrameError("a frame cut short or with bytes after it")
     try:
         return json.loads(data[_HEADER.size :])
-    except ValueError as error:
-        raise FrameError("frame is not JSON") from error
+    except ValueError as error:  # UnicodeDecodeError included
+        raise FrameError("not JSON") from error
+    except RecursionError as error:
+        raise FrameError("JSON nested too deeply") from error

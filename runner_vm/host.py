@@ -1,8 +1,10 @@
 """The sandbox host: a long-lived process, inside the container, that forks one child per run.
 
 It imports and warms Skia once, so a run costs a fork instead of an interpreter start. It talks to
-the runner through frames on its stdin and stdout, and to each child only through a pipe (the
-host/child split): the child holds nothing but that pipe. Run as `python -m runner_vm.host`.
+the runner through frames on its stdin and stdout (per run: a header naming the task, then the
+request, which the host passes on unparsed), and to each child only through a pipe (the
+host/child split): the child holds nothing but that pipe. What comes back is read by
+`results.interpret`, which no program can make fail. Run as `python -m runner_vm.host`.
 
 The children are not forked from the host itself but from its zygote, a copy of the host made right
 after warm-up that never sees a request or a result: a child forked from the host would inherit
@@ -27,25 +29,15 @@ from typing import Any
 
 from runner_vm import confine, execute, framing, render
 from runner_vm.policy import Policy
-from runner_vm.protocol import PROTOCOL_VERSION, ProtocolError, RunRequest, RunResult
+from runner_vm.protocol import RunRequest
+from runner_vm.results import ChildReport, interpret
 from runner_vm.seccomp import SeccompFilter
 
 MIB = 1 << 20
-_SIGSYS_MARK = b"\x00SIGSYS "
 # What the zygote tells the host: a pid and an errno after a fork, a pid, its wait status and its
 # CPU seconds once that child has ended.
 _ZYGOTE_REPLY = struct.Struct("=iid")
 _PR_SET_PDEATHSIG = 1
-
-
-@dataclass
-class ChildReport:
-    """What the host saw of one child: its bytes, how it ended, and which limit stopped it."""
-
-    data: bytes
-    status: int
-    limit: str = ""
-    cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -188,17 +180,18 @@ class Host:
             os.close(result_write)
         return Spare(pid, request_write, result_read)
 
-    def run(self, raw_request: bytes) -> dict[str, Any]:
+    def run(self, raw_request: bytes, task: str) -> dict[str, Any]:
         started = time.perf_counter()
         try:
             child = self._take_spare()
         except OSError as error:  # the zygote could not fork
             return {"runtime_error": f"the sandbox could not start the program: {error.strerror}"}
-        result = interpret(self._run_child(child, raw_request), self.policy)
+        report = self._run_child(child, raw_request, self.policy.limits.output_mib_for(task))
+        result = interpret(report, self.policy.limits)
         result["duration_ms"] = (time.perf_counter() - started) * 1000
         return result
 
-    def _run_child(self, child: Spare, raw_request: bytes) -> ChildReport:
+    def _run_child(self, child: Spare, raw_request: bytes, output_mib: int) -> ChildReport:
         try:
             framing.write_all(child.request_fd, raw_request)
         except BrokenPipeError:
@@ -206,7 +199,7 @@ class Host:
         finally:
             os.close(child.request_fd)
         try:
-            return collect(child.pid, child.result_fd, self.zygote, self.policy)
+            return collect(child.pid, child.result_fd, self.zygote, self.policy, output_mib)
         finally:
             os.close(child.result_fd)
 
@@ -243,7 +236,7 @@ def _outcome_json(outcome: execute.Outcome) -> dict[str, Any]:
     }
 
 
-def collect(pid: int, pipe: int, zygote: Zygote, policy: Policy) -> ChildReport:
+def collect(pid: int, pipe: int, zygote: Zygote, policy: Policy, output_mib: int) -> ChildReport:
     """Read the child's pipe until EOF, the wall clock runs out, or the output cap is passed.
 
     EOF is not the end: a program may close its pipe and go on, so the wall clock runs until the
@@ -251,7 +244,7 @@ def collect(pid: int, pipe: int, zygote: Zygote, policy: Policy) -> ChildReport:
     """
     limits = policy.limits
     deadline = time.monotonic() + limits.wall_clock_seconds
-    cap = limits.output_mib * MIB + 4096
+    cap = output_mib * MIB + 4096
     chunks: list[bytes] = []
     size, limit = 0, ""
     while True:
@@ -276,7 +269,7 @@ def collect(pid: int, pipe: int, zygote: Zygote, policy: Policy) -> ChildReport:
         _kill_group(pid)
         ended = zygote.wait()
     status, cpu = ended
-    return ChildReport(b"".join(chunks), status, limit, cpu)
+    return ChildReport(b"".join(chunks), status, limit, cpu, output_mib)
 
 
 def _kill_group(pid: int) -> None:
@@ -285,79 +278,6 @@ def _kill_group(pid: int) -> None:
             os.kill(target, signal.SIGKILL)
         except ProcessLookupError:
             pass
-
-
-def interpret(report: ChildReport, policy: Policy) -> dict[str, Any]:
-    """Turn how the child ended into the result's fields, naming the limit it hit."""
-    limit_error = _limit_error(report, policy)
-    if limit_error:
-        return {"runtime_error": limit_error[1], "limit": limit_error[0]}
-    try:
-        message = _checked(framing.read_frame_from_bytes(report.data))
-    except framing.FrameError:
-        return {"runtime_error": _exit_description(report.status), "limit": "crash"}
-    if message is None:
-        return {"runtime_error": "the program tampered with its result", "limit": "crash"}
-    if message["runtime_error"].startswith("memory limit"):
-        message["limit"] = "memory"
-    return message
-
-
-def _checked(message: Any) -> dict[str, Any] | None:
-    """The result's fields, if they are what the protocol allows: the program holds the pipe its
-    result leaves by, and may have written anything down it."""
-    if not isinstance(message, dict):
-        return None
-    fields = {
-        "compile_errors": message.get("compile_errors", []),
-        "runtime_error": message.get("runtime_error", ""),
-        "text": message.get("text", ""),
-        "outputs": message.get("outputs", {}),
-    }
-    try:
-        RunResult.from_json({"protocol": PROTOCOL_VERSION, "run_uuid": "", "runid": "", **fields})
-    except ProtocolError:
-        return None
-    return fields
-
-
-def _limit_error(report: ChildReport, policy: Policy) -> tuple[str, str] | None:
-    limits = policy.limits
-    if report.limit == "wall":
-        return "wall", f"wall-clock limit of {limits.wall_clock_seconds:g} s exceeded"
-    if report.limit == "output":
-        return "output", f"output larger than {limits.output_mib} MiB"
-    if _SIGSYS_MARK in report.data:
-        return "syscall", f"forbidden system call: {_syscall_name(report.data)}"
-    if os.WIFSIGNALED(report.status):
-        signo = os.WTERMSIG(report.status)
-        if signo == signal.SIGXCPU or (
-            signo == signal.SIGKILL and report.cpu_seconds >= limits.cpu_seconds
-        ):
-            return "cpu", f"CPU time limit of {limits.cpu_seconds} s exceeded"
-        if signo == signal.SIGSYS:
-            # Killed without a report: signals were blocked, or the call came through another ABI.
-            return "syscall", "forbidden system call"
-    return None
-
-
-def _syscall_name(data: bytes) -> str:
-    tail = data[data.index(_SIGSYS_MARK) + len(_SIGSYS_MARK) :].split(b"\n", 1)[0]
-    try:
-        number = int(tail)
-    except ValueError:
-        return "unknown"
-    import pyseccomp
-
-    name = pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, number)
-    return name.decode() if isinstance(name, bytes) else str(number)
-
-
-def _exit_description(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        name = signal.Signals(os.WTERMSIG(status)).name
-        return f"the program crashed ({name})"
-    return f"the program exited before finishing (status {os.WEXITSTATUS(status)})"
 
 
 def _take_protocol_streams() -> tuple[int, int]:
@@ -386,10 +306,11 @@ def serve(policy: Policy, index: int) -> None:
     framing.write_frame(out_fd, {"ready": True, "pid": os.getpid(), "skia": skia.__version__})
     while True:
         try:
+            header = framing.read_frame(in_fd)
             raw_request = framing.read_raw_frame(in_fd)
         except framing.FrameError:
             return
-        framing.write_frame(out_fd, host.run(raw_request))
+        framing.write_frame(out_fd, host.run(raw_request, str(header.get("task", "draw"))))
         # Hold nothing of this run while the next child is forked: it would see it.
         del raw_request
         host.prepare_spare()

@@ -10,8 +10,9 @@ from typing import Any
 
 import skia
 
-MAX_DIMENSION = 4096
-THUMBNAIL_SIZES = (64, 128, 256)
+from runner_vm.outputs import MAX_SOURCE_DIMENSION, THUMBNAIL_SIZES, thumbnail_size
+
+MAX_DIMENSION = MAX_SOURCE_DIMENSION
 ACCEPTED_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP", "gif": "GIF"}
 
 
@@ -73,8 +74,7 @@ def _decode(opened: OpenedImage, width: int, height: int) -> Any:
 
 
 def _thumbnail(image: Any, size: int) -> Any:
-    scale = min(size / image.width(), size / image.height(), 1.0)
-    width, height = max(1, round(image.width() * scale)), max(1, round(image.height() * scale))
+    width, height = thumbnail_size(image.width(), image.height(), size)
     surface = skia.Surface.MakeRaster(skia.ImageInfo.MakeN32Premul(width, height))
     canvas = surface.getCanvas()
     canvas.clear(skia.ColorTRANSPARENT)

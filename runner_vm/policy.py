@@ -24,8 +24,13 @@ class Limits:
     file_size_bytes: int = 0
     wall_clock_seconds: float = 20
     output_mib: int = 32
+    decode_output_mib: int = 96
     cgroup_pids: int = 64
     cgroup_memory_mib: int = 1280
+
+    def output_mib_for(self, task: str) -> int:
+        """The most a run of this task may send back through its pipe, in MiB."""
+        return self.decode_output_mib if task == "decode_image" else self.output_mib
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,17 @@
 
 Each host is a long-lived process inside the chosen container; it serves one run at a time by
 forking a fresh child, so runs never share a child. A host that dies is replaced.
+
+A run that only sleeps holds its host without using a core, so there are more hosts than cores
+(`default_pool_size`), and a run is queued only when it is sure to start within the wall-clock
+limit; otherwise it is turned away at once with a time to come back (`PoolBusy`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import queue
 import select
@@ -26,6 +31,10 @@ log = logging.getLogger(__name__)
 
 HOST_START_TIMEOUT = 60.0
 STOP_GRACE_SECONDS = 2.0
+# A queued run's host must come within the wall clock; this margin covers replacing a dead host.
+ACQUIRE_MARGIN_SECONDS = 15.0
+# How much each finished run moves the estimate of how long a run holds its host.
+DURATION_WEIGHT = 0.2
 
 
 class HostDied(RuntimeError):
@@ -33,7 +42,11 @@ class HostDied(RuntimeError):
 
 
 class PoolBusy(RuntimeError):
-    """Every host is busy and the waiting line is full."""
+    """Every host is busy and the run could not start in time; come back in `retry_after` s."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class HostProcess:
@@ -79,6 +92,9 @@ class HostProcess:
     def run(self, request: dict[str, Any]) -> dict[str, Any]:
         assert self.process.stdin is not None and self.process.stdout is not None
         try:
+            # The header tells the host the task (and so the output cap) without it parsing the
+            # request, which it passes on to the child as it came.
+            framing.write_frame(self.process.stdin.fileno(), {"task": request.get("task", "draw")})
             framing.write_frame(self.process.stdin.fileno(), request)
             return self._read_result(self.process.stdout.fileno())
         except (OSError, framing.FrameError) as error:
@@ -114,7 +130,7 @@ class HostProcess:
 
 
 class HostPool:
-    """N warm hosts; a run waits in a bounded line for a free one, or is turned away."""
+    """N warm hosts; a run waits in a bounded line for a free one, or is turned away at once."""
 
     def __init__(
         self, backend: SandboxBackend, policy: Policy, size: int, max_waiting: int
@@ -127,33 +143,57 @@ class HostPool:
         self._waiting = 0
         self._lock = threading.Lock()
         self.replaced = 0
+        self.typical_seconds = 0.05  # how long a run holds its host, a moving average
 
     def start(self) -> None:
         self.backend.prepare()
         for index in range(self.size):
             self._idle.put(HostProcess(self.backend, self.policy, index))
 
-    def run(self, request: dict[str, Any], wait_seconds: float = 60.0) -> dict[str, Any]:
-        host = self._acquire(wait_seconds)
+    def run(self, request: dict[str, Any]) -> dict[str, Any]:
+        host = self._acquire()
+        started = time.monotonic()
         try:
             if not host.alive():  # it died while idle (killed from outside): never give it a run
                 host = self._replace(host)
             return host.run(request)
         finally:
+            self._note_duration(time.monotonic() - started)
             self._release(host)
 
-    def _acquire(self, wait_seconds: float) -> HostProcess:
+    def _acquire(self) -> HostProcess:
         with self._lock:
-            if self._waiting >= self.max_waiting + self.size:
-                raise PoolBusy("the run queue is full")
+            self._admit()
             self._waiting += 1
+        wait = self.policy.limits.wall_clock_seconds + ACQUIRE_MARGIN_SECONDS
         try:
-            return self._idle.get(timeout=wait_seconds)
+            return self._idle.get(timeout=wait)
         except queue.Empty as error:
-            raise PoolBusy("no sandbox became free in time") from error
+            raise PoolBusy("no sandbox became free in time", self._retry_after(0)) from error
         finally:
             with self._lock:
                 self._waiting -= 1
+
+    def _admit(self) -> None:
+        """Turn the run away unless it is sure to start within the wall-clock limit.
+
+        Every run ends within the wall clock, so each host frees up for one more run within it:
+        with `ahead` runs already waiting for a host, this one is sure to start in time only if
+        ahead < hosts. The operator's max_waiting caps the line further.
+        """
+        ahead = max(0, self._waiting - self._idle.qsize())
+        if ahead >= min(self.size, self.max_waiting):
+            raise PoolBusy("every sandbox is busy", self._retry_after(ahead))
+
+    def _retry_after(self, ahead: int) -> int:
+        """Seconds until a host is likely free for one more run: the runs ahead, shared among
+        the hosts, each taking as long as runs have lately."""
+        rounds = ahead // self.size + 1
+        return max(1, math.ceil(rounds * self.typical_seconds))
+
+    def _note_duration(self, seconds: float) -> None:
+        with self._lock:
+            self.typical_seconds += DURATION_WEIGHT * (seconds - self.typical_seconds)
 
     def _release(self, host: HostProcess) -> None:
         self._idle.put(host if host.alive() else self._replace(host))
@@ -185,4 +225,6 @@ class HostPool:
 
 
 def default_pool_size() -> int:
-    return os.cpu_count() or 1
+    """Twice as many hosts as cores, and two more: a host costs little memory while its run
+    sleeps, and runs that only sleep must not hold every host while the cores are idle."""
+    return 2 * (os.cpu_count() or 1) + 2

@@ -15,7 +15,7 @@ from runner_vm.protocol import ProtocolError, RunRequest
 from runner_vm.service import Runner
 
 log = logging.getLogger(__name__)
-RETRY_AFTER_SECONDS = "2"
+RETRY_AFTER_SECONDS = 2
 
 
 def create_runner_app(runner: Runner, verifier: Verifier | None = None) -> Flask:
@@ -37,8 +37,8 @@ def create_runner_app(runner: Runner, verifier: Verifier | None = None) -> Flask
             return jsonify(error=f"Bad protocol message: {error}."), 400
         try:
             result = runner.run(run_request)
-        except PoolBusy:
-            return _unavailable("Every sandbox is busy; try again shortly.", 429)
+        except PoolBusy as busy:
+            return _unavailable("Every sandbox is busy; try again shortly.", 429, busy.retry_after)
         except HostDied:
             return _unavailable("The sandbox died during the run; try again.", 503)
         return jsonify(result.to_json())
@@ -58,8 +58,8 @@ def create_runner_app(runner: Runner, verifier: Verifier | None = None) -> Flask
     return app
 
 
-def _unavailable(message: str, status: int) -> Any:
+def _unavailable(message: str, status: int, retry_after: int = RETRY_AFTER_SECONDS) -> Any:
     response = jsonify(error=message)
     response.status_code = status
-    response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    response.headers["Retry-After"] = str(retry_after)
     return response

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner_vm import builds
+from runner_vm import builds, outputs
 from runner_vm.containers import BubblewrapBackend, NspawnBackend
 from runner_vm.events import Event, EventBus
 from runner_vm.policy import Policy
 from runner_vm.pool import HostPool, default_pool_size
-from runner_vm.protocol import RunRequest, RunResult
+from runner_vm.protocol import ProtocolError, RunRequest, RunResult
 from runner_vm.runsc import RunscBackend
 from runner_vm.sandbox import NoSandbox, SandboxBackend, SandboxUnavailable
 
@@ -80,18 +80,34 @@ class Runner:
         uuid = request.run_uuid
         self.events.emit(Event.PRE_COMPILE, uuid, code_bytes=len(request.code.encode()))
         try:
-            return self._result(uuid, self.pool.run(request.to_json()))
+            return self._result(request, self.pool.run(request.to_json()))
         finally:
             self.events.emit(Event.CLEANUP, uuid, backend=self.backend.name)
 
-    def _result(self, uuid: str, answer: dict[str, Any]) -> RunResult:
-        answer = {**answer, "protocol": 1, "run_uuid": uuid, "runid": self.build.runid}
+    def _result(self, request: RunRequest, answer: dict[str, Any]) -> RunResult:
+        answer = {**answer, "protocol": 1, "run_uuid": request.run_uuid, "runid": self.build.runid}
         answer.setdefault("compile_errors", [])
         answer.setdefault("runtime_error", "")
         answer.setdefault("text", "")
         answer.setdefault("outputs", {})
-        self._emit_outcome(uuid, answer)
-        return RunResult.from_json(answer)
+        try:
+            result = RunResult.from_json(answer)
+        except ProtocolError as error:  # the host reads every result totally: never expected
+            answer = self._refused(answer, f"the sandbox sent a malformed result ({error})")
+            result = RunResult.from_json(answer)
+        problem = outputs.problem(request, result)
+        if problem:
+            answer = self._refused(answer, f"the program tampered with its result: {problem}")
+            result = RunResult.from_json(answer)
+        self._emit_outcome(request.run_uuid, answer)
+        return result
+
+    @staticmethod
+    def _refused(answer: dict[str, Any], message: str) -> dict[str, Any]:
+        """The run as failed: no outputs are kept, only the message (and what it printed)."""
+        text = answer["text"] if isinstance(answer["text"], str) else ""
+        fields = {"compile_errors": [], "runtime_error": message, "text": text, "outputs": {}}
+        return {**answer, **fields, "limit": "crash"}
 
     def _emit_outcome(self, uuid: str, answer: dict[str, Any]) -> None:
         limit = answer.get("limit", "")
