@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+from runner_vm.hiding import cover, hidden_paths, inaccessible_nodes
 from runner_vm.sandbox import (
     PACKAGE_SOURCE,
     SandboxBackend,
@@ -61,6 +62,8 @@ class NspawnBackend(RootedBackend):
     name = "nspawn"
     strength = 30
     binary = "systemd-nspawn"
+    # nspawn mounts /sys and /proc after any mount it is given: the host covers what is hidden.
+    hides_in_host = True
 
     def wrap(self, host_argv: list[str]) -> list[str]:
         binds = [f"--bind-ro={path}" for path in bind_sources(self.policy)]
@@ -82,6 +85,10 @@ class BubblewrapBackend(RootedBackend):
     strength = 20
     binary = "bwrap"
 
+    @property
+    def nodes(self) -> tuple[Path, Path]:
+        return inaccessible_nodes(self.state_dir / "hidden")
+
     def wrap(self, host_argv: list[str]) -> list[str]:
         binds: list[str] = []
         for path in bind_sources(self.policy):
@@ -99,9 +106,15 @@ class BubblewrapBackend(RootedBackend):
             # /tmp first: a bind below it (a venv under /tmp) must stay visible over the tmpfs.
             "--ro-bind", str(self.root), "/", "--tmpfs", "/tmp",
             *_traversable_parents(bind_sources(self.policy), "/tmp"), *binds,
-            "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp",
+            "--proc", "/proc", "--dev", "/dev", *self._hiding(), "--chdir", "/tmp",
             "--clearenv", *env, "--", *host_argv,
         ]  # fmt: skip
+
+    def _hiding(self) -> list[str]:
+        """Read-only binds of inaccessible nodes over the hidden paths, after /proc is mounted."""
+        nodes = self.nodes
+        hidden = [(str(cover(path, nodes)), str(path)) for path in hidden_paths(self.policy)]
+        return [item for source, path in hidden for item in ("--ro-bind", source, path)]
 
 
 def _traversable_parents(destinations: list[str], tmpfs: str) -> list[str]:

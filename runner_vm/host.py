@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from runner_vm import confine, execute, framing, render
+from runner_vm import confine, execute, framing, hiding, render
 from runner_vm.policy import Policy
 from runner_vm.protocol import RunRequest
 from runner_vm.results import ChildReport, interpret
@@ -290,7 +290,9 @@ def _take_protocol_streams() -> tuple[int, int]:
     return in_fd, out_fd
 
 
-def serve(policy: Policy, index: int) -> None:
+def serve(policy: Policy, index: int, hide: bool = False) -> None:
+    if hide:  # before anything could open what it hides
+        hiding.hide_in_container(policy)
     in_fd, out_fd = _take_protocol_streams()
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     render.warm_up()
@@ -319,7 +321,7 @@ def serve(policy: Policy, index: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     policy = Policy.from_json(json.loads(args[0]))
-    serve(policy, int(args[1]) if len(args) > 1 else 0)
+    serve(policy, int(args[1]) if len(args) > 1 else 0, hide="--hide" in args[2:])
 
 
 if __name__ == "__main__":

@@ -35,9 +35,13 @@ class Limits:
 
 @dataclass(frozen=True)
 class ConditionalRule:
+    """A call allowed only with certain arguments; each compares the low 32 bits of an int
+    argument (see runner_vm/seccomp.py): (arg & mask) == value, or arg != not_value, or arg is
+    the child's own pid (self_pid)."""
+
     syscall: str
     arg: int
-    mask: int
+    mask: int = 0xFFFFFFFF
     value: int | None = None
     not_value: int | None = None
     self_pid: bool = False
@@ -55,6 +59,8 @@ class ContainerPolicy:
     bind_ro: tuple[str, ...] = ("/usr", "{base_prefix}", "{prefix}")
     etc_files: tuple[str, ...] = ("/etc/ld.so.cache", "/etc/fonts")
     package_dir: str = "/opt/fiddle"
+    # Paths no run may read: the machine's counters (see runner_vm/hiding.py).
+    hidden: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,7 @@ def _container(data: dict[str, Any]) -> ContainerPolicy:
         bind_ro=tuple(data.get("bind_ro", ContainerPolicy.bind_ro)),
         etc_files=tuple(data.get("etc_files", ContainerPolicy.etc_files)),
         package_dir=str(data.get("package_dir", ContainerPolicy.package_dir)),
+        hidden=tuple(data.get("hidden", ContainerPolicy.hidden)),
     )
 
 

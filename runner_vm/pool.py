@@ -52,6 +52,8 @@ class PoolBusy(RuntimeError):
 class HostProcess:
     def __init__(self, backend: SandboxBackend, policy: Policy, index: int) -> None:
         argv = [sys.executable, "-m", "runner_vm.host", json.dumps(policy.to_json()), str(index)]
+        if backend.hides_in_host:
+            argv.append("--hide")
         self.index = index
         self.policy = policy
         self.cgroups = HostCgroups(policy.limits, index) if backend.host_cgroups else None

@@ -174,6 +174,14 @@ class RunscBackend(RootedBackend):
     def _mounts(self) -> list[dict[str, Any]]:
         mounts: list[dict[str, Any]] = [
             {"destination": "/proc", "type": "proc", "source": "proc"},
+            # gVisor's own /sys says little, but nothing a run needs: hidden as everywhere (its
+            # /proc counts only this sandbox, so it hides nothing there).
+            {
+                "destination": "/sys",
+                "type": "tmpfs",
+                "source": "tmpfs",
+                "options": ["ro", "nosuid", "nodev", "noexec", "mode=000", "size=4k"],
+            },
             {
                 "destination": "/tmp",
                 "type": "tmpfs",

@@ -2,10 +2,20 @@
 
 Building the filter with libseccomp costs a child about 3 ms of CPU, a tenth of a whole run, so
 it is compiled to BPF once per zygote (in a fork of the host, see `compile_apart`) and each child
-only installs the bytes. Two rules depend on the child (kill and tgkill of its own pid only): the
-compiled filter allows those calls, and a short prefix, assembled here with room for the child's
-pid, traps them for any other pid before the compiled filter decides the rest. The child writes
-its pid into the prefix and installs prefix and filter as one program.
+only installs the bytes.
+
+Every argument the rules look at is a C int to the kernel (flags, a signal, a pid): the kernel
+reads the low 32 bits of the register and ignores the rest (on x86-64 and aarch64 alike, and in
+gVisor). A rule must judge exactly those 32 bits, or a program sets a high bit the kernel drops
+(`31 | 1 << 32` is SIGSYS to the kernel, but not 31 to a 64-bit comparison). libseccomp compares
+all 64 bits, except with a masked comparison whose mask has no high bits; so:
+
+- "(arg & mask) == value" rules go to libseccomp with 32-bit masks and values (checked here),
+  and the high half of the argument is not looked at, as by the kernel;
+- "never this value" and "only the child's own pid" rules (`guards`) cannot be said that way
+  (libseccomp has no masked not-equal). The compiled filter allows those calls, and a short
+  prefix, assembled here, compares the low 32 bits of the argument and traps first. The child
+  writes its pid into the prefix and installs prefix and filter as one program.
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ import base64
 import ctypes
 import os
 import struct
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from runner_vm import framing
@@ -30,8 +40,30 @@ _AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 _LD_ABS, _JEQ, _JA, _RET = 0x20, 0x15, 0x05, 0x06
 _INSTRUCTION = struct.Struct("=HBBI")
 _WORD = struct.Struct("=I")
-# Offsets in struct seccomp_data: the call's number, the ABI, and the halves of the first argument.
-_NR, _ARCH, _ARG0_LOW, _ARG0_HIGH = 0, 4, 16, 20
+# Offsets in struct seccomp_data: the call's number, the ABI, and the low half of the first
+# argument (each argument takes 8 bytes; the low half comes first on these little-endian ABIs).
+_NR, _ARCH, _ARG0_LOW, _ARG_SIZE = 0, 4, 16, 8
+_LOW_32_BITS = 0xFFFFFFFF
+# Instructions of one guard in the prefix (see `guard_prefix`).
+_GUARD_LENGTH = 5
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A rule the prefix checks on the low 32 bits of one argument: with `value`, the call traps
+    when the argument is that value; with `value` None, it traps unless it is the child's pid."""
+
+    number: int
+    arg: int
+    value: int | None
+
+    def to_json(self) -> list[int | None]:
+        return [self.number, self.arg, self.value]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> Guard:
+        number, arg, value = data
+        return cls(int(number), int(arg), None if value is None else int(value))
 
 
 class _Program(ctypes.Structure):
@@ -53,13 +85,12 @@ class _Installed:
 class SeccompFilter:
     """Built by the host before it forks the zygote; `load` runs in each child."""
 
-    def __init__(self, compiled: bytes, self_only: tuple[int, ...]) -> None:
+    def __init__(self, compiled: bytes, guards: tuple[Guard, ...]) -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         self._prctl, self._syscall = libc.prctl, libc.syscall
         machine = os.uname().machine
         self._number = _SYS_SECCOMP[machine]
-        # self_only: the calls a child may aim at itself only (kill, tgkill).
-        prefix, self._pid_offset = self_only_prefix(self_only, _AUDIT_ARCH[machine])
+        prefix, self._pid_offsets = guard_prefix(guards, _AUDIT_ARCH[machine])
         self._program = _Installed(prefix + compiled)
 
     @classmethod
@@ -85,7 +116,8 @@ class SeccompFilter:
             os.waitpid(pid, 0)
         if "error" in answer:
             raise RuntimeError(f"the seccomp filter could not be built: {answer['error']}")
-        return cls(base64.b64decode(answer["bpf"]), tuple(answer["self_only"]))
+        guards = tuple(Guard.from_json(guard) for guard in answer["guards"])
+        return cls(base64.b64decode(answer["bpf"]), guards)
 
     def forbid_new_privileges(self) -> None:
         """Once, in the zygote: inherited by every child, and required before `load`."""
@@ -94,27 +126,37 @@ class SeccompFilter:
 
     def load(self) -> None:
         """In the child, last of all: the filter, with the child's own pid written into it."""
-        if self._pid_offset is not None:
-            self._program.patch(self._pid_offset, os.getpid())
+        for offset in self._pid_offsets:
+            self._program.patch(offset, os.getpid())
         arguments = (self._number, _SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(self._program.fprog))
         if self._syscall(*arguments) != 0:
             raise OSError(ctypes.get_errno(), "seccomp(SECCOMP_SET_MODE_FILTER) failed")
 
 
-def _compiled(policy: Policy) -> tuple[bytes, tuple[int, ...]]:
-    """The policy's BPF, and the numbers of the calls a child may aim at itself only."""
+def _compiled(policy: Policy) -> tuple[bytes, tuple[Guard, ...]]:
+    """The policy's BPF, and the guards the prefix checks before it."""
     import pyseccomp
 
-    self_pid = [rule for rule in policy.seccomp.conditional if rule.self_pid]
-    numbers = tuple(_number(pyseccomp, rule.syscall) for rule in self_pid)
-    return _export(policy), tuple(n for n in numbers if n >= 0)
+    guards = []
+    for rule in policy.seccomp.conditional:
+        number = _number(pyseccomp, rule.syscall)
+        if is_guard(rule) and number >= 0:  # a call this architecture lacks stays forbidden
+            guards.append(Guard(number, rule.arg, None if rule.self_pid else rule.not_value))
+    return _export(policy), tuple(guards)
+
+
+def is_guard(rule: ConditionalRule) -> bool:
+    return rule.self_pid or rule.not_value is not None
 
 
 def _compile_into(policy: Policy, fd: int) -> None:
     """Never returns: the forked compiler sends its answer down `fd` and exits."""
     try:
-        program, self_only = _compiled(policy)
-        answer: dict[str, Any] = {"bpf": base64.b64encode(program).decode(), "self_only": self_only}
+        program, guards = _compiled(policy)
+        answer: dict[str, Any] = {
+            "bpf": base64.b64encode(program).decode(),
+            "guards": [guard.to_json() for guard in guards],
+        }
     except BaseException as error:  # reported to the parent, which raises it
         answer = {"error": str(error) or type(error).__name__}
     try:
@@ -123,36 +165,38 @@ def _compile_into(policy: Policy, fd: int) -> None:
         os._exit(0)
 
 
-def self_only_prefix(numbers: tuple[int, ...], audit_arch: int) -> tuple[bytes, int | None]:
-    """The start of the child's program, and the byte offset of the pid it compares against
-    (none without such calls).
+def guard_prefix(guards: tuple[Guard, ...], audit_arch: int) -> tuple[bytes, list[int]]:
+    """The start of the child's program, and the byte offsets of the pids it compares against.
 
-    Calls of the native ABI to these numbers with a first argument other than the pid (all 64
-    bits of it: a sign-extended -1 is not the pid) trap; everything else falls through to the
-    compiled filter that follows.
+    Calls of the native ABI that a guard refuses trap; everything else falls through to the
+    compiled filter that follows. Each guard is one block: load the call's number; if it is not
+    the guard's, go on to the next block; load the low 32 bits of the argument; compare; trap.
     """
-    if not numbers:
-        return b"", None
-    n = len(numbers)
-    check_at = n + 4  # after: arch load and test, number load, the n tests, the jump past
-    code = [(_LD_ABS, 0, 0, _ARCH), (_JEQ, 0, n + 7, audit_arch), (_LD_ABS, 0, 0, _NR)]
-    code += [(_JEQ, check_at - at - 1, 0, nr) for at, nr in enumerate(numbers, start=3)]
-    code += [
-        (_JA, 0, 0, 5),  # none of them
-        (_LD_ABS, 0, 0, _ARG0_LOW),  # check_at
-        (_JEQ, 0, 2, 0),  # the pid, written by the child
-        (_LD_ABS, 0, 0, _ARG0_HIGH),
-        (_JEQ, 1, 0, 0),
-        (_RET, 0, 0, _RET_TRAP),
-    ]  # the compiled filter starts here
-    pid_offset = (check_at + 1) * _INSTRUCTION.size + 4
-    return b"".join(_INSTRUCTION.pack(*instruction) for instruction in code), pid_offset
+    if not guards:
+        return b"", []
+    skip_all = (_JA, 0, 0, _GUARD_LENGTH * len(guards))
+    code = [(_LD_ABS, 0, 0, _ARCH), (_JEQ, 1, 0, audit_arch), skip_all]
+    pid_offsets = []
+    for guard in guards:
+        if guard.value is None:  # the child's pid, written in later: equal goes on, past the trap
+            compare = (_JEQ, 1, 0, 0)
+            pid_offsets.append((len(code) + 3) * _INSTRUCTION.size + 4)
+        else:  # the forbidden value: equal traps
+            compare = (_JEQ, 0, 1, guard.value & _LOW_32_BITS)
+        code += [
+            (_LD_ABS, 0, 0, _NR),
+            (_JEQ, 0, _GUARD_LENGTH - 2, guard.number),  # another call: the next guard
+            (_LD_ABS, 0, 0, _ARG0_LOW + _ARG_SIZE * guard.arg),
+            compare,
+            (_RET, 0, 0, _RET_TRAP),
+        ]
+    return b"".join(_INSTRUCTION.pack(*instruction) for instruction in code), pid_offsets
 
 
 def _export(policy: Policy) -> bytes:
-    """The policy's filter as BPF, with the self-only rules widened to plain allows."""
+    """The policy's filter as BPF, with the guarded calls widened to plain allows."""
     widened = tuple(
-        replace(rule, self_pid=False, mask=0, value=0, not_value=None) if rule.self_pid else rule
+        ConditionalRule(rule.syscall, 0, 0, value=0) if is_guard(rule) else rule
         for rule in policy.seccomp.conditional
     )
     seccomp = replace(policy.seccomp, conditional=widened)
@@ -194,13 +238,19 @@ def _add(sandbox: Any, action: Any, name: str, *args: Any) -> None:
 
 
 def _add_conditional(sandbox: Any, rule: ConditionalRule) -> None:
+    """(arg & mask) == value on the low 32 bits only: with no high bits in the mask, libseccomp
+    leaves the high half alone, as the kernel does. Guards arrive widened to plain allows (see
+    _export): the prefix narrows them."""
     import pyseccomp
 
-    # Self-only rules arrive widened (see _export): the prefix (self_only_prefix) narrows them.
-    if rule.not_value is not None:
-        compare = pyseccomp.Arg(rule.arg, pyseccomp.NE, rule.not_value)
-    else:
-        compare = pyseccomp.Arg(rule.arg, pyseccomp.MASKED_EQ, rule.mask, rule.value)
+    if is_guard(rule) or rule.value is None:
+        raise ValueError(f"the rule for {rule.syscall} is not a masked comparison")
+    if rule.mask > _LOW_32_BITS or rule.value > _LOW_32_BITS or rule.value & ~rule.mask:
+        raise ValueError(f"the rule for {rule.syscall} must compare 32 bits, as the kernel reads")
+    if rule.mask == 0:
+        _add(sandbox, pyseccomp.ALLOW, rule.syscall)
+        return
+    compare = pyseccomp.Arg(rule.arg, pyseccomp.MASKED_EQ, rule.mask, rule.value)
     _add(sandbox, pyseccomp.ALLOW, rule.syscall, compare)
 
 
