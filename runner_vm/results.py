@@ -115,23 +115,26 @@ def sigsys_report(data: bytes) -> str | None:
     if at < 0:
         return None
     start = at + len(SIGSYS_MARK)
-    digits = data[start : start + _NUMBER_DIGITS + 1].split(b"\n", 1)[0]
+    token = data[start : start + _NUMBER_DIGITS + 2].split(b"\n", 1)[0]
+    digits = token.removeprefix(b"-")
     if not digits.isdigit() or len(digits) > _NUMBER_DIGITS:
         return "forbidden system call"  # a report no handler of ours writes: name nothing
-    return f"forbidden system call: {syscall_name(int(digits))}"
+    return f"forbidden system call: {syscall_name(int(token))}"
 
 
 def syscall_name(number: int) -> str:
     """libseccomp's name of the call, or its number where libseccomp has none (a call newer
     than the library, or no call at all)."""
+    # Only a number a call can have: libseccomp takes a C int, and names some negative numbers.
+    if not 0 <= number < 1 << 31:
+        return f"number {number}"
     try:
         import pyseccomp
 
         name = pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, number)
     except (ImportError, ValueError, OSError, OverflowError):
         name = None
-    # libseccomp takes the number as a C int: only a number that survives that is named.
-    if isinstance(name, bytes) and number < 1 << 31 and name.isascii():
+    if isinstance(name, bytes) and name.isascii() and name:
         return name.decode("ascii")
     return f"number {number}"
 

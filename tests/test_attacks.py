@@ -80,6 +80,22 @@ def syscall_number(name: str) -> int:
     return int(pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, name))
 
 
+def syscall_label(number: int) -> str:
+    """How a refused call is named: libseccomp's name, or its number where it has none."""
+    try:
+        return str(pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, number).decode())
+    except ValueError:
+        return f"number {number}"
+
+
+def killed_by(signo: int, name: str = "") -> str:
+    return f"the program was killed by signal {signo}" + (f" ({name})" if name else "")
+
+
+def tampered(why: str) -> str:
+    return f"the program tampered with its result: {why}"
+
+
 # --------------------------------------------------------------------------------------------
 # Running programs
 
@@ -265,8 +281,11 @@ def _all_refused(result: RunResult, kinds: tuple[str, ...] | None = None) -> Non
 
 
 def _capped_text(result: RunResult) -> None:
+    """200,000 lines of 100 bytes: cut at 1 MiB, and the cut says so with the size printed."""
     assert result.succeeded, describe(result)
-    assert 0 < len(result.text) <= 1 << 20, len(result.text)
+    note = "\n[output cut at 1 MiB: the program printed 19.1 MiB]"
+    assert result.text.endswith(note), result.text[-200:]
+    assert len(result.text.encode()) == (1 << 20) + len(note), len(result.text)
 
 
 # fmt: off
@@ -629,7 +648,7 @@ except PermissionError as refused:
     Attack("abort", "host", "import os\nos.abort()\n", error("the program crashed (SIGABRT)")),
     Attack(
         "sigkill_self", "host", "import os\nos.kill(os.getpid(), 9)\n",
-        error("the program crashed (SIGKILL)"),
+        error(killed_by(9, "SIGKILL")),
     ),
     Attack(
         "replace_sigsys_handler", "seccomp",
@@ -777,7 +796,7 @@ except PermissionError as refused:
                     pass
         os._exit(0)
         """,
-        error("the program tampered with its result"),
+        error(tampered("unknown output 'evil.html'")),
     ),
     Attack(
         "exception_that_cannot_be_shown", "python",
@@ -842,6 +861,488 @@ except PermissionError as refused:
     ),
 ]
 # fmt: on
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 19: the host survives whatever the child does (unnamed calls, any signal, any bytes on
+# its result pipe); every argument rule judges the 32 bits the kernel reads; a forged result is
+# refused; runs cannot watch each other.
+
+# Raw calls with 64-bit arguments (ctypes would pass a plain int as a 32-bit C int).
+LIBC = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+def syscall(*args):
+    return libc.syscall(*(ctypes.c_long(a) if isinstance(a, int) else a for a in args))
+"""
+# Bytes written straight to the result pipe (every descriptor past stdio; the request pipe
+# refuses them), the way a program that ignores the protocol would.
+TO_RESULT_PIPE = """
+import json, os, struct
+def framed(payload):
+    return struct.pack('>I', len(payload)) + payload
+def to_result_pipe(data):
+    for fd in os.listdir('/proc/self/fd'):
+        if int(fd) > 2:
+            try:
+                os.write(int(fd), data)
+            except OSError:
+                pass
+"""
+# The child's own result writer, replaced from user code: the genuine frame with one change.
+FORGE = """
+import base64, sys
+main = sys.modules['__main__']
+genuine = main._outcome_json
+def forge(change):
+    def forged(outcome):
+        fields = genuine(outcome)
+        change(fields)
+        return fields
+    main._outcome_json = forged
+def put(name, data):
+    forge(lambda fields: fields['outputs'].__setitem__(name, base64.b64encode(data).decode()))
+def png(width, height):
+    return bytes(skia.Surface(width, height).makeImageSnapshot().encodeToData())
+"""
+SCRIPT_PDF = """
+def pdf(catalog=b'/OpenAction 4 0 R', action=b'/S /JavaScript /JS (app.alert(1))'):
+    objects = [b'<< /Type /Catalog /Pages 2 0 R ' + catalog + b' >>',
+               b'<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+               b'<< /Type /Page /Parent 2 0 R /MediaBox [0 0 64 64] >>',
+               b'<< /Type /Action ' + action + b' >>']
+    out = b'%PDF-1.4\\n'
+    for number, body in enumerate(objects, 1):
+        out += b'%d 0 obj\\n' % number + body + b'\\nendobj\\n'
+    return out + b'trailer\\n<< /Root 1 0 R >>\\n%%EOF\\n'
+"""
+PRIVATE_FUTEXES = """
+import concurrent.futures, queue, threading
+lock, barrier, done = threading.Lock(), threading.Barrier(3), []
+def worker(n):
+    barrier.wait(timeout=5)
+    with lock:
+        done.append(n)
+threads = [threading.Thread(target=worker, args=(n,)) for n in range(3)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+with concurrent.futures.ThreadPoolExecutor(4) as pool:
+    total = sum(pool.map(lambda x: x * x, range(100)))
+answers = queue.Queue()
+threading.Thread(target=lambda: answers.put(threading.Event().wait(0.05))).start()
+print(sorted(done), total, answers.get(timeout=5))
+"""
+# A shared futex on a mapping of a file every sandbox binds: what two runs could meet on.
+SHARED_FILE_FUTEX = LIBC + (
+    """
+import os
+fd = os.open('/usr/lib/os-release', os.O_RDONLY)
+libc.mmap.restype = ctypes.c_void_p
+word = libc.mmap(None, 4096, 1, 1, fd, 0)  # PROT_READ, MAP_SHARED
+value = ctypes.c_uint32.from_address(word).value
+"""
+)
+FUTEX = syscall_number("futex")
+FUTEX_WAIT, FUTEX_WAKE, FUTEX_PRIVATE_FLAG = 0, 1, 128
+HIGH = 1 << 32
+AT_FDCWD = -100
+# What each backend shows instead of the machine's counters.
+MACHINE_COUNTERS = (
+    "/proc/stat", "/proc/uptime", "/proc/loadavg", "/proc/pressure/cpu", "/proc/meminfo",
+    "/proc/vmstat", "/proc/zoneinfo", "/proc/interrupts", "/proc/softirqs", "/proc/diskstats",
+    "/proc/locks", "/proc/cgroups", "/proc/sys/fs/file-nr", "/proc/sys/fs/inode-nr",
+)  # fmt: skip
+SYS_FILES = (
+    "/sys/fs/cgroup/cpuacct/cpuacct.usage", "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+    "/sys/fs/cgroup/pids/pids.current", "/sys/devices/system/cpu/online",
+    "/sys/kernel/uevent_seqnum", "/sys/class/net/lo/statistics/rx_bytes",
+)  # fmt: skip
+
+
+def _counters_refused(result: RunResult) -> None:
+    _all_refused(result, ("PermissionError", "FileNotFoundError"))
+
+
+def _gvisor_counts_its_own(result: RunResult) -> None:
+    """gVisor's /proc is its own kernel's: what it shows counts this sandbox, not the machine."""
+    assert result.succeeded, describe(result)
+    shown = dict(line.split(" ", 1) for line in result.text.splitlines())
+    assert shown["/proc/stat"].startswith("'cpu  0 0 0 0 0 0 0 0 0 0"), shown["/proc/stat"]
+    assert shown["/proc/loadavg"] == "'0.00 0.00 0.00 0/0 0\\n'", shown["/proc/loadavg"]
+    for path, seen in shown.items():
+        if path not in ("/proc/stat", "/proc/loadavg", "/proc/meminfo", "/proc/uptime"):
+            assert seen in ("FileNotFoundError", "PermissionError"), (path, seen)
+
+
+def _cut_error(total: str) -> Check:
+    def check(result: RunResult) -> None:
+        note = f"\n[error cut at 64 KiB: it was {total}]"
+        assert result.runtime_error.endswith(note), result.runtime_error[-200:]
+        assert len(result.runtime_error.encode()) == (64 << 10) + len(note)
+
+    return check
+
+
+def _tampered_text_cut(result: RunResult) -> None:
+    assert result.runtime_error == tampered("output cpu.png is missing"), describe(result)
+    assert result.text.endswith("\n[output cut at 1 MiB: the program printed 30.0 MiB]")
+    assert not result.outputs
+
+
+def _unnamed_syscall(number: int) -> Attack:
+    return Attack(
+        f"unnamed_syscall_{number}", "host",
+        f"import ctypes\nctypes.CDLL(None).syscall({number}, 0, 0, 0)\n",
+        error(forbidden(syscall_label(number))),
+    )  # fmt: skip
+
+
+def _signal(signo: int, name: str) -> Attack:
+    return Attack(
+        f"signal_{signo}", "host", f"import os\nos.kill(os.getpid(), {signo})\n",
+        error(killed_by(signo, name)),
+    )  # fmt: skip
+
+
+def _frame(name: str, data: str, check: Check) -> Attack:
+    """`data` (an expression of TO_RESULT_PIPE's helpers) down the result pipe, then exit 0."""
+    code = TO_RESULT_PIPE + f"to_result_pipe({data})\nos._exit(0)\n"
+    return Attack(name, "host", code, check)
+
+
+def _forged(name: str, code: str, why: str | Check, **options: Any) -> Attack:
+    check = error(tampered(why)) if isinstance(why, str) else why
+    return Attack(name, "host", FORGE + SCRIPT_PDF + code, check, options=options)
+
+
+def _stuffed_png(result: RunResult) -> None:
+    """A PNG with a 1 MiB text chunk: larger than any 64x64 PNG."""
+    start, end = tampered("output cpu.png is "), "bytes, more than a 64x64 PNG can be"
+    assert result.runtime_error.startswith(start), describe(result)
+    assert result.runtime_error.endswith(end), describe(result)
+
+
+# fmt: off
+HOST_SURVIVES: list[Attack] = [
+    *(_unnamed_syscall(n) for n in (999, 462, 458, 1000, 4095, 1 << 20, -1)),
+    *(_signal(n, name) for n, name in (
+        (40, "SIGRTMIN+6"), (34, "SIGRTMIN"), (50, "SIGRTMIN+16"), (64, "SIGRTMAX"), (32, ""),
+        (15, "SIGTERM"), (10, "SIGUSR1"), (1, "SIGHUP"), (3, "SIGQUIT"), (14, "SIGALRM"),
+    )),
+    Attack(
+        "realtime_signal_from_a_thread", "host",
+        "import os, threading, time\nthreading.Thread(target=os.kill, args=(os.getpid(), 45))"
+        ".start()\ntime.sleep(30)\n",
+        error(killed_by(45, "SIGRTMIN+11")),
+    ),
+    Attack(
+        "stop_self", "host wall clock", "import os, signal\nos.kill(os.getpid(), signal.SIGSTOP)\n",
+        error(WALL_ERROR), slow=True,
+    ),
+    _frame("frame_nested_deep", "framed(b'[' * 100000)", error(tampered("JSON nested too deeply"))),
+    _frame(
+        "frame_nested_objects", "framed(b'{\"text\":' * 50000)",
+        error(tampered("JSON nested too deeply")),
+    ),
+    _frame(
+        "frame_non_ascii_base64",
+        "framed(json.dumps({'outputs': {'cpu.png': 'iVBORw0KGgo\\u00e9=='}}).encode())",
+        error(tampered("output cpu.png is not base64")),
+    ),
+    _frame(
+        "frame_bad_base64", "framed(json.dumps({'outputs': {'pdf.pdf': 'J*VBERi0'}}).encode())",
+        error(tampered("output pdf.pdf is not base64")),
+    ),
+    _frame(
+        "frame_cut_short", "struct.pack('>I', 1000) + b'{\"text\": \"'",
+        error(tampered("a frame cut short or with bytes after it")),
+    ),
+    _frame(
+        "frame_claims_4_gib", "struct.pack('>I', 0xFFFFFFFF) + b'{}'",
+        error(tampered("a frame cut short or with bytes after it")),
+    ),
+    _frame("frame_three_bytes", "b'\\x00\\x00\\x01'", error(tampered("not a frame"))),
+    _frame(
+        "frame_random_bytes", "__import__('random').Random(19).randbytes(100000)",
+        error(tampered("a frame cut short or with bytes after it")),
+    ),
+    _frame("frame_not_utf8", "framed(b'{\"text\": \"\\xff\\xfe\"}')", error(tampered("not JSON"))),
+    _frame("frame_not_an_object", "framed(b'[1, 2, 3]')", error(tampered("not a JSON object"))),
+    _frame(
+        "frame_wrong_type", "framed(b'{\"runtime_error\": 5}')",
+        error(tampered("its runtime_error is not a JSON string")),
+    ),
+    _frame(
+        "frame_outputs_not_an_object", "framed(b'{\"outputs\": [\"cpu.png\"]}')",
+        error(tampered("its outputs is not a JSON object")),
+    ),
+    _frame(
+        "frame_compile_error_position",
+        "framed(json.dumps({'compile_errors': [{'text': 'x', 'line': -1, 'col': 10**30}]})"
+        ".encode())",
+        error(tampered("a compile error's position is not a line and column")),
+    ),
+    _frame(
+        "frame_many_compile_errors",
+        "framed(json.dumps({'compile_errors': [{'text': 'x', 'line': 1, 'col': 1}] * 10**5})"
+        ".encode())",
+        error(tampered("100000 compile errors")),
+    ),
+    _frame(
+        "forged_sigsys_unknown_number", "b'\\x00SIGSYS 999999\\n'",
+        error(forbidden("number 999999")),
+    ),
+    _frame("forged_sigsys_garbage", "b'\\x00SIGSYS \\xff\\xfe'", error(UNNAMED_SYSCALL_ERROR)),
+    _frame(
+        "forged_sigsys_huge_number", "b'\\x00SIGSYS ' + b'9' * 100000",
+        error(UNNAMED_SYSCALL_ERROR),
+    ),
+    _frame(
+        "frame_huge_text", "framed(json.dumps({'text': 'x' * (30 << 20)}).encode())",
+        _tampered_text_cut,
+    ),
+    _frame(
+        "frame_huge_runtime_error",
+        "framed(json.dumps({'runtime_error': 'e' * (30 << 20)}).encode())",
+        _cut_error("30.0 MiB"),
+    ),
+    Attack(
+        "frame_then_signal", "host",
+        TO_RESULT_PIPE + "to_result_pipe(framed(b'{}'))\nos.kill(os.getpid(), 40)\n",
+        error(killed_by(40, "SIGRTMIN+6")),
+    ),
+    Attack(
+        "huge_runtime_error", "host", "raise ValueError('e' * (20 << 20))\n",
+        _cut_error("20.0 MiB"),
+    ),
+]
+
+FORGED_RESULTS: list[Attack] = [
+    _forged(
+        "forged_gpu_png", "put('gpu.png', png(64, 64))",
+        "output gpu.png is not one this run produces",
+    ),
+    _forged(
+        "forged_cpu_webm", "put('cpu.webm', b'\\x1aE\\xdf\\xa3' + bytes(100))",
+        "output cpu.webm is not one this run produces",
+    ),
+    _forged(
+        "forged_source_png_in_a_draw", "put('source.png', png(64, 64))",
+        "output source.png is not one this run produces",
+    ),
+    _forged(
+        "forged_html_as_png", "put('cpu.png', b'<html><script>alert(1)</script></html>')",
+        "output cpu.png is not a PNG",
+    ),
+    _forged(
+        "forged_png_of_another_size", "put('cpu.png', png(32, 32))",
+        "output cpu.png is 32x32, not 64x64",
+    ),
+    _forged(
+        "forged_png_with_html_after_its_end", "put('cpu.png', png(64, 64) + b'<script>')",
+        "output cpu.png has bytes after its PNG end",
+    ),
+    _forged(
+        "forged_png_header", "data = bytearray(png(64, 64))\ndata[20] ^= 1\nput('cpu.png', data)",
+        "output cpu.png has no valid PNG header",
+    ),
+    _forged(
+        "forged_png_without_end", "put('cpu.png', png(64, 64)[:-12])",
+        "output cpu.png is a PNG without an end",
+    ),
+    _forged(
+        "forged_png_stuffed",
+        "import struct, zlib\ndata = png(64, 64)\nbody = b'tEXt' + b'x' * (1 << 20)\n"
+        "chunk = struct.pack('>I', len(body) - 4) + body + struct.pack('>I', zlib.crc32(body))\n"
+        "put('cpu.png', data[:33] + chunk + data[33:])",
+        _stuffed_png,
+    ),
+    _forged(
+        "forged_pdf_with_javascript", "put('pdf.pdf', pdf())",
+        "output pdf.pdf carries /JavaScript, a PDF action Skia never writes",
+    ),
+    _forged(
+        "forged_pdf_with_escaped_names",
+        "put('pdf.pdf', pdf(b'/Open#41ction 4 0 R', b'/S /J#61va#53cript /JS (app.alert(1))'))",
+        "output pdf.pdf carries /JavaScript, a PDF action Skia never writes",
+    ),
+    _forged(
+        "forged_pdf_launch", "put('pdf.pdf', pdf(b'', b'/S /Launch /F (/bin/sh)'))",
+        "output pdf.pdf carries /Launch, a PDF action Skia never writes",
+    ),
+    _forged(
+        "forged_pdf_object_stream", "put('pdf.pdf', pdf(b'', b'/Type /ObjStm /N 1 /First 4'))",
+        "output pdf.pdf carries /ObjStm, a PDF action Skia never writes",
+    ),
+    _forged(
+        "forged_html_as_pdf", "put('pdf.pdf', b'<html><script>alert(1)</script>')",
+        "output pdf.pdf is not a PDF",
+    ),
+    _forged("forged_skp", "put('skp.skp', b'<html>')", "output skp.skp is not an SKP"),
+    _forged(
+        "forged_text", "print('hello')\nput('txt.txt', b'<script>alert(1)</script>')",
+        "output txt.txt is not the text the run printed",
+    ),
+    _forged(
+        "forged_text_output_without_text", "put('txt.txt', b'<script>')",
+        "output txt.txt is not one this run produces",
+    ),
+    _forged(
+        "forged_outputs_of_a_failed_run",
+        "forge(lambda fields: fields.update(runtime_error='it failed'))",
+        "output cpu.png is not one this run produces",
+    ),
+    _forged(
+        "forged_missing_output", "forge(lambda fields: fields['outputs'].pop('cpu.png'))",
+        "output cpu.png is missing",
+    ),
+    _forged(
+        "forged_png_in_a_text_only_run", "print('x')\nput('cpu.png', png(64, 64))",
+        "output cpu.png is not one this run produces", textOnly=True,
+    ),
+    Attack(
+        "forged_huge_runtime_error", "host",
+        FORGE + "forge(lambda fields: fields.update(runtime_error='e' * (20 << 20), outputs={}))\n",
+        _cut_error("20.0 MiB"),
+    ),
+]
+
+ARGUMENT_WIDTHS: list[Attack] = [
+    Attack(
+        "other_signal_handler_high_bits", "seccomp",
+        LIBC + f"print(syscall({syscall_number('rt_sigaction')}, 10 | {HIGH}, 0, 0, 8))\n",
+        prints("0"),
+    ),
+    Attack(
+        "kill_parent_high_bits", "seccomp",
+        LIBC + f"import os\nsyscall({syscall_number('kill')}, os.getppid() | {HIGH}, 9)\n",
+        error(forbidden("kill")),
+    ),
+    Attack(
+        "kill_all_high_bits", "seccomp",
+        LIBC + f"syscall({syscall_number('kill')}, 0xFFFFFFFF | {HIGH}, 9)\n",
+        error(forbidden("kill")),
+    ),
+    Attack(
+        # The kernel reads the low 32 bits: its own pid, which it may signal (signal 0: a check).
+        "kill_self_high_bits", "seccomp",
+        LIBC + f"import os\nprint(syscall({syscall_number('kill')}, os.getpid() | {HIGH}, 0))\n",
+        prints("0"),
+    ),
+    Attack(
+        "tgkill_parent_high_bits", "seccomp",
+        LIBC + "import os\nparent = os.getppid()\n"
+        f"syscall({syscall_number('tgkill')}, parent | {HIGH}, parent, 9)\n",
+        error(forbidden("tgkill")),
+    ),
+    Attack(
+        # CLONE_THREAD only in the high half: the kernel sees a fork.
+        "clone_thread_flag_in_high_half", "seccomp",
+        LIBC + f"print(syscall({syscall_number('clone')}, (0x10000 << 32) | 17, 0, 0, 0, 0))\n",
+        error(forbidden("clone")),
+    ),
+    Attack(
+        "openat_write_high_bits", "seccomp",
+        LIBC + f"print(syscall({syscall_number('openat')}, {AT_FDCWD}, b'/tmp/x', 0x41 | {HIGH},"
+        " 0o644))\n",
+        error(forbidden("openat")),
+    ),
+    Attack(
+        # High bits alone: the kernel opens read-only, which is allowed.
+        "openat_read_high_bits", "seccomp",
+        LIBC + f"print(syscall({syscall_number('openat')}, {AT_FDCWD}, b'/usr/lib/os-release', "
+        f"{HIGH}, 0) > 2)\n",
+        prints("True"),
+    ),
+    Attack(
+        "futex_private_flag_in_high_half", "seccomp",
+        SHARED_FILE_FUTEX + f"syscall({FUTEX}, word, {FUTEX_WAKE} | ({FUTEX_PRIVATE_FLAG} << 32),"
+        " 1, 0, 0, 0)\n",
+        error(forbidden("futex")),
+    ),
+]
+# A SIGSYS handler of the program's own (x86-64: a restorer that calls rt_sigreturn), installed
+# with the signal number's high bits set; with it, forbidden calls would no longer end the run.
+OWN_SIGSYS_HANDLER = LIBC + """
+import mmap, socket
+page = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+page.write(bytes.fromhex('b80f0000000f05'))  # mov eax, 15 (rt_sigreturn); syscall
+restorer = ctypes.addressof(ctypes.c_char.from_buffer(page))
+handler = ctypes.CFUNCTYPE(None, ctypes.c_int)(lambda signo: None)
+action = (ctypes.c_ulong * 4)(ctypes.cast(handler, ctypes.c_void_p).value, 0x04000000, restorer)
+print(syscall(13, 31 | HIGH_BITS, action, 0, 8))
+socket.socket()
+print('a forbidden call went unnoticed')
+"""
+if platform.machine() == "x86_64":  # `open`, and the restorer's machine code, are x86-64's
+    ARGUMENT_WIDTHS.append(Attack(
+        "open_write_high_bits", "seccomp",
+        LIBC + f"print(syscall(2, b'/tmp/x', 0x41 | {HIGH}, 0o644))\n", error(forbidden("open")),
+    ))
+    ARGUMENT_WIDTHS += [
+        Attack(
+            f"own_sigsys_handler_high_bits_{high:x}", "seccomp",
+            OWN_SIGSYS_HANDLER.replace("HIGH_BITS", str(high)), error(forbidden("rt_sigaction")),
+        )
+        for high in (HIGH, 0xFFFFFFFF << 32, 1 << 63)
+    ]
+
+WATCHING_OTHERS: list[Attack] = [
+    Attack(
+        "read_sys", "container",
+        tried(f"""
+        import os
+        for path in {SYS_FILES!r}:
+            attempt(path, lambda: open(path, 'rb').read(1))
+        for path in ('/sys', '/sys/fs/cgroup', '/sys/fs/cgroup/cpuacct'):
+            attempt(path, lambda: os.listdir(path))
+        """),
+        _counters_refused,
+    ),
+    Attack(
+        "machine_counters_in_proc", "container",
+        f"""
+        for path in {MACHINE_COUNTERS!r}:
+            try:
+                print(path, repr(open(path).read(40)))
+            except OSError as error:
+                print(path, type(error).__name__)
+        """,
+        lambda r: _all_refused(r, ("PermissionError", "FileNotFoundError")),
+        by_backend={"runsc": _gvisor_counts_its_own},
+    ),
+    Attack(
+        "sysinfo", "seccomp",
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "print(libc.sysinfo(ctypes.create_string_buffer(512)), ctypes.get_errno())\n",
+        prints("-1 38"),
+    ),
+    Attack(
+        "shared_futex_wake_on_a_file", "seccomp",
+        SHARED_FILE_FUTEX + f"print(syscall({FUTEX}, word, {FUTEX_WAKE}, 1, 0, 0, 0))\n",
+        error(forbidden("futex")),
+    ),
+    Attack(
+        "shared_futex_wait_on_a_file", "seccomp",
+        SHARED_FILE_FUTEX + "timeout = (ctypes.c_long * 2)(0, 1000)\n"
+        f"print(syscall({FUTEX}, word, {FUTEX_WAIT}, value, timeout, 0, 0))\n",
+        error(forbidden("futex")),
+    ),
+    Attack(
+        "futex_waitv", "seccomp",
+        SHARED_FILE_FUTEX + "waiter = (ctypes.c_uint64 * 3)(value, word, 2)  # FUTEX_32, shared\n"
+        f"print(syscall({syscall_number('futex_waitv')}, waiter, 1, 0, 0, 1))\n",
+        error(forbidden("futex_waitv")),
+    ),
+    Attack(
+        "private_futexes_still_work", "seccomp", PRIVATE_FUTEXES,
+        prints("[0, 1, 2] 328350 False"),
+    ),
+]
+# fmt: on
+ATTACKS += HOST_SURVIVES + FORGED_RESULTS + ARGUMENT_WIDTHS + WATCHING_OTHERS
 
 # Kernel interfaces that no fiddle needs: each must be refused by the filter and named.
 FORBIDDEN_SYSCALLS = (
@@ -919,6 +1420,28 @@ def test_concurrent_runs_cannot_see_each_other(runner: Runner) -> None:
     own_uid, rest = results["seeker"].text.split(" ", 1)
     assert rest.strip() == "[0] []", describe(results["seeker"])
     assert int(own_uid) != sleeper_uid
+
+
+def test_runs_cannot_wake_each_other_through_a_shared_file_futex(runner: Runner) -> None:
+    """Two runs at once (on the two hosts, in two containers) meet on a futex word in a file both
+    map: one waits, the other wakes. Shared futexes are refused, so neither gets that far."""
+    waiter = SHARED_FILE_FUTEX + (
+        "timeout = (ctypes.c_long * 2)(5, 0)\n"
+        f"print(syscall({FUTEX}, word, {FUTEX_WAIT}, value, timeout, 0, 0), ctypes.get_errno())\n"
+    )
+    waker = SHARED_FILE_FUTEX + (
+        "import time\nwoken = 0\nfor _ in range(40):\n"
+        f"    woken += max(syscall({FUTEX}, word, {FUTEX_WAKE}, 1, 0, 0, 0), 0)\n"
+        "    time.sleep(0.1)\nprint(woken)\n"
+    )
+    results: dict[str, RunResult] = {}
+    first = threading.Thread(target=lambda: results.__setitem__("waiter", run(runner, waiter)))
+    first.start()
+    time.sleep(0.5)
+    results["waker"] = run(runner, waker)
+    first.join()
+    for name, result in results.items():
+        assert result.runtime_error == forbidden("futex"), (name, describe(result))
 
 
 def test_later_runs_cannot_read_earlier_runs(runner: Runner) -> None:
