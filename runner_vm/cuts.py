@@ -37,7 +37,7 @@ def printed_note(printed: int) -> str:
 
 
 def error_note(total: int) -> str:
-    return f"\n[error cut at {_limit(ERROR_LIMIT)}: it was {size(total)}]"
+    return f"\n[error cut at {_limit(ERROR_LIMIT)}: it was {size(total)}; its middle is left out]\n"
 
 
 def head(data: bytes, limit: int) -> str:
@@ -45,11 +45,18 @@ def head(data: bytes, limit: int) -> str:
     return data[:limit].decode("utf-8", "ignore")
 
 
+def tail(data: bytes, limit: int) -> str:
+    """The last `limit` bytes as text, without a character split at the cut."""
+    return data[len(data) - limit :].decode("utf-8", "ignore")
+
+
 def cut_error(text: str) -> str:
+    """An error keeps its start and its end (where a traceback names the exception)."""
     data = utf8(text)
     if len(data) <= ERROR_LIMIT:
         return data.decode("utf-8")
-    return head(data, ERROR_LIMIT) + error_note(len(data))
+    half = ERROR_LIMIT // 2
+    return head(data, half) + error_note(len(data)) + tail(data, half)
 
 
 def cut_printed(text: str) -> str:

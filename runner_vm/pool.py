@@ -183,7 +183,7 @@ class HostPool:
         with `ahead` runs already waiting for a host, this one is sure to start in time only if
         ahead < hosts. The operator's max_waiting caps the line further.
         """
-        ahead = max(0, self._waiting - self._idle.qsize())
+        ahead = max(0, self._waiting - self._idle.qsize())  # self.waiting, under the lock
         if ahead >= min(self.size, self.max_waiting):
             raise PoolBusy("every sandbox is busy", self._retry_after(ahead))
 
@@ -217,6 +217,12 @@ class HostPool:
     @property
     def busy(self) -> int:
         return self.size - self._idle.qsize()
+
+    @property
+    def waiting(self) -> int:
+        """Runs let in that have no host yet."""
+        with self._lock:
+            return max(0, self._waiting - self._idle.qsize())
 
     def stop(self) -> None:
         while True:

@@ -131,4 +131,5 @@ class Runner:
             "sandbox": self.backend.name,
             "hosts": self.pool.size,
             "busy": self.pool.busy,
+            "waiting": self.pool.waiting,
         }

@@ -971,16 +971,22 @@ def _gvisor_counts_its_own(result: RunResult) -> None:
     shown = dict(line.split(" ", 1) for line in result.text.splitlines())
     assert shown["/proc/stat"].startswith("'cpu  0 0 0 0 0 0 0 0 0 0"), shown["/proc/stat"]
     assert shown["/proc/loadavg"] == "'0.00 0.00 0.00 0/0 0\\n'", shown["/proc/loadavg"]
+    # /proc/cgroups lists gVisor's own cgroups, /proc/meminfo and /proc/uptime its own memory
+    # and time; every other counter is missing.
+    its_own = ("/proc/stat", "/proc/loadavg", "/proc/meminfo", "/proc/uptime", "/proc/cgroups")
     for path, seen in shown.items():
-        if path not in ("/proc/stat", "/proc/loadavg", "/proc/meminfo", "/proc/uptime"):
+        if path not in its_own:
             assert seen in ("FileNotFoundError", "PermissionError"), (path, seen)
 
 
 def _cut_error(total: str) -> Check:
+    """An error of `total` ('e' repeated): cut to its first and last 32 KiB, saying so."""
+
     def check(result: RunResult) -> None:
-        note = f"\n[error cut at 64 KiB: it was {total}]"
-        assert result.runtime_error.endswith(note), result.runtime_error[-200:]
+        note = f"\n[error cut at 64 KiB: it was {total}; its middle is left out]\n"
+        assert note in result.runtime_error, result.runtime_error[-200:]
         assert len(result.runtime_error.encode()) == (64 << 10) + len(note)
+        assert result.runtime_error.endswith("e" * 1000), result.runtime_error[-200:]
 
     return check
 

@@ -8,8 +8,9 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import requests
 
 from runner_vm.events import EventRecord, JsonLogHook
 from runner_vm.policy import load_policy
+from runner_vm.pool import default_pool_size
 from runner_vm.protocol import RunRequest
 from runner_vm.sandbox import readable_by_others
 from runner_vm.service import Runner, RunnerSettings
@@ -180,3 +182,70 @@ def test_runs_hold_no_supplementary_group_of_whoever_started_the_runner(
     finally:
         os.setgroups(before)
     assert result.runtime_error == "" and result.text == "none\n", result
+
+
+# --------------------------------------------------------------------------------------------
+# Sleepers and the queue (issue 19): more hosts than cores, and no run queued past the wall clock
+
+SLEEPER = "import time\ntime.sleep({seconds})\ndef draw(canvas):\n    pass\n# {n}\n"
+DRAW = "def draw(canvas):\n    canvas.drawCircle(4, 4, 3, skia.Paint())\n"
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_the_default_pool_keeps_more_hosts_than_cores() -> None:
+    cores = os.cpu_count() or 1
+    assert default_pool_size() == 2 * cores + 2
+    assert RunnerSettings().pool_size == default_pool_size()
+
+
+@pytest.mark.slow
+def test_sleepers_cannot_starve_other_runs(tmp_path: Path) -> None:
+    """Twice as many programs that only sleep as there are cores hold their hosts; another
+    visitor's run still finishes while every one of them sleeps."""
+    sleepers = 2 * (os.cpu_count() or 1)
+    size = default_pool_size()
+    with (
+        started_runner("auto", load_policy(), tmp_path, size) as service,
+        ThreadPoolExecutor(sleepers) as pool,
+    ):
+        sleeping = [
+            pool.submit(
+                service.run, RunRequest(uuid.uuid4().hex, SLEEPER.format(seconds=10, n=n), {})
+            )
+            for n in range(sleepers)
+        ]
+        wait_for(lambda: service.pool.busy == sleepers)
+        result = service.run(RunRequest(uuid.uuid4().hex, DRAW, {"width": 8, "height": 8}))
+        assert result.succeeded and result.outputs["cpu.png"].startswith(b"\x89PNG")
+        assert not any(future.done() for future in sleeping), "the visitor waited for sleepers"
+        assert all(future.result().succeeded for future in sleeping)
+
+
+def test_a_run_that_could_not_start_in_time_is_turned_away_at_once() -> None:
+    """One host, held by a sleeper: one run may wait for it (it will start within the wall clock);
+    the next is answered 429 with Retry-After at once, while the sleeper still sleeps."""
+    with runner_process(hosts=1, max_waiting=16) as url, ThreadPoolExecutor(2) as pool:
+
+        def send(seconds: float, n: int) -> requests.Response:
+            body = request_json(SLEEPER.format(seconds=seconds, n=n))
+            return requests.post(f"{url}/run", json=body, timeout=60)
+
+        def health() -> dict[str, int]:
+            return dict(requests.get(f"{url}/healthz", timeout=10).json())
+
+        sleeper = pool.submit(send, 4, 1)
+        wait_for(lambda: health()["busy"] == 1)
+        waiter = pool.submit(send, 0, 2)
+        wait_for(lambda: health()["waiting"] == 1)
+        turned_away = send(0, 3)
+        assert not sleeper.done(), "the answer came only after the sleeper ended"
+        assert turned_away.status_code == 429, turned_away.text
+        assert int(turned_away.headers["Retry-After"]) >= 1
+        assert turned_away.json()["error"] == "Every sandbox is busy; try again shortly."
+        assert sleeper.result().status_code == 200 and waiter.result().status_code == 200

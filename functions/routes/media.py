@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app
 
 from functions.fiddles import CONTENT_TYPES, FiddleRepository, split_output_reference
+from runner_vm.outputs import pdf_actions
 
 blueprint = Blueprint("media", __name__)
 
@@ -51,4 +52,9 @@ def _send(data: bytes | None, output: str, cache_control: str) -> Response:
         abort(404)
     response = Response(data, mimetype=CONTENT_TYPES[output])
     response.headers["Cache-Control"] = cache_control
+    if output == "pdf.pdf" and pdf_actions(data):
+        # Chromium's PDF viewer runs a PDF's JavaScript whatever the response's CSP says (even
+        # `sandbox`); only a download keeps it from running. The runner refuses such PDFs, so
+        # only one stored before it did can get here.
+        response.headers["Content-Disposition"] = 'attachment; filename="fiddle.pdf"'
     return response

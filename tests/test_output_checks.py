@@ -1,0 +1,142 @@
+"""The runner's check of every output (runner_vm/outputs.py) against what the service really
+renders, and how a stored PDF that carries actions is served (issue 19, item 6).
+
+Every example of the editor is run in-process (our own code, not hostile) and its genuine outputs
+must pass the check; forged ones of each kind must not. A PDF with JavaScript stored before the
+check existed is served as a download, since Chromium's viewer runs its script whatever the CSP
+(tests/browser/test_pdf_scripts.py shows both in a real browser).
+"""
+
+from __future__ import annotations
+
+import struct
+import uuid
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from functions.options import FiddleOptions
+from runner_vm import execute, outputs
+from runner_vm.protocol import RunRequest, RunResult
+
+skia = pytest.importorskip("skia")
+
+EXAMPLES = sorted(Path(__file__).resolve().parents[1].glob("site/examples/*.py"))
+SCRIPT_PDF = (
+    b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R /OpenAction 3 0 R >>\nendobj\n"
+    b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
+    b"3 0 obj\n<< /S /JavaScript /JS (app.alert(1)) >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+)
+
+
+def source_png(width: int = 64, height: int = 48) -> bytes:
+    surface = skia.Surface(width, height)
+    surface.getCanvas().clear(skia.ColorGREEN)
+    return bytes(surface.makeImageSnapshot().encodeToData())
+
+
+def run_here(code: str, options: dict[str, Any], source: bytes | None = None) -> RunResult:
+    request = RunRequest("u", code, options, source)
+    outcome = execute.run(request)
+    return RunResult(
+        "u", runtime_error=outcome.runtime_error, text=outcome.text, outputs=outcome.outputs or {}
+    )
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.stem)
+@pytest.mark.parametrize("options", [{"width": 256, "height": 128}, {"srgb": True, "f16": True}])
+def test_genuine_outputs_pass(example: Path, options: dict[str, Any]) -> None:
+    request = RunRequest("u", example.read_text(), options, source_png())
+    result = run_here(request.code, options, request.source_png)
+    assert result.succeeded, result.runtime_error
+    assert outputs.problem(request, result) is None
+    assert outputs.pdf_actions(result.outputs["pdf.pdf"]) == []
+
+
+def test_genuine_text_only_and_decoded_outputs_pass() -> None:
+    code = "print('é\\ud800')\ndef draw(canvas):\n    pass\n"
+    text_only = RunRequest("u", code, {"textOnly": True})
+    result = run_here(text_only.code, text_only.options)
+    assert set(result.outputs) == {"txt.txt"} and outputs.problem(text_only, result) is None
+    for width, height in ((4096, 3), (3, 4096), (300, 150), (1, 1)):
+        surface = skia.Surface(width, height)
+        data = bytes(surface.makeImageSnapshot().encodeToData(skia.kJPEG, 80))
+        decode = RunRequest("u", "", {}, data, task="decode_image")
+        result = RunResult("u", outputs=execute.run(decode).outputs or {})
+        assert outputs.problem(decode, result) is None, (width, height)
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png_header(width: int, height: int, depth: int = 8, colour: int = 6) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    idat = png_chunk(b"IDAT", zlib.compress(b"\x00" * 10))
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + idat + png_chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(
+    "data, why",
+    [
+        (png_header(8, 8, depth=3), "has no valid PNG header"),
+        (png_header(8, 8, colour=5), "has no valid PNG header"),
+        (png_header(0, 8), "has no valid PNG header"),
+        (png_header(8, 8)[:20], "is a PNG cut short"),
+        (png_header(8, 8)[:-12], "is a PNG without an end"),
+        (png_header(16, 8), "is 16x8, not 8x8"),
+        (b"GIF89a" + bytes(40), "is not a PNG"),
+    ],
+)
+def test_forged_pngs_are_refused(data: bytes, why: str) -> None:
+    request = RunRequest("u", "", {"width": 8, "height": 8, "textOnly": False})
+    genuine = run_here("def draw(canvas):\n    pass\n", request.options)
+    forged = RunResult("u", outputs={**genuine.outputs, "cpu.png": data})
+    assert outputs.problem(request, forged) == f"output cpu.png {why}"
+
+
+def test_forged_decoded_images_are_refused() -> None:
+    decode = RunRequest("u", "", {}, source_png(300, 150), task="decode_image")
+    genuine = execute.run(decode).outputs or {}
+    for name, data, why in [
+        ("thumb64.png", genuine["thumb128.png"], "is 128x64, not 64x32"),
+        ("source.png", png_header(5000, 10), "is 5000x10, larger than any upload may be"),
+        ("thumb256.png", b"<html>", "is not a PNG"),
+    ]:
+        forged = RunResult("u", outputs={**genuine, name: data})
+        assert outputs.problem(decode, forged) == f"output {name} {why}"
+    missing = RunResult("u", outputs={k: v for k, v in genuine.items() if k != "thumb64.png"})
+    assert outputs.problem(decode, missing) == "output thumb64.png is missing"
+
+
+# --------------------------------------------------------------------------------------------
+# Serving a PDF that carries actions
+
+
+def store_run(app: Flask, pdf: bytes) -> str:
+    fiddles = app.extensions["fiddles"]
+    digest = uuid.uuid4().hex
+    fiddles.save_code(digest, "def draw(canvas):\n    pass\n", FiddleOptions())
+    fiddles.save_run(digest, "2026-01-01T00:00:00Z-144.1", {"pdf.pdf": pdf}, "")
+    return digest
+
+
+def test_a_stored_pdf_with_javascript_is_served_as_a_download(app: Flask) -> None:
+    client = app.test_client()
+    digest = store_run(app, SCRIPT_PDF)
+    for path in (f"/i/{digest}.pdf", f"/ai/2026-01-01T00:00:00Z-144.1/{digest}.pdf"):
+        answer = client.get(path)
+        assert answer.status_code == 200 and answer.data == SCRIPT_PDF
+        assert answer.headers["Content-Disposition"] == 'attachment; filename="fiddle.pdf"'
+
+
+def test_a_pdf_skia_made_is_shown_inline(app: Flask) -> None:
+    client = app.test_client()
+    answer = client.post("/_/run", json={"code": "def draw(canvas):\n    pass\n", "options": {}})
+    assert answer.status_code == 200, answer.json
+    pdf = client.get(f"/i/{answer.json['fiddleHash']}.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF-")
+    assert "Content-Disposition" not in pdf.headers
