@@ -9,7 +9,7 @@
 #   fiddle-git-url, fiddle-git-ref    an https git repository and a branch, tag or commit
 #   fiddle-runner-unit                the systemd unit (infra/systemd/fiddle-runner.service)
 #   fiddle-runner-port                port of `fiddle runner` (default 8081)
-#   fiddle-runner-hosts               warm sandbox hosts (default 2)
+#   fiddle-runner-hosts               warm sandbox hosts (default 6: 2 x cores + 2 on 2 vCPUs)
 #   fiddle-runner-audience            audience of the Google ID tokens the runner accepts
 #   fiddle-ops-agent                  "false" to skip installing the Ops Agent (logs, metrics)
 # Every value is checked against a strict pattern before use, and none is ever evaluated by a
@@ -221,7 +221,7 @@ install_file() {
 write_environment() {
   local port hosts audience
   port=$(attribute fiddle-runner-port 8081)
-  hosts=$(attribute fiddle-runner-hosts 2)
+  hosts=$(attribute fiddle-runner-hosts 6)
   audience=$(attribute fiddle-runner-audience)
   check fiddle-runner-port "$port" '^[1-9][0-9]{0,4}$'
   ((port <= 65535)) || die "instance metadata fiddle-runner-port is out of range"

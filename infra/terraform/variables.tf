@@ -72,9 +72,9 @@ variable "runner_port" {
 }
 
 variable "runner_sandbox_hosts" {
-  description = "Warm sandbox hosts per runner VM (`fiddle runner --hosts`)."
+  description = "Warm sandbox hosts per runner VM (`fiddle runner --hosts`): 2 x cores + 2, so that runs that only sleep cannot hold every host (~22 MiB each)."
   type        = number
-  default     = 2
+  default     = 6
 }
 
 variable "runner_machine_type" {
