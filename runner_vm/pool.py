@@ -10,6 +10,7 @@ limit; otherwise it is turned away at once with a time to come back (`PoolBusy`)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from runner_vm import framing
@@ -145,6 +147,7 @@ class HostPool:
         self._waiting = 0
         self._lock = threading.Lock()
         self.replaced = 0
+        self.turned_away = 0  # runs answered PoolBusy at once
         self.typical_seconds = 0.05  # how long a run holds its host, a moving average
 
     def start(self) -> None:
@@ -153,12 +156,19 @@ class HostPool:
             self._idle.put(HostProcess(self.backend, self.policy, index))
 
     def run(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self.lease() as host:
+            return host.run(request)
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[HostProcess]:
+        """A host for one run, taken back after it (replaced if it died). Raises PoolBusy, before
+        anything of the run has started, when the run could not start in time."""
         host = self._acquire()
         started = time.monotonic()
         try:
             if not host.alive():  # it died while idle (killed from outside): never give it a run
                 host = self._replace(host)
-            return host.run(request)
+            yield host
         finally:
             self._note_duration(time.monotonic() - started)
             self._release(host)
@@ -185,6 +195,7 @@ class HostPool:
         """
         ahead = max(0, self._waiting - self._idle.qsize())  # self.waiting, under the lock
         if ahead >= min(self.size, self.max_waiting):
+            self.turned_away += 1
             raise PoolBusy("every sandbox is busy", self._retry_after(ahead))
 
     def _retry_after(self, ahead: int) -> int:

@@ -77,12 +77,14 @@ class Runner:
             shutil.rmtree(self._temporary_state, ignore_errors=True)
 
     def run(self, request: RunRequest) -> RunResult:
+        """Raises PoolBusy (before any event: the run never started) or HostDied."""
         uuid = request.run_uuid
-        self.events.emit(Event.PRE_COMPILE, uuid, code_bytes=len(request.code.encode()))
-        try:
-            return self._result(request, self.pool.run(request.to_json()))
-        finally:
-            self.events.emit(Event.CLEANUP, uuid, backend=self.backend.name)
+        with self.pool.lease() as host:
+            self.events.emit(Event.PRE_COMPILE, uuid, code_bytes=len(request.code.encode()))
+            try:
+                return self._result(request, host.run(request.to_json()))
+            finally:
+                self.events.emit(Event.CLEANUP, uuid, backend=self.backend.name)
 
     def _result(self, request: RunRequest, answer: dict[str, Any]) -> RunResult:
         answer = {**answer, "protocol": 1, "run_uuid": request.run_uuid, "runid": self.build.runid}
@@ -132,4 +134,5 @@ class Runner:
             "hosts": self.pool.size,
             "busy": self.pool.busy,
             "waiting": self.pool.waiting,
+            "turned_away": self.pool.turned_away,
         }

@@ -248,4 +248,8 @@ def test_a_run_that_could_not_start_in_time_is_turned_away_at_once() -> None:
         assert turned_away.status_code == 429, turned_away.text
         assert int(turned_away.headers["Retry-After"]) >= 1
         assert turned_away.json()["error"] == "Every sandbox is busy; try again shortly."
+        assert health()["turned_away"] == 1
         assert sleeper.result().status_code == 200 and waiter.result().status_code == 200
+        # A run turned away never started: the metrics count two runs, not three.
+        metrics = requests.get(f"{url}/metrics", timeout=10).text
+        assert 'fiddle_runner_events_total{event="cleanup"} 2.0' in metrics
