@@ -61,6 +61,7 @@ def test_genuine_text_only_and_decoded_outputs_pass() -> None:
     text_only = RunRequest("u", code, {"textOnly": True})
     result = run_here(text_only.code, text_only.options)
     assert set(result.outputs) == {"txt.txt"} and outputs.problem(text_only, result) is None
+    assert result.text == "é\ufffd\n"  # a surrogate becomes U+FFFD, as the functions make it
     for width, height in ((4096, 3), (3, 4096), (300, 150), (1, 1)):
         surface = skia.Surface(width, height)
         data = bytes(surface.makeImageSnapshot().encodeToData(skia.kJPEG, 80))
