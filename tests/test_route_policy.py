@@ -1,0 +1,252 @@
+"""What every route answers besides its body: framing, Content-Security-Policy, CORS and the form
+of its errors (JSON or the HTML error page), for a sample request of every route of the app and
+of the addresses no route serves.
+
+Written as a characterization test before the route policies moved into the blueprints
+(functions/routing.py): the expected headers are spelled out here, not read from the code, so
+the move could not change any of them unnoticed.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.routing import Rule
+
+from functions.app import create_app
+from functions.config import Settings
+from tests.test_malformed_input import concrete_paths
+from tests.test_sharing import GENEROUS, bearer, png_bytes
+
+POLICY = (
+    "default-src 'self'; connect-src 'self'; img-src 'self' data:; object-src 'self'; "
+    "frame-src 'self'"
+)
+API = "https://api.example"
+POLICY_WITH_API = (
+    f"default-src 'self'; connect-src 'self' {API}; img-src 'self' data: {API}; "
+    f"object-src 'self' {API}; frame-src 'self' {API}"
+)
+# Framing and CSP: pages may never be framed, outputs only by this site, the embed by anyone.
+FRAMING = {
+    "deny": {"X-Frame-Options": "DENY", "Content-Security-Policy": f"{POLICY}; frame-ancestors 'none'"},
+    "self": {"X-Frame-Options": "SAMEORIGIN",
+             "Content-Security-Policy": f"{POLICY}; frame-ancestors 'self'"},
+    "any": {"X-Frame-Options": None, "Content-Security-Policy": "default-src 'self'; img-src 'self'"},
+}  # fmt: skip
+FRAMING_WITH_API = {
+    "deny": {"X-Frame-Options": "DENY",
+             "Content-Security-Policy": f"{POLICY_WITH_API}; frame-ancestors 'none'"},
+    "self": {"X-Frame-Options": "SAMEORIGIN",
+             "Content-Security-Policy": f"{POLICY_WITH_API}; frame-ancestors 'self'"},
+    "any": {"X-Frame-Options": None,
+            "Content-Security-Policy": f"default-src 'self'; img-src 'self' {API}"},
+}  # fmt: skip
+PREFLIGHT = {
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+@dataclass(frozen=True)
+class Sample:
+    method: str
+    path: str
+    status: int
+    framing: str  # a key of FRAMING
+    cors: bool  # any origin may read the answer, without credentials
+    errors: str = ""  # "json" or "html": how an error answer is written ("" for a success)
+    who: str = ""  # "admin": sent with an administrator's API token
+    body: dict[str, Any] | None = None  # the exact JSON answer, where it is pinned here
+
+
+# {hash}, {runid} and {source} are filled in with a stored fiddle, its run and a source image.
+SAMPLES = [
+    Sample("GET", "/", 200, "deny", False),
+    Sample("POST", "/", 405, "deny", False, "html"),
+    Sample("GET", "/c/{hash}", 200, "deny", False),
+    Sample("GET", "/c/{missing}", 404, "deny", False, "html"),
+    Sample("GET", "/iframe/{hash}", 200, "any", False),
+    Sample("GET", "/iframe/{missing}", 404, "any", False, "html"),
+    Sample("GET", "/e/{hash}", 200, "deny", True),
+    Sample("GET", "/e/{missing}", 404, "deny", True, "json",
+           body={"error": "There is nothing at this address."}),
+    Sample("GET", "/e/{hash}/results", 200, "deny", True),
+    Sample("GET", "/e/{missing}/results", 404, "deny", True, "json"),
+    Sample("POST", "/e/{hash}", 405, "deny", True, "json"),
+    Sample("GET", "/i/{hash}_raster.png", 200, "self", True),
+    Sample("GET", "/i/{missing}.pdf", 404, "self", True, "html"),
+    Sample("GET", "/ai/{runid}/{hash}.pdf", 200, "self", True),
+    Sample("GET", "/ai/{runid}/{missing}.pdf", 404, "self", True, "html"),
+    Sample("POST", "/_/run", 200, "deny", True),
+    Sample("POST", "/_/run?bad", 400, "deny", True, "json",
+           body={"error": "The request body must be a JSON object.",
+                 "fields": {"body": ["is not valid JSON"]}}),
+    Sample("GET", "/_/run", 405, "deny", True, "json"),
+    Sample("OPTIONS", "/_/run", 200, "deny", True),
+    Sample("GET", "/healthz", 200, "deny", False),
+    Sample("POST", "/healthz", 405, "deny", False, "json"),
+    Sample("GET", "/metrics", 200, "deny", False),
+    Sample("POST", "/metrics", 405, "deny", False, "json"),
+    Sample("GET", "/signin", 200, "deny", False),
+    Sample("POST", "/signin", 403, "deny", False, "html"),
+    Sample("POST", "/signout", 303, "deny", False),
+    Sample("POST", "/_/name", 401, "deny", False, "json", body={"error": "Sign in to do this."}),
+    Sample("OPTIONS", "/_/name", 200, "deny", False),
+    Sample("GET", "/named/", 200, "deny", False),
+    Sample("GET", "/named", 308, "deny", False),
+    Sample("POST", "/_/upload", 401, "deny", False, "json"),
+    Sample("POST", "/_/upload", 400, "deny", False, "json", "admin",
+           body={"error": "Send the image in a multipart field named upload.",
+                 "fields": {"upload": ["Send the image in a multipart field named upload."]}}),
+    Sample("OPTIONS", "/_/upload", 200, "deny", False),
+    Sample("GET", "/_/sources", 200, "deny", True),
+    Sample("GET", "/s/{source}", 200, "deny", True),
+    Sample("GET", "/s/{source}?size=64", 200, "deny", True),
+    Sample("GET", "/s/99999", 404, "deny", True, "json"),
+    Sample("OPTIONS", "/s/{source}", 200, "deny", True),
+    Sample("GET", "/admin/", 401, "deny", False, "html"),
+    Sample("GET", "/admin/", 303, "deny", False, "", "admin"),
+    Sample("GET", "/admin/sources", 200, "deny", False, "", "admin"),
+    Sample("GET", "/admin/named", 200, "deny", False, "", "admin"),
+    Sample("GET", "/admin/audit", 200, "deny", False, "", "admin"),
+    Sample("DELETE", "/_/source/99999", 404, "deny", False, "json", "admin",
+           body={"error": "There is nothing at this address."}),
+    Sample("DELETE", "/_/source/1", 401, "deny", False, "json"),
+    Sample("POST", "/admin/sources/99999/delete", 404, "deny", False, "html", "admin"),
+    Sample("DELETE", "/_/named/nobody", 404, "deny", False, "json", "admin",
+           body={"error": "There is nothing at this address."}),
+    Sample("POST", "/admin/named/nobody/delete", 404, "deny", False, "html", "admin"),
+    Sample("GET", "/oembed?url=http://localhost/c/{hash}", 200, "deny", True),
+    Sample("GET", "/oembed", 400, "deny", True, "json",
+           body={"error": "The url parameter is required.",
+                 "fields": {"request": ["The url parameter is required."]}}),
+    Sample("GET", "/oembed?url=http://localhost/x", 404, "deny", True, "json",
+           body={"error": "That url is not a fiddle page of this service."}),
+    Sample("GET", "/static/style.css", 200, "deny", False),
+    # Addresses no route serves.
+    Sample("GET", "/nothing", 404, "deny", False, "html"),
+    Sample("GET", "/_/nothing", 404, "deny", False, "json"),
+    Sample("GET", "/_/source/abc", 404, "deny", False, "json"),
+    Sample("GET", "/e/", 404, "deny", True, "json"),
+    Sample("GET", "/i/", 404, "self", True, "html"),
+    Sample("GET", "/ai/x", 404, "self", True, "html"),
+    Sample("GET", "/iframe/", 404, "any", False, "html"),
+    Sample("GET", "/admin/nothing", 404, "deny", False, "html"),
+    Sample("GET", "/c/", 404, "deny", False, "html"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def stored(runner_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """An app with a stored fiddle and a source image, made once for every sample."""
+    data_dir = Path(tmp_path_factory.mktemp("policy")) / "data"
+    settings = Settings(data_dir=data_dir, runners=(runner_url,), rate_limits=GENEROUS)
+    app = make_app(settings)
+    client = app.test_client()
+    ran = client.post("/_/run", json={"code": "def draw(canvas):\n    canvas.clear(0)\n"})
+    assert ran.status_code == 200, ran.json
+    admin = bearer(app, "root")
+    uploaded = client.post(
+        "/_/upload",
+        data={"upload": (io.BytesIO(png_bytes()), "a.png")},
+        headers=admin,
+        content_type="multipart/form-data",
+    )
+    assert uploaded.status_code == 200, uploaded.json
+    return {
+        "app": app,
+        "admin": admin,
+        "hash": ran.json["fiddleHash"],
+        "runid": ran.json["runid"],
+        "missing": "0" * 32,
+        "source": uploaded.json["id"],
+    }
+
+
+def make_app(settings: Settings) -> Flask:
+    app = create_app(settings)
+    app.extensions["accounts"].create_user("root", "root-password", admin=True)
+    return app
+
+
+def send(stored: dict[str, Any], sample: Sample) -> Any:
+    path = sample.path.format(**stored)
+    headers = dict(stored["admin"]) if sample.who == "admin" else {}
+    if sample.method == "OPTIONS":
+        headers["Origin"] = "https://elsewhere.example"
+        headers["Access-Control-Request-Method"] = "POST"
+    client = stored["app"].test_client()
+    if sample.method == "POST" and path == "/_/run":
+        return client.post(path, json={"code": "def draw(canvas):\n    canvas.clear(0)\n"})
+    if path == "/_/run?bad":
+        return client.post("/_/run", data="{", content_type="application/json")
+    return client.open(path, method=sample.method, headers=headers)
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[f"{s.method} {s.path} {s.who}" for s in SAMPLES])
+def test_every_route_sends_its_policy(stored: dict[str, Any], sample: Sample) -> None:
+    answer = send(stored, sample)
+    assert answer.status_code == sample.status, answer.data[:300]
+    assert_framing(answer, FRAMING[sample.framing])
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert_cors(answer, sample)
+    assert_error_form(answer, sample)
+
+
+def assert_framing(answer: Any, expected: dict[str, str | None]) -> None:
+    for header, value in expected.items():
+        assert answer.headers.get(header) == value, header
+
+
+def assert_cors(answer: Any, sample: Sample) -> None:
+    assert "Access-Control-Allow-Credentials" not in answer.headers
+    if not sample.cors:
+        assert not any(name.startswith("Access-Control-") for name, _ in answer.headers)
+        return
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    for header, value in PREFLIGHT.items():
+        assert answer.headers.get(header) == (value if sample.method == "OPTIONS" else None)
+
+
+def assert_error_form(answer: Any, sample: Sample) -> None:
+    if sample.errors == "json":
+        body = answer.get_json()
+        assert isinstance(body, dict) and isinstance(body["error"], str), answer.data[:300]
+        if sample.body is not None:
+            assert body == sample.body
+    elif sample.errors == "html":
+        assert answer.mimetype == "text/html"
+        assert b"<html" in answer.data.lower() or b"<!doctype" in answer.data.lower()
+
+
+@pytest.mark.parametrize("framing", ["deny", "self", "any"])
+def test_an_api_on_another_origin_is_allowed_by_every_policy(
+    runner_url: str, tmp_path: Path, framing: str
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", runners=(runner_url,), api_base=API + "/x")
+    client = create_app(settings).test_client()
+    path = {"deny": "/c/" + "0" * 32, "self": "/i/" + "0" * 32 + ".pdf", "any": "/iframe/x"}
+    assert_framing(client.get(path[framing]), FRAMING_WITH_API[framing])
+
+
+def test_every_route_has_a_sample(stored: dict[str, Any]) -> None:
+    app: Flask = stored["app"]
+    sampled = {(s.method, s.path.split("?")[0].format(**stored)) for s in SAMPLES}
+    for rule in app.url_map.iter_rules():
+        assert any(_covers(rule, method, path) for method, path in sampled), rule.rule
+
+
+def _covers(rule: Rule, method: str, path: str) -> bool:
+    adapter = rule.map.bind("localhost")
+    try:
+        endpoint, _ = adapter.match(path, method=method)
+    except Exception:
+        return False
+    return endpoint == rule.endpoint and bool(concrete_paths(rule))
