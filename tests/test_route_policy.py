@@ -34,10 +34,12 @@ POLICY_WITH_API = (
 )
 # Framing and CSP: pages may never be framed, outputs only by this site, the embed by anyone.
 FRAMING = {
-    "deny": {"X-Frame-Options": "DENY", "Content-Security-Policy": f"{POLICY}; frame-ancestors 'none'"},
+    "deny": {"X-Frame-Options": "DENY",
+             "Content-Security-Policy": f"{POLICY}; frame-ancestors 'none'"},
     "self": {"X-Frame-Options": "SAMEORIGIN",
              "Content-Security-Policy": f"{POLICY}; frame-ancestors 'self'"},
-    "any": {"X-Frame-Options": None, "Content-Security-Policy": "default-src 'self'; img-src 'self'"},
+    "any": {"X-Frame-Options": None,
+            "Content-Security-Policy": "default-src 'self'; img-src 'self'"},
 }  # fmt: skip
 FRAMING_WITH_API = {
     "deny": {"X-Frame-Options": "DENY",
