@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from functions.docstore.base import AlreadyExists, DocumentStore, NotFound
+from functions.errors import InvalidInput
 
 USERS = "users"
 TOKENS = "tokens"
@@ -30,7 +31,7 @@ USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 MIN_PASSWORD_LENGTH = 8
 
 
-class AccountError(ValueError):
+class AccountError(InvalidInput):
     """A request about accounts that cannot be honoured; the message is one sentence."""
 
 

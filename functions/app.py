@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from functions import http_errors
 from functions.accounts import Accounts
 from functions.audit import AuditLog
 from functions.config import Settings
@@ -20,23 +20,21 @@ from functions.docstore.factory import make_document_store
 from functions.fiddles import FiddleRepository
 from functions.headers import add_headers
 from functions.identity import BearerTokenIdentity, SessionIdentity
-from functions.inputs import BadInput
 from functions.links import relative_redirects, warn_without_public_url
+from functions.metrics import HttpMetrics
 from functions.named import NamedFiddles
-from functions.quotas import ClientLimits, FairShare, Refused, StorageQuota
+from functions.quotas import ClientLimits, FairShare, StorageQuota
 from functions.ratelimits import RateLimits
 from functions.runner_client import HttpRunnerClient, RunnerClient
-from functions.running import FiddleRunner
+from functions.runs import RunDispatcher
+from functions.services import Services, install
 from functions.source_runs import SourceRuns
 from functions.sources import SourceImages
 from functions.storage.blobstore import BlobStore
 from functions.storage.factory import make_blob_store
 from runner_vm.auth import make_signer
 
-log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
-# Paths whose errors are answered as JSON rather than as an HTML page.
-JSON_PREFIXES = ("/_/", "/e/", "/healthz", "/metrics", "/oembed", "/s/")
 
 
 def create_app(
@@ -54,7 +52,6 @@ def create_app(
         static_folder=str(ROOT / "site"),
         static_url_path="/static",
     )
-    app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = 16 << 20
     app.config.update(_session_config(settings))
     store = blob_store or make_blob_store(settings)
@@ -66,14 +63,15 @@ def create_app(
         settings.runner_timeout,
         make_signer(settings.runner_secret, settings.runner_audience),
     )
-    _install_services(app, settings, store, documents, runner)
+    install(app, build_services(settings, store, documents, runner))
+    _trust_proxies(app, settings.trusted_proxies)
     _register(app)
     return app
 
 
-def _install_services(
-    app: Flask, settings: Settings, store: BlobStore, documents: DocumentStore, runner: RunnerClient
-) -> None:
+def build_services(
+    settings: Settings, store: BlobStore, documents: DocumentStore, runner: RunnerClient
+) -> Services:
     fiddles = FiddleRepository(store)
     accounts = Accounts(documents)
     source_runs = SourceRuns(fiddles, documents)
@@ -82,19 +80,32 @@ def _install_services(
         FairShare(settings.runs_in_flight_per_client),
         settings.max_run_bytes,
     )
-    app.extensions.update(
-        fiddles=fiddles,
+    return Services(
+        settings=settings,
+        blobs=store,
         documents=documents,
-        accounts=accounts,
+        fiddles=fiddles,
         source_runs=source_runs,
         sources=SourceImages(store, documents, source_runs, runner, limits),
         named=NamedFiddles(store, documents, fiddles),
+        accounts=accounts,
         audit=AuditLog(documents),
-        fiddle_runner=FiddleRunner(fiddles, runner, source_runs, limits),
-        runner_client=runner,
+        runs=RunDispatcher(fiddles, runner, source_runs, limits),
+        runner=runner,
+        limits=limits,
         rate_limits=RateLimits(settings.rate_limits, documents),
-        identity_providers=[BearerTokenIdentity(accounts), SessionIdentity(accounts)],
+        identity_providers=(BearerTokenIdentity(accounts), SessionIdentity(accounts)),
+        metrics=HttpMetrics(),
     )
+
+
+def _trust_proxies(app: Flask, hops: int) -> None:
+    """Behind `hops` proxies (Google's load balancer), the client's address is the one the
+    nearest of them saw: the rate limits and quotas key on it, not on the balancer's address.
+    Only X-Forwarded-For is read, and only as many entries as there are proxies: whatever a
+    client writes there itself stays to the left of them."""
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=0, x_host=0)  # type: ignore[method-assign]
 
 
 def _session_config(settings: Settings) -> dict[str, Any]:
@@ -121,18 +132,16 @@ def _stored_secret_key(data_dir: Path) -> str:
 
 def _register(app: Flask) -> None:
     from functions import metrics
-    from functions.routes import accounts, admin, api, media, named, oembed, pages, sources
+    from functions.routes import blueprints
 
     metrics.install(app)
-    for module in (api, pages, media, accounts, named, sources, admin, oembed):
-        app.register_blueprint(module.blueprint)
+    for blueprint in blueprints():
+        app.register_blueprint(blueprint)
     app.context_processor(_template_globals)
     app.add_template_filter(_utc, "utc")
     app.after_request(add_headers)
     app.after_request(relative_redirects)
-    app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(Refused, _refused)
-    app.register_error_handler(Exception, _unexpected_error)
+    http_errors.install(app)
 
 
 def _template_globals() -> dict[str, Any]:
@@ -144,58 +153,3 @@ def _template_globals() -> dict[str, Any]:
 
 def _utc(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def wants_json() -> bool:
-    return request.path.startswith(JSON_PREFIXES)
-
-
-def _http_error(error: HTTPException) -> Any:
-    from flask import render_template
-
-    message = _plain_message(error)
-    if wants_json():
-        response = jsonify(_json_error(error, message))
-    else:
-        response = app_response(render_template("error.html", status=error.code, message=message))
-    response.status_code = error.code or 500
-    return response
-
-
-def _json_error(error: HTTPException, message: str) -> dict[str, Any]:
-    """{"error"}; for malformed input (400) also "fields", as every 400 of the API has."""
-    if error.code != 400:
-        return {"error": message}
-    fields = error.fields if isinstance(error, BadInput) else {"request": [message]}
-    return {"error": message, "fields": fields}
-
-
-def _plain_message(error: HTTPException) -> str:
-    messages = {
-        404: "There is nothing at this address.",
-        405: "This address does not accept that method.",
-        413: "The request is too large.",
-    }
-    return messages.get(error.code or 0, error.description or "The request failed.")
-
-
-def _refused(error: Refused) -> Any:
-    """A quota, cap or fair-share refusal: its sentence, and when to come back."""
-    response = jsonify(error=error.message)
-    response.status_code = error.status
-    if error.retry_after is not None:
-        response.headers["Retry-After"] = str(error.retry_after)
-    return response
-
-
-def _unexpected_error(error: Exception) -> Any:
-    log.exception("unexpected error on %s", request.path)
-    response = jsonify(error="The service failed to answer; please try again.")
-    response.status_code = 500
-    return response
-
-
-def app_response(body: str) -> Any:
-    from flask import make_response
-
-    return make_response(body)

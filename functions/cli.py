@@ -217,9 +217,10 @@ def _store_examples_in_background(app: Any) -> None:
     import threading
 
     from functions.examples import load_examples, store_examples
+    from functions.services import services
 
     def store() -> None:
-        failed = store_examples(app.extensions["fiddle_runner"], load_examples())
+        failed = store_examples(services(app).runs, load_examples())
         logging.getLogger("fiddle").info("examples stored (%d failed)", failed)
 
     threading.Thread(target=store, name="store-examples", daemon=True).start()

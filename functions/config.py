@@ -36,6 +36,9 @@ class Settings:
     quota_bytes_per_hour: int = 200 << 20
     max_run_bytes: int = 32 << 20
     runs_in_flight_per_client: int = 2
+    # Proxies in front of the functions that append to X-Forwarded-For (Google's load balancer
+    # appends two addresses, the client's and its own); 0 on this machine.
+    trusted_proxies: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -62,6 +65,7 @@ class Settings:
             "quota_bytes_per_hour": _count(env, "FIDDLE_QUOTA_BYTES_PER_HOUR", 200 << 20),
             "max_run_bytes": _count(env, "FIDDLE_MAX_RUN_BYTES", 32 << 20),
             "runs_in_flight_per_client": _count(env, "FIDDLE_RUNS_IN_FLIGHT_PER_CLIENT", 2),
+            "trusted_proxies": _count(env, "FIDDLE_TRUSTED_PROXIES", 0),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.hashing import fiddle_hash
-from functions.running import FiddleRunner
+from functions.runs import RunDispatcher
 from functions.schemas import parse_run_request
 
 log = logging.getLogger(__name__)
@@ -52,12 +52,12 @@ def load_examples(directory: Path = EXAMPLES) -> list[Example]:
     ]
 
 
-def store_examples(runner: FiddleRunner, examples: list[Example]) -> int:
+def store_examples(runs: RunDispatcher, examples: list[Example]) -> int:
     """Runs (and so stores) every example not yet stored; answers how many failed."""
     failed = 0
     for example in examples:
         try:
-            answer = runner.run({**example.payload(), "fast": True})
+            answer = runs.run({**example.payload(), "fast": True})
         except Exception as error:  # a runner that is down must not stop the service starting
             log.warning("example %s not stored: %s", example.file, error)
             failed += 1

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, request
-from werkzeug.exceptions import Forbidden, Unauthorized
+from flask import g, request
 
 from functions.accounts import User
+from functions.errors import Forbidden, NotSignedIn
 from functions.identity import csrf_valid, identify
+from functions.services import services
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+CSRF_MISSING = "The form is missing its CSRF token; reload the page and try again."
 
 
 def current_user() -> User | None:
     if "identity" not in g:
-        g.identity = identify(current_app.extensions["identity_providers"], request)
+        g.identity = identify(services().identity_providers, request)
     user, _ = g.identity
     return user
 
@@ -21,10 +23,10 @@ def current_user() -> User | None:
 def require_user() -> User:
     user = current_user()
     if user is None:
-        raise Unauthorized("Sign in to do this.")
+        raise NotSignedIn("Sign in to do this.")
     _, needs_csrf = g.identity
     if needs_csrf and request.method not in SAFE_METHODS and not csrf_valid(request):
-        raise Forbidden("The form is missing its CSRF token; reload the page and try again.")
+        raise Forbidden(CSRF_MISSING)
     return user
 
 

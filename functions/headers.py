@@ -1,9 +1,11 @@
-"""Response headers every answer gets: who may frame it, what it may load, who may read it.
+"""Response headers every answer gets, from its route's policy (functions/routing.py): who may
+frame it, what it may load, and whether any origin may read it.
 
-Only `/iframe/` may be framed by other sites (SPEC section 4). The anonymous, read-mostly JSON
-API (run, fiddle JSON, outputs, source images) may be called from any origin without
-credentials, so that the static site works from a CDN host other than the API's; nothing that
-needs a session (name, upload, admin) is ever opened up that way.
+Only the embed may be framed by other sites; outputs only by this site's pages (a PDF shown
+inline). The anonymous, read-mostly API (run, fiddle JSON, outputs, source images, oEmbed) may be
+called from any origin, always without credentials, so that the static site works from a CDN
+host other than the API's; so may the interactive embed's script, which other sites load as a
+module. Nothing that needs a session (name, upload, admin) is opened up that way.
 """
 
 from __future__ import annotations
@@ -11,20 +13,18 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import request
 
-# Outputs (a PDF shown inline) may be framed by this site's own pages, never by others.
-OUTPUT_PREFIXES = ("/i/", "/ai/")
-# Paths any origin may call, without cookies.
-OPEN_API_PREFIXES = ("/_/run", "/_/sources", "/e/", "/i/", "/ai/", "/s/", "/oembed")
-# The interactive embed's script: other sites load it with <script type="module">, which browsers
-# fetch with CORS. It is a public file; nobody's cookies are involved.
-OPEN_SCRIPTS = ("/static/dist/embed.js", "/static/dist/embed.js.map")
+from functions.routing import Csp, Framing, RoutePolicy, current_policy
+from functions.services import services
+
 PREFLIGHT = {
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
     "Access-Control-Allow-Headers": "Content-Type",
     "Access-Control-Max-Age": "86400",
 }
+FRAME_ANCESTORS = {Framing.DENY: "'none'", Framing.SELF: "'self'"}
+FRAME_OPTIONS = {Framing.DENY: "DENY", Framing.SELF: "SAMEORIGIN"}
 
 
 def page_policy(api_base: str) -> str:
@@ -37,28 +37,32 @@ def page_policy(api_base: str) -> str:
     )
 
 
+def embed_policy(api_base: str) -> str:
+    """The embed's: with ?code=1 it runs fiddles, so its script calls the API, which may be on
+    another origin."""
+    extra = _extra_origin(api_base)
+    return f"default-src 'self'; connect-src 'self'{extra}; img-src 'self'{extra}"
+
+
 def add_headers(response: Any) -> Any:
-    _add_framing_and_policy(response.headers, request.path)
-    if request.path.startswith(OPEN_API_PREFIXES) or request.path in OPEN_SCRIPTS:
+    policy = current_policy()
+    _add_framing_and_csp(response.headers, policy, services().settings.api_base)
+    if policy.cors:
         _add_cors(response.headers)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     return response
 
 
-def _add_framing_and_policy(headers: Any, path: str) -> None:
-    api_base = current_app.config["SETTINGS"].api_base
-    policy = page_policy(api_base)
-    if path.startswith("/iframe/"):
-        # ?code=1 runs fiddles: its script calls the API, which may be on another origin.
-        extra = _extra_origin(api_base)
-        iframe_policy = f"default-src 'self'; connect-src 'self'{extra}; img-src 'self'{extra}"
-        headers.setdefault("Content-Security-Policy", iframe_policy)
-    elif path.startswith(OUTPUT_PREFIXES):
-        headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        headers.setdefault("Content-Security-Policy", f"{policy}; frame-ancestors 'self'")
-    else:
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Content-Security-Policy", f"{policy}; frame-ancestors 'none'")
+def content_security_policy(policy: RoutePolicy, api_base: str) -> str:
+    csp = page_policy(api_base) if policy.csp == Csp.PAGE else embed_policy(api_base)
+    ancestors = FRAME_ANCESTORS.get(policy.framing)
+    return f"{csp}; frame-ancestors {ancestors}" if ancestors else csp
+
+
+def _add_framing_and_csp(headers: Any, policy: RoutePolicy, api_base: str) -> None:
+    if policy.framing in FRAME_OPTIONS:
+        headers.setdefault("X-Frame-Options", FRAME_OPTIONS[policy.framing])
+    headers.setdefault("Content-Security-Policy", content_security_policy(policy, api_base))
 
 
 def _add_cors(headers: Any) -> None:

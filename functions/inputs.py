@@ -12,7 +12,8 @@ import json
 from typing import Any
 
 from flask import request
-from werkzeug.exceptions import BadRequest
+
+from functions.errors import InvalidInput
 
 # Deeper than any real request needs; json's own recursion limit is far deeper and raises an
 # error that is no ValueError, and code walking a decoded body would recurse as deep.
@@ -22,16 +23,8 @@ MAX_JSON_DEPTH = 32
 SOURCE_ID = "int(max=9223372036854775807)"
 
 
-class BadInput(BadRequest):
-    """A malformed request: one sentence, and the reasons per field."""
-
-    def __init__(self, message: str, fields: dict[str, list[str]]) -> None:
-        super().__init__(message)
-        self.fields = fields
-
-
 def json_body(*, require_json_type: bool = False) -> Any:
-    """The request body decoded as JSON; BadInput for anything that is not (a wrong content type
+    """The request body decoded as JSON; InvalidInput for anything that is not (a wrong content type
     when one is required, bytes that are not UTF-8, malformed or too deeply nested JSON)."""
     if require_json_type and not request.is_json:
         raise _not_json("must be sent as application/json")
@@ -66,17 +59,18 @@ def query_choice(name: str, choices: dict[str, Any]) -> Any:
         return None
     if given not in choices:
         allowed = ", ".join(choices)
-        raise BadInput(f"{name} must be one of {allowed}.", {name: [f"must be one of {allowed}"]})
+        reason = f"must be one of {allowed}"
+        raise InvalidInput(f"{name} {reason}.", {name: [reason]})
     return choices[given]
 
 
-def _not_json(why: str) -> BadInput:
-    return BadInput("The request body must be a JSON object.", {"body": [why]})
+def _not_json(why: str) -> InvalidInput:
+    return InvalidInput("The request body must be a JSON object.", {"body": [why]})
 
 
-def _too_deep() -> BadInput:
+def _too_deep() -> InvalidInput:
     why = f"nests arrays and objects more than {MAX_JSON_DEPTH} levels deep"
-    return BadInput(f"The request body {why}.", {"body": [why]})
+    return InvalidInput(f"The request body {why}.", {"body": [why]})
 
 
 def _depth(value: Any) -> int:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from flask import Response, current_app, request
+from flask import Response, request
 
 from functions.config import Settings
+from functions.services import services
 
 log = logging.getLogger(__name__)
 # Longer redirect targets are refused: no page of this service has an address this long.
@@ -56,7 +57,7 @@ def _is_plain_path(text: str) -> bool:
 
 def public_base_url() -> str:
     """This service's address without a trailing slash, for links other people will open."""
-    configured: str = current_app.config["SETTINGS"].public_url
+    configured = services().settings.public_url
     return configured.rstrip("/") or request.host_url.rstrip("/")
 
 

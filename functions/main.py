@@ -2,9 +2,10 @@
 
     functions-framework --source=functions/main.py --target=run
 
-Each target serves its own paths through the same app and templates as `fiddle serve`; the
-load balancer's URL map sends each path to its target (infra/terraform). The app is built on the
-first request, never at import: a cold start that only imports this module stays cheap.
+Each target serves the paths its blueprints declare (functions/routing.py) through the same app
+and templates as `fiddle serve`, and answers 404 for any other; the load balancer's URL map
+(infra/terraform) sends each path to its target. The app is built on the first request, never
+at import: a cold start that only imports this module stays cheap.
 """
 
 from __future__ import annotations
@@ -20,15 +21,6 @@ from flask import Flask, Request
 # importable; installed as a package it already is.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-GROUPS: dict[str, tuple[str, ...]] = {
-    "run": ("/_/run",),
-    "name": ("/_/name",),
-    "upload": ("/_/upload",),
-    "admin": ("/admin", "/_/source/", "/_/named/"),
-    "pages": ("/c/", "/iframe/", "/e/", "/i/", "/ai/", "/s/", "/named/", "/oembed", "/signin",
-              "/signout", "/healthz", "/metrics", "/static/", "/"),
-}  # fmt: skip
-
 
 @functools.cache
 def _app() -> Flask:
@@ -37,26 +29,19 @@ def _app() -> Flask:
     return create_app()
 
 
-def _matches(path: str, prefix: str) -> bool:
-    """A prefix ending in "/" covers everything below it; any other is a whole path segment,
-    so "/_/name" does not claim "/_/named/x"."""
-    if prefix.endswith("/"):
-        return path.startswith(prefix)
-    return path == prefix or path.startswith(prefix + "/")
+def target_for(path: str) -> str:
+    """The target the blueprints declare for path (functions/routing.py); `pages` for any path
+    no blueprint declares, as the URL map sends those to the site or its catch-alls."""
+    from functions.routes import blueprints
+    from functions.routing import policy_for_path
+
+    return policy_for_path(path, (blueprint.policy for blueprint in blueprints())).target
 
 
-def _belongs(group: str, path: str) -> bool:
-    if group == "pages":
-        # Everything not claimed by another group.
-        others = [p for name, ps in GROUPS.items() if name != "pages" for p in ps]
-        return not any(_matches(path, prefix) for prefix in others)
-    return any(_matches(path, prefix) for prefix in GROUPS[group])
-
-
-def _serve(group: str, request: Request) -> Any:
+def _serve(target: str, request: Request) -> Any:
     app = _app()
     with app.request_context(request.environ):
-        if not _belongs(group, request.path):
+        if target_for(request.path) != target:
             return app.make_response(({"error": "There is nothing at this address."}, 404))
         return app.full_dispatch_request()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from functions import errors
 from functions.accounts import User
 from functions.docstore.base import DocumentStore
 from functions.docstore.base import NotFound as DocumentNotFound
@@ -16,16 +17,6 @@ from functions.fiddles import HASH_RE, NAME_RE, FiddleRepository
 from functions.storage.blobstore import BlobStore, NotFound, PreconditionFailed
 
 NAMED = "named"
-
-
-class NamingError(ValueError):
-    """A naming request that cannot be honoured; status is the HTTP status to answer with."""
-
-    def __init__(self, message: str, status: int, field: str = "name") -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -47,7 +38,7 @@ class NamedFiddles:
     def name(self, name: str, fiddle_hash: str, user: User, *, overwrite: bool) -> NamedFiddle:
         _check(name, fiddle_hash)
         if self.fiddles.load(fiddle_hash) is None:
-            raise NamingError(f"There is no fiddle {fiddle_hash}.", 404, "hash")
+            raise errors.NotFound.about("hash", f"There is no fiddle {fiddle_hash}.")
         named = NamedFiddle(name, fiddle_hash, user.name, time.time())
         metadata = {"creator": user.name, "time": f"{named.time:.3f}", "status": "active"}
         generation = 0 if not overwrite else self._overwritable_generation(name, user)
@@ -60,7 +51,7 @@ class NamedFiddles:
                 if_generation_match=generation,
             )
         except PreconditionFailed:
-            raise NamingError(f"The name {name} is already taken.", 409) from None
+            raise errors.Conflict.about("name", f"The name {name} is already taken.") from None
         self.documents.put(
             NAMED, name, {"hash": fiddle_hash, "creator": user.name, "time": named.time}
         )
@@ -72,7 +63,7 @@ class NamedFiddles:
         except NotFound:
             return 0
         if info.metadata.get("creator") != user.name and not user.is_admin:
-            raise NamingError(f"The name {name} belongs to someone else.", 403)
+            raise errors.Forbidden.about("name", f"The name {name} belongs to someone else.")
         return info.generation
 
     def all(self) -> list[NamedFiddle]:
@@ -83,11 +74,11 @@ class NamedFiddles:
 
     def delete(self, name: str) -> None:
         if not NAME_RE.fullmatch(name):
-            raise NamingError("Names are letters, digits and underscores.", 400)
+            raise errors.InvalidInput("Names are letters, digits and underscores.")
         try:
             self.store.delete(f"named/{name}")
         except NotFound:
-            raise NamingError(f"There is no fiddle named {name}.", 404) from None
+            raise errors.NotFound(f"There is no fiddle named {name}.") from None
         try:
             self.documents.delete(NAMED, name)
         except DocumentNotFound:
@@ -96,6 +87,8 @@ class NamedFiddles:
 
 def _check(name: object, fiddle_hash: object) -> None:
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
-        raise NamingError("Names are 1 to 128 letters, digits and underscores.", 400)
+        message = "Names are 1 to 128 letters, digits and underscores."
+        raise errors.InvalidInput.about("name", message)
     if not isinstance(fiddle_hash, str) or not HASH_RE.fullmatch(fiddle_hash):
-        raise NamingError("The hash must be 32 lower-case hexadecimal digits.", 400, "hash")
+        message = "The hash must be 32 lower-case hexadecimal digits."
+        raise errors.InvalidInput.about("hash", message)

@@ -18,6 +18,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from functions.errors import Busy, QuotaExceeded, TooLarge
+
 ClientKeys = tuple[str, ...]
 WINDOW_SECONDS = 3600.0
 # How soon a client refused for having too many runs in flight is told to come back: most runs
@@ -28,28 +30,8 @@ SWEEP_SECONDS = 60.0
 MIB = 1 << 20
 
 
-class Refused(Exception):
-    """A request the service declines for what it would take; one sentence, an HTTP status, and
-    when to come back (None: not by waiting)."""
-
-    status = 429
-
-    def __init__(self, message: str, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retry_after = retry_after
-
-
-class QuotaExceeded(Refused):
-    status = 429
-
-
-class TooLarge(Refused):
-    status = 413
-
-
-class TooManyInFlight(Refused):
-    status = 429
+class TooManyInFlight(Busy):
+    """The client already has as many runs in progress as it may."""
 
 
 def mib(size: int) -> str:
@@ -149,7 +131,7 @@ class StorageQuota:
         raise QuotaExceeded(
             f"This client has stored {mib(stored)} of the {mib(self.limit)} it may store per "
             f"hour{needs}, so nothing was stored; try again in {seconds} seconds.",
-            seconds,
+            retry_after=seconds,
         )
 
     def _sweep(self, now: float) -> None:
@@ -193,7 +175,7 @@ class FairShare:
                 raise TooManyInFlight(
                     f"This client already has {self.per_client} runs in progress, the most one "
                     "client may have at once; try again when one has finished.",
-                    IN_FLIGHT_RETRY_SECONDS,
+                    retry_after=IN_FLIGHT_RETRY_SECONDS,
                 )
             for key in keys:
                 self._in_flight[key] = self._in_flight.get(key, 0) + 1

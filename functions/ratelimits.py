@@ -19,13 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from flask import current_app, jsonify
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from functions.accounts import USERNAME_RE
 from functions.docstore.base import AlreadyExists, Conflict, Document, DocumentStore, NotFound
+from functions.errors import Busy
+from functions.services import services
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_LIMITS = {"run": "120/minute", "upload": "30/minute", "name": "60/minute"}
@@ -180,13 +181,9 @@ def limit(kind: str) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def limited(*args: Any, **kwargs: Any) -> Any:
-            limits: RateLimits = current_app.extensions["rate_limits"]
-            wait = limits.retry_after(kind, _keys())
+            wait = services().rate_limits.retry_after(kind, _keys())
             if wait:
-                response = jsonify(error=f"Too many requests; try again in {wait} seconds.")
-                response.status_code = 429
-                response.headers["Retry-After"] = str(wait)
-                return response
+                raise Busy(f"Too many requests; try again in {wait} seconds.", retry_after=wait)
             return view(*args, **kwargs)
 
         return limited  # type: ignore[return-value]

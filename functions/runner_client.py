@@ -26,12 +26,15 @@ DOWN_SECONDS = 10.0
 
 
 class RunnerUnavailable(RuntimeError):
-    """No runner could take the run; the caller answers 503 (or 429) with Retry-After."""
+    """No runner could take the run, for now: come back after retry_after seconds."""
 
-    def __init__(self, message: str, retry_after: int = 5, status: int = 503) -> None:
+    def __init__(self, message: str, retry_after: int = 5) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-        self.status = status
+
+
+class RunnerBusy(RunnerUnavailable):
+    """Runners answer, but every one is busy: waiting a little helps."""
 
 
 class RunnerClient(ABC):
@@ -114,8 +117,8 @@ class HttpRunnerClient(RunnerClient):
         while True:
             try:
                 return self._run_anywhere(body)
-            except RunnerUnavailable as why:
-                if why.status != 429 or time.monotonic() + delay > deadline:
+            except RunnerBusy:
+                if time.monotonic() + delay > deadline:
                     raise
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 1.0)
@@ -128,7 +131,7 @@ class HttpRunnerClient(RunnerClient):
             except RunnerUnavailable as why:
                 failures.append(why)
         # Busy wins over down: a busy runner will soon take the run.
-        raise next((f for f in failures if f.status == 429), failures[-1])
+        raise next((f for f in failures if isinstance(f, RunnerBusy)), failures[-1])
 
     def _run_on(self, url: str, body: bytes) -> RunResult:
         headers = {"Content-Type": "application/json", **self.signer.headers(body)}
@@ -143,8 +146,9 @@ class HttpRunnerClient(RunnerClient):
 
     def _result(self, url: str, response: requests.Response) -> RunResult:
         if response.status_code in (429, 503):
-            retry = int(response.headers.get("Retry-After", "2") or 2)
-            raise RunnerUnavailable("every runner is busy", retry, response.status_code)
+            retry = _retry_after(response.headers.get("Retry-After", ""))
+            busy = RunnerBusy if response.status_code == 429 else RunnerUnavailable
+            raise busy(f"runner {url} answered HTTP {response.status_code}", retry)
         if response.status_code != 200:
             log.error("runner %s answered HTTP %d", url, response.status_code)
             raise RunnerUnavailable(f"runner {url} failed with HTTP {response.status_code}")
@@ -167,3 +171,9 @@ class HttpRunnerClient(RunnerClient):
             except (requests.RequestException, ValueError):
                 self.health.mark_down(url)
         raise RunnerUnavailable("no runner is reachable")
+
+
+def _retry_after(header: str) -> int:
+    """A runner's Retry-After in whole seconds (2 when it sent none that can be read)."""
+    header = header.strip()
+    return min(int(header), 3600) if header.isascii() and header.isdigit() else 2

@@ -25,6 +25,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from functions.errors import InvalidInput
 from functions.options import FiddleOptions
 
 MIN_SIZE, MAX_SIZE = 4, 2048
@@ -41,17 +42,11 @@ _MAX_NAMED_IN_MESSAGE = 5
 _LEGACY_OPTION_KEYS = ("width", "height", "source")
 
 
-class InvalidRequest(Exception):
-    """The request body is not a valid run request."""
+class InvalidRequest(InvalidInput):
+    """The request body is not a valid run request: one sentence, and the reasons per field."""
 
     def __init__(self, message: str, fields: dict[str, list[str]]) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = fields
-
-    def to_json(self) -> dict[str, Any]:
-        """The 400 response body of SPEC section 2."""
-        return {"error": self.message, "fields": self.fields}
+        super().__init__(message, fields)
 
 
 @dataclass(frozen=True)

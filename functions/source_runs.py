@@ -57,21 +57,22 @@ from collections.abc import Callable
 
 from functions.docstore.base import AlreadyExists, Document, DocumentStore
 from functions.docstore.base import NotFound as DocumentNotFound
+from functions.errors import Conflict
 from functions.fiddles import FiddleRepository, RunWithdrawn, SourceRef
 
 SOURCE_USES = "source_uses"
 STEPS = ("rendered", "registered", "outputs_stored", "checked", "committed")
 
 
-class SourceWithdrawn(Exception):
+class SourceWithdrawn(Conflict):
     """The run's source image was deleted while it ran; nothing of the run was stored."""
 
     def __init__(self, source_id: int) -> None:
-        self.source_id = source_id
-        self.message = (
+        message = (
             f"Source image {source_id} was deleted while the fiddle ran, so nothing was stored."
         )
-        super().__init__(self.message)
+        super().__init__(message, {"options.source": [message]})
+        self.source_id = source_id
 
 
 def _no_step(step: str) -> None:

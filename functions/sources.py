@@ -13,11 +13,12 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from functions import errors
 from functions.accounts import User
 from functions.docstore.base import DocumentStore
 from functions.docstore.base import NotFound as DocumentNotFound
 from functions.quotas import ClientKeys, ClientLimits
-from functions.runner_client import RunnerClient
+from functions.runner_client import RunnerClient, RunnerUnavailable
 from functions.source_runs import SourceRuns
 from functions.storage.blobstore import BlobStore, InvalidName, NotFound, PreconditionFailed
 from runner_vm.protocol import RunRequest
@@ -28,13 +29,9 @@ THUMBNAIL_SIZES = (64, 128, 256)
 _STORED_OUTPUTS = ("source.png", *(f"thumb{size}.png" for size in THUMBNAIL_SIZES))
 MAX_UPLOAD_BYTES = 10 << 20
 ID_RETRIES = 200
-
-
-class UploadRejected(ValueError):
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+# The multipart field the image is sent in: the field every refusal of an upload concerns.
+UPLOAD_FIELD = "upload"
+NO_RUNNER = "No runner is available to check the image; try again shortly."
 
 
 @dataclass(frozen=True)
@@ -64,7 +61,7 @@ class SourceImages:
         """Decode first, so a bad image uses up no id; then take the next id and store. The
         stored image and thumbnails count against the client's hourly quota."""
         if len(data) > MAX_UPLOAD_BYTES:
-            raise UploadRejected("Images may be at most 10 MiB.", 413)
+            raise errors.TooLarge.about(UPLOAD_FIELD, "Images may be at most 10 MiB.")
         self.limits.quota.check_room(client)
         with self.limits.fair_share.slot(client):
             decoded = self._decode(data)
@@ -88,9 +85,13 @@ class SourceImages:
 
     def _decode(self, data: bytes) -> dict[str, bytes]:
         request = RunRequest(str(uuid.uuid4()), "", {}, data, task="decode_image")
-        result = self.runner.run(request)
+        try:
+            result = self.runner.run(request)
+        except RunnerUnavailable as down:
+            raise errors.Unavailable(NO_RUNNER, retry_after=down.retry_after) from down
         if result.runtime_error or not all(name in result.outputs for name in _STORED_OUTPUTS):
-            raise UploadRejected(result.runtime_error or "The image could not be decoded.")
+            message = result.runtime_error or "The image could not be decoded."
+            raise errors.InvalidInput.about(UPLOAD_FIELD, message)
         return result.outputs
 
     def _next_id(self) -> int:
@@ -110,7 +111,7 @@ class SourceImages:
                 return last + 1
             except PreconditionFailed:
                 continue
-        raise UploadRejected("Too many uploads at once; try again.", 503)
+        raise errors.Unavailable.about(UPLOAD_FIELD, "Too many uploads at once; try again.")
 
     def image(self, source_id: int) -> bytes | None:
         return self._read(f"source/{source_id}")
@@ -153,7 +154,7 @@ class SourceImages:
         else:
             removed = True
         if not removed and not hashes:
-            raise UploadRejected(f"There is no source image {source_id}.", 404)
+            raise errors.NotFound(f"There is no source image {source_id}.")
         return hashes
 
     def _delete_quietly(self, name: str) -> bool:

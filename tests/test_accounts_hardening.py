@@ -26,6 +26,7 @@ from functions.config import Settings, public_url
 from functions.fiddles import FiddleRepository
 from functions.hashing import fiddle_hash
 from functions.options import FiddleOptions
+from functions.services import services
 from tests.firestore_emulator import (  # noqa: F401 - fixtures
     _firestore_session_client,
     firestore_client,
@@ -47,7 +48,7 @@ def make_app(data_dir: Path, **settings: Any) -> Flask:
 
 
 def with_users(application: Flask) -> Flask:
-    accounts = application.extensions["accounts"]
+    accounts = services(application).accounts
     accounts.create_user("alice", "alice-password")
     accounts.create_user("root", "root-password", admin=True)
     return application
@@ -196,7 +197,7 @@ class Clock:
 @pytest.fixture
 def clock(app: Flask) -> Clock:
     fake = Clock()
-    app.extensions["rate_limits"].signin.clock = fake
+    services(app).rate_limits.signin.clock = fake
     return fake
 
 
@@ -216,7 +217,7 @@ class CountingHasher:
 
 @pytest.fixture
 def hasher(app: Flask, monkeypatch: pytest.MonkeyPatch) -> CountingHasher:
-    accounts = app.extensions["accounts"]
+    accounts = services(app).accounts
     spy = CountingHasher(accounts.hasher)
     monkeypatch.setattr(accounts, "hasher", spy)
     return spy
@@ -303,7 +304,7 @@ def test_successful_sign_ins_are_not_failures(app: Flask, clock: Clock) -> None:
 def test_instances_share_the_failure_counts(app: Flask, clock: Clock, tmp_path: Path) -> None:
     """Two apps on one document store, as two instances of the functions would be."""
     other = make_app(tmp_path)
-    other.extensions["rate_limits"].signin.clock = clock
+    services(other).rate_limits.signin.clock = clock
     for instance in (app, other, app, other, app):
         assert sign_in(client_at(instance, "203.0.113.12"), "alice", "nope").status_code == 401
     assert sign_in(client_at(other, "203.0.113.12"), "alice", "nope").status_code == 429
@@ -312,7 +313,7 @@ def test_instances_share_the_failure_counts(app: Flask, clock: Clock, tmp_path: 
 def test_the_default_limits_are_those_the_readme_promises(tmp_path: Path) -> None:
     app = with_users(make_app(tmp_path, rate_limits={}))
     clock = Clock()
-    app.extensions["rate_limits"].signin.clock = clock
+    services(app).rate_limits.signin.clock = clock
     client = client_at(app, "203.0.113.30")
     statuses = [sign_in(client, "alice", "wrong-guess").status_code for _ in range(11)]
     assert statuses == [401] * 10 + [429]
@@ -333,7 +334,7 @@ def test_sign_in_limits_are_configured_from_the_environment() -> None:
 
 
 def test_counters_of_past_windows_are_swept(app: Flask, clock: Clock) -> None:
-    documents = app.extensions["documents"]
+    documents = services(app).documents
     for i in range(5):
         sign_in(client_at(app, f"192.0.2.{i}"), "alice", "wrong-guess")
     assert len(documents.query("signin_failures")) == 6  # five addresses and one account
@@ -345,7 +346,7 @@ def test_counters_of_past_windows_are_swept(app: Flask, clock: Clock) -> None:
 def test_successful_sign_ins_leave_no_counters(app: Flask, clock: Clock) -> None:
     for _ in range(3):
         sign_in(client_at(app, "203.0.113.14"), "alice", "alice-password")
-    assert app.extensions["documents"].query("signin_failures") == []
+    assert services(app).documents.query("signin_failures") == []
 
 
 # --- sessions end on the server ---------------------------------------------------------------
@@ -417,7 +418,7 @@ def test_a_session_of_one_user_cannot_be_worn_by_another(app: Flask) -> None:
 def test_sessions_expire(app: Flask) -> None:
     client = client_at(app)
     sign_in(client, "root", "root-password")
-    documents = app.extensions["documents"]
+    documents = services(app).documents
     (session,) = documents.query("sessions", where=[("user", "==", "root")])
     documents.update("sessions", session.id, {"expires": session.data["created"]})
     assert admin_page(client) == 401
@@ -429,7 +430,7 @@ def test_the_store_holds_no_session_id(app: Flask) -> None:
     sign_in(client, "root", "root-password")
     serializer = app.session_interface.get_signing_serializer(app)
     session_id = serializer.loads(saved_cookie(client))["sid"]
-    (session,) = app.extensions["documents"].query("sessions")
+    (session,) = services(app).documents.query("sessions")
     assert session_id not in str(session.data) and session_id != session.id
 
 
@@ -461,8 +462,8 @@ def test_a_session_made_under_the_old_password_fails_even_if_the_sweep_missed_it
 ) -> None:
     client = client_at(app)
     sign_in(client, "root", "root-password")
-    documents = app.extensions["documents"]
-    hasher = app.extensions["accounts"].hasher
+    documents = services(app).documents
+    hasher = services(app).accounts.hasher
     # The password changes without the sweep (as if a sign-in raced with the change).
     documents.update("users", "root", {"password": hasher.hash("new-root-password")})
     assert admin_page(client) == 401
@@ -471,7 +472,7 @@ def test_a_session_made_under_the_old_password_fails_even_if_the_sweep_missed_it
 def test_removing_a_user_ends_their_sessions_and_tokens(
     app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    accounts = app.extensions["accounts"]
+    accounts = services(app).accounts
     token = {"Authorization": f"Bearer {accounts.create_token('alice')}"}
     client = client_at(app)
     sign_in(client, "alice", "alice-password")
@@ -526,7 +527,7 @@ def test_sessions_and_failure_counts_on_firestore(
     app, other = (with_users(instances[0]), instances[1])
     clock = Clock()
     for instance in instances:
-        instance.extensions["rate_limits"].signin.clock = clock
+        services(instance).rate_limits.signin.clock = clock
     laptop, phone = client_at(app), client_at(other, "198.51.100.9")
     assert sign_in(laptop, "root", "root-password").status_code == 303
     assert sign_in(phone, "root", "root-password").status_code == 303
@@ -534,7 +535,7 @@ def test_sessions_and_failure_counts_on_firestore(
     sign_out(laptop)
     assert admin_page(with_cookie(other, cookie)) == 401
     assert admin_page(phone) == 200
-    app.extensions["accounts"].set_password("root", "new-root-password")
+    services(app).accounts.set_password("root", "new-root-password")
     assert admin_page(phone) == 401
 
     guesser = [client_at(instance, "203.0.113.20") for instance in (app, other)]
@@ -552,7 +553,7 @@ def test_sessions_and_failure_counts_on_firestore(
 def store_fiddle(app: Flask, code: str = "def draw(canvas):\n    pass\n") -> str:
     options = FiddleOptions()
     digest = fiddle_hash(code, options)
-    fiddles: FiddleRepository = app.extensions["fiddles"]
+    fiddles: FiddleRepository = services(app).fiddles
     fiddles.save_code(digest, code, options)
     return digest
 

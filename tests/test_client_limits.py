@@ -25,6 +25,7 @@ from functions.quotas import (
     TooLarge,
     TooManyInFlight,
 )
+from functions.services import services
 from functions.storage.blobstore import BlobStore
 from tests.test_sharing import GENEROUS, bearer, png_bytes, upload
 
@@ -49,7 +50,7 @@ def noise(seed: int, size: int = 256) -> dict[str, Any]:
 def make_app(runner_url: str, data_dir: Path, **limits: Any) -> Flask:
     settings = Settings(data_dir=data_dir, runners=(runner_url,), rate_limits=GENEROUS, **limits)
     app = create_app(settings)
-    app.extensions["accounts"].create_user("alice", "alice-password")
+    services(app).accounts.create_user("alice", "alice-password")
     return app
 
 
@@ -60,7 +61,7 @@ def client_at(app: Flask, address: str) -> Any:
 
 
 def stored_names(app: Flask) -> set[str]:
-    store: BlobStore = app.extensions["fiddles"].store
+    store: BlobStore = services(app).fiddles.store
     return {info.name for info in store.list("")}
 
 
@@ -91,7 +92,7 @@ def test_an_exhausted_quota_refuses_before_running(runner_url: str, data_dir: Pa
     client = client_at(app, "10.0.0.3")
     assert client.post("/_/run", json=noise(1)).status_code == 200
     assert client.post("/_/run", json=noise(2)).status_code == 429  # stored 0.7 + 0.7 > 1 MiB
-    quota = app.extensions["fiddle_runner"].limits.quota
+    quota = services(app).runs.limits.quota
     quota.charge(("addr:10.0.0.3",), MIB - quota.stored("addr:10.0.0.3"))  # used up exactly
     tiny = client.post("/_/run", json={"code": "def draw(canvas):\n    pass\n"})
     assert tiny.status_code == 429 and "this needs" not in tiny.json["error"]
@@ -179,7 +180,7 @@ def test_one_client_cannot_hold_every_runner(
     runner_url: str, data_dir: Path, pool: ThreadPoolExecutor
 ) -> None:
     app = make_app(runner_url, data_dir)
-    fair_share: FairShare = app.extensions["fiddle_runner"].limits.fair_share
+    fair_share: FairShare = services(app).runs.limits.fair_share
 
     def sleep_from(address: str, n: int) -> Any:
         return client_at(app, address).post("/_/run", json={"code": SLEEPER.format(n=n)})

@@ -212,7 +212,8 @@ def test_the_bucket_serves_the_editor_page_with_the_pages_headers(
     tf: dict[str, dict[str, Any]],
 ) -> None:
     """/ is the static index.html (fiddle build-site), with the headers fiddle serve gives it."""
-    from functions.headers import page_policy
+    from functions.headers import content_security_policy
+    from functions.routing import DEFAULT_POLICY
 
     site = _resource(tf, "google_storage_bucket", "site")
     assert _block(site, "website")["main_page_suffix"] == "index.html"
@@ -224,7 +225,7 @@ def test_the_bucket_serves_the_editor_page_with_the_pages_headers(
         "X-Frame-Options: DENY",
         "X-Content-Type-Options: nosniff",
     ]
-    assert tf["locals"]["page_policy"] == f"{page_policy('')}; frame-ancestors 'none'"
+    assert tf["locals"]["page_policy"] == content_security_policy(DEFAULT_POLICY, "")
 
 
 def test_runner_service_account_may_only_log(tf: dict[str, dict[str, Any]]) -> None:
@@ -297,6 +298,8 @@ def test_function_targets(tf: dict[str, dict[str, Any]]) -> None:
         "FIDDLE_RUNNER_AUDIENCE",
         "FIDDLE_PUBLIC_URL",
     } <= set(env)
+    # Behind the load balancer: its two addresses in X-Forwarded-For (functions/app.py).
+    assert env["FIDDLE_TRUSTED_PROXIES"] == "2"
     assert "FIDDLE_SECRET_KEY" not in env, "the secret comes from Secret Manager"
     assert _block(service, "secret_environment_variables")["key"] == "FIDDLE_SECRET_KEY"
 
@@ -308,6 +311,9 @@ def test_function_targets_exist_in_functions_main() -> None:
     tree = ast.parse(main.read_text())
     defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
     assert defined >= TARGETS
+    from functions.routing import TARGETS as DECLARED
+
+    assert set(DECLARED) == TARGETS
 
 
 def test_url_map(tf: dict[str, dict[str, Any]]) -> None:
@@ -327,16 +333,30 @@ def test_url_map(tf: dict[str, dict[str, Any]]) -> None:
     assert negs["network_endpoint_type"] == "SERVERLESS"
 
 
-def test_url_map_agrees_with_the_targets(tf: dict[str, dict[str, Any]]) -> None:
-    """Each path is routed to a target that serves it (functions/main.py answers 404 otherwise)."""
-    try:
-        main = importlib.import_module("functions.main")
-    except ImportError as error:
-        pytest.skip(f"functions.main does not import here: {error}")
+def _declared_url_map() -> dict[str, set[str]]:
+    from functions.routes import blueprints
+    from functions.routing import url_map
+
+    declared = url_map(blueprint.policy for blueprint in blueprints())
+    return {target: set(paths) for target, paths in declared.items()}
+
+
+def test_url_map_is_what_the_blueprints_declare(tf: dict[str, dict[str, Any]]) -> None:
+    """Every path of the URL map, and only those, is declared by a blueprint's route policy
+    (functions/routing.py) for the same target."""
+    routes = {target: set(paths) for target, paths in tf["locals"]["routes"].items()}
+    assert routes == _declared_url_map()
+
+
+def test_each_target_serves_what_the_url_map_sends_it(tf: dict[str, dict[str, Any]]) -> None:
+    """functions/main.py answers 404 for a path of another target: each path the URL map sends
+    to a target, and everything below it, is that target's."""
+    from functions import main
+
     for target, paths in tf["locals"]["routes"].items():
         for path in paths:
-            sample = path.replace("*", "x")
-            assert main._belongs(target, sample), f"{sample} is routed to {target}"
+            for sample in (path.replace("*", "x"), path.replace("*", "x/y.png")):
+                assert main.target_for(sample) == target, f"{sample} is routed to {target}"
 
 
 def _url_map_target(routes: dict[str, list[str]], path: str) -> str | None:
@@ -351,18 +371,44 @@ def _url_map_target(routes: dict[str, list[str]], path: str) -> str | None:
     return max(matching)[1] if matching else None
 
 
-@pytest.mark.parametrize("path", ["/e/" + "0" * 32, "/e/" + "0" * 32 + "/results", "/e/@a/results"])
-def test_the_results_fragment_goes_where_the_fiddle_json_goes(
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/e/" + "0" * 32,
+        "/e/" + "0" * 32 + "/results",
+        "/e/@a/results",
+        "/_/sources",
+        "/_/sourcesx",
+        "/_/nothing",
+        "/_/name/x",
+        "/_/named/x",
+        "/_/source/1",
+        "/admin",
+        "/admin/sources",
+        "/named",
+        "/s/1",
+        "/i/x.pdf",
+        "/ai/r/x.pdf",
+    ],
+)
+def test_the_url_map_and_the_targets_agree_on_a_path(
     tf: dict[str, dict[str, Any]], path: str
 ) -> None:
-    """GET /e/<hash>/results (the editor's results area) is served like /e/<hash>."""
-    try:
-        main = importlib.import_module("functions.main")
-    except ImportError as error:
-        pytest.skip(f"functions.main does not import here: {error}")
+    """Where the URL map sends a path is the target that serves it (GET /e/<hash>/results, the
+    editor's results area, goes where /e/<hash> goes)."""
+    from functions import main
+
     target = _url_map_target(tf["locals"]["routes"], path)
-    assert target == "pages"
-    assert main._belongs(target, path)
+    assert target is not None and main.target_for(path) == target
+
+
+@pytest.mark.parametrize("path", ["/", "/static/style.css", "/metrics", "/favicon.ico"])
+def test_paths_left_to_the_site_bucket(
+    tf: dict[str, dict[str, Any]], path: str
+) -> None:
+    """/ and /static/ come from the bucket; so does /metrics, which only the pages target serves
+    to callers inside the project."""
+    assert _url_map_target(tf["locals"]["routes"], path) is None
 
 
 def test_runner_instances(tf: dict[str, dict[str, Any]]) -> None:

@@ -18,9 +18,11 @@ import pytest
 from flask import Flask
 from werkzeug.routing import Rule
 
-from functions.app import JSON_PREFIXES, create_app
+from functions.app import create_app
 from functions.config import Settings
 from functions.inputs import MAX_JSON_DEPTH
+from functions.routing import current_policy
+from functions.services import services
 from tests.test_sharing import GENEROUS, bearer, csrf_of, sign_in
 
 HASH = "0123456789abcdef0123456789abcdef"
@@ -103,10 +105,10 @@ class Findings:
 
     sent: int = 0
 
-    def check(self, rule: Rule, what: str, method: str, url: str, answer: Any) -> None:
+    def check(self, rule: Rule, what: str, method: str, url: str, answer: Any, json: bool) -> None:
         self.routes.add(rule.rule)
         self.sent += 1
-        problem = _problem(url, answer)
+        problem = _problem(url, answer, json)
         if problem:
             self.failures.append(f"{method} {url[:120]} ({what}): {problem}")
 
@@ -115,7 +117,7 @@ class Findings:
 OEMBED_NO_SUCH_FORMAT = 501
 
 
-def _problem(url: str, answer: Any) -> str | None:
+def _problem(url: str, answer: Any, json_errors: bool) -> str | None:
     status = answer.status_code
     path = url.split("?", 1)[0]
     if path == "/oembed" and status == OEMBED_NO_SUCH_FORMAT and "format=" in url:
@@ -124,7 +126,7 @@ def _problem(url: str, answer: Any) -> str | None:
         return f"answered {status}: {answer.data[:200]!r}"
     if b"Traceback" in answer.data:
         return "shows a traceback"
-    if status < 400 or not path.startswith(JSON_PREFIXES):
+    if status < 400 or not json_errors:
         return None
     body = answer.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("error"), str):
@@ -181,8 +183,14 @@ def requests_for(rule: Rule) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
 def app(runner_url: str, data_dir: Path) -> Flask:
     settings = Settings(data_dir=data_dir, runners=(runner_url,), rate_limits=GENEROUS)
     application = create_app(settings)
-    application.extensions["accounts"].create_user("root", "root-password", admin=True)
+    services(application).accounts.create_user("root", "root-password", admin=True)
     return application
+
+
+def _json_errors(app: Flask, method: str, url: str) -> bool:
+    """Whether the policy of the route that answers url (functions/routing.py) says JSON."""
+    with app.test_request_context(url, method=method):
+        return current_policy().json_errors
 
 
 def attack_every_route(app: Flask, identity: dict[str, str]) -> Findings:
@@ -192,7 +200,7 @@ def attack_every_route(app: Flask, identity: dict[str, str]) -> Findings:
             client = app.test_client()
             headers = {**identity, **arguments.pop("headers", {})}
             answer = client.open(url, method=method, headers=headers, **arguments)
-            findings.check(rule, what, method, url, answer)
+            findings.check(rule, what, method, url, answer, _json_errors(app, method, url))
     return findings
 
 

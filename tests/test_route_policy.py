@@ -4,7 +4,7 @@ of the addresses no route serves.
 
 Written as a characterization test before the route policies moved into the blueprints
 (functions/routing.py): the expected headers are spelled out here, not read from the code, so
-the move could not change any of them unnoticed.
+the move could not change any of them unnoticed. Then: the declarations themselves.
 """
 
 from __future__ import annotations
@@ -20,6 +20,16 @@ from werkzeug.routing import Rule
 
 from functions.app import create_app
 from functions.config import Settings
+from functions.routes import blueprints
+from functions.routing import (
+    DEFAULT_POLICY,
+    FiddleBlueprint,
+    Framing,
+    Kind,
+    RoutePolicy,
+    policy_for_path,
+)
+from functions.services import services
 from tests.test_malformed_input import concrete_paths
 from tests.test_sharing import GENEROUS, bearer, png_bytes
 
@@ -39,7 +49,7 @@ FRAMING = {
     "self": {"X-Frame-Options": "SAMEORIGIN",
              "Content-Security-Policy": f"{POLICY}; frame-ancestors 'self'"},
     "any": {"X-Frame-Options": None,
-            "Content-Security-Policy": "default-src 'self'; img-src 'self'"},
+            "Content-Security-Policy": "default-src 'self'; connect-src 'self'; img-src 'self'"},
 }  # fmt: skip
 FRAMING_WITH_API = {
     "deny": {"X-Frame-Options": "DENY",
@@ -47,7 +57,8 @@ FRAMING_WITH_API = {
     "self": {"X-Frame-Options": "SAMEORIGIN",
              "Content-Security-Policy": f"{POLICY_WITH_API}; frame-ancestors 'self'"},
     "any": {"X-Frame-Options": None,
-            "Content-Security-Policy": f"default-src 'self'; img-src 'self' {API}"},
+            "Content-Security-Policy": f"default-src 'self'; connect-src 'self' {API}; "
+                                       f"img-src 'self' {API}"},
 }  # fmt: skip
 PREFLIGHT = {
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
@@ -118,12 +129,13 @@ SAMPLES = [
     Sample("GET", "/admin/sources", 200, "deny", False, "", "admin"),
     Sample("GET", "/admin/named", 200, "deny", False, "", "admin"),
     Sample("GET", "/admin/audit", 200, "deny", False, "", "admin"),
+    # (Before the one error handler, these two said "There is nothing at this address.".)
     Sample("DELETE", "/_/source/99999", 404, "deny", False, "json", "admin",
-           body={"error": "There is nothing at this address."}),
+           body={"error": "There is no source image 99999."}),
     Sample("DELETE", "/_/source/1", 401, "deny", False, "json"),
     Sample("POST", "/admin/sources/99999/delete", 404, "deny", False, "html", "admin"),
     Sample("DELETE", "/_/named/nobody", 404, "deny", False, "json", "admin",
-           body={"error": "There is nothing at this address."}),
+           body={"error": "There is no fiddle named nobody."}),
     Sample("POST", "/admin/named/nobody/delete", 404, "deny", False, "html", "admin"),
     Sample("GET", "/oembed?url=http://localhost/c/{hash}", 200, "deny", True),
     Sample("GET", "/oembed", 400, "deny", True, "json",
@@ -132,6 +144,12 @@ SAMPLES = [
     Sample("GET", "/oembed?url=http://localhost/x", 404, "deny", True, "json",
            body={"error": "That url is not a fiddle page of this service."}),
     Sample("GET", "/static/style.css", 200, "deny", False),
+    # The interactive embed's script, which other sites load as a module (with CORS).
+    Sample("GET", "/static/dist/embed.js", 200, "deny", True),
+    Sample("GET", "/static/dist/embed.js.map", 200, "deny", True),
+    Sample("GET", "/static/dist/editor.js", 200, "deny", False),
+    Sample("GET", "/iframe/{hash}?code=1", 200, "any", False),
+    Sample("GET", "/iframe/{hash}?code=2", 400, "any", False, "html"),
     # Addresses no route serves.
     Sample("GET", "/nothing", 404, "deny", False, "html"),
     Sample("GET", "/_/nothing", 404, "deny", False, "json"),
@@ -174,7 +192,7 @@ def stored(runner_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[st
 
 def make_app(settings: Settings) -> Flask:
     app = create_app(settings)
-    app.extensions["accounts"].create_user("root", "root-password", admin=True)
+    services(app).accounts.create_user("root", "root-password", admin=True)
     return app
 
 
@@ -252,3 +270,53 @@ def _covers(rule: Rule, method: str, path: str) -> bool:
     except Exception:
         return False
     return endpoint == rule.endpoint and bool(concrete_paths(rule))
+
+
+# --- the declarations themselves ----------------------------------------------------------------
+
+
+def test_every_route_is_covered_by_its_blueprints_paths(stored: dict[str, Any]) -> None:
+    """An address a route serves falls back, for a method the route does not take, to the policy
+    of that route's own blueprint: the declared paths cover every route."""
+    app: Flask = stored["app"]
+    for rule in app.url_map.iter_rules():
+        blueprint = app.blueprints.get(rule.endpoint.rpartition(".")[0])
+        for path in concrete_paths(rule)[:1]:
+            found = policy_for_path(path, app_policies_of(app))
+            if blueprint is None or rule.rule == "/":
+                # /static/ and / are the site's (the bucket's, behind the load balancer).
+                assert found is DEFAULT_POLICY, rule.rule
+                assert _behaviour(blueprint.policy if blueprint else found) == _behaviour(found)
+            else:
+                assert isinstance(blueprint, FiddleBlueprint), rule.endpoint
+                assert found is blueprint.policy, (rule.rule, found)
+
+
+def test_no_path_is_declared_twice() -> None:
+    declared = [path for blueprint in blueprints() for path in blueprint.policy.paths]
+    assert len(declared) == len(set(declared))
+    assert len({blueprint.name for blueprint in blueprints()}) == len(blueprints())
+
+
+def test_every_blueprint_of_the_app_declares_a_policy(stored: dict[str, Any]) -> None:
+    app: Flask = stored["app"]
+    assert set(app.blueprints.values()) == set(blueprints())
+
+
+@pytest.mark.parametrize("path", ["c/*", "/c/**", "/c/*/x", "/c /x", "/c/"])
+def test_a_malformed_path_is_refused_when_declared(path: str) -> None:
+    with pytest.raises(ValueError, match="URL map path"):
+        RoutePolicy(Kind.PAGE, "pages", (path,), False, False, Framing.DENY)
+
+
+def test_an_unknown_target_is_refused_when_declared() -> None:
+    with pytest.raises(ValueError, match="functions target"):
+        RoutePolicy(Kind.PAGE, "everything", ("/c/*",), False, False, Framing.DENY)
+
+
+def app_policies_of(app: Flask) -> list[RoutePolicy]:
+    return [bp.policy for bp in app.blueprints.values() if isinstance(bp, FiddleBlueprint)]
+
+
+def _behaviour(policy: RoutePolicy) -> tuple[Any, ...]:
+    return (policy.target, policy.json_errors, policy.cors, policy.framing, policy.csp)

@@ -382,10 +382,8 @@ def test_bad_version(version: Any) -> None:
 # --- the error object ---------------------------------------------------------------------------
 
 
-def test_invalid_request_to_json() -> None:
+def test_invalid_request_holds_one_sentence_and_the_reasons_per_field() -> None:
     err = invalid(with_options(width=3))
-    assert err.to_json() == {
-        "error": "width must be between 4 and 2048.",
-        "fields": {"options.width": ["must be between 4 and 2048"]},
-    }
-    assert str(err) == err.message
+    assert err.message == "width must be between 4 and 2048."
+    assert err.fields == {"options.width": ["must be between 4 and 2048"]}
+    assert str(err) == err.message and err.retry_after is None

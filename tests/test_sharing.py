@@ -16,6 +16,7 @@ from flask import Flask
 
 from functions.app import create_app
 from functions.config import Settings
+from functions.services import services
 from functions.storage.local import LocalBlobStore
 
 DRAW = "def draw(canvas):\n    canvas.drawCircle(20, 20, 10, skia.Paint(Color=skia.ColorGREEN))\n"
@@ -35,7 +36,7 @@ def app(runner_url: str, data_dir: Path) -> Flask:
     )
     application = create_app(settings)
     application.testing = True
-    accounts = application.extensions["accounts"]
+    accounts = services(application).accounts
     accounts.create_user("alice", "alice-password")
     accounts.create_user("bob", "bob-password")
     accounts.create_user("root", "root-password", admin=True)
@@ -43,7 +44,7 @@ def app(runner_url: str, data_dir: Path) -> Flask:
 
 
 def bearer(app: Flask, name: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {app.extensions['accounts'].create_token(name)}"}
+    return {"Authorization": f"Bearer {services(app).accounts.create_token(name)}"}
 
 
 def png_bytes(width: int = 40, height: int = 30, kind: Any = skia.kPNG) -> bytes:
@@ -119,7 +120,7 @@ def test_session_requests_need_a_csrf_token(app: Flask) -> None:
 
 
 def test_passwords_are_hashed(app: Flask) -> None:
-    document = app.extensions["documents"].get("users", "alice")
+    document = services(app).documents.get("users", "alice")
     assert "alice-password" not in str(document.data)
     assert document.data["password"].startswith("$argon2")
 

@@ -23,6 +23,7 @@ from functions.fiddles import WITHDRAWN
 from functions.hashing import fiddle_hash
 from functions.options import FiddleOptions
 from functions.runner_client import HttpRunnerClient
+from functions.services import services
 from functions.source_runs import SOURCE_USES, STEPS
 from functions.storage.blobstore import BlobStore
 from runner_vm.protocol import RunRequest, RunResult
@@ -37,7 +38,7 @@ def app(request: Any, runner_url: str, data_dir: Path) -> Flask:
     store = request.getfixturevalue("gcs_blob_store") if request.param == "gcs" else None
     settings = Settings(data_dir=data_dir, runners=(runner_url,), rate_limits=GENEROUS)
     application = create_app(settings, blob_store=store)
-    accounts = application.extensions["accounts"]
+    accounts = services(application).accounts
     accounts.create_user("alice", "alice-password")
     accounts.create_user("root", "root-password", admin=True)
     return application
@@ -58,7 +59,7 @@ class Pause:
 
 
 def store_of(app: Flask) -> BlobStore:
-    return app.extensions["fiddles"].store  # type: ignore[no-any-return]
+    return services(app).fiddles.store  # type: ignore[no-any-return]
 
 
 def objects_under(app: Flask, digest: str) -> dict[str, dict[str, str]]:
@@ -87,7 +88,7 @@ def assert_no_outputs_stored(app: Flask, digest: str) -> None:
 
 
 def registrations(app: Flask, source_id: int) -> list[Any]:
-    documents = app.extensions["documents"]
+    documents = services(app).documents
     return list(documents.query(SOURCE_USES, where=[("source", "==", source_id)]))
 
 
@@ -100,7 +101,7 @@ def source_id(app: Flask) -> int:
 
 def start_paused_run(app: Flask, pool: ThreadPoolExecutor, step: str, source: int) -> Any:
     pause = Pause(step)
-    app.extensions["source_runs"].on_step = pause
+    services(app).source_runs.on_step = pause
     body = {"code": USES_IMAGE, "options": {"source": source}}
     future = pool.submit(lambda: app.test_client().post("/_/run", json=body))
     assert pause.reached.wait(60), f"the run never reached {step}"
@@ -108,7 +109,7 @@ def start_paused_run(app: Flask, pool: ThreadPoolExecutor, step: str, source: in
 
 
 def runid_of(app: Flask) -> str:
-    return str(app.extensions["runner_client"].describe()["runid"])
+    return str(services(app).runner.describe()["runid"])
 
 
 # Paused before it committed: the run loses, answers 409 and leaves no output behind.
@@ -140,9 +141,7 @@ def test_a_deletion_during_a_run_leaves_nothing_of_it(
     assert registrations(app, source_id) == []
 
 
-def test_a_run_committed_just_before_the_deletion_is_withdrawn(
-    app: Flask, source_id: int
-) -> None:
+def test_a_run_committed_just_before_the_deletion_is_withdrawn(app: Flask, source_id: int) -> None:
     digest = fiddle_hash(USES_IMAGE, FiddleOptions(source=source_id))
     runid = runid_of(app)
     with ThreadPoolExecutor(1) as pool:
@@ -184,7 +183,7 @@ def test_runs_stored_by_an_older_version_are_hidden_and_withdrawn(
     app: Flask, source_id: int
 ) -> None:
     """Markers without their source, registrations without a runid: as stored before."""
-    client, store, documents = app.test_client(), store_of(app), app.extensions["documents"]
+    client, store, documents = app.test_client(), store_of(app), services(app).documents
     answer = client.post("/_/run", json={"code": USES_IMAGE, "options": {"source": source_id}})
     digest, runid = answer.json["fiddleHash"], answer.json["runid"]
     marker = f"fiddle/{digest}/{runid}/run.json"
@@ -213,7 +212,6 @@ def test_a_source_replaced_under_a_stored_run_hides_it(app: Flask, source_id: in
     assert client.get(f"/i/{digest}_raster.png").status_code == 404
 
 
-
 class PausingRunner(HttpRunnerClient):
     """The real runner client, holding each fiddle's result until released: the run has
     rendered in the real sandbox and is about to be stored."""
@@ -234,8 +232,8 @@ def test_a_deletion_while_the_runner_renders_leaves_nothing(
     runner = PausingRunner((runner_url,))
     settings = Settings(data_dir=data_dir, runners=(runner_url,), rate_limits=GENEROUS)
     app = create_app(settings, runner=runner)
-    app.extensions["accounts"].create_user("alice", "alice-password")
-    app.extensions["accounts"].create_user("root", "root-password", admin=True)
+    services(app).accounts.create_user("alice", "alice-password")
+    services(app).accounts.create_user("root", "root-password", admin=True)
     source = upload(app.test_client(), bearer(app, "alice"), png_bytes(40, 30)).json["id"]
     body = {"code": USES_IMAGE, "options": {"source": source}}
     digest = fiddle_hash(USES_IMAGE, FiddleOptions(source=source))

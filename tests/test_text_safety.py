@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from functions.services import services
 from functions.storage.blobstore import BlobStore
 from functions.text import clean_result, decode_text, valid_text, valid_utf8
 from runner_vm.protocol import RunResult
@@ -19,7 +20,7 @@ PAGES = ("/c/{}", "/iframe/{}", "/e/{}", "/e/{}/results")
 
 
 def store_of(app: Flask) -> BlobStore:
-    return app.extensions["fiddles"].store  # type: ignore[no-any-return]
+    return services(app).fiddles.store  # type: ignore[no-any-return]
 
 
 def is_utf8(data: bytes) -> bool:

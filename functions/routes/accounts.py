@@ -4,20 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session
+from flask import make_response, redirect, render_template, request, session
 
-from functions.accounts import Accounts
-from functions.guards import current_user
+from functions.errors import Forbidden
+from functions.guards import CSRF_MISSING, current_user
+from functions.http_errors import retry_later
 from functions.identity import SESSION_ID, SESSION_USER, csrf_valid
 from functions.links import same_site_path
-from functions.ratelimits import SigninLimits
+from functions.routing import FiddleBlueprint, Framing, Kind, RoutePolicy
+from functions.services import services
 
-blueprint = Blueprint("accounts", __name__)
-CSRF_MISSING = "The form is missing its CSRF token; reload the page and try again."
-
-
-def _accounts() -> Accounts:
-    return current_app.extensions["accounts"]
+blueprint = FiddleBlueprint(
+    "accounts",
+    __name__,
+    policy=RoutePolicy(
+        kind=Kind.PAGE,
+        target="pages",
+        paths=("/signin", "/signout"),
+        json_errors=False,
+        cors=False,
+        framing=Framing.DENY,
+    ),
+)
 
 
 @blueprint.get("/signin")
@@ -28,16 +36,16 @@ def signin_form() -> Any:
 @blueprint.post("/signin")
 def signin() -> Any:
     if not csrf_valid(request):
-        abort(403, CSRF_MISSING)
+        raise Forbidden(CSRF_MISSING)
     name, password = request.form.get("name", ""), request.form.get("password", "")
     target = same_site_path(request.form.get("next"))
-    limits: SigninLimits = current_app.extensions["rate_limits"].signin
+    accounts, limits = services().accounts, services().rate_limits.signin
     # Before the password is hashed: a refused guess costs no argon2 work.
     admission = limits.admit(request.remote_addr or "unknown", name)
     if admission.retry_after:
         page = render_template("signin.html", error=admission.message, next=target)
-        return page, 429, {"Retry-After": str(admission.retry_after)}
-    user = _accounts().verify_password(name, password)
+        return retry_later(make_response(page, 429), admission.retry_after)
+    user = accounts.verify_password(name, password)
     if user is None:
         page = render_template("signin.html", error="The name or password is wrong.", next=target)
         return page, 401
@@ -45,7 +53,7 @@ def signin() -> Any:
     _end_this_session()
     session.clear()
     session[SESSION_USER] = user.name
-    session[SESSION_ID] = _accounts().start_session(user)
+    session[SESSION_ID] = accounts.start_session(user)
     return redirect(target, 303)
 
 
@@ -53,7 +61,7 @@ def signin() -> Any:
 def signout() -> Any:
     """Ends this browser's session on the server too: a copy of the cookie stops working."""
     if current_user() is not None and not csrf_valid(request):
-        abort(403, CSRF_MISSING)
+        raise Forbidden(CSRF_MISSING)
     _end_this_session()
     session.clear()
     return redirect("/", 303)
@@ -62,4 +70,4 @@ def signout() -> Any:
 def _end_this_session() -> None:
     session_id = session.get(SESSION_ID)
     if isinstance(session_id, str):
-        _accounts().end_session(session_id)
+        services().accounts.end_session(session_id)

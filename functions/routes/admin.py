@@ -5,27 +5,38 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template
+from flask import jsonify, redirect, render_template
 
-from functions.audit import AuditLog
 from functions.guards import require_admin
 from functions.inputs import SOURCE_ID
-from functions.named import NamedFiddles, NamingError
-from functions.sources import SourceImages, UploadRejected
+from functions.routing import FiddleBlueprint, Framing, Kind, RoutePolicy
+from functions.services import services
 
-blueprint = Blueprint("admin", __name__)
-
-
-def _sources() -> SourceImages:
-    return current_app.extensions["sources"]
-
-
-def _named() -> NamedFiddles:
-    return current_app.extensions["named"]
-
-
-def _audit() -> AuditLog:
-    return current_app.extensions["audit"]
+blueprint = FiddleBlueprint(
+    "admin",
+    __name__,
+    policy=RoutePolicy(
+        kind=Kind.PAGE,
+        target="admin",
+        paths=("/admin", "/admin/*"),
+        json_errors=False,
+        cors=False,
+        framing=Framing.DENY,
+    ),
+)
+# The same actions for programs (with an API token).
+api_blueprint = FiddleBlueprint(
+    "admin_api",
+    __name__,
+    policy=RoutePolicy(
+        kind=Kind.API,
+        target="admin",
+        paths=("/_/source/*", "/_/named/*"),
+        json_errors=True,
+        cors=False,
+        framing=Framing.DENY,
+    ),
+)
 
 
 @blueprint.get("/admin/")
@@ -37,32 +48,30 @@ def admin_home() -> Any:
 @blueprint.get("/admin/sources")
 def sources_page() -> Any:
     require_admin()
-    return render_template("admin_sources.html", sources=_sources().all())
+    return render_template("admin_sources.html", sources=services().sources.all())
 
 
 @blueprint.get("/admin/named")
 def named_page() -> Any:
     require_admin()
-    return render_template("admin_named.html", named=sorted(_named().all(), key=lambda n: n.name))
+    named = sorted(services().named.all(), key=lambda n: n.name)
+    return render_template("admin_named.html", named=named)
 
 
 @blueprint.get("/admin/audit")
 def audit_page() -> Any:
     require_admin()
-    return render_template("admin_audit.html", entries=_audit().newest())
+    return render_template("admin_audit.html", entries=services().audit.newest())
 
 
 def delete_source(source_id: int) -> list[str]:
     admin = require_admin()
-    try:
-        hashes = _sources().delete(source_id)
-    except UploadRejected as error:
-        abort(error.status, error.message)
-    _audit().record(admin.name, "delete_source", str(source_id), fiddles=hashes)
+    hashes = services().sources.delete(source_id)
+    services().audit.record(admin.name, "delete_source", str(source_id), fiddles=hashes)
     return hashes
 
 
-@blueprint.delete(f"/_/source/<{SOURCE_ID}:source_id>")
+@api_blueprint.delete(f"/_/source/<{SOURCE_ID}:source_id>")
 def delete_source_json(source_id: int) -> Any:
     return jsonify(deleted=source_id, fiddles=delete_source(source_id))
 
@@ -75,14 +84,11 @@ def delete_source_form(source_id: int) -> Any:
 
 def delete_named(name: str) -> None:
     admin = require_admin()
-    try:
-        _named().delete(name)
-    except NamingError as error:
-        abort(error.status, error.message)
-    _audit().record(admin.name, "delete_named", name)
+    services().named.delete(name)
+    services().audit.record(admin.name, "delete_named", name)
 
 
-@blueprint.delete("/_/named/<name>")
+@api_blueprint.delete("/_/named/<name>")
 def delete_named_json(name: str) -> Any:
     delete_named(name)
     return jsonify(deleted=name)

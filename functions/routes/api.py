@@ -1,62 +1,70 @@
-"""The JSON API: POST /_/run and /healthz."""
+"""The JSON API: POST /_/run, /healthz, and every other /_/ address."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import jsonify
 
 from functions.clients import client_keys
 from functions.inputs import json_body
 from functions.ratelimits import limit
+from functions.routing import FiddleBlueprint, Framing, Kind, RoutePolicy
 from functions.runner_client import RunnerUnavailable
-from functions.schemas import InvalidRequest
-from functions.source_runs import SourceWithdrawn
+from functions.services import services
 
-blueprint = Blueprint("api", __name__)
+blueprint = FiddleBlueprint(
+    "api",
+    __name__,
+    policy=RoutePolicy(
+        kind=Kind.API,
+        target="run",
+        paths=("/_/run",),
+        json_errors=True,
+        cors=True,
+        framing=Framing.DENY,
+    ),
+)
+health_blueprint = FiddleBlueprint(
+    "health",
+    __name__,
+    policy=RoutePolicy(
+        kind=Kind.API,
+        target="pages",
+        paths=("/healthz",),
+        json_errors=True,
+        cors=False,
+        framing=Framing.DENY,
+    ),
+)
+# No routes: every /_/ address no other blueprint declares is answered by the pages target
+# (the URL map's catch-all for them) with a JSON 404.
+unknown_api_blueprint = FiddleBlueprint(
+    "unknown_api",
+    __name__,
+    policy=RoutePolicy(
+        kind=Kind.API,
+        target="pages",
+        paths=("/_/*",),
+        json_errors=True,
+        cors=False,
+        framing=Framing.DENY,
+    ),
+)
 
 
 @blueprint.post("/_/run")
 @limit("run")
 def run() -> Any:
     # Any content type: Skia Fiddle's own client does not always say application/json.
-    payload = json_body()
-    try:
-        answer = current_app.extensions["fiddle_runner"].run(payload, client_keys())
-    except InvalidRequest as error:
-        return _invalid(error)
-    except SourceWithdrawn as error:
-        return _withdrawn(error)
-    except RunnerUnavailable as error:
-        return _unavailable(error)
+    answer = services().runs.run(json_body(), client_keys())
     return jsonify(answer.to_json())
 
 
-def _invalid(error: InvalidRequest) -> Any:
-    return jsonify(error.to_json()), 400
-
-
-def _withdrawn(error: SourceWithdrawn) -> Any:
-    return jsonify(error=error.message, fields={"options.source": [error.message]}), 409
-
-
-def _unavailable(error: RunnerUnavailable) -> Any:
-    busy = error.status == 429
-    message = (
-        "Every runner is busy; try again shortly."
-        if busy
-        else "No runner is available right now; try again shortly."
-    )
-    response = jsonify(error=message)
-    response.status_code = error.status
-    response.headers["Retry-After"] = str(error.retry_after)
-    return response
-
-
-@blueprint.get("/healthz")
+@health_blueprint.get("/healthz")
 def healthz() -> Any:
     try:
-        runner = current_app.extensions["runner_client"].describe()
+        runner = services().runner.describe()
     except RunnerUnavailable:
         return jsonify(status="degraded", runner=None), 503
     return jsonify(status="ok", runner=runner, sandbox=runner.get("sandbox"))

@@ -4,22 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app
+from flask import Response, abort
 
-from functions.fiddles import CONTENT_TYPES, FiddleRepository, split_output_reference
+from functions.fiddles import CONTENT_TYPES, split_output_reference
+from functions.routing import FiddleBlueprint, Framing, Kind, RoutePolicy
+from functions.services import services
 from runner_vm.outputs import pdf_actions
 
-blueprint = Blueprint("media", __name__)
-
-
-def _fiddles() -> FiddleRepository:
-    return current_app.extensions["fiddles"]
+blueprint = FiddleBlueprint(
+    "media",
+    __name__,
+    policy=RoutePolicy(
+        kind=Kind.OUTPUT,
+        target="pages",
+        paths=("/i/*", "/ai/*"),
+        json_errors=False,
+        cors=True,
+        framing=Framing.SELF,
+    ),
+)
 
 
 @blueprint.get("/i/<path:filename>")
 def newest_output(filename: str) -> Any:
     reference, output = _split_or_404(filename)
-    fiddles = _fiddles()
+    fiddles = services().fiddles
     digest = fiddles.resolve(reference) or abort(404)
     newest = fiddles.newest_run(digest) or abort(404)
     # The newest run can change when a new Skia build renders the fiddle: cache only briefly.
@@ -29,7 +38,7 @@ def newest_output(filename: str) -> Any:
 @blueprint.get("/ai/<runid>/<path:filename>")
 def run_output(runid: str, filename: str) -> Any:
     reference, output = _split_or_404(filename)
-    fiddles = _fiddles()
+    fiddles = services().fiddles
     digest = fiddles.resolve(reference) or abort(404)
     # A run's outputs never change once stored.
     cache = (

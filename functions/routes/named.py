@@ -4,18 +4,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, render_template
+from flask import jsonify, render_template
 
+from functions.errors import InvalidInput
 from functions.guards import require_user
 from functions.inputs import json_object
-from functions.named import NamedFiddles, NamingError
 from functions.ratelimits import limit
+from functions.routing import FiddleBlueprint, Framing, Kind, RoutePolicy
+from functions.services import services
 
-blueprint = Blueprint("named", __name__)
-
-
-def _named() -> NamedFiddles:
-    return current_app.extensions["named"]
+blueprint = FiddleBlueprint(
+    "named",
+    __name__,
+    policy=RoutePolicy(
+        kind=Kind.API,
+        target="name",
+        paths=("/_/name",),
+        json_errors=True,
+        cors=False,
+        framing=Framing.DENY,
+    ),
+)
+list_blueprint = FiddleBlueprint(
+    "named_list",
+    __name__,
+    policy=RoutePolicy(
+        kind=Kind.PAGE,
+        target="pages",
+        paths=("/named", "/named/*"),
+        json_errors=False,
+        cors=False,
+        framing=Framing.DENY,
+    ),
+)
 
 
 @blueprint.post("/_/name")
@@ -25,18 +46,12 @@ def name_fiddle() -> Any:
     body = json_object(require_json_type=True)
     overwrite = body.get("overwrite", False)
     if not isinstance(overwrite, bool):
-        return _error("overwrite must be true or false.", 400, "overwrite")
-    try:
-        named = _named().name(body.get("name"), body.get("hash"), user, overwrite=overwrite)  # type: ignore[arg-type]
-    except NamingError as error:
-        return _error(error.message, error.status, error.field)
+        raise InvalidInput.about("overwrite", "overwrite must be true or false.")
+    named = services().named.name(body.get("name"), body.get("hash"), user, overwrite=overwrite)  # type: ignore[arg-type]
     return jsonify(name=named.name, hash=named.hash, creator=named.creator, url=f"/c/@{named.name}")
 
 
-def _error(message: str, status: int, field: str) -> Any:
-    return jsonify(error=message, fields={field: [message]}), status
-
-
-@blueprint.get("/named/")
+@list_blueprint.get("/named/")
 def named_list() -> Any:
-    return render_template("named.html", named=sorted(_named().all(), key=lambda n: n.name))
+    named = sorted(services().named.all(), key=lambda n: n.name)
+    return render_template("named.html", named=named)

@@ -11,13 +11,26 @@ import re
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import abort, jsonify, request
 from markupsafe import escape
 
-from functions.fiddles import FiddleRepository
+from functions.errors import InvalidInput, NotFound
 from functions.links import public_base_url
+from functions.routing import FiddleBlueprint, Framing, Kind, RoutePolicy
+from functions.services import services
 
-blueprint = Blueprint("oembed", __name__)
+blueprint = FiddleBlueprint(
+    "oembed",
+    __name__,
+    policy=RoutePolicy(
+        kind=Kind.API,
+        target="pages",
+        paths=("/oembed",),
+        json_errors=True,
+        cors=True,
+        framing=Framing.DENY,
+    ),
+)
 FIDDLE_PATH = re.compile(r"/(?:c|iframe)/(@?[0-9A-Za-z_]{1,128})")
 MAX_URL_LENGTH = 2048
 NOT_OURS = "That url is not a fiddle page of this service."
@@ -29,11 +42,11 @@ def oembed() -> Any:
         abort(501, "Only the json format is supported.")
     base = public_base_url()
     reference = _reference(request.args.get("url", ""), base)
-    fiddles: FiddleRepository = current_app.extensions["fiddles"]
+    fiddles = services().fiddles
     digest = fiddles.resolve(reference)
     fiddle = fiddles.load(digest) if digest else None
     if fiddle is None:
-        return _not_found("There is no fiddle at that url.")
+        raise NotFound("There is no fiddle at that url.")
     width, height = fiddle.options.width + 16, fiddle.options.height + 48
     src = f"{base}/iframe/{reference}"
     html = (
@@ -53,30 +66,28 @@ def oembed() -> Any:
 
 
 def _reference(url: str, base: str) -> str:
-    """The fiddle reference (hash or @name) in url; answers 400 or 404 for anything else."""
+    """The fiddle reference (hash or @name) in url; InvalidInput or NotFound for anything else."""
     parts = _parse(url)
-    if not _same_site(parts, urlsplit(base)):
-        abort(_not_found(NOT_OURS))
     match = FIDDLE_PATH.fullmatch(parts.path)
-    if not match:
-        abort(_not_found(NOT_OURS))
+    if not _same_site(parts, urlsplit(base)) or not match:
+        raise NotFound(NOT_OURS)
     return match.group(1)
 
 
 def _parse(url: str) -> SplitResult:
     if not url:
-        abort(400, "The url parameter is required.")
+        raise InvalidInput("The url parameter is required.")
     if len(url) > MAX_URL_LENGTH:
-        abort(400, f"The url parameter is longer than {MAX_URL_LENGTH} characters.")
+        raise InvalidInput(f"The url parameter is longer than {MAX_URL_LENGTH} characters.")
     if not url.isprintable() or not url.isascii() or " " in url:
-        abort(400, "The url parameter may hold only printable ASCII without spaces.")
+        raise InvalidInput("The url parameter may hold only printable ASCII without spaces.")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
-        abort(400, "The url parameter is not a valid URL.")
+        raise InvalidInput("The url parameter is not a valid URL.") from None
     if parts.scheme.lower() not in ("http", "https"):
-        abort(400, "The url parameter must be an http or https address.")
+        raise InvalidInput("The url parameter must be an http or https address.")
     return parts
 
 
@@ -91,9 +102,3 @@ def _authority(parts: SplitResult) -> tuple[str | None, int | None]:
     except ValueError:
         return None, -1  # a Host header with a bad port matches nothing
     return parts.hostname, None if port in (80, 443) else port
-
-
-def _not_found(message: str) -> Any:
-    response = jsonify(error=message)
-    response.status_code = 404
-    return response

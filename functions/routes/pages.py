@@ -16,13 +16,70 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import abort, jsonify, render_template, request
 
-from functions.fiddles import OUTPUT_SUFFIXES, FiddleRepository, StoredFiddle, StoredRun
+from functions.errors import InvalidInput
+from functions.fiddles import OUTPUT_SUFFIXES, StoredFiddle, StoredRun
 from functions.links import public_base_url
 from functions.options import FiddleOptions
+from functions.routing import Csp, FiddleBlueprint, Framing, Kind, RoutePolicy
+from functions.services import services
 
-blueprint = Blueprint("pages", __name__)
+# The editor page; / too, which the load balancer leaves to the static site.
+blueprint = FiddleBlueprint(
+    "pages",
+    __name__,
+    policy=RoutePolicy(
+        kind=Kind.PAGE,
+        target="pages",
+        paths=("/c/*",),
+        json_errors=False,
+        cors=False,
+        framing=Framing.DENY,
+    ),
+)
+embed_blueprint = FiddleBlueprint(
+    "embed",
+    __name__,
+    policy=RoutePolicy(
+        kind=Kind.EMBED,
+        target="pages",
+        paths=("/iframe/*",),
+        json_errors=False,
+        cors=False,
+        framing=Framing.ANY,
+        csp=Csp.EMBED,
+    ),
+)
+# No routes: Flask's static route serves the interactive embed's script (the site bucket does
+# behind the load balancer). Other sites load it with <script type="module">, which browsers
+# fetch with CORS; it is a public file, and nobody's cookies are involved.
+embed_script_blueprint = FiddleBlueprint(
+    "embed_script",
+    __name__,
+    policy=RoutePolicy(
+        kind=Kind.ASSET,
+        target="pages",
+        paths=("/static/dist/embed.js", "/static/dist/embed.js.map"),
+        json_errors=False,
+        cors=True,
+        framing=Framing.DENY,
+        routed=False,
+    ),
+)
+# The fiddle as JSON, and its results area as the editor's script shows it.
+json_blueprint = FiddleBlueprint(
+    "fiddle_json",
+    __name__,
+    policy=RoutePolicy(
+        kind=Kind.API,
+        target="pages",
+        paths=("/e/*",),
+        json_errors=True,
+        cors=True,
+        framing=Framing.DENY,
+    ),
+)
 # Label and kind of each output a run may store, in the order the results list them. The kind
 # names the renderer in templates/_results.html that shows it besides its download link; the
 # URL suffix and MIME type come from functions.fiddles.OUTPUT_SUFFIXES.
@@ -102,12 +159,8 @@ class FiddleView:
         }
 
 
-def _fiddles() -> FiddleRepository:
-    return current_app.extensions["fiddles"]
-
-
 def load_view(reference: str) -> FiddleView:
-    fiddles = _fiddles()
+    fiddles = services().fiddles
     digest = fiddles.resolve(reference) or abort(404)
     fiddle = fiddles.load(digest) or abort(404)
     run = fiddles.newest_run(digest)
@@ -144,7 +197,7 @@ def _page_settings() -> dict[str, Any]:
     # Where the pages' JavaScript finds the JSON API; empty means the same origin.
     # The embed leaves out the notice that applies to every fiddle (no GPU output yet).
     return {
-        "api_base": current_app.config["SETTINGS"].api_base,
+        "api_base": services().settings.api_base,
         "gpu_notice": NOT_YET_RENDERED["gpu"],
         "outputs": outputs(),
     }
@@ -170,7 +223,7 @@ def fiddle_page(reference: str) -> Any:
     )
 
 
-@blueprint.get("/iframe/<reference>")
+@embed_blueprint.get("/iframe/<reference>")
 def iframe_page(reference: str) -> Any:
     """The result alone, for other sites to frame; with `?code=1` the code above it in a compact
     editor with Run (the <fiddle-embed> element of site/src/embed.js, over the same markup
@@ -181,16 +234,16 @@ def iframe_page(reference: str) -> Any:
 
 def _iframe_code_flag(value: str) -> bool:
     if value not in IFRAME_CODE_FLAGS:
-        abort(400, description=IFRAME_CODE_REFUSED)
+        raise InvalidInput(IFRAME_CODE_REFUSED)
     return IFRAME_CODE_FLAGS[value]
 
 
-@blueprint.get("/e/<reference>")
+@json_blueprint.get("/e/<reference>")
 def fiddle_json(reference: str) -> Any:
     return jsonify(load_view(reference).to_json())
 
 
-@blueprint.get("/e/<reference>/results")
+@json_blueprint.get("/e/<reference>/results")
 def fiddle_results(reference: str) -> Any:
     """The editor page's results area alone (an HTML fragment), which the editor's script shows
     after a run; like /e/<hash>, any origin may read it."""

@@ -3,15 +3,16 @@ locals {
   # the site bucket through Cloud CDN: the editor page at / (the bucket's index.html, written by
   # `fiddle build-site`) and its assets under /static/. Path rules match longest
   # first, so /_/run beats the /_/* catch-all, which sends unknown API paths to `pages` for a
-  # JSON 404. Must agree with GROUPS in functions/main.py (tests/test_infra.py checks it).
+  # JSON 404. Exactly the paths the blueprints declare with their route policies
+  # (functions/routing.py; tests/test_infra.py checks it).
   routes = {
     run    = ["/_/run"]
     name   = ["/_/name"]
     upload = ["/_/upload"]
     admin  = ["/admin", "/admin/*", "/_/source/*", "/_/named/*"]
     pages = [
-      "/_/*", "/c/*", "/iframe/*", "/e/*", "/i/*", "/ai/*", "/s/*", "/named", "/named/*",
-      "/oembed", "/signin", "/signout", "/healthz",
+      "/_/*", "/_/sources", "/c/*", "/iframe/*", "/e/*", "/i/*", "/ai/*", "/s/*", "/named",
+      "/named/*", "/oembed", "/signin", "/signout", "/healthz",
     ]
   }
 
@@ -27,8 +28,8 @@ resource "google_compute_backend_bucket" "site" {
   enable_cdn       = true
   compression_mode = "AUTOMATIC"
 
-  # The headers functions/headers.py gives the same page when fiddle serve renders it
-  # (tests/test_infra.py checks that they agree).
+  # The headers functions/headers.py gives the same page when fiddle serve renders it (the
+  # policy of functions/routing.py's DEFAULT_POLICY; tests/test_infra.py checks that they agree).
   custom_response_headers = [
     "Content-Security-Policy: ${local.page_policy}",
     "X-Frame-Options: DENY",

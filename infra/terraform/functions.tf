@@ -22,6 +22,9 @@ locals {
     FIDDLE_RUNNER_AUDIENCE = local.runner_audience
     FIDDLE_SECURE_COOKIES  = "1"
     FIDDLE_DATA_DIR        = "/tmp/fiddle"
+    # The load balancer appends two addresses to X-Forwarded-For: the client's and its own. The
+    # rate limits and quotas key on the client's (functions/app.py, _trust_proxies).
+    FIDDLE_TRUSTED_PROXIES = "2"
     # Share links, embed snippets and oEmbed name this origin, never a request's Host header.
     FIDDLE_PUBLIC_URL = local.https ? "https://${var.domains[0]}" : "http://${google_compute_global_address.site.address}"
   }

@@ -1,5 +1,5 @@
-"""Running a fiddle: validate, answer from storage when possible, else run and store the result,
-within what one client may take (functions/quotas.py)."""
+"""Dispatching a run: validate the request, answer from storage when possible, else send it to a
+runner and store the result, within what one client may take (functions/quotas.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from functions import errors
 from functions.fiddles import FiddleRepository, SourceRef, StoredRun
 from functions.hashing import fiddle_hash
 from functions.quotas import ClientKeys, ClientLimits, check_run_size
-from functions.runner_client import RunnerClient
+from functions.runner_client import RunnerBusy, RunnerClient, RunnerUnavailable
 from functions.schemas import InvalidRequest, RunRequestData, parse_run_request
 from functions.source_runs import SourceRuns
 from runner_vm.protocol import RunRequest, RunResult
@@ -40,7 +41,13 @@ class RunAnswer:
         }
 
 
-class FiddleRunner:
+EVERY_RUNNER_BUSY = "Every runner is busy; try again shortly."
+NO_RUNNER = "No runner is available right now; try again shortly."
+
+
+class RunDispatcher:
+    """Answers run requests (of `POST /_/run`, the examples, and later jobs)."""
+
     def __init__(
         self,
         fiddles: FiddleRepository,
@@ -54,7 +61,16 @@ class FiddleRunner:
         self.limits = limits
 
     def run(self, payload: object, client: ClientKeys = ()) -> RunAnswer:
-        """Answer a run request from `client` (no keys: the service itself, under no limits)."""
+        """Answer a run request from `client` (no keys: the service itself, under no limits).
+        Raises errors.FiddleError subclasses for everything it declines."""
+        try:
+            return self._answer(payload, client)
+        except RunnerBusy as busy:
+            raise errors.Busy(EVERY_RUNNER_BUSY, retry_after=busy.retry_after) from busy
+        except RunnerUnavailable as down:
+            raise errors.Unavailable(NO_RUNNER, retry_after=down.retry_after) from down
+
+    def _answer(self, payload: object, client: ClientKeys) -> RunAnswer:
         data = parse_run_request(payload)
         self._check_source(data)
         digest = fiddle_hash(data.code, data.options)

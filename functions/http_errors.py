@@ -1,0 +1,95 @@
+"""Every error answer of the app, written in one place: domain errors (functions/errors.py) get
+the status of their class, HTTP errors (an unknown address, a method a route does not take, a
+body too large) their own; each is answered as JSON `{"error", "fields"}` or as the HTML error
+page, as the route's policy says (functions/routing.py).
+
+The JSON answer always has "error", one sentence; "fields" (the reasons per request field) when
+the error concerns fields, and on every 400, where it names the request itself if nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, make_response, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from functions import errors
+from functions.routing import current_policy
+
+log = logging.getLogger(__name__)
+STATUS: dict[type[errors.FiddleError], int] = {
+    errors.InvalidInput: 400,
+    errors.NotSignedIn: 401,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.TooLarge: 413,
+    errors.Busy: 429,
+    errors.Unavailable: 503,
+}
+# What HTTP errors say, whatever Werkzeug's own description is.
+HTTP_MESSAGES = {
+    404: "There is nothing at this address.",
+    405: "This address does not accept that method.",
+    413: "The request is too large.",
+}
+UNEXPECTED = "The service failed to answer; please try again."
+
+
+def install(app: Flask) -> None:
+    app.register_error_handler(errors.FiddleError, _domain_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+
+
+def wants_json() -> bool:
+    return current_policy().json_errors
+
+
+def status_of(error: errors.FiddleError) -> int:
+    return next((STATUS[kind] for kind in type(error).__mro__ if kind in STATUS), 400)
+
+
+def retry_later(response: Response, seconds: int | None) -> Response:
+    """The one way an answer says "busy, come back in `seconds`" (nothing when None)."""
+    if seconds is not None:
+        response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+def error_response(
+    status: int, message: str, fields: dict[str, list[str]] | None = None
+) -> Response:
+    if wants_json():
+        response = jsonify(_json_error(status, message, fields or {}))
+    else:
+        response = make_response(render_template("error.html", status=status, message=message))
+    response.status_code = status
+    return response
+
+
+def _json_error(status: int, message: str, fields: dict[str, list[str]]) -> dict[str, Any]:
+    if not fields and status == 400:
+        fields = {"request": [message]}
+    return {"error": message, "fields": fields} if fields else {"error": message}
+
+
+def _domain_error(error: errors.FiddleError) -> Response:
+    response = error_response(status_of(error), error.message, error.fields)
+    return retry_later(response, error.retry_after)
+
+
+def _http_error(error: HTTPException) -> Response:
+    code = error.code or 500
+    message = HTTP_MESSAGES.get(code, error.description or "The request failed.")
+    return error_response(code, message)
+
+
+def _unexpected_error(error: Exception) -> Response:
+    # JSON whatever the route: rendering a page may be what failed.
+    log.exception("unexpected error on %s", request.path)
+    response = jsonify(error=UNEXPECTED)
+    response.status_code = 500
+    return response
