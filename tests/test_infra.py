@@ -403,9 +403,7 @@ def test_the_url_map_and_the_targets_agree_on_a_path(
 
 
 @pytest.mark.parametrize("path", ["/", "/static/style.css", "/metrics", "/favicon.ico"])
-def test_paths_left_to_the_site_bucket(
-    tf: dict[str, dict[str, Any]], path: str
-) -> None:
+def test_paths_left_to_the_site_bucket(tf: dict[str, dict[str, Any]], path: str) -> None:
     """/ and /static/ come from the bucket; so does /metrics, which only the pages target serves
     to callers inside the project."""
     assert _url_map_target(tf["locals"]["routes"], path) is None
