@@ -1,8 +1,4 @@
-"""Fiddles in the blob store, laid out as in SPEC section 5.
-
-    fiddle/<hash>/draw.py            the code; options as metadata
-    fiddle/<hash>/<runid>/<output>   cpu.png pdf.pdf skp.skp txt.txt ...
-    fiddle/<hash>/<runid>/run.json   written last: the run is complete only once it exists
+"""Fiddles in the blob store: their code and runs (the names are functions/storage/layout.py's).
 
 Every object here is written once (if_generation_match=0): the same hash always means the same
 code and options, and a run's outputs never change after they are stored. The one exception is
@@ -20,11 +16,11 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from functions.options import FiddleOptions
+from functions.storage import layout
 from functions.storage.blobstore import (
     Blob,
     BlobStore,
@@ -32,15 +28,10 @@ from functions.storage.blobstore import (
     NotFound,
     PreconditionFailed,
 )
+from functions.storage.layout import HASH_RE, NAME_RE, RUNID_RE, WITHDRAWN
 from functions.text import decode_text, valid_text, valid_utf8
 
 log = logging.getLogger(__name__)
-HASH_RE = re.compile(r"[0-9a-f]{32}")
-RUNID_RE = re.compile(r"[0-9][0-9A-Za-z:.+_-]{0,79}")
-NAME_RE = re.compile(r"[0-9a-zA-Z_]{1,128}")
-RUN_MARKER = "run.json"
-# Metadata key of a withdrawal marker: a run marker that says the run was taken back, and why.
-WITHDRAWN = "withdrawn"
 
 # URL suffix (SPEC section 4) -> stored object name (SPEC section 5), and its content type.
 OUTPUT_SUFFIXES = {
@@ -90,7 +81,7 @@ class FiddleRepository:
 
     def save_code(self, fiddle_hash: str, code: str, options: FiddleOptions) -> None:
         self._write_once(
-            f"fiddle/{fiddle_hash}/draw.py",
+            layout.code(fiddle_hash),
             code.encode("utf-8"),
             options.to_metadata(),
             "text/x-python; charset=utf-8",
@@ -100,7 +91,7 @@ class FiddleRepository:
         if not HASH_RE.fullmatch(fiddle_hash):
             return None
         try:
-            blob = self.store.read(f"fiddle/{fiddle_hash}/draw.py")
+            blob = self.store.read(layout.code(fiddle_hash))
         except NotFound:
             return None
         return StoredFiddle(fiddle_hash, decode_text(blob.data), _options(blob.metadata))
@@ -113,11 +104,11 @@ class FiddleRepository:
         self.commit_run(fiddle_hash, runid, outputs, text, None)
 
     def store_outputs(self, fiddle_hash: str, runid: str, outputs: dict[str, bytes]) -> None:
-        prefix = f"fiddle/{fiddle_hash}/{runid}"
         for name, data in outputs.items():
             if name == TEXT_OUTPUT:
                 data = valid_utf8(data)
-            self._write_once(f"{prefix}/{name}", data, {}, CONTENT_TYPES.get(name, ""))
+            key = layout.output(fiddle_hash, runid, name)
+            self._write_once(key, data, {}, CONTENT_TYPES.get(name, ""))
 
     def commit_run(
         self,
@@ -130,7 +121,7 @@ class FiddleRepository:
         """Write the run's marker, create-only; RunWithdrawn if a withdrawal marker is there."""
         marker: dict[str, Any] = {"outputs": sorted(outputs), "text": valid_text(text)}
         marker.update(source={"id": source.id, "generation": source.generation} if source else 0)
-        name = _marker_name(fiddle_hash, runid)
+        name = layout.run_marker(fiddle_hash, runid)
         data = json.dumps(marker).encode()
         try:
             self.store.write(name, data, content_type="application/json", if_generation_match=0)
@@ -152,7 +143,7 @@ class FiddleRepository:
         """Replace the run's marker with a withdrawal marker (whatever is there, or nothing),
         then remove its outputs. From the first step on, the run is never shown or committed."""
         self.store.write(
-            _marker_name(fiddle_hash, runid),
+            layout.run_marker(fiddle_hash, runid),
             json.dumps({WITHDRAWN: reason}).encode(),
             metadata={WITHDRAWN: reason},
             content_type="application/json",
@@ -161,35 +152,40 @@ class FiddleRepository:
 
     def discard_outputs(self, fiddle_hash: str, runid: str) -> None:
         """Remove every object of the run but its marker."""
-        marker = _marker_name(fiddle_hash, runid)
-        for info in list(self.store.list(f"fiddle/{fiddle_hash}/{runid}/")):
-            if info.name != marker:
+        for info in list(self.store.list(layout.run_prefix(fiddle_hash, runid))):
+            if not _is_marker(info.name):
                 self._delete_quietly(info.name)
 
     def stored_runids(self, fiddle_hash: str) -> list[str]:
         """Every run directory of the fiddle: committed, withdrawn or left unfinished."""
-        prefix = f"fiddle/{fiddle_hash}/"
-        names = (info.name[len(prefix) :] for info in self.store.list(prefix))
-        return sorted({name.split("/")[0] for name in names if "/" in name})
+        objects = self._run_objects(fiddle_hash)
+        return sorted({run_object.runid for run_object, _ in objects})
 
     # --- reading runs -------------------------------------------------------------------------
 
     def runs(self, fiddle_hash: str) -> list[str]:
         """Committed runs of the fiddle, oldest first (runids sort by release time)."""
-        prefix = f"fiddle/{fiddle_hash}/"
+        objects = self._run_objects(fiddle_hash)
         found = {
-            info.name[len(prefix) :].split("/")[0]
-            for info in self.store.list(prefix)
-            if info.name.endswith(f"/{RUN_MARKER}") and WITHDRAWN not in info.metadata
+            obj.runid for obj, metadata in objects if obj.is_marker and WITHDRAWN not in metadata
         }
         return sorted(found)
+
+    def _run_objects(self, fiddle_hash: str) -> list[tuple[layout.RunObject, dict[str, str]]]:
+        """Every object in the fiddle's run directories, with its metadata."""
+        found = []
+        for info in self.store.list(layout.fiddle_prefix(fiddle_hash)):
+            run_object = layout.parse_run_object(info.name)
+            if run_object is not None:
+                found.append((run_object, info.metadata))
+        return found
 
     def run(self, fiddle_hash: str, runid: str) -> StoredRun | None:
         """The run, if it is committed and may be shown; None otherwise."""
         if not (HASH_RE.fullmatch(fiddle_hash) and RUNID_RE.fullmatch(runid)):
             return None
         try:
-            blob = self.store.read(_marker_name(fiddle_hash, runid))
+            blob = self.store.read(layout.run_marker(fiddle_hash, runid))
         except NotFound:
             return None
         marker = _marker(blob)
@@ -215,7 +211,7 @@ class FiddleRepository:
         if name not in run.outputs or name not in CONTENT_TYPES:
             return None
         try:
-            return self.store.read(f"fiddle/{fiddle_hash}/{run.runid}/{name}").data
+            return self.store.read(layout.output(fiddle_hash, run.runid, name)).data
         except (NotFound, InvalidName):
             return None
 
@@ -235,7 +231,7 @@ class FiddleRepository:
 
     def _options_source(self, fiddle_hash: str) -> int:
         try:
-            info = self.store.stat(f"fiddle/{fiddle_hash}/draw.py")
+            info = self.store.stat(layout.code(fiddle_hash))
         except NotFound:
             return 0
         return _options(info.metadata).source
@@ -250,7 +246,7 @@ class FiddleRepository:
         if not NAME_RE.fullmatch(name):
             return None
         try:
-            target = self.store.read(f"named/{name}").data.decode("ascii", "replace").strip()
+            target = self.store.read(layout.named(name)).data.decode("ascii", "replace").strip()
         except NotFound:
             return None
         return target if HASH_RE.fullmatch(target) else None
@@ -263,13 +259,13 @@ class FiddleRepository:
         if source_id <= 0:
             return None
         try:
-            return self.store.stat(f"source/{source_id}").generation
+            return self.store.stat(layout.source(source_id)).generation
         except (NotFound, InvalidName):
             return None
 
     def source_image(self, source_id: int) -> Blob | None:
         try:
-            return self.store.read(f"source/{source_id}") if source_id > 0 else None
+            return self.store.read(layout.source(source_id)) if source_id > 0 else None
         except (NotFound, InvalidName):
             return None
 
@@ -297,8 +293,9 @@ class FiddleRepository:
             pass
 
 
-def _marker_name(fiddle_hash: str, runid: str) -> str:
-    return f"fiddle/{fiddle_hash}/{runid}/{RUN_MARKER}"
+def _is_marker(key: str) -> bool:
+    run_object = layout.parse_run_object(key)
+    return run_object is not None and run_object.is_marker
 
 
 def _marker(blob: Blob) -> dict[str, Any] | None:

@@ -1,4 +1,4 @@
-"""Named fiddles: `named/<name>` holds a hash, like a soft link, with its creator as metadata.
+"""Named fiddles: a blob per name holds a hash, like a soft link, with its creator as metadata.
 
 The blob is the truth (it is what `@name` resolves through); the document-store index beside it
 serves listings. Creation races are settled by the blob's generation precondition.
@@ -13,8 +13,10 @@ from functions import errors
 from functions.accounts import User
 from functions.docstore.base import DocumentStore
 from functions.docstore.base import NotFound as DocumentNotFound
-from functions.fiddles import HASH_RE, NAME_RE, FiddleRepository
+from functions.fiddles import FiddleRepository
+from functions.storage import layout
 from functions.storage.blobstore import BlobStore, NotFound, PreconditionFailed
+from functions.storage.layout import HASH_RE, NAME_RE
 
 NAMED = "named"
 
@@ -44,7 +46,7 @@ class NamedFiddles:
         generation = 0 if not overwrite else self._overwritable_generation(name, user)
         try:
             self.store.write(
-                f"named/{name}",
+                layout.named(name),
                 fiddle_hash.encode(),
                 metadata=metadata,
                 content_type="text/plain",
@@ -59,7 +61,7 @@ class NamedFiddles:
 
     def _overwritable_generation(self, name: str, user: User) -> int:
         try:
-            info = self.store.stat(f"named/{name}")
+            info = self.store.stat(layout.named(name))
         except NotFound:
             return 0
         if info.metadata.get("creator") != user.name and not user.is_admin:
@@ -76,7 +78,7 @@ class NamedFiddles:
         if not NAME_RE.fullmatch(name):
             raise errors.InvalidInput("Names are letters, digits and underscores.")
         try:
-            self.store.delete(f"named/{name}")
+            self.store.delete(layout.named(name))
         except NotFound:
             raise errors.NotFound(f"There is no fiddle named {name}.") from None
         try:

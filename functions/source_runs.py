@@ -59,8 +59,8 @@ from functions.docstore.base import AlreadyExists, Document, DocumentStore
 from functions.docstore.base import NotFound as DocumentNotFound
 from functions.errors import Conflict
 from functions.fiddles import FiddleRepository, RunWithdrawn, SourceRef
+from functions.storage.layout import SOURCE_USES, source_use_id
 
-SOURCE_USES = "source_uses"
 STEPS = ("rendered", "registered", "outputs_stored", "checked", "committed")
 
 
@@ -119,13 +119,13 @@ class SourceRuns:
 
     def _lose(self, source: SourceRef, fiddle_hash: str, runid: str) -> None:
         self.fiddles.discard_outputs(fiddle_hash, runid)
-        self._unregister(_use_id(source.id, fiddle_hash, runid))
+        self._unregister(source_use_id(source.id, fiddle_hash, runid))
         raise SourceWithdrawn(source.id)
 
     def _register(self, source_id: int, fiddle_hash: str, runid: str) -> None:
         data = {"source": source_id, "hash": fiddle_hash, "runid": runid}
         try:
-            self.documents.create(SOURCE_USES, _use_id(source_id, fiddle_hash, runid), data)
+            self.documents.create(SOURCE_USES, source_use_id(source_id, fiddle_hash, runid), data)
         except AlreadyExists:
             pass  # an identical run registered it
 
@@ -161,7 +161,3 @@ class SourceRuns:
 
     def _uses(self, source_id: int) -> list[Document]:
         return self.documents.query(SOURCE_USES, where=[("source", "==", source_id)])
-
-
-def _use_id(source_id: int, fiddle_hash: str, runid: str) -> str:
-    return f"{source_id}-{fiddle_hash}-{runid}"

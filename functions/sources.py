@@ -1,10 +1,7 @@
-"""Uploaded source images: decoded in the sandbox, numbered from `source/lastid.txt`, deletable
-by admins together with every output rendered from them (the protocol that keeps runs in flight
-from storing outputs of a deleted image is in functions/source_runs.py).
-
-    source/<id>                  the normalised PNG
-    source/lastid.txt            the largest id ever used (generation-conditioned increments)
-    thumbnail/<id>/<size>.png    thumbnails made by the same sandboxed decode
+"""Uploaded source images: decoded in the sandbox, numbered from the last id used (increased
+under a generation precondition), deletable by admins together with every output rendered from
+them (the protocol that keeps runs in flight from storing outputs of a deleted image is in
+functions/source_runs.py). Their names in the blob store are functions/storage/layout.py's.
 """
 
 from __future__ import annotations
@@ -20,10 +17,10 @@ from functions.docstore.base import NotFound as DocumentNotFound
 from functions.quotas import ClientKeys, ClientLimits
 from functions.runner_client import RunnerClient, RunnerUnavailable
 from functions.source_runs import SourceRuns
+from functions.storage import layout
 from functions.storage.blobstore import BlobStore, InvalidName, NotFound, PreconditionFailed
 from runner_vm.protocol import RunRequest
 
-LAST_ID = "source/lastid.txt"
 SOURCES = "sources"
 THUMBNAIL_SIZES = (64, 128, 256)
 _STORED_OUTPUTS = ("source.png", *(f"thumb{size}.png" for size in THUMBNAIL_SIZES))
@@ -68,7 +65,7 @@ class SourceImages:
         self.limits.quota.charge(client, sum(len(decoded[name]) for name in _STORED_OUTPUTS))
         source_id = self._next_id()
         self.store.write(
-            f"source/{source_id}",
+            layout.source(source_id),
             decoded["source.png"],
             content_type="image/png",
             metadata={"creator": user.name},
@@ -76,7 +73,7 @@ class SourceImages:
         )
         for size in THUMBNAIL_SIZES:
             self.store.write(
-                f"thumbnail/{source_id}/{size}.png",
+                layout.thumbnail(source_id, size),
                 decoded[f"thumb{size}.png"],
                 content_type="image/png",
             )
@@ -97,13 +94,13 @@ class SourceImages:
     def _next_id(self) -> int:
         for _ in range(ID_RETRIES):
             try:
-                blob = self.store.read(LAST_ID)
+                blob = self.store.read(layout.LAST_SOURCE_ID)
                 last, generation = int(blob.data.decode().strip() or 0), blob.generation
             except NotFound:
                 last, generation = 0, 0
             try:
                 self.store.write(
-                    LAST_ID,
+                    layout.LAST_SOURCE_ID,
                     str(last + 1).encode(),
                     content_type="text/plain",
                     if_generation_match=generation,
@@ -114,10 +111,10 @@ class SourceImages:
         raise errors.Unavailable.about(UPLOAD_FIELD, "Too many uploads at once; try again.")
 
     def image(self, source_id: int) -> bytes | None:
-        return self._read(f"source/{source_id}")
+        return self._read(layout.source(source_id))
 
     def thumbnail(self, source_id: int, size: int) -> bytes | None:
-        return self._read(f"thumbnail/{source_id}/{size}.png")
+        return self._read(layout.thumbnail(source_id, size))
 
     def _read(self, name: str) -> bytes | None:
         try:
@@ -143,10 +140,10 @@ class SourceImages:
         """Remove the image, every run rendered from it, its thumbnails and its index entry (in
         that order, so a deletion that stopped half-way resumes when repeated); return the
         hashes of the fiddles whose runs were withdrawn."""
-        removed = self._delete_quietly(f"source/{source_id}")
+        removed = self._delete_quietly(layout.source(source_id))
         hashes = self.runs.withdraw(source_id)
         for size in THUMBNAIL_SIZES:
-            removed |= self._delete_quietly(f"thumbnail/{source_id}/{size}.png")
+            removed |= self._delete_quietly(layout.thumbnail(source_id, size))
         try:
             self.documents.delete(SOURCES, str(source_id))
         except DocumentNotFound:

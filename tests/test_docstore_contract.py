@@ -212,10 +212,8 @@ def test_versions_change_on_every_write(store: DocumentStore) -> None:
     versions = [store.put("misc", "v", {"i": 0}).version]
     for i in range(1, 6):
         versions.append(store.update("misc", "v", {"i": i}).version)
-    store.increment("misc", "v", "n")
-    last = store.get("misc", "v")
-    assert last is not None
-    versions.append(last.version)
+    store.delete("misc", "v")
+    versions.append(store.create("misc", "v", {"i": 0}).version)
     assert len(set(versions)) == len(versions)
 
 
@@ -224,18 +222,11 @@ def test_a_write_that_changes_nothing_keeps_the_version(store: DocumentStore) ->
     assert store.put("misc", "same", {"m": {"y": None, "x": [1, 2]}, "a": 1}) == first
     assert store.update("misc", "same", {"a": 1}) == first
     assert store.update("misc", "same", {"a": 1}, if_version=first.version) == first
-    assert store.increment("misc", "same", "a", 0) == 1
     assert store.get("misc", "same") == first
     # Types count: 1.0 and true are changes from 1.
     as_float = store.update("misc", "same", {"a": 1.0})
     assert as_float.version != first.version
     assert store.update("misc", "same", {"a": True}).version != as_float.version
-
-
-def test_increment_saturates_at_64_bits(store: DocumentStore) -> None:
-    store.put("counters", "big", {"n": 2**63 - 2, "m": -(2**63) + 1})
-    assert store.increment("counters", "big", "n", 5) == 2**63 - 1
-    assert store.increment("counters", "big", "m", -5) == -(2**63)
 
 
 # --- delete ---
@@ -259,26 +250,6 @@ def test_delete_with_versions(store: DocumentStore) -> None:
     assert store.get("users", "u") is None
     with pytest.raises(NotFound):
         store.delete("users", "u", if_version=current.version)
-
-
-# --- increment ---
-
-
-def test_increment_creates_and_counts(store: DocumentStore) -> None:
-    assert store.increment("counters", "uploads", "n") == 1
-    assert store.increment("counters", "uploads", "n") == 2
-    assert store.increment("counters", "uploads", "n", 10) == 12
-    assert store.increment("counters", "uploads", "n", -13) == -1
-    assert store.get("counters", "uploads").data == {"n": -1}  # type: ignore[union-attr]
-
-
-def test_increment_keeps_other_fields_and_replaces_non_numbers(store: DocumentStore) -> None:
-    store.create("counters", "c", {"label": "x", "n": "not a number", "m": 5})
-    assert store.increment("counters", "c", "n", 3) == 3
-    assert store.increment("counters", "c", "m", 3) == 8
-    assert store.increment("counters", "c", "fresh") == 1
-    got = store.get("counters", "c")
-    assert got is not None and got.data == {"label": "x", "n": 3, "m": 8, "fresh": 1}
 
 
 # --- add and query ---
@@ -331,7 +302,7 @@ def test_query_equality_is_typed(store: DocumentStore) -> None:
     assert ids(0) == ["zero"]
 
 
-def test_query_ranges_are_typed(store: DocumentStore) -> None:
+def test_query_less_than_is_typed(store: DocumentStore) -> None:
     values: dict[str, Any] = {
         "a1": 1, "a2": 2.5, "a3": 10, "b": True, "s1": "apple", "s2": "banana", "n": None,
     }  # fmt: skip
@@ -339,34 +310,22 @@ def test_query_ranges_are_typed(store: DocumentStore) -> None:
         store.put("misc", doc_id, {"v": value})
 
     def ids(op: str, value: Any) -> list[str]:
-        return [d.id for d in store.query("misc", where=[("v", op, value)])]
+        return sorted(d.id for d in store.query("misc", where=[("v", op, value)]))
 
-    assert ids(">", 1) == ["a2", "a3"]
-    assert ids(">=", 1) == ["a1", "a2", "a3"]
     assert ids("<", 10) == ["a1", "a2"]
-    assert ids("<=", 2.5) == ["a1", "a2"]
-    assert ids(">", "a") == ["s1", "s2"]
+    assert ids("<", 2.5) == ["a1"]
+    assert ids("<", 1) == []
     assert ids("<", "b") == ["s1"]
-    assert ids(">=", "") == ["s1", "s2"]
+    assert ids("<", "zz") == ["s1", "s2"]
+    assert ids("<", "") == []
 
 
-def test_query_in_and_array_contains(store: DocumentStore) -> None:
-    store.put("sources", "1", {"fiddles": ["h1", "h2"], "n": 1})
-    store.put("sources", "2", {"fiddles": ["h2", "h3"], "n": 2})
-    store.put("sources", "3", {"fiddles": "h2", "n": "2"})  # not a list: never contains
-    store.put("sources", "4", {"fiddles": [1, True, "x"], "n": True})
-
-    def ids(field: str, op: str, value: Any) -> list[str]:
-        return [d.id for d in store.query("sources", where=[(field, op, value)])]
-
-    assert ids("fiddles", "array_contains", "h2") == ["1", "2"]
-    assert ids("fiddles", "array_contains", "h3") == ["2"]
-    assert ids("fiddles", "array_contains", "h9") == []
-    assert ids("fiddles", "array_contains", 1) == ["4"]
-    assert ids("fiddles", "array_contains", True) == ["4"]
-    assert ids("n", "in", [1, 2]) == ["1", "2"]
-    assert ids("n", "in", ["2", True]) == ["3", "4"]
-    assert ids("n", "in", [99]) == []
+def test_expired_documents_are_found_by_time(store: DocumentStore) -> None:
+    """How sign-in failure counters are swept: every document that expired before now."""
+    for i, expires in enumerate([100, 250.5, 300, 99.9]):
+        store.put("signin_failures", f"c{i}", {"window": 1, "count": 1, "expires": expires})
+    expired = store.query("signin_failures", where=[("expires", "<", 250.5)], limit=20)
+    assert sorted(d.id for d in expired) == ["c0", "c3"]  # (Firestore orders them by "expires")
 
 
 def test_query_combines_filters_and_nested_fields(store: DocumentStore) -> None:
@@ -457,7 +416,6 @@ def test_bad_ids_are_refused_clearly(store: DocumentStore, doc_id: Any, message:
         lambda: store.put("users", doc_id, {}),
         lambda: store.update("users", doc_id, {"a": 1}),
         lambda: store.delete("users", doc_id),
-        lambda: store.increment("users", doc_id, "n"),
     ]
     for call in calls:
         with pytest.raises(InvalidArgument, match=re.escape(message)):
@@ -530,6 +488,9 @@ def test_update_needs_a_field_and_a_string_version(store: DocumentStore) -> None
     ("kwargs", "message"),
     [
         ({"where": [("a", "like", 1)]}, "unknown operator"),
+        ({"where": [("a", ">", 1)]}, "unknown operator"),
+        ({"where": [("a", "in", [1])]}, "unknown operator"),
+        ({"where": [("a", "array_contains", 1)]}, "unknown operator"),
         ({"where": [("a", "==")]}, "(field, op, value)"),
         ({"where": "a == 1"}, "list of (field, op, value)"),
         ({"where": [("a b", "==", 1)]}, "invalid field"),
@@ -539,11 +500,7 @@ def test_update_needs_a_field_and_a_string_version(store: DocumentStore) -> None
         ({"where": [("a", "<", True)]}, "cannot compare"),
         ({"where": [("a", "==", [1])]}, "cannot compare"),
         ({"where": [("a", "==", {"b": 1})]}, "cannot compare"),
-        ({"where": [("a", "array_contains", None)]}, "cannot compare"),
-        ({"where": [("a", "in", [])]}, "1 to 30 values"),
-        ({"where": [("a", "in", list(range(31)))]}, "1 to 30 values"),
-        ({"where": [("a", "in", "abc")]}, "1 to 30 values"),
-        ({"where": [("a", "in", [None])]}, "cannot compare"),
+        ({"where": [("a", "<", [1])]}, "cannot compare"),
         ({"order_by": "a/b"}, "invalid field"),
         ({"descending": True}, "descending needs order_by"),
         ({"descending": 1, "order_by": "a"}, "descending is a bool"),
@@ -560,25 +517,6 @@ def test_bad_queries_are_refused(
         store.query("misc", **kwargs)
 
 
-@pytest.mark.parametrize(
-    ("field", "amount", "message"),
-    [
-        ("a.b", 1, "top-level identifier"),
-        ("", 1, "top-level identifier"),
-        ("a b", 1, "top-level identifier"),
-        ("n", 1.5, "integers"),
-        ("n", True, "integers"),
-        ("n", 2**63, "64-bit"),
-    ],
-)
-def test_bad_increments_are_refused(
-    store: DocumentStore, field: str, amount: Any, message: str
-) -> None:
-    with pytest.raises(InvalidArgument, match=re.escape(message)):
-        store.increment("counters", "c", field, amount)
-    assert store.get("counters", "c") is None
-
-
 def test_errors_are_docstore_errors() -> None:
     for error in (AlreadyExists, NotFound, Conflict, InvalidArgument):
         assert issubclass(error, DocStoreError)
@@ -586,16 +524,6 @@ def test_errors_are_docstore_errors() -> None:
 
 
 # --- concurrency ---
-
-
-def test_16_threads_incrementing_lose_nothing(store: DocumentStore) -> None:
-    def bump(_: int) -> list[int]:
-        return [store.increment("counters", "lastid", "n") for _ in range(20)]
-
-    results = _race(16, bump)
-    values = sorted(v for chunk in results for v in chunk)
-    assert values == list(range(1, 321))  # every value handed out exactly once
-    assert store.get("counters", "lastid").data == {"n": 320}  # type: ignore[union-attr]
 
 
 def test_16_threads_racing_create_give_one_winner(store: DocumentStore) -> None:
@@ -607,7 +535,7 @@ def test_16_threads_racing_create_give_one_winner(store: DocumentStore) -> None:
 
 
 def test_optimistic_read_modify_write_loses_nothing(store: DocumentStore) -> None:
-    """The lastid pattern without increment: read, write back with if_version, retry on Conflict."""
+    """A counter: read, write back with if_version, retry on Conflict."""
     store.create("counters", "rmw", {"n": 0, "log": []})
     conflicts = 0
     guard = threading.Lock()
@@ -663,7 +591,24 @@ def test_racing_deletes_give_one_winner(store: DocumentStore) -> None:
 
 # --- SQLite only: the file ---
 
+
+def bump(store: DocumentStore, doc_id: str) -> None:
+    """A counter as every caller keeps one: read, write back with if_version, retry on Conflict
+    (the child processes below import it from here)."""
+    while True:
+        doc = store.get("counters", doc_id)
+        try:
+            if doc is None:
+                store.create("counters", doc_id, {"n": 1})
+            else:
+                store.update("counters", doc_id, {"n": doc.data["n"] + 1}, if_version=doc.version)
+            return
+        except (AlreadyExists, Conflict):
+            continue
+
+
 _INCREMENT_SCRIPT = """
+from tests.test_docstore_contract import bump
 import sys, threading, time
 from pathlib import Path
 from functions.docstore.sqlite import SqliteDocumentStore
@@ -675,14 +620,14 @@ while not Path(sys.argv[3]).exists():
     time.sleep(0.001)
 def work():
     for _ in range(50):
-        store.increment("counters", "shared", "n")
+        bump(store, "shared")
 threads = [threading.Thread(target=work) for _ in range(4)]
 for t in threads: t.start()
 for t in threads: t.join()
 """
 
 
-def test_two_processes_incrementing_one_sqlite_counter(tmp_path: Path) -> None:
+def test_two_processes_counting_in_one_sqlite_file_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "shared.sqlite3"
     go = tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -707,7 +652,7 @@ def test_two_processes_incrementing_one_sqlite_counter(tmp_path: Path) -> None:
             time.sleep(0.01)
         go.touch()
         for _ in range(100):  # this process joins in too
-            in_process.increment("counters", "shared", "n")
+            bump(in_process, "shared")
         assert [p.wait(timeout=60) for p in processes] == [0, 0]
     finally:
         for p in processes:
@@ -718,26 +663,27 @@ def test_two_processes_incrementing_one_sqlite_counter(tmp_path: Path) -> None:
 
 
 _FORK_SCRIPT = """
+from tests.test_docstore_contract import bump
 import os, sys, threading
 from pathlib import Path
 from functions.docstore.sqlite import SqliteDocumentStore
 
 store = SqliteDocumentStore(Path(sys.argv[1]))
-store.increment("counters", "forked", "n")  # the parent has used its connection
+bump(store, "forked")  # the parent has used its connection
 children = []
 for _ in range(3):
     pid = os.fork()
     if pid == 0:
         def work():
             for _ in range(50):
-                store.increment("counters", "forked", "n")
+                bump(store, "forked")
         threads = [threading.Thread(target=work) for _ in range(2)]
         for t in threads: t.start()
         for t in threads: t.join()
         os._exit(0)
     children.append(pid)
 for _ in range(50):
-    store.increment("counters", "forked", "n")
+    bump(store, "forked")
 assert all(os.waitpid(pid, 0)[1] == 0 for pid in children)
 print(store.get("counters", "forked").data["n"])
 """

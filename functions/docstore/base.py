@@ -9,8 +9,12 @@ it since I read" (if_version). A write that changes nothing keeps the version (F
 update time). Versions are never reused, not even after a delete and re-create.
 
 Concurrency: create() has exactly one winner; update()/delete() with if_version are optimistic
-compare-and-set; increment() is atomic. There are no multi-document transactions on purpose: they
-stall under contention on the Firestore emulator, and every use here fits in one document.
+compare-and-set (a counter is read, then written back with if_version, retried on Conflict).
+There are no multi-document transactions on purpose: they stall under contention on the
+Firestore emulator, and every use here fits in one document.
+
+The interface holds what its callers use, and no more: query filters compare by equality, and
+by "<" (sweeping expired sign-in counters).
 """
 
 from __future__ import annotations
@@ -25,13 +29,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-# The comparison operators of query(): Firestore's names, a subset every backend supports.
-Op = Literal["==", "<", "<=", ">", ">=", "in", "array_contains"]
-OPS: frozenset[str] = frozenset({"==", "<", "<=", ">", ">=", "in", "array_contains"})
+# The comparison operators of query(): Firestore's names for the ones callers use.
+Op = Literal["==", "<"]
+OPS: frozenset[str] = frozenset({"==", "<"})
 Where = tuple[str, str, Any]
 
 MAX_ID_BYTES = 1500  # Firestore's limit for document ids and field names.
-MAX_IN_VALUES = 30  # Firestore's limit for "in".
 # Firestore refuses documents over 1 MiB (its own size measure); JSON text is a close, stricter
 # stand-in, so both backends refuse the same documents in practice.
 MAX_DOCUMENT_BYTES = 1_000_000
@@ -39,7 +42,7 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 _COLLECTION = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,99}$")
 _RESERVED = re.compile(r"^__.*__$", re.DOTALL)
-# Fields named in queries and increments: dotted paths of identifiers ("a.b" is field b of map a).
+# Fields named in queries: dotted paths of identifiers ("a.b" is field b of map a).
 _FIELD_SEGMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _AUTO_ID_ALPHABET = string.ascii_letters + string.digits
 
@@ -116,24 +119,17 @@ class DocumentStore(ABC):
     ) -> list[Document]:
         """Return the documents matching every (field, op, value) filter.
 
-        Fields are dotted paths of identifiers. Ops: "==" (str, number, bool or None), "<", "<=",
-        ">", ">=" (str or number), "in" (a list of 1 to 30 strs, numbers or bools) and
-        "array_contains" (a str, number or bool). Comparisons are typed as in Firestore: a
-        number never matches a string or a bool, and documents without the field never match.
+        Fields are dotted paths of identifiers. Ops: "==" (str, number, bool or None) and "<"
+        (str or number). Comparisons are typed as in Firestore: a number never matches a string
+        or a bool, and documents without the field never match.
 
-        Without order_by, documents come by id, ascending (descending needs order_by). With
+        Without order_by, documents come by id, ascending (descending needs order_by), unless a
+        "<" filter is given: then in no promised order (Firestore orders by that field). With
         order_by, documents without that field are left out (as in Firestore), values of different
         types sort null < bool < number < str < list < dict, and ties go by id in the same
         direction. (Firestore needs a composite index for a filter on one field ordered by
         another.)
         """
-
-    @abstractmethod
-    def increment(self, collection: str, doc_id: str, field: str, amount: int = 1) -> int:
-        """Atomically add amount to an integer field and return the new value, creating the
-        document or the field (as amount) if missing; a field holding a non-number is replaced
-        by amount. field is a top-level identifier. Keep counters integers: for a float field the
-        sum is stored and the return value truncated."""
 
     def add(self, collection: str, data: Mapping[str, Any]) -> Document:
         """Create a document under a new random id (20 letters and digits, like Firestore's).
@@ -220,18 +216,8 @@ def check_query(
         check_field_path(field)
         if op not in OPS:
             raise InvalidArgument(f"unknown operator {op!r}: use one of {sorted(OPS)}")
-        if op == "==":
-            _check_scalar(value, op, allow_bool=True, allow_none=True)
-        elif op == "in":
-            if not isinstance(value, list | tuple) or not 1 <= len(value) <= MAX_IN_VALUES:
-                raise InvalidArgument(f"'in' takes a list of 1 to {MAX_IN_VALUES} values")
-            for item in value:
-                _check_scalar(item, op, allow_bool=True, allow_none=False)
-            value = list(value)
-        elif op == "array_contains":
-            _check_scalar(value, op, allow_bool=True, allow_none=False)
-        else:
-            _check_scalar(value, op, allow_bool=False, allow_none=False)
+        equality = op == "=="
+        _check_scalar(value, op, allow_bool=equality, allow_none=equality)
         filters.append((field, op, value))
     if order_by is not None:
         check_field_path(order_by)
@@ -243,16 +229,6 @@ def check_query(
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidArgument(f"limit is a positive integer, not {limit!r}")
     return filters
-
-
-def check_increment(field: object, amount: object) -> tuple[str, int]:
-    if not isinstance(field, str) or not _FIELD_SEGMENT.match(field):
-        raise InvalidArgument(f"increment takes a top-level identifier field, not {field!r}")
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        raise InvalidArgument(f"increment amounts are integers, not {amount!r}")
-    if not INT64_MIN <= amount <= INT64_MAX:
-        raise InvalidArgument("increment amounts are 64-bit integers")
-    return field, amount
 
 
 def json_dumps(data: Any) -> str:

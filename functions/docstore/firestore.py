@@ -4,7 +4,7 @@ Collection `c` is the top-level Firestore collection `prefix + c`. A document's 
 update time as an RFC 3339 string (microseconds): Firestore changes it on every write and checks
 it for us with a `last_update_time` precondition, so optimistic concurrency needs no transaction.
 No method uses transactions: under contention the emulator's transactions stall on lock timeouts,
-while create() (exists=False), update-time preconditions and Increment are atomic single writes,
+while create() (exists=False) and update-time preconditions are atomic single writes,
 correct in the emulator and in production alike.
 
 The client honours FIRESTORE_EMULATOR_HOST (and needs no credentials then).
@@ -33,7 +33,6 @@ from functions.docstore.base import (
     check_collection,
     check_data,
     check_id,
-    check_increment,
     check_query,
     check_version,
 )
@@ -174,22 +173,6 @@ class FirestoreDocumentStore(DocumentStore):
             if if_version is not None and self.get(collection, doc_id) is None:
                 raise NotFound(f"{collection}/{doc_id} does not exist") from None
             raise
-
-    def increment(self, collection: str, doc_id: str, field: str, amount: int = 1) -> int:
-        ref = self._ref(collection, doc_id)
-        check_increment(field, amount)
-        with _vendor_errors(f"{collection}/{doc_id}"):
-            result = ref.set(
-                {field: firestore.Increment(amount)}, merge=True, timeout=CALL_TIMEOUT_SECONDS
-            )
-        # The write result carries the field's value after the transform.
-        value = type(result.transform_results[0]).pb(result.transform_results[0])
-        kind = value.WhichOneof("value_type")
-        if kind == "integer_value":
-            return int(value.integer_value)
-        if kind == "double_value":
-            return int(value.double_value)
-        raise DocStoreError(f"{collection}/{doc_id}: increment returned {kind}")
 
     def query(
         self,

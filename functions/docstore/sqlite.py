@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from functions.docstore.base import (
-    INT64_MAX,
-    INT64_MIN,
     AlreadyExists,
     Conflict,
     DocStoreError,
@@ -36,7 +34,6 @@ from functions.docstore.base import (
     check_collection,
     check_data,
     check_id,
-    check_increment,
     check_query,
     check_version,
     json_dumps,
@@ -282,25 +279,6 @@ class SqliteDocumentStore(DocumentStore):
             )
         return row
 
-    def increment(self, collection: str, doc_id: str, field: str, amount: int = 1) -> int:
-        check_collection(collection)
-        check_id(doc_id)
-        check_increment(field, amount)
-        with self._write() as conn:
-            row = self._read(conn, collection, doc_id)
-            data = {} if row is None else json.loads(row[0])
-            current = data.get(field)
-            if isinstance(current, bool) or not isinstance(current, int | float):
-                value: int | float = amount
-            elif isinstance(current, int):
-                # Firestore saturates integer overflow instead of wrapping; so do we.
-                value = max(INT64_MIN, min(INT64_MAX, current + amount))
-            else:
-                value = current + amount
-            data[field] = value
-            self._save(conn, collection, doc_id, data, row)
-        return int(value)
-
     def query(
         self,
         collection: str,
@@ -353,23 +331,7 @@ def _typed(value_sql: str, type_sql: str, op: str, value: Any) -> tuple[str, lis
 
 
 def _condition(path: str, op: str, value: Any) -> tuple[str, list[Any]]:
-    value_sql, type_sql = "json_extract(data, ?)", "json_type(data, ?)"
-
-    if op == "array_contains":
-        element, params = _typed("e.value", "e.type", "=", value)
-        return (
-            f"(json_type(data, ?) = 'array' AND EXISTS"
-            f" (SELECT 1 FROM json_each(data, ?) AS e WHERE {element}))",
-            [path, path, *params],
-        )
-    values = value if op == "in" else [value]
-    sql_op = "=" if op in ("==", "in") else op
-    parts: list[str] = []
-    params = []
-    for item in values:
-        condition, item_params = _typed(value_sql, type_sql, sql_op, item)
-        # Each json_type/json_extract call takes the path as its parameter, in order.
-        params.extend([path] * condition.count("(data, ?)"))
-        params.extend(item_params)
-        parts.append(condition)
-    return f"({' OR '.join(parts)})", params
+    sql_op = "=" if op == "==" else op
+    condition, params = _typed("json_extract(data, ?)", "json_type(data, ?)", sql_op, value)
+    # Each json_type/json_extract call takes the path as its parameter, in order.
+    return f"({condition})", [path] * condition.count("(data, ?)") + params

@@ -1,0 +1,101 @@
+"""Where everything lives in the blob store: the one place that spells an object's name.
+
+    fiddle/<hash>/draw.py                the code; its options as metadata
+    fiddle/<hash>/<runid>/<output>       a run's outputs: cpu.png pdf.pdf skp.skp txt.txt ...
+    fiddle/<hash>/<runid>/run.json       the run's marker, written last: the run exists once it
+                                         does. A withdrawal marker (metadata `withdrawn`) takes
+                                         its place for good when the run's source image is
+                                         deleted (functions/source_runs.py)
+    source/<id>                          an uploaded source image, as a normalised PNG
+    source/lastid.txt                    the largest source id ever used
+    thumbnail/<id>/<size>.png            its thumbnails (64, 128 and 256 pixels)
+    named/<name>                         a named fiddle: its hash, with its creator as metadata
+
+The document store names runs of a source image by registration ids, `<id>-<hash>-<runid>` in
+the collection `source_uses`; they are spelled here too, beside the names they stand for.
+
+A hash is 32 lower-case hex digits; a runid starts with a digit and has no "/"; a name is
+letters, digits and underscores. `parse_run_object` reads a fiddle object's name back.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+HASH_RE = re.compile(r"[0-9a-f]{32}")
+RUNID_RE = re.compile(r"[0-9][0-9A-Za-z:.+_-]{0,79}")
+NAME_RE = re.compile(r"[0-9a-zA-Z_]{1,128}")
+
+FIDDLES = "fiddle/"
+CODE = "draw.py"
+RUN_MARKER = "run.json"
+# Metadata key of a withdrawal marker: it says the run was taken back, and why.
+WITHDRAWN = "withdrawn"
+LAST_SOURCE_ID = "source/lastid.txt"
+SOURCE_USES = "source_uses"
+
+
+def fiddle_prefix(fiddle_hash: str) -> str:
+    """Every object of one fiddle: its code and all its runs."""
+    return f"{FIDDLES}{fiddle_hash}/"
+
+
+def code(fiddle_hash: str) -> str:
+    return f"{fiddle_prefix(fiddle_hash)}{CODE}"
+
+
+def run_prefix(fiddle_hash: str, runid: str) -> str:
+    """Every object of one run: its outputs and its marker."""
+    return f"{fiddle_prefix(fiddle_hash)}{runid}/"
+
+
+def output(fiddle_hash: str, runid: str, name: str) -> str:
+    return f"{run_prefix(fiddle_hash, runid)}{name}"
+
+
+def run_marker(fiddle_hash: str, runid: str) -> str:
+    return output(fiddle_hash, runid, RUN_MARKER)
+
+
+def source(source_id: int) -> str:
+    return f"source/{source_id}"
+
+
+def thumbnail(source_id: int, size: int) -> str:
+    return f"thumbnail/{source_id}/{size}.png"
+
+
+def named(name: str) -> str:
+    return f"named/{name}"
+
+
+def source_use_id(source_id: int, fiddle_hash: str, runid: str) -> str:
+    """The document id that registers a run as a user of a source image."""
+    return f"{source_id}-{fiddle_hash}-{runid}"
+
+
+@dataclass(frozen=True)
+class RunObject:
+    """An object under a run's prefix: one of its outputs, or its marker."""
+
+    fiddle_hash: str
+    runid: str
+    name: str  # below the run's prefix
+
+    @property
+    def is_marker(self) -> bool:
+        return self.name == RUN_MARKER
+
+
+def parse_run_object(key: str) -> RunObject | None:
+    """fiddle/<hash>/<runid>/<name> read back; None for the code or anything else. The runid is
+    taken as stored, whatever it looks like: a run directory someone else left is still found
+    (and withdrawn with its fiddle's source image); only serving insists on RUNID_RE."""
+    parts = key.split("/", 3)
+    if len(parts) != 4 or f"{parts[0]}/" != FIDDLES:
+        return None
+    _, fiddle_hash, runid, name = parts
+    if not (HASH_RE.fullmatch(fiddle_hash) and runid and name):
+        return None
+    return RunObject(fiddle_hash, runid, name)
