@@ -22,15 +22,18 @@ from functions.storage.blobstore import (
 from functions.storage.factory import make_blob_store
 from functions.storage.gcs import GcsBlobStore
 from functions.storage.local import LocalBlobStore
+from functions.storage.memory import MemoryBlobStore
 from tests.gcs_server import fake_gcs_server, gcs_blob_store  # noqa: F401 (fixtures)
 
 
 # Every test taking blob_store runs against each backend; the GCS one against fake-gcs-server,
 # started only when a gcs case runs.
-@pytest.fixture(params=["local", "gcs"])
+@pytest.fixture(params=["local", "memory", "gcs"])
 def blob_store(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> BlobStore:
     if request.param == "local":
         return LocalBlobStore(tmp_path / "store")
+    if request.param == "memory":
+        return MemoryBlobStore()
     if request.param == "gcs":
         store: BlobStore = request.getfixturevalue("gcs_blob_store")
         return store
@@ -344,6 +347,18 @@ def test_factory_makes_a_gcs_store_on_the_bucket(request: pytest.FixtureRequest)
     assert store.read("named/cat").data == b"abc"
 
 
+def test_factory_makes_a_memory_store_of_its_own_per_app() -> None:
+    first, second = (make_blob_store(Settings(blob_store="memory")) for _ in range(2))
+    assert isinstance(first, MemoryBlobStore) and isinstance(second, MemoryBlobStore)
+    first.write("named/cat", b"abc")
+    assert not second.exists("named/cat")
+
+
+def test_factory_refuses_an_unknown_store() -> None:
+    with pytest.raises(ValueError, match="use local, memory or gcs"):
+        make_blob_store(Settings(blob_store="s3"))
+
+
 def test_factory_refuses_gcs_without_a_bucket() -> None:
     with pytest.raises(ValueError, match="FIDDLE_BUCKET"):
         make_blob_store(Settings(blob_store="gcs", bucket=""))
@@ -432,6 +447,21 @@ def test_local_durable_mode_roundtrip(tmp_path: pathlib.Path) -> None:
     assert store.read("a/b").data == b"data"
     store.delete("a/b", if_generation_match=gen)
     assert not store.exists("a/b")
+
+
+def test_metadata_must_be_strings(blob_store: BlobStore) -> None:
+    with pytest.raises(TypeError):
+        blob_store.write("x", b"", metadata={"n": 1})  # type: ignore[dict-item]
+    with pytest.raises(TypeError):
+        blob_store.write("x", b"", content_type=None)  # type: ignore[arg-type]
+    assert not blob_store.exists("x")
+
+
+def test_a_read_is_a_copy(blob_store: BlobStore) -> None:
+    blob_store.write("x", b"data", metadata={"a": "1"})
+    blob_store.read("x").metadata["a"] = "changed"
+    next(iter(blob_store.list("x"))).metadata["a"] = "changed"
+    assert blob_store.read("x").metadata == {"a": "1"}
 
 
 def test_local_metadata_must_be_strings(local_store: LocalBlobStore) -> None:

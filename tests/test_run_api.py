@@ -13,6 +13,7 @@ from functions.app import create_app
 from functions.config import Settings
 from functions.hashing import fiddle_hash
 from functions.options import FiddleOptions
+from functions.services import services
 from functions.storage.local import LocalBlobStore
 from runner_vm import render
 
@@ -194,3 +195,22 @@ def test_color_space_options_render(client: Any, options: dict[str, Any]) -> Non
     body = run(client, SPEC_EXAMPLE, width=64, height=64, **options).json
     assert body["runtime_error"] == ""
     assert client.get(f"/i/{body['fiddleHash']}_raster.png").status_code == 200
+
+
+def test_the_service_runs_on_the_memory_blob_store(runner_url: str, data_dir: Path) -> None:
+    """FIDDLE_BLOB_STORE=memory: the same answers, and nothing written under the data dir."""
+    settings = Settings.from_env(
+        {"FIDDLE_BLOB_STORE": "memory"}, data_dir=data_dir, runners=(runner_url,)
+    )
+    app = create_app(settings)
+    client = app.test_client()
+    digest = run(client, SPEC_EXAMPLE).json["fiddleHash"]
+    assert digest == fiddle_hash(SPEC_EXAMPLE, FiddleOptions())
+    assert run(client, SPEC_EXAMPLE).json["cached"] is True
+    png = client.get(f"/i/{digest}_raster.png")
+    assert png.status_code == 200 and pixels(png.data) == pixels(
+        render_directly(SPEC_EXAMPLE, 256, 256)
+    )
+    assert not (data_dir / "blobs").exists()
+    stored = {info.name for info in services(app).blobs.list("")}
+    assert f"fiddle/{digest}/draw.py" in stored

@@ -11,10 +11,16 @@ def make_blob_store(settings: Settings) -> BlobStore:
         from functions.storage.local import LocalBlobStore
 
         return LocalBlobStore(settings.data_dir / "blobs")
+    if settings.blob_store == "memory":
+        from functions.storage.memory import MemoryBlobStore
+
+        return MemoryBlobStore()
     if settings.blob_store == "gcs":
         if not settings.bucket:
             raise ValueError("FIDDLE_BLOB_STORE=gcs needs the bucket's name in FIDDLE_BUCKET")
         from functions.storage.gcs import GcsBlobStore
 
         return GcsBlobStore(settings.bucket)
-    raise ValueError(f"unknown blob store {settings.blob_store!r} (FIDDLE_BLOB_STORE)")
+    raise ValueError(
+        f"unknown blob store {settings.blob_store!r} (FIDDLE_BLOB_STORE): use local, memory or gcs"
+    )
