@@ -180,8 +180,8 @@ def test_any_origin_may_read_it_without_credentials(server: str) -> None:
     # The Cloud Functions target that serves /e/<hash> serves it too.
     from functions import main
 
-    assert main._belongs("pages", f"/e/{digest}/results")
-    assert main._belongs("pages", f"/e/{digest}")
+    assert main.target_for(f"/e/{digest}/results") == "pages"
+    assert main.target_for(f"/e/{digest}") == "pages"
 
 
 # --- the one list of outputs ------------------------------------------------------------------
