@@ -12,6 +12,7 @@ import pytest
 from functions import cli, sitebuild
 from functions.app import create_app
 from functions.config import Settings
+from functions.services import services
 
 SITE = Path(__file__).resolve().parents[2] / "site"
 
@@ -136,7 +137,7 @@ def stored_fiddle(client: Any, code: str = EMBEDDED_CODE) -> str:
     from functions.options import FiddleOptions
 
     digest = "ab" * 16
-    client.application.extensions["fiddles"].save_code(digest, code, FiddleOptions())
+    services(client.application).fiddles.save_code(digest, code, FiddleOptions())
     return digest
 
 
