@@ -19,6 +19,7 @@ import pytest
 from flask import Flask
 
 from functions.options import FiddleOptions
+from functions.services import services
 from runner_vm import execute, outputs
 from runner_vm.protocol import RunRequest, RunResult
 
@@ -118,7 +119,7 @@ def test_forged_decoded_images_are_refused() -> None:
 
 
 def store_run(app: Flask, pdf: bytes) -> str:
-    fiddles = app.extensions["fiddles"]
+    fiddles = services(app).fiddles
     digest = uuid.uuid4().hex
     fiddles.save_code(digest, "def draw(canvas):\n    pass\n", FiddleOptions())
     fiddles.save_run(digest, "2026-01-01T00:00:00Z-144.1", {"pdf.pdf": pdf}, "")

@@ -18,6 +18,7 @@ from flask import Flask
 
 from functions.app import create_app
 from functions.config import Settings
+from functions.services import services
 from runner_vm.outputs import png_size
 from runner_vm.policy import load_policy
 from runner_vm.protocol import RunRequest
@@ -60,7 +61,7 @@ def app(runner_url: str, data_dir: Path) -> Flask:
     settings = Settings(data_dir=data_dir, runners=(runner_url,), rate_limits=GENEROUS)
     application = create_app(settings)
     application.testing = True
-    application.extensions["accounts"].create_user("alice", "alice-password")
+    services(application).accounts.create_user("alice", "alice-password")
     return application
 
 
@@ -76,7 +77,7 @@ def upload(client: Any, token: str, data: bytes) -> Any:
 @pytest.mark.slow
 def test_the_largest_upload_is_stored_served_and_drawn_with(app: Flask, noisy_jpeg: bytes) -> None:
     client = app.test_client()
-    answer = upload(client, app.extensions["accounts"].create_token("alice"), noisy_jpeg)
+    answer = upload(client, services(app).accounts.create_token("alice"), noisy_jpeg)
     assert answer.status_code == 200, answer.get_data(as_text=True)
     source = answer.json["id"]
     assert png_size(client.get(f"/s/{source}").data) == (SIDE, SIDE)
