@@ -1,9 +1,17 @@
-"""The fiddle hash (SPEC section 3): Skia Fiddle 1.0's hash, so that old links never break.
+"""The fiddle hash (SPEC section 3) in its two forms.
 
-This mirrors Skia Fiddle's Go `Options.ComputeHash` with the per-line `linenumbers.LineNumbers`
-of fiddle 1.0 (later Skia versions only prefix `#line 1`, which gives different hashes).
+Both mirror Skia Fiddle's Go `Options.ComputeHash`; they differ only in how the code is numbered
+(`linenumbers.LineNumbers`):
+
+- fiddle 1.0 (`fiddle_hash`, the canonical hash every fiddle is stored under, so old links never
+  break): `#line i` before every line;
+- Skia's current form (`skia_hash`, what Skia's own clients compute since 2021 and check the
+  answer of `/_/run` against): one `#line 1` before the whole code.
+
 Lines are split on "\\n" alone, exactly as Go's `strings.Split`: a trailing newline yields a final
-empty line, "\\r" stays part of its line, and empty code is one empty line. Changing any of this
+empty line, "\\r" stays part of its line, and empty code is one empty line. Code without a "\\n"
+hashes the same in both forms. Skia refuses to hash code holding the C digraph `%:`; Python code
+may hold it (in a string), and both forms here hash it as any other text. Changing any of this
 changes every hash.
 """
 
@@ -14,6 +22,10 @@ import struct
 
 from functions.options import FiddleOptions
 
+FIDDLE1 = "fiddle1"
+SKIA = "skia"
+HASH_FORMS = (FIDDLE1, SKIA)
+
 
 def number_lines(code: str) -> list[str]:
     """`#line i` before each line of the code, 1-based (fiddle 1.0's LineNumbers)."""
@@ -21,6 +33,14 @@ def number_lines(code: str) -> list[str]:
     for i, line in enumerate(code.split("\n"), start=1):
         numbered += [f"#line {i}", line]
     return numbered
+
+
+def number_once(code: str) -> list[str]:
+    """One `#line 1` before the whole code (Skia's LineNumbers since 2021)."""
+    return ["#line 1", *code.split("\n")]
+
+
+_NUMBERING = {FIDDLE1: number_lines, SKIA: number_once}
 
 
 def _go_bool(value: bool) -> str:
@@ -52,14 +72,24 @@ def option_lines(options: FiddleOptions) -> list[str]:
     return lines
 
 
-def hash_text(code: str, options: FiddleOptions) -> str:
-    """The canonical text that is hashed (before the source id is appended)."""
-    return "\n".join(option_lines(options) + number_lines(code))
+def hash_text(code: str, options: FiddleOptions, form: str = FIDDLE1) -> str:
+    """The text that is hashed (before the source id is appended), in the given form."""
+    return "\n".join(option_lines(options) + _NUMBERING[form](code))
 
 
-def fiddle_hash(code: str, options: FiddleOptions) -> str:
-    """The fiddle hash: lower-case hex MD5 of the canonical text and the packed source id."""
-    digest = hashlib.md5(hash_text(code, options).encode("utf-8"), usedforsecurity=False)
+def hash_in_form(code: str, options: FiddleOptions, form: str) -> str:
+    """Lower-case hex MD5 of the form's text and the packed source id."""
+    digest = hashlib.md5(hash_text(code, options, form).encode("utf-8"), usedforsecurity=False)
     # Go's binary.Write(h, binary.LittleEndian, int64(source)).
     digest.update(struct.pack("<q", options.source))
     return digest.hexdigest()
+
+
+def fiddle_hash(code: str, options: FiddleOptions) -> str:
+    """The canonical hash (fiddle 1.0's): what every fiddle is stored under."""
+    return hash_in_form(code, options, FIDDLE1)
+
+
+def skia_hash(code: str, options: FiddleOptions) -> str:
+    """The hash Skia's current tools compute for the same code and options."""
+    return hash_in_form(code, options, SKIA)

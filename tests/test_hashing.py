@@ -1,4 +1,5 @@
-"""The fiddle hash must equal Skia Fiddle 1.0's, byte for byte (SPEC section 3)."""
+"""The fiddle hash must equal Skia Fiddle 1.0's, byte for byte (SPEC section 3); its second form
+must equal what Skia's current tools compute (one `#line 1`), byte for byte too."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ from dataclasses import fields, replace
 
 import pytest
 
-from functions.hashing import fiddle_hash, hash_text, number_lines
+from functions.hashing import (
+    FIDDLE1,
+    SKIA,
+    fiddle_hash,
+    hash_in_form,
+    hash_text,
+    number_lines,
+    number_once,
+    skia_hash,
+)
 from functions.options import FiddleOptions
 
 # The SPEC's known program: 9 lines, no trailing newline.
@@ -51,6 +61,100 @@ def test_known_values_from_skia_fiddle_test_suite() -> None:
     for change, expected in steps:
         options = replace(options, **change)  # type: ignore[arg-type]
         assert fiddle_hash(STAR, options) == expected, change
+
+
+# Skia's TestOptions again, as it reads since 2021 (the single `#line 1`): the same cumulative
+# options, each row (options, Skia form, fiddle 1.0 form).
+SKIA_STEPS: list[tuple[dict[str, object], str, str]] = [
+    ({}, "163b9c435a7fbf1367ed9ee71839a4cc", "cbb8dee39e9f1576cd97c2d504db8eee"),
+    ({"srgb": True, "f16": True},
+     "f54b0278c8d075817fa590056437bab3", "fddc0a319e575c79a97ff535b455dc5d"),
+    ({"animated": True, "duration": 1.5},
+     "baa851459d5f03fc7422c1cce7bb8a74", "92c7b15afd12fd711ce65ba412574e3d"),
+    ({"offscreen": True, "offscreen_width": 256, "offscreen_height": 256},
+     "cb94299a913c6ac9053e46b685971aca", "a76b7ac7fa98c75e09e32e704adeedc3"),
+    ({"offscreen_texturable": True},
+     "ee4bc8e0f854533af31e19cc2650f14f", "03cd8e8e9858add8008e262f63925d7c"),
+    ({"offscreen_mipmap": True},
+     "78a8c62fbd8170ae082c0efb6c0e3bde", "052b394aa3078ac12f9a8ee7dde8ee65"),
+    ({"source_mipmap": True},
+     "a325ad1b372655bb1cb1fc195310e878", "ccc4f49c7d91f444ba4d9cbc431e2822"),
+]  # fmt: skip
+
+
+def test_known_values_of_both_forms_from_skia_fiddle_test_suite() -> None:
+    options = FiddleOptions()
+    for change, skia_form, fiddle1_form in SKIA_STEPS:
+        options = replace(options, **change)  # type: ignore[arg-type]
+        assert skia_hash(STAR, options) == skia_form, change
+        assert fiddle_hash(STAR, options) == fiddle1_form, change
+        assert hash_in_form(STAR, options, SKIA) == skia_form
+        assert hash_in_form(STAR, options, FIDDLE1) == fiddle1_form
+
+
+PYTHON_LINE = (
+    "import skia\n\ndef draw(canvas):\n"
+    "    canvas.drawLine(20, 20, 100, 100, skia.Paint(Color=skia.ColorRED))\n"
+)
+# Computed independently (a Go 1.19 program and a Python one, outside the project, agree); base
+# options 256x256, source 0. (code, options, Skia form, fiddle 1.0 form).
+MORE_VECTORS: dict[str, tuple[str, dict[str, object], str, str]] = {
+    "empty code": ("", {}, "d7bf2504c6f0823a0760f2e6f601410d", "d7bf2504c6f0823a0760f2e6f601410d"),
+    "one line": (
+        "void draw(SkCanvas* canvas) {}", {},
+        "07c02ef8872c996098564fa624b41a8b", "07c02ef8872c996098564fa624b41a8b",
+    ),
+    "trailing newline": (
+        STAR + "\n", {}, "5c5069961c1d4686184f77f9076dc399", "ec932ab57aa57af90bceea8b0405ab3a",
+    ),
+    "CRLF": (
+        STAR.replace("\n", "\r\n"), {},
+        "ffd14aff91f5930ff7817521bc168d6f", "5bd37c66d24a58c58cb604bfa8fff662",
+    ),
+    "non-ASCII": (
+        "// héllo wörld ✓ 日本\nvoid draw(SkCanvas* canvas) {}", {},
+        "9725f0c8c70b48af79a41c9aa1839edb", "3ff6c000e3aed427b7fb798d3f5146b6",
+    ),
+    "source 1": (
+        STAR, {"source": 1}, "ad2eef98669b1efc61e36a9c4e8192e1", "549f7dfd818faf8acced1f3a7be51164",
+    ),
+    "duration while not animated": (
+        STAR, {"duration": 2.0},
+        "d6a1af22aee9c2bcc4e81f0877eadfaa", "4549338f36a29762094d8b7596149685",
+    ),
+    "Python, multi-line with a trailing newline": (
+        PYTHON_LINE, {}, "72a2d349b411df78c5079140b73e9e49", "9ebae40efb86e2c349d704533ddb8440",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", MORE_VECTORS)
+def test_known_values_of_both_forms(case: str) -> None:
+    code, change, skia_form, fiddle1_form = MORE_VECTORS[case]
+    options = replace(FiddleOptions(), **change)  # type: ignore[arg-type]
+    assert skia_hash(code, options) == skia_form
+    assert fiddle_hash(code, options) == fiddle1_form
+
+
+def test_skia_form_numbers_the_code_once() -> None:
+    assert number_once("a\nb\n") == ["#line 1", "a", "b", ""]
+    assert hash_text("a\r\nb", FiddleOptions(), SKIA).split("\n") == [
+        *HEADER,
+        "#line 1",
+        "a\r",
+        "b",
+    ]
+
+
+@pytest.mark.parametrize("code", ["", "x", "é ✓", "a\rb", "def draw(canvas): pass"])
+def test_code_without_a_newline_hashes_alike_in_both_forms(code: str) -> None:
+    options = FiddleOptions(width=100, source=3, srgb=True)
+    assert skia_hash(code, options) == fiddle_hash(code, options)
+
+
+@pytest.mark.parametrize("code", ["a\n", "a\nb", "\n", "a\r\nb"])
+def test_code_with_a_newline_hashes_differently_in_the_two_forms(code: str) -> None:
+    assert skia_hash(code, FiddleOptions()) != fiddle_hash(code, FiddleOptions())
 
 
 def test_hash_is_lower_case_hex_md5() -> None:
