@@ -6,6 +6,14 @@ one readable sentence and the reasons per field, so the HTTP layer can answer 40
 
 The fields are strict on purpose: JSON `true` is not a width, `256.0` and `"256"` are not
 integers, and `1` is not a boolean, because a lenient parse would give one fiddle several hashes.
+
+The rules between fields are Skia Fiddle's (its `ValidateOptions`), with the stricter ranges its
+own editor page enforces (sizes 4 to 2048, f16 only with sRGB): the offscreen fields are checked
+only when `offscreen` is true, as Skia's Go client sends zeros in them otherwise; they are then
+stored as their defaults, so that what a client sent in fields that mean nothing never makes two
+stored forms of one fiddle. A duration is checked against the 60 s limit always, and must be
+more than 0 only for an animated fiddle (Skia's editor keeps the duration when animation is
+switched off, and Skia hashes it).
 """
 
 from __future__ import annotations
@@ -30,6 +38,14 @@ from functions.options import FiddleOptions
 
 MIN_SIZE, MAX_SIZE = 4, 2048
 MAX_SAMPLE_COUNT = 64
+# The offscreen fields, and what is stored in them when `offscreen` is false.
+OFFSCREEN_DEFAULTS = {
+    "offscreen_width": FiddleOptions.offscreen_width,
+    "offscreen_height": FiddleOptions.offscreen_height,
+    "offscreen_sample_count": FiddleOptions.offscreen_sample_count,
+    "offscreen_texturable": FiddleOptions.offscreen_texturable,
+    "offscreen_mipmap": FiddleOptions.offscreen_mipmap,
+}
 MAX_DURATION = 60.0
 MAX_CODE_BYTES = 128 * 1024
 MAX_SOURCE_ID = 2**63 - 1  # the hash packs the source id as a signed 64-bit integer
@@ -150,10 +166,14 @@ def _utf8_size(text: str) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
 
 
+_SIZE_RANGE = f"must be between {MIN_SIZE} and {MAX_SIZE}"
+_SAMPLE_RANGE = f"must be between 0 and {MAX_SAMPLE_COUNT}"
+
+
 def _size(default: int) -> StrictInteger:
     return StrictInteger(
         load_default=default,
-        validate=validate.Range(MIN_SIZE, MAX_SIZE, error="must be between {min} and {max}"),
+        validate=validate.Range(MIN_SIZE, MAX_SIZE, error=_SIZE_RANGE),
     )
 
 
@@ -189,11 +209,11 @@ class OptionsSchema(Schema):
     animated = _flag()
     duration = StrictNumber(load_default=0.0)
     offscreen = _flag()
-    offscreen_width = _size(64)
-    offscreen_height = _size(64)
+    # Their ranges are checked only for an offscreen fiddle (_offscreen_errors).
+    offscreen_width = StrictInteger(load_default=OFFSCREEN_DEFAULTS["offscreen_width"])
+    offscreen_height = StrictInteger(load_default=OFFSCREEN_DEFAULTS["offscreen_height"])
     offscreen_sample_count = StrictInteger(
-        load_default=1,
-        validate=validate.Range(1, MAX_SAMPLE_COUNT, error="must be between {min} and {max}"),
+        load_default=OFFSCREEN_DEFAULTS["offscreen_sample_count"]
     )
     offscreen_texturable = _flag()
     offscreen_mipmap = _flag()
@@ -203,12 +223,14 @@ class OptionsSchema(Schema):
     # that failed is absent from `data`, so each rule runs only when its inputs are valid.
     @validates_schema(skip_on_field_errors=False)
     def _check_combinations(self, data: dict[str, Any], **kwargs: Any) -> None:
-        errors = {**_f16_errors(data), **_duration_errors(data)}
+        errors = {**_f16_errors(data), **_duration_errors(data), **_offscreen_errors(data)}
         if errors:
             raise ValidationError(errors)
 
     @post_load
     def _make_options(self, data: dict[str, Any], **kwargs: Any) -> FiddleOptions:
+        if not data["offscreen"]:
+            data = {**data, **OFFSCREEN_DEFAULTS}
         return FiddleOptions(**data)
 
 
@@ -224,9 +246,25 @@ def _duration_errors(data: dict[str, Any]) -> dict[str, list[str]]:
     duration = data["duration"]
     if data["animated"] and not 0 < duration <= MAX_DURATION:
         return {"duration": ["must be more than 0 and at most 60 seconds for an animated fiddle"]}
-    if not data["animated"] and duration != 0:
-        return {"duration": ["must be 0 when the fiddle is not animated"]}
+    if not data["animated"] and not 0 <= duration <= MAX_DURATION:
+        return {"duration": ["must be between 0 and 60 seconds"]}
     return {}
+
+
+def _offscreen_errors(data: dict[str, Any]) -> dict[str, list[str]]:
+    """Skia's rules for an offscreen target, with its editor's size range; none otherwise."""
+    if not data.get("offscreen"):
+        return {}
+    errors: dict[str, list[str]] = {}
+    for name in ("offscreen_width", "offscreen_height"):
+        if name in data and not MIN_SIZE <= data[name] <= MAX_SIZE:
+            errors[name] = [_SIZE_RANGE]
+    samples = data.get("offscreen_sample_count", 0)
+    if not 0 <= samples <= MAX_SAMPLE_COUNT:
+        errors["offscreen_sample_count"] = [_SAMPLE_RANGE]
+    if data.get("offscreen_mipmap") and data.get("offscreen_texturable") is False:
+        errors["offscreen_mipmap"] = ["requires offscreen_texturable to be true"]
+    return errors
 
 
 class RunRequestSchema(Schema):

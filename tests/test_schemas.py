@@ -256,30 +256,110 @@ def test_lone_surrogate_in_code() -> None:
 # --- width, height and the offscreen sizes ------------------------------------------------------
 
 BAD_SIZES = [3, 2049, 0, -256, "256", 256.0, 256.5, True, False, None, [256], 10**30]
+BAD_SIZE_TYPES = ["256", 256.0, 256.5, True, False, None, [256]]
 SIZE_FIELDS = ["width", "height", "offscreen_width", "offscreen_height"]
 
 
-@pytest.mark.parametrize("field", SIZE_FIELDS)
+def offscreen(**options: Any) -> dict[str, Any]:
+    return with_options(offscreen=True, **options)
+
+
+@pytest.mark.parametrize("field", ["width", "height"])
 @pytest.mark.parametrize("value", BAD_SIZES)
 def test_bad_size(field: str, value: Any) -> None:
     field_error(with_options(**{field: value}), f"options.{field}")
 
 
+@pytest.mark.parametrize("field", ["offscreen_width", "offscreen_height"])
+@pytest.mark.parametrize("value", BAD_SIZES)
+def test_bad_offscreen_size(field: str, value: Any) -> None:
+    field_error(offscreen(**{field: value}), f"options.{field}")
+
+
+@pytest.mark.parametrize("field", ["offscreen_width", "offscreen_height", "offscreen_sample_count"])
+@pytest.mark.parametrize("value", BAD_SIZE_TYPES)
+def test_offscreen_numbers_must_be_whole_numbers_even_when_offscreen_is_off(
+    field: str, value: Any
+) -> None:
+    err = field_error(with_options(offscreen=False, **{field: value}), f"options.{field}")
+    assert err.fields[f"options.{field}"] == ["must be a whole number"]
+
+
 @pytest.mark.parametrize("field", SIZE_FIELDS)
 @pytest.mark.parametrize("value", [4, 2048])
 def test_size_limits_are_inclusive(field: str, value: int) -> None:
-    got = parse_run_request(with_options(**{field: value}))
+    got = parse_run_request(offscreen(**{field: value}))
     assert getattr(got.options, field) == value
 
 
 def test_size_messages() -> None:
     assert invalid(with_options(width=3)).message == "width must be between 4 and 2048."
     assert invalid(with_options(height="256")).message == "height must be a whole number."
+    message = invalid(offscreen(offscreen_width=0)).message
+    assert message == "offscreen_width must be between 4 and 2048."
 
 
-@pytest.mark.parametrize("value", [0, 65, -1, 1.0, True, "4"])
+@pytest.mark.parametrize("value", [65, -1, 1.0, True, "4", None])
 def test_bad_sample_count(value: Any) -> None:
-    field_error(with_options(offscreen_sample_count=value), "options.offscreen_sample_count")
+    field_error(offscreen(offscreen_sample_count=value), "options.offscreen_sample_count")
+
+
+@pytest.mark.parametrize("value", [0, 1, 4, 64])
+def test_sample_counts_skia_accepts(value: int) -> None:
+    # Skia refuses only a negative count; 64 is this service's ceiling.
+    got = parse_run_request(offscreen(offscreen_sample_count=value))
+    assert got.options.offscreen_sample_count == value
+
+
+def test_offscreen_mipmap_requires_texturable() -> None:
+    err = field_error(offscreen(offscreen_mipmap=True), "options.offscreen_mipmap")
+    assert err.message == "offscreen_mipmap requires offscreen_texturable to be true."
+    got = parse_run_request(offscreen(offscreen_mipmap=True, offscreen_texturable=True))
+    assert got.options.offscreen_mipmap and got.options.offscreen_texturable
+
+
+# What Skia's Go client (fiddlecli) sends when offscreen is off: every field, Go's zero values.
+GO_ZERO_OFFSCREEN = {
+    "offscreen": False,
+    "offscreen_width": 0,
+    "offscreen_height": 0,
+    "offscreen_sample_count": 0,
+    "offscreen_texturable": False,
+    "offscreen_mipmap": False,
+}
+# What Skia's editor page sends when offscreen is off: its own numbers, any of the flags.
+PAGE_OFFSCREEN = {
+    "offscreen": False,
+    "offscreen_width": 256,
+    "offscreen_height": 256,
+    "offscreen_sample_count": 1,
+    "offscreen_texturable": False,
+    "offscreen_mipmap": True,
+}
+ODD_OFFSCREEN = {
+    "offscreen": False,
+    "offscreen_width": -5,
+    "offscreen_height": 10**30,
+    "offscreen_sample_count": 999,
+    "offscreen_texturable": True,
+    "offscreen_mipmap": True,
+}
+
+
+@pytest.mark.parametrize("fields", [GO_ZERO_OFFSCREEN, PAGE_OFFSCREEN, ODD_OFFSCREEN])
+def test_offscreen_fields_are_ignored_and_stored_as_defaults_when_offscreen_is_off(
+    fields: dict[str, Any],
+) -> None:
+    got = parse_run_request(with_options(**fields))
+    assert got.options == FiddleOptions()
+
+
+def test_offscreen_fields_are_kept_when_offscreen_is_on() -> None:
+    got = parse_run_request(
+        offscreen(offscreen_width=100, offscreen_height=50, offscreen_sample_count=0)
+    )
+    assert (got.options.offscreen_width, got.options.offscreen_height) == (100, 50)
+    assert got.options.offscreen_sample_count == 0
 
 
 # --- source -------------------------------------------------------------------------------------
@@ -349,10 +429,20 @@ def test_animated_duration_out_of_range(duration: float) -> None:
     field_error(with_options(animated=True, duration=duration), "options.duration")
 
 
-@pytest.mark.parametrize("duration", [0.5, 5, -1])
-def test_duration_must_be_zero_when_not_animated(duration: float) -> None:
+@pytest.mark.parametrize("duration", [0.5, 5, 60])
+def test_duration_is_kept_when_not_animated(duration: float) -> None:
+    # Skia's editor keeps the duration when animation is switched off, and Skia hashes it.
+    got = parse_run_request(with_options(duration=duration))
+    assert (got.options.animated, got.options.duration) == (False, float(duration))
+
+
+@pytest.mark.parametrize("duration", [-1, -0.001, 60.001, 10**400])
+def test_duration_out_of_range_when_not_animated(duration: float) -> None:
     err = field_error(with_options(duration=duration), "options.duration")
-    assert err.message == "duration must be 0 when the fiddle is not animated."
+    assert err.fields["options.duration"] in (
+        ["must be between 0 and 60 seconds"],
+        ["must be a finite number"],
+    )
 
 
 @pytest.mark.parametrize("duration", ["5", True, None, [5], float("nan"), float("inf")])
