@@ -63,7 +63,10 @@ def create_app(
         settings.runner_timeout,
         make_signer(settings.runner_secret, settings.runner_audience),
     )
-    install(app, build_services(settings, store, documents, runner))
+    built = build_services(settings, store, documents, runner)
+    # Before the first request: Skia's clients expect source images 1 to 6 on any service.
+    built.sources.seed_builtins()
+    install(app, built)
     _trust_proxies(app, settings.trusted_proxies)
     _register(app)
     return app
@@ -90,7 +93,7 @@ def build_services(
         named=NamedFiddles(store, documents, fiddles),
         accounts=accounts,
         audit=AuditLog(documents),
-        runs=RunDispatcher(fiddles, runner, source_runs, limits),
+        runs=RunDispatcher(fiddles, runner, source_runs, limits, settings.fiddle_hash),
         runner=runner,
         limits=limits,
         rate_limits=RateLimits(settings.rate_limits, documents),

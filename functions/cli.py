@@ -298,7 +298,7 @@ def _report(server: str, status: int, answer: dict[str, Any]) -> int:
             print(f"  {field}: {'; '.join(reasons)}", file=sys.stderr)
         return 1
     for error in answer["compile_errors"]:
-        print(f"draw.py:{error['line']}:{error['col']}: {error['text']}", file=sys.stderr)
+        print(error["text"], file=sys.stderr)  # compiler style: draw.py:LINE:COL: error: ...
     if answer["runtime_error"]:
         print(answer["runtime_error"], file=sys.stderr)
     digest = answer["fiddleHash"]

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from functions.hashing import FIDDLE1, HASH_FORMS
+
 # Rate limits configured as FIDDLE_RATE_LIMIT_<KIND> (functions/ratelimits.py has the defaults).
 RATE_LIMIT_KINDS = ("run", "upload", "name", "signin_client", "signin_account")
 
@@ -39,6 +41,10 @@ class Settings:
     # Proxies in front of the functions that append to X-Forwarded-For (Google's load balancer
     # appends two addresses, the client's and its own); 0 on this machine.
     trusted_proxies: int = 0
+    # The form of the hash `POST /_/run` answers in `fiddleHash`: fiddle 1.0's (the canonical one)
+    # or Skia's current one, which Skia's own clients (fiddlecli) check the answer against. Every
+    # fiddle is reachable by both either way.
+    fiddle_hash: str = FIDDLE1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -66,6 +72,7 @@ class Settings:
             "max_run_bytes": _count(env, "FIDDLE_MAX_RUN_BYTES", 32 << 20),
             "runs_in_flight_per_client": _count(env, "FIDDLE_RUNS_IN_FLIGHT_PER_CLIENT", 2),
             "trusted_proxies": _count(env, "FIDDLE_TRUSTED_PROXIES", 0),
+            "fiddle_hash": hash_form(env.get("FIDDLE_HASH", "")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
@@ -86,6 +93,14 @@ def public_url(value: str) -> str:
         raise ValueError(f"FIDDLE_PUBLIC_URL must look like https://fiddle.example, not {value!r}")
     if parts.path or parts.query or parts.fragment or parts.username or parts.password:
         raise ValueError(f"FIDDLE_PUBLIC_URL is an origin only (no path or query): {value!r}")
+    return value
+
+
+def hash_form(value: str) -> str:
+    """FIDDLE_HASH: `fiddle1` (the default) or `skia`."""
+    value = value.strip() or FIDDLE1
+    if value not in HASH_FORMS:
+        raise ValueError(f"FIDDLE_HASH must be fiddle1 or skia, not {value!r}")
     return value
 
 

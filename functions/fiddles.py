@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, TypeVar
 
+from functions.hashing import fiddle_hash, skia_hash
 from functions.options import FiddleOptions
 from functions.storage import layout
 from functions.storage.blobstore import (
@@ -45,6 +47,7 @@ OUTPUT_SUFFIXES = {
 }
 CONTENT_TYPES = dict(OUTPUT_SUFFIXES.values())
 TEXT_OUTPUT = "txt.txt"
+Found = TypeVar("Found")
 
 
 @dataclass(frozen=True)
@@ -80,11 +83,22 @@ class FiddleRepository:
     # --- code ---------------------------------------------------------------------------------
 
     def save_code(self, fiddle_hash: str, code: str, options: FiddleOptions) -> None:
+        """Store the code under its canonical hash, then the alias of its Skia-form hash."""
         self._write_once(
             layout.code(fiddle_hash),
             code.encode("utf-8"),
             options.to_metadata(),
             "text/x-python; charset=utf-8",
+        )
+        self.save_alias(fiddle_hash, skia_hash(code, options))
+
+    def save_alias(self, canonical: str, other: str) -> bool:
+        """alias/<other> -> canonical, create-only (the same code and options always give the
+        same pair); none when both forms are one (code without a newline). True if written."""
+        if other == canonical:
+            return False
+        return self._write_once(
+            layout.alias(other), canonical.encode("ascii"), {}, "text/plain; charset=utf-8"
         )
 
     def load(self, fiddle_hash: str) -> StoredFiddle | None:
@@ -236,7 +250,52 @@ class FiddleRepository:
             return 0
         return _options(info.metadata).source
 
-    # --- names and source images --------------------------------------------------------------
+    # --- names, aliases and source images ------------------------------------------------------
+
+    def lookup(
+        self, reference: str, find: Callable[[str], Found | None]
+    ) -> tuple[str, Found] | None:
+        """What find() gives for the fiddle `reference` names (a hash in either form, or
+        `@name`), with the canonical hash it was found under; None when nothing is found.
+
+        The reference is tried as it is first, so a canonical hash or a name costs nothing more;
+        only when that finds nothing is it followed through its alias (a Skia-form hash)."""
+        digest = self.resolve(reference)
+        if digest is None:
+            return None
+        found = find(digest)
+        if found is not None:
+            return digest, found
+        canonical = self.alias_target(digest)
+        found = find(canonical) if canonical else None
+        return (canonical, found) if canonical and found is not None else None
+
+    def alias_target(self, other: str) -> str | None:
+        """The canonical hash a Skia-form hash stands for; None when it is no alias."""
+        if not HASH_RE.fullmatch(other):
+            return None
+        try:
+            target = self.store.read(layout.alias(other)).data.decode("ascii", "replace").strip()
+        except NotFound:
+            return None
+        return target if HASH_RE.fullmatch(target) else None
+
+    def backfill_aliases(self) -> dict[str, int]:
+        """Write the alias of every stored fiddle that has none (fiddles stored before aliases
+        existed). Counts what it did: written, present (or not needed), and skipped (stored code
+        and options that do not give the fiddle's own hash, which no alias may point to)."""
+        counts = {"written": 0, "present": 0, "skipped": 0}
+        for info in self.store.list(layout.FIDDLES):
+            digest = layout.parse_code_object(info.name)
+            fiddle = self.load(digest) if digest else None
+            if fiddle is None:
+                continue
+            if fiddle_hash(fiddle.code, fiddle.options) != digest:
+                counts["skipped"] += 1
+                continue
+            written = self.save_alias(digest, skia_hash(fiddle.code, fiddle.options))
+            counts["written" if written else "present"] += 1
+        return counts
 
     def resolve(self, reference: str) -> str | None:
         """A hash, or `@name` looked up in named/<name>; None when neither exists."""
@@ -273,7 +332,8 @@ class FiddleRepository:
 
     def _write_once(
         self, name: str, data: bytes, metadata: dict[str, str], content_type: str
-    ) -> None:
+    ) -> bool:
+        """Create the object; False (and nothing written) when it exists already."""
         try:
             self.store.write(
                 name,
@@ -284,7 +344,8 @@ class FiddleRepository:
             )
         except PreconditionFailed:
             # Already stored by an earlier or concurrent identical run: same hash, same content.
-            pass
+            return False
+        return True
 
     def _delete_quietly(self, name: str) -> None:
         try:

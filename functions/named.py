@@ -39,8 +39,11 @@ class NamedFiddles:
 
     def name(self, name: str, fiddle_hash: str, user: User, *, overwrite: bool) -> NamedFiddle:
         _check(name, fiddle_hash)
-        if self.fiddles.load(fiddle_hash) is None:
+        # Either form of the hash names the fiddle; the name always holds the canonical one.
+        found = self.fiddles.lookup(fiddle_hash, self.fiddles.load)
+        if found is None:
             raise errors.NotFound.about("hash", f"There is no fiddle {fiddle_hash}.")
+        fiddle_hash = found[0]
         named = NamedFiddle(name, fiddle_hash, user.name, time.time())
         metadata = {"creator": user.name, "time": f"{named.time:.3f}", "status": "active"}
         generation = 0 if not overwrite else self._overwritable_generation(name, user)

@@ -1,15 +1,21 @@
 """Dispatching a run: validate the request, answer from storage when possible, else send it to a
-runner and store the result, within what one client may take (functions/quotas.py)."""
+runner and store the result, within what one client may take (functions/quotas.py).
+
+Fiddles are stored under their canonical (fiddle 1.0) hash; the answer's `fiddleHash` is in the
+form the operator chose (FIDDLE_HASH), and both forms lead to the fiddle (functions/fiddles.py).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from functions import errors
 from functions.fiddles import FiddleRepository, SourceRef, StoredRun
-from functions.hashing import fiddle_hash
+from functions.hashing import FIDDLE1, fiddle_hash, hash_in_form, skia_hash
+from functions.options import FiddleOptions
 from functions.quotas import ClientKeys, ClientLimits, check_run_size
 from functions.runner_client import RunnerBusy, RunnerClient, RunnerUnavailable
 from functions.schemas import InvalidRequest, RunRequestData, parse_run_request
@@ -54,11 +60,13 @@ class RunDispatcher:
         runner: RunnerClient,
         source_runs: SourceRuns,
         limits: ClientLimits,
+        hash_form: str = FIDDLE1,
     ) -> None:
         self.fiddles = fiddles
         self.runner = runner
         self.source_runs = source_runs
         self.limits = limits
+        self.hash_form = hash_form
 
     def run(self, payload: object, client: ClientKeys = ()) -> RunAnswer:
         """Answer a run request from `client` (no keys: the service itself, under no limits).
@@ -72,18 +80,31 @@ class RunDispatcher:
 
     def _answer(self, payload: object, client: ClientKeys) -> RunAnswer:
         data = parse_run_request(payload)
+        answer = self._answer_canonical(data, client)
+        return dataclasses.replace(answer, fiddle_hash=self._shown_hash(data))
+
+    def _answer_canonical(self, data: RunRequestData, client: ClientKeys) -> RunAnswer:
         self._check_source(data)
         digest = fiddle_hash(data.code, data.options)
         if data.fast:
             stored = self._newest_stored(digest)
             if stored:
-                return stored
+                return self._stored_answer(data, stored)
         build = self.runner.describe()
         self._check_version(data, build)
         existing = self.fiddles.run(digest, build["runid"]) if self.fiddles.load(digest) else None
         if existing:
-            return _from_storage(digest, existing, build)
+            return self._stored_answer(data, _from_storage(digest, existing, build))
         return self._run_and_store(digest, data, build, client)
+
+    def _shown_hash(self, data: RunRequestData) -> str:
+        return hash_in_form(data.code, data.options, self.hash_form)
+
+    def _stored_answer(self, data: RunRequestData, answer: RunAnswer) -> RunAnswer:
+        """A stored fiddle answered as it is: its alias is written now if it was stored before
+        aliases existed (one create-only write, refused at no cost when the alias is there)."""
+        self.fiddles.save_alias(answer.fiddle_hash, skia_hash(data.code, data.options))
+        return answer
 
     def _check_source(self, data: RunRequestData) -> None:
         source = data.options.source
@@ -113,7 +134,9 @@ class RunDispatcher:
         self.limits.quota.check_room(client)
         with self.limits.fair_share.slot(client):
             result = self.runner.run(
-                RunRequest(str(uuid.uuid4()), data.code, data.options.to_json(), source_png)
+                RunRequest(
+                    str(uuid.uuid4()), data.code, _rendered_options(data.options), source_png
+                )
             )
         self._charge(client, data, result)
         self.fiddles.save_code(digest, data.code, data.options)
@@ -139,6 +162,14 @@ class RunDispatcher:
             size += len(result.text.encode("utf-8", "replace"))  # again in the run's marker
         check_run_size(size, self.limits.max_run_bytes)
         self.limits.quota.charge(client, size)
+
+
+def _rendered_options(options: FiddleOptions) -> dict[str, Any]:
+    """The options the runner renders with. A still fiddle may keep a duration (Skia's editor
+    keeps it, and it is part of the hash), but its program sees a duration of 0 (SPEC 1)."""
+    if not options.animated:
+        options = dataclasses.replace(options, duration=0.0)
+    return options.to_json()
 
 
 def _no_source(source: int) -> InvalidRequest:

@@ -1,7 +1,13 @@
-"""Uploaded source images: decoded in the sandbox, numbered from the last id used (increased
-under a generation precondition), deletable by admins together with every output rendered from
-them (the protocol that keeps runs in flight from storing outputs of a deleted image is in
+"""Source images: the six built in (ids 1 to 6, functions/builtin_sources.py) and uploads,
+decoded in the sandbox and numbered after the last id used (increased under a generation
+precondition, never below 7), deletable by admins together with every output rendered from them
+(the protocol that keeps runs in flight from storing outputs of a deleted image is in
 functions/source_runs.py). Their names in the blob store are functions/storage/layout.py's.
+
+The built-in images are stored when the app starts (`seed_builtins`), create-only and only in
+ids no image ever had, then the last id is raised to 6 under its generation precondition: any
+number of instances may seed at once, an upload racing them takes 7 or more, and a store whose
+last id is 6 or more is left as it is at the cost of one read.
 """
 
 from __future__ import annotations
@@ -9,9 +15,21 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from functions import errors
 from functions.accounts import User
+from functions.builtin_sources import (
+    BUILTIN_KEY,
+    BUILTIN_SOURCES,
+    CREATOR,
+    LAST_BUILTIN_ID,
+    BuiltinSource,
+    builtin_name,
+    image_path,
+    is_builtin,
+    thumbnail_path,
+)
 from functions.docstore.base import DocumentStore
 from functions.docstore.base import NotFound as DocumentNotFound
 from functions.quotas import ClientKeys, ClientLimits
@@ -37,6 +55,11 @@ class SourceImage:
     creator: str
     time: float
     uses: int
+    builtin: bool = False
+
+    @property
+    def name(self) -> str:
+        return (builtin_name(self.id) if self.builtin else None) or f"Image {self.id}"
 
 
 class SourceImages:
@@ -93,22 +116,79 @@ class SourceImages:
 
     def _next_id(self) -> int:
         for _ in range(ID_RETRIES):
-            try:
-                blob = self.store.read(layout.LAST_SOURCE_ID)
-                last, generation = int(blob.data.decode().strip() or 0), blob.generation
-            except NotFound:
-                last, generation = 0, 0
-            try:
-                self.store.write(
-                    layout.LAST_SOURCE_ID,
-                    str(last + 1).encode(),
-                    content_type="text/plain",
-                    if_generation_match=generation,
-                )
-                return last + 1
-            except PreconditionFailed:
-                continue
+            last, generation = self._last_id()
+            # Uploads never take a built-in's id, whether or not it was seeded yet.
+            next_id = max(last, LAST_BUILTIN_ID) + 1
+            if self._set_last_id(next_id, generation):
+                return next_id
         raise errors.Unavailable.about(UPLOAD_FIELD, "Too many uploads at once; try again.")
+
+    def _last_id(self) -> tuple[int, int]:
+        """The largest id ever used, and the generation of the object that says so."""
+        try:
+            blob = self.store.read(layout.LAST_SOURCE_ID)
+        except NotFound:
+            return 0, 0
+        return int(blob.data.decode().strip() or 0), blob.generation
+
+    def _set_last_id(self, value: int, generation: int) -> bool:
+        """False when another writer changed the last id since it was read."""
+        try:
+            self.store.write(
+                layout.LAST_SOURCE_ID,
+                str(value).encode(),
+                content_type="text/plain",
+                if_generation_match=generation,
+            )
+        except PreconditionFailed:
+            return False
+        return True
+
+    # --- built-in images ----------------------------------------------------------------------
+
+    def seed_builtins(self) -> list[int]:
+        """Store the built-in images no id has held yet; the ids stored (or found stored)."""
+        last, _ = self._last_id()
+        if last >= LAST_BUILTIN_ID:
+            return []
+        seeded = [
+            source.id for source in BUILTIN_SOURCES if source.id > last and self._seed(source)
+        ]
+        self._raise_last_id(LAST_BUILTIN_ID)
+        return seeded
+
+    def _seed(self, source: BuiltinSource) -> bool:
+        """The image, its thumbnails and its index entry, each create-only or idempotent; False
+        when its id holds someone else's image (an upload of an older version of the service)."""
+        name, metadata = layout.source(source.id), {"creator": CREATOR, BUILTIN_KEY: "true"}
+        created = self._create(name, image_path(source.id), metadata)
+        if not created and not is_builtin(self.store.stat(name).metadata):
+            return False
+        for size in THUMBNAIL_SIZES:
+            self._create(layout.thumbnail(source.id, size), thumbnail_path(source.id, size), {})
+        document = {"creator": CREATOR, "time": 0.0, BUILTIN_KEY: True}
+        self.documents.put(SOURCES, str(source.id), document)
+        return True
+
+    def _create(self, name: str, path: Path, metadata: dict[str, str]) -> bool:
+        try:
+            self.store.write(
+                name,
+                path.read_bytes(),
+                content_type="image/png",
+                metadata=metadata,
+                if_generation_match=0,
+            )
+        except PreconditionFailed:
+            return False
+        return True
+
+    def _raise_last_id(self, value: int) -> None:
+        for _ in range(ID_RETRIES):
+            last, generation = self._last_id()
+            if last >= value or self._set_last_id(value, generation):
+                return
+        raise errors.Unavailable("The source images could not be numbered; try again.")
 
     def image(self, source_id: int) -> bytes | None:
         return self._read(layout.source(source_id))
@@ -122,6 +202,10 @@ class SourceImages:
         except (NotFound, InvalidName):
             return None
 
+    def ids(self) -> list[int]:
+        """The id of every source image, in order (no use counts: cheap enough for /e/)."""
+        return sorted(int(document.id) for document in self.documents.query(SOURCES))
+
     def all(self) -> list[SourceImage]:
         images = []
         for document in self.documents.query(SOURCES):
@@ -132,6 +216,7 @@ class SourceImages:
                     document.data.get("creator", ""),
                     document.data.get("time", 0.0),
                     len(self.runs.users(source_id)),
+                    document.data.get(BUILTIN_KEY) is True,
                 )
             )
         return sorted(images, key=lambda image: image.id)
@@ -139,7 +224,8 @@ class SourceImages:
     def delete(self, source_id: int) -> list[str]:
         """Remove the image, every run rendered from it, its thumbnails and its index entry (in
         that order, so a deletion that stopped half-way resumes when repeated); return the
-        hashes of the fiddles whose runs were withdrawn."""
+        hashes of the fiddles whose runs were withdrawn. A built-in image is never deleted."""
+        self._refuse_builtin(source_id)
         removed = self._delete_quietly(layout.source(source_id))
         hashes = self.runs.withdraw(source_id)
         for size in THUMBNAIL_SIZES:
@@ -153,6 +239,17 @@ class SourceImages:
         if not removed and not hashes:
             raise errors.NotFound(f"There is no source image {source_id}.")
         return hashes
+
+    def _refuse_builtin(self, source_id: int) -> None:
+        try:
+            metadata = self.store.stat(layout.source(source_id)).metadata
+        except (NotFound, InvalidName):
+            return  # nothing there, or a deletion that stopped half-way: let it resume
+        if is_builtin(metadata):
+            raise errors.Conflict(
+                f"Source image {source_id} is built in and cannot be deleted.",
+                {"id": ["is a built-in source image"]},
+            )
 
     def _delete_quietly(self, name: str) -> bool:
         try:

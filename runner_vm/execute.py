@@ -68,16 +68,18 @@ def compile_user_code(code: str) -> CodeType | CompileError:
     try:
         return compile(code, USER_FILENAME, "exec", dont_inherit=True)
     except SyntaxError as error:
-        return CompileError(
-            text=_syntax_message(error), line=error.lineno or 0, col=error.offset or 0
-        )
+        message = f"{type(error).__name__}: {error.msg}"
+        return compile_error(message, error.lineno or 0, error.offset or 0)
     except (ValueError, MemoryError, RecursionError) as error:
-        return CompileError(text=f"the program could not be compiled: {error}", line=0, col=0)
+        return compile_error(f"the program could not be compiled: {error}", 0, 0)
 
 
-def _syntax_message(error: SyntaxError) -> str:
-    kind = type(error).__name__
-    return f"{kind}: {error.msg}"
+def compile_error(message: str, line: int, col: int) -> CompileError:
+    """A compile error whose text reads as a compiler prints one, `draw.py:LINE:COL: error:
+    MESSAGE` (just `draw.py: error: MESSAGE` without a position): Skia's fiddle-sk recognises a
+    compile error by its `error:`, and editors and terminals link the position."""
+    where = f"{USER_FILENAME}:{line}:{col}" if line else USER_FILENAME
+    return CompileError(text=f"{where}: error: {message}", line=line, col=col)
 
 
 def run(request: RunRequest) -> Outcome:

@@ -11,7 +11,7 @@ import skia
 
 from functions.app import create_app
 from functions.config import Settings
-from functions.hashing import fiddle_hash
+from functions.hashing import fiddle_hash, skia_hash
 from functions.options import FiddleOptions
 from functions.services import services
 from functions.storage.local import LocalBlobStore
@@ -48,7 +48,12 @@ def render_directly(code: str, width: int, height: int) -> bytes:
 
 
 def stored_names(data_dir: Path) -> list[str]:
-    return [info.name for info in LocalBlobStore(data_dir / "blobs").list("")]
+    """Every object but the built-in source images every store starts with."""
+    names = [info.name for info in LocalBlobStore(data_dir / "blobs").list("")]
+    return [name for name in names if not name.startswith(BUILTIN_PREFIXES)]
+
+
+BUILTIN_PREFIXES = ("source/", "thumbnail/")
 
 
 def test_spec_example_renders_the_same_pixels_as_skia_directly(client: Any) -> None:
@@ -129,7 +134,9 @@ def test_compile_error_reports_line_and_column_and_stores_only_code(
     assert body["runtime_error"] == ""
     [error] = body["compile_errors"]
     assert error["line"] == 2 and error["col"] >= 1 and "SyntaxError" in error["text"]
-    assert stored_names(data_dir) == [f"fiddle/{body['fiddleHash']}/draw.py"]
+    # The code, and the alias of its Skia-form hash.
+    alias = f"alias/{skia_hash(code, FiddleOptions())}"
+    assert stored_names(data_dir) == [alias, f"fiddle/{body['fiddleHash']}/draw.py"]
     page = client.get(f"/c/{body['fiddleHash']}")
     assert page.status_code == 200 and b"no stored result" in page.data
 
@@ -143,8 +150,9 @@ def test_runtime_error_shows_only_the_users_frames(client: Any, data_dir: Path) 
     assert 'File "draw.py", line 2, in helper' in error
     assert error.endswith("ZeroDivisionError: division by zero")
     assert "runner_vm" not in error and "execute.py" not in error
-    assert all("/" not in name for name in stored_names(data_dir)[0].split("/")[2:])
-    assert len(stored_names(data_dir)) == 1
+    digest = answer.json["fiddleHash"]
+    alias = f"alias/{skia_hash(code, FiddleOptions())}"
+    assert stored_names(data_dir) == [alias, f"fiddle/{digest}/draw.py"]
 
 
 def test_missing_draw_function_is_a_runtime_error(client: Any) -> None:

@@ -260,11 +260,13 @@ BAD_UPLOADS = {
 def test_bad_uploads_store_nothing_and_use_no_id(app: Flask, data_dir: Path, case: str) -> None:
     client, headers = app.test_client(), bearer(app, "alice")
     data, status = BAD_UPLOADS[case]
+    before = objects(data_dir, "source/") | objects(data_dir, "thumbnail/")
     answer = upload(client, headers, data)
     assert answer.status_code == status
     assert answer.json["error"].endswith(".") and "Traceback" not in answer.json["error"]
-    assert not objects(data_dir, "source/") and not objects(data_dir, "thumbnail/")
-    assert upload(client, headers, png_bytes()).json["id"] == 1
+    assert objects(data_dir, "source/") | objects(data_dir, "thumbnail/") == before
+    # The first upload after the six built-in images.
+    assert upload(client, headers, png_bytes()).json["id"] == 7
 
 
 def test_upload_without_the_field_is_400(app: Flask) -> None:
@@ -282,7 +284,7 @@ def test_concurrent_uploads_get_distinct_ids_without_gaps(app: Flask) -> None:
 
     with ThreadPoolExecutor(32) as pool:
         ids = sorted(pool.map(send, range(32)))
-    assert ids == list(range(1, 33))
+    assert ids == list(range(7, 39))
 
 
 def test_a_fiddle_sees_its_source_image(app: Flask) -> None:
@@ -385,7 +387,17 @@ def test_sources_are_listed_for_the_picker(app: Flask) -> None:
     client = app.test_client()
     first = upload(client, bearer(app, "alice"), png_bytes()).json["id"]
     listing = client.get("/_/sources").json["sources"]
-    assert listing == [{"id": first, "url": f"/s/{first}", "thumbnail": f"/s/{first}?size=64"}]
+    assert [source["id"] for source in listing] == [1, 2, 3, 4, 5, 6, first]
+    assert listing[0] == {
+        "id": 1, "url": "/s/1", "thumbnail": "/s/1?size=64", "name": "Blue blob", "builtin": True,
+    }  # fmt: skip
+    assert listing[-1] == {
+        "id": first,
+        "url": f"/s/{first}",
+        "thumbnail": f"/s/{first}?size=64",
+        "name": f"Image {first}",
+        "builtin": False,
+    }
 
 
 def test_outputs_may_be_framed_by_this_site_only(app: Flask) -> None:

@@ -21,9 +21,22 @@ def test_every_name_is_spelled_as_stored() -> None:
     assert layout.LAST_SOURCE_ID == "source/lastid.txt"
     assert layout.thumbnail(7, 64) == "thumbnail/7/64.png"
     assert layout.named("green_dot") == "named/green_dot"
+    assert layout.alias(HASH) == f"alias/{HASH}"
     assert layout.WITHDRAWN == "withdrawn"
     assert layout.SOURCE_USES == "source_uses"
     assert layout.source_use_id(7, HASH, RUNID) == f"7-{HASH}-{RUNID}"
+
+
+def test_a_code_object_reads_back() -> None:
+    assert layout.parse_code_object(layout.code(HASH)) == HASH
+    for other in (
+        layout.run_marker(HASH, RUNID),
+        f"fiddle/{HASH.upper()}/draw.py",
+        f"fiddle/{HASH}/draw.py/x",
+        f"alias/{HASH}",
+        "fiddle/draw.py",
+    ):
+        assert layout.parse_code_object(other) is None, other
 
 
 def test_a_run_object_reads_back() -> None:

@@ -29,8 +29,7 @@ blueprint = FiddleBlueprint(
 def newest_output(filename: str) -> Any:
     reference, output = _split_or_404(filename)
     fiddles = services().fiddles
-    digest = fiddles.resolve(reference) or abort(404)
-    newest = fiddles.newest_run(digest) or abort(404)
+    digest, newest = fiddles.lookup(reference, fiddles.newest_run) or abort(404)
     # The newest run can change when a new Skia build renders the fiddle: cache only briefly.
     return _send(fiddles.run_output(digest, newest, output), output, "public, max-age=60")
 
@@ -39,14 +38,14 @@ def newest_output(filename: str) -> Any:
 def run_output(runid: str, filename: str) -> Any:
     reference, output = _split_or_404(filename)
     fiddles = services().fiddles
-    digest = fiddles.resolve(reference) or abort(404)
-    # A run's outputs never change once stored.
+    found = fiddles.lookup(reference, lambda digest: fiddles.output(digest, runid, output))
+    # A run's outputs never change once stored (a hash in either form always means one fiddle).
     cache = (
         "public, max-age=31536000, immutable"
         if not reference.startswith("@")
         else "public, max-age=60"
     )
-    return _send(fiddles.output(digest, runid, output), output, cache)
+    return _send(found[1] if found else None, output, cache)
 
 
 def _split_or_404(filename: str) -> tuple[str, str]:

@@ -43,10 +43,10 @@ def oembed() -> Any:
     base = public_base_url()
     reference = _reference(request.args.get("url", ""), base)
     fiddles = services().fiddles
-    digest = fiddles.resolve(reference)
-    fiddle = fiddles.load(digest) if digest else None
-    if fiddle is None:
+    found = fiddles.lookup(reference, fiddles.load)
+    if found is None:
         raise NotFound("There is no fiddle at that url.")
+    fiddle = found[1]
     width, height = fiddle.options.width + 16, fiddle.options.height + 48
     src = f"{base}/iframe/{reference}"
     html = (

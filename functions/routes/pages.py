@@ -13,6 +13,7 @@ results have one rendering.
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,13 +146,29 @@ class FiddleView:
     # The fiddle names a source image that an admin has since deleted.
     source_removed: bool = False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, source_ids: list[int]) -> dict[str, Any]:
+        """The fiddle as JSON: every field of Skia Fiddle's FiddleContext with its type (so
+        Skia's fiddle-embed-sk reads it), then this service's own."""
+        return {**self._skia_context(source_ids), **self._own_fields()}
+
+    def _skia_context(self, source_ids: list[int]) -> dict[str, Any]:
+        # `sources` is a string holding a JSON array, as Skia sends it; Skia's components read
+        # the hash from `fiddlehash` only, and Go reads either spelling of the key.
+        return {
+            "version": self.run.runid.rsplit("-", 1)[-1] if self.run else "",
+            "sources": json.dumps(source_ids, separators=(",", ":")),
+            "fiddlehash": self.fiddle.hash,
+            "code": self.fiddle.code,
+            "name": self.reference[1:] if self.reference.startswith("@") else "",
+            "overwrite": False,
+            "fast": False,
+            "options": self.fiddle.options.to_json(),
+        }
+
+    def _own_fields(self) -> dict[str, Any]:
         return {
             "fiddleHash": self.fiddle.hash,
-            "code": self.fiddle.code,
-            "options": self.fiddle.options.to_json(),
             "runid": self.run.runid if self.run else None,
-            "version": self.run.runid.rsplit("-", 1)[-1] if self.run else None,
             "text": self.run.text if self.run else "",
             "outputs": self.urls,
             "notices": self.notices,
@@ -161,8 +178,7 @@ class FiddleView:
 
 def load_view(reference: str) -> FiddleView:
     fiddles = services().fiddles
-    digest = fiddles.resolve(reference) or abort(404)
-    fiddle = fiddles.load(digest) or abort(404)
+    digest, fiddle = fiddles.lookup(reference, fiddles.load) or abort(404)
     run = fiddles.newest_run(digest)
     view = FiddleView(reference, fiddle, run)
     if run:
@@ -240,7 +256,8 @@ def _iframe_code_flag(value: str) -> bool:
 
 @json_blueprint.get("/e/<reference>")
 def fiddle_json(reference: str) -> Any:
-    return jsonify(load_view(reference).to_json())
+    view = load_view(reference)
+    return jsonify(view.to_json(services().sources.ids()))
 
 
 @json_blueprint.get("/e/<reference>/results")

@@ -58,7 +58,13 @@ def upload() -> Any:
 def source_list() -> Any:
     """Every source image, for the editor's source picker."""
     images = [
-        {"id": image.id, "url": f"/s/{image.id}", "thumbnail": f"/s/{image.id}?size=64"}
+        {
+            "id": image.id,
+            "url": f"/s/{image.id}",
+            "thumbnail": f"/s/{image.id}?size=64",
+            "name": image.name,
+            "builtin": image.builtin,
+        }
         for image in services().sources.all()
     ]
     response = jsonify(sources=images)

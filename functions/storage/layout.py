@@ -10,12 +10,15 @@
     source/lastid.txt                    the largest source id ever used
     thumbnail/<id>/<size>.png            its thumbnails (64, 128 and 256 pixels)
     named/<name>                         a named fiddle: its hash, with its creator as metadata
+    alias/<hash>                         a fiddle's hash in Skia's current form -> its canonical
+                                         (fiddle 1.0) hash, written with the fiddle's code
 
 The document store names runs of a source image by registration ids, `<id>-<hash>-<runid>` in
 the collection `source_uses`; they are spelled here too, beside the names they stand for.
 
 A hash is 32 lower-case hex digits; a runid starts with a digit and has no "/"; a name is
-letters, digits and underscores. `parse_run_object` reads a fiddle object's name back.
+letters, digits and underscores. `parse_code_object` and `parse_run_object` read a fiddle
+object's name back.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ CODE = "draw.py"
 RUN_MARKER = "run.json"
 # Metadata key of a withdrawal marker: it says the run was taken back, and why.
 WITHDRAWN = "withdrawn"
+ALIASES = "alias/"
 LAST_SOURCE_ID = "source/lastid.txt"
 SOURCE_USES = "source_uses"
 
@@ -70,9 +74,22 @@ def named(name: str) -> str:
     return f"named/{name}"
 
 
+def alias(other_hash: str) -> str:
+    """Where a hash in the other form (Skia's) leads to the canonical one."""
+    return f"{ALIASES}{other_hash}"
+
+
 def source_use_id(source_id: int, fiddle_hash: str, runid: str) -> str:
     """The document id that registers a run as a user of a source image."""
     return f"{source_id}-{fiddle_hash}-{runid}"
+
+
+def parse_code_object(key: str) -> str | None:
+    """The hash of fiddle/<hash>/draw.py; None for any other object."""
+    parts = key.split("/")
+    if len(parts) != 3 or f"{parts[0]}/" != FIDDLES or parts[2] != CODE:
+        return None
+    return parts[1] if HASH_RE.fullmatch(parts[1]) else None
 
 
 @dataclass(frozen=True)

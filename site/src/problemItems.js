@@ -12,6 +12,10 @@ function runtimeLine(traceback) {
 
 const lastLine = (text) => text.trim().split("\n").pop();
 
+// A compile error's text reads as a compiler prints it ("draw.py:4:12: error: SyntaxError: ...");
+// the list already says where, so it shows what follows.
+const compilerMessage = (text) => text.replace(/^draw\.py(?::\d+:\d+)?: error: /, "");
+
 function problemItem(where, text, line, col, traceback = false) {
   const message = traceback ? lastLine(text) : text;
   const button = element(
@@ -44,10 +48,10 @@ function compileProblems(errors, found, editor) {
     const range = editor.rangeAt(error.line, error.col);
     if (range) {
       found.lines.push(error.line);
-      found.diagnostics.push({ ...range, severity: "error", message: error.text, source: "compile" });
+      found.diagnostics.push({ ...range, severity: "error", message: compilerMessage(error.text), source: "compile" });
     }
     const where = error.col ? `Line ${error.line}, column ${error.col}` : `Line ${error.line}`;
-    found.items.push(problemItem(where, error.text, error.line, error.col));
+    found.items.push(problemItem(where, compilerMessage(error.text), error.line, error.col));
   }
 }
 
