@@ -5,10 +5,16 @@ page, as the route's policy says (functions/routing.py).
 
 The JSON answer always has "error", one sentence; "fields" (the reasons per request field) when
 the error concerns fields, and on every 400, where it names the request itself if nothing else.
+
+A 404 of an image or video address (the route policy's `image_paths`) has an empty body, unless
+the request's Accept header names JSON or HTML (a program asking for the sentence, a browser tab
+opening the address): an <img> or <video> shows no error body, and Skia's components request
+outputs that may not exist (the GPU image) on every fiddle they show.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 from typing import Any
 
@@ -62,12 +68,26 @@ def retry_later(response: Response, seconds: int | None) -> Response:
 def error_response(
     status: int, message: str, fields: dict[str, list[str]] | None = None
 ) -> Response:
+    if status == 404 and _image_request():
+        return _empty(status)
     if wants_json():
         response = jsonify(_json_error(status, message, fields or {}))
     else:
         response = make_response(render_template("error.html", status=status, message=message))
     response.status_code = status
     return response
+
+
+def _image_request() -> bool:
+    patterns = current_policy().image_paths
+    if not any(fnmatch.fnmatchcase(request.path, pattern) for pattern in patterns):
+        return False
+    named = {mimetype for mimetype, _ in request.accept_mimetypes}
+    return not named & {"application/json", "text/html"}
+
+
+def _empty(status: int) -> Response:
+    return Response(b"", status=status, content_type="text/plain; charset=utf-8")
 
 
 def _json_error(status: int, message: str, fields: dict[str, list[str]]) -> dict[str, Any]:

@@ -61,6 +61,9 @@ class RoutePolicy:
     # False: the load balancer's URL map does not send these paths to the target (/metrics is
     # reachable only from inside the project; the static site's files come from its bucket).
     routed: bool = True
+    # Paths (fnmatch patterns, "*" crossing "/") that serve images or videos: their 404 has no
+    # body for an <img> or <video>, which shows none (functions/http_errors.py).
+    image_paths: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:

@@ -13,7 +13,9 @@ VALID_CODE = "def draw(canvas):\n    pass\n"
 
 
 def stored(data_dir: Path) -> list[str]:
-    return [info.name for info in LocalBlobStore(data_dir / "blobs").list("")]
+    """Every object but the built-in source images every store starts with."""
+    names = [info.name for info in LocalBlobStore(data_dir / "blobs").list("")]
+    return [name for name in names if not name.startswith(("source/", "thumbnail/"))]
 
 
 def assert_clear_400(answer: Any, field: str | None = None) -> None:
@@ -44,7 +46,26 @@ BAD_BODIES = {
     "NUL in code": ({"code": "def draw(c):\x00 pass"}, "code"),
     "options not an object": ({"code": VALID_CODE, "options": [1]}, "options"),
     "unknown option": ({"code": VALID_CODE, "options": {"colour": 1}}, None),
-    "duration without animation": ({"code": VALID_CODE, "options": {"duration": 3.0}}, None),
+    "duration without animation too long": (
+        {"code": VALID_CODE, "options": {"duration": 61.0}},
+        "options.duration",
+    ),
+    "negative duration without animation": (
+        {"code": VALID_CODE, "options": {"duration": -1}},
+        "options.duration",
+    ),
+    "offscreen width 0": (
+        {"code": VALID_CODE, "options": {"offscreen": True, "offscreen_width": 0}},
+        "options.offscreen_width",
+    ),
+    "offscreen width as string when off": (
+        {"code": VALID_CODE, "options": {"offscreen": False, "offscreen_width": "0"}},
+        "options.offscreen_width",
+    ),
+    "offscreen mipmap without texturable": (
+        {"code": VALID_CODE, "options": {"offscreen": True, "offscreen_mipmap": True}},
+        "options.offscreen_mipmap",
+    ),
     "duration too long": (
         {"code": VALID_CODE, "options": {"animated": True, "duration": 61.0}},
         "options.duration",

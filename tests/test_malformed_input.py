@@ -8,6 +8,7 @@ anonymously and as a signed-in administrator.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -105,10 +106,10 @@ class Findings:
 
     sent: int = 0
 
-    def check(self, rule: Rule, what: str, method: str, url: str, answer: Any, json: bool) -> None:
+    def check(self, rule: Rule, what: str, method: str, url: str, answer: Any, form: str) -> None:
         self.routes.add(rule.rule)
         self.sent += 1
-        problem = _problem(url, answer, json)
+        problem = _problem(url, answer, form)
         if problem:
             self.failures.append(f"{method} {url[:120]} ({what}): {problem}")
 
@@ -117,7 +118,7 @@ class Findings:
 OEMBED_NO_SUCH_FORMAT = 501
 
 
-def _problem(url: str, answer: Any, json_errors: bool) -> str | None:
+def _problem(url: str, answer: Any, form: str) -> str | None:
     status = answer.status_code
     path = url.split("?", 1)[0]
     if path == "/oembed" and status == OEMBED_NO_SUCH_FORMAT and "format=" in url:
@@ -126,7 +127,9 @@ def _problem(url: str, answer: Any, json_errors: bool) -> str | None:
         return f"answered {status}: {answer.data[:200]!r}"
     if b"Traceback" in answer.data:
         return "shows a traceback"
-    if status < 400 or not json_errors:
+    if status == 404 and form == "image":
+        return None if answer.data == b"" else f"404 of an image with a body: {answer.data[:80]!r}"
+    if status < 400 or form == "html":
         return None
     body = answer.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("error"), str):
@@ -187,10 +190,15 @@ def app(runner_url: str, data_dir: Path) -> Flask:
     return application
 
 
-def _json_errors(app: Flask, method: str, url: str) -> bool:
-    """Whether the policy of the route that answers url (functions/routing.py) says JSON."""
+def _error_form(app: Flask, method: str, url: str) -> str:
+    """How the policy of the route that answers url (functions/routing.py) says its errors are
+    written: "json", "html", or "image" (no body for a 404, as an <img> asks without Accept)."""
     with app.test_request_context(url, method=method):
-        return current_policy().json_errors
+        policy = current_policy()
+        path = url.split("?", 1)[0]
+        if any(fnmatch.fnmatchcase(path, pattern) for pattern in policy.image_paths):
+            return "image"
+        return "json" if policy.json_errors else "html"
 
 
 def attack_every_route(app: Flask, identity: dict[str, str]) -> Findings:
@@ -200,7 +208,7 @@ def attack_every_route(app: Flask, identity: dict[str, str]) -> Findings:
             client = app.test_client()
             headers = {**identity, **arguments.pop("headers", {})}
             answer = client.open(url, method=method, headers=headers, **arguments)
-            findings.check(rule, what, method, url, answer, _json_errors(app, method, url))
+            findings.check(rule, what, method, url, answer, _error_form(app, method, url))
     return findings
 
 

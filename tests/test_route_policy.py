@@ -74,7 +74,9 @@ class Sample:
     status: int
     framing: str  # a key of FRAMING
     cors: bool  # any origin may read the answer, without credentials
-    errors: str = ""  # "json" or "html": how an error answer is written ("" for a success)
+    # How an error answer is written ("" for a success): "json", "html", or "image" (a 404 of an
+    # image address asked for as an <img> does, without naming JSON or HTML: no body at all).
+    errors: str = ""
     who: str = ""  # "admin": sent with an administrator's API token
     body: dict[str, Any] | None = None  # the exact JSON answer, where it is pinned here
 
@@ -95,8 +97,13 @@ SAMPLES = [
     Sample("POST", "/e/{hash}", 405, "deny", True, "json"),
     Sample("GET", "/i/{hash}_raster.png", 200, "self", True),
     Sample("GET", "/i/{missing}.pdf", 404, "self", True, "html"),
+    Sample("GET", "/i/{missing}_raster.png", 404, "self", True, "image"),
+    Sample("GET", "/i/{missing}_gpu.png", 404, "self", True, "image"),
+    Sample("GET", "/i/{hash}_gpu.png", 404, "self", True, "image"),
+    Sample("GET", "/i/{missing}_cpu.webm", 404, "self", True, "image"),
     Sample("GET", "/ai/{runid}/{hash}.pdf", 200, "self", True),
     Sample("GET", "/ai/{runid}/{missing}.pdf", 404, "self", True, "html"),
+    Sample("GET", "/ai/{runid}/{missing}_raster.png", 404, "self", True, "image"),
     Sample("POST", "/_/run", 200, "deny", True),
     Sample("POST", "/_/run?bad", 400, "deny", True, "json",
            body={"error": "The request body must be a JSON object.",
@@ -122,7 +129,7 @@ SAMPLES = [
     Sample("GET", "/_/sources", 200, "deny", True),
     Sample("GET", "/s/{source}", 200, "deny", True),
     Sample("GET", "/s/{source}?size=64", 200, "deny", True),
-    Sample("GET", "/s/99999", 404, "deny", True, "json"),
+    Sample("GET", "/s/99999", 404, "deny", True, "image"),
     Sample("OPTIONS", "/s/{source}", 200, "deny", True),
     Sample("GET", "/admin/", 401, "deny", False, "html"),
     Sample("GET", "/admin/", 303, "deny", False, "", "admin"),
@@ -244,6 +251,8 @@ def assert_error_form(answer: Any, sample: Sample) -> None:
     elif sample.errors == "html":
         assert answer.mimetype == "text/html"
         assert b"<html" in answer.data.lower() or b"<!doctype" in answer.data.lower()
+    elif sample.errors == "image":
+        assert answer.data == b"" and answer.mimetype == "text/plain"
 
 
 @pytest.mark.parametrize("framing", ["deny", "self", "any"])

@@ -21,6 +21,7 @@ blueprint = FiddleBlueprint(
         json_errors=False,
         cors=True,
         framing=Framing.SELF,
+        image_paths=("/i/*.png", "/i/*.webm", "/ai/*.png", "/ai/*.webm"),
     ),
 )
 
@@ -58,7 +59,8 @@ def _split_or_404(filename: str) -> tuple[str, str]:
 def _send(data: bytes | None, output: str, cache_control: str) -> Response:
     if data is None:
         abort(404)
-    response = Response(data, mimetype=CONTENT_TYPES[output])
+    # content_type, not mimetype: Werkzeug adds a charset to a text mimetype, which ours has.
+    response = Response(data, content_type=CONTENT_TYPES[output])
     response.headers["Cache-Control"] = cache_control
     if output == "pdf.pdf" and pdf_actions(data):
         # Chromium's PDF viewer runs a PDF's JavaScript whatever the response's CSP says (even

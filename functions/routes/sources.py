@@ -38,6 +38,7 @@ blueprint = FiddleBlueprint(
         json_errors=True,
         cors=True,
         framing=Framing.DENY,
+        image_paths=("/s/*",),
     ),
 )
 
@@ -79,6 +80,6 @@ def source_image(source_id: int) -> Any:
     data = sources.image(source_id) if size is None else sources.thumbnail(source_id, size)
     if data is None:
         abort(404)
-    response = Response(data, mimetype="image/png")
+    response = Response(data, content_type="image/png")
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
