@@ -5,9 +5,10 @@ precondition, never below 7), deletable by admins together with every output ren
 functions/source_runs.py). Their names in the blob store are functions/storage/layout.py's.
 
 The built-in images are stored when the app starts (`seed_builtins`), create-only and only in
-ids no image ever had, then the last id is raised to 6 under its generation precondition: any
-number of instances may seed at once, an upload racing them takes 7 or more, and a store whose
-last id is 6 or more is left as it is at the cost of one read.
+ids no image ever had, then the last id is raised to 6 under its generation precondition. Only
+seeding raises it to 6 (an upload that finds it lower seeds first), so a last id of 6 or more
+means the built-ins are stored: any number of instances may seed at once, uploads racing them
+take 7 and up, and a store past 6 is left as it is at the cost of one read.
 """
 
 from __future__ import annotations
@@ -117,10 +118,13 @@ class SourceImages:
     def _next_id(self) -> int:
         for _ in range(ID_RETRIES):
             last, generation = self._last_id()
-            # Uploads never take a built-in's id, whether or not it was seeded yet.
-            next_id = max(last, LAST_BUILTIN_ID) + 1
-            if self._set_last_id(next_id, generation):
-                return next_id
+            if last < LAST_BUILTIN_ID:
+                # Only seeding moves the last id up to the built-ins' (after storing them), so
+                # that a last id of 6 or more always means they are there.
+                self.seed_builtins()
+                continue
+            if self._set_last_id(last + 1, generation):
+                return last + 1
         raise errors.Unavailable.about(UPLOAD_FIELD, "Too many uploads at once; try again.")
 
     def _last_id(self) -> tuple[int, int]:

@@ -6,12 +6,22 @@ import itertools
 import os
 import pathlib
 import threading
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from functions.builtin_sources import BUILTIN_SOURCES, image_path
 from functions.config import Settings
+from functions.docstore.sqlite import SqliteDocumentStore
+from functions.fiddles import FiddleRepository
+from functions.hashing import fiddle_hash, skia_hash
+from functions.options import FiddleOptions
+from functions.quotas import ClientLimits, FairShare, StorageQuota
+from functions.runner_client import HttpRunnerClient
+from functions.source_runs import SourceRuns
+from functions.sources import SourceImages
 from functions.storage.blobstore import (
     BlobInfo,
     BlobStore,
@@ -468,3 +478,126 @@ def test_local_metadata_must_be_strings(local_store: LocalBlobStore) -> None:
     with pytest.raises(TypeError):
         local_store.write("x", b"", metadata={"n": 1})  # type: ignore[dict-item]
     assert not local_store.exists("x")
+
+
+# --- what the service keeps through the interface, on every backend (issue 18) ---
+
+
+def _source_images(store: BlobStore, tmp_path: pathlib.Path) -> SourceImages:
+    """The source images over `store`; seeding uses the stores only, never the runner."""
+    documents = SqliteDocumentStore(tmp_path / f"docs-{uuid.uuid4().hex}.sqlite3")
+    fiddles = FiddleRepository(store)
+    limits = ClientLimits(StorageQuota(0), FairShare(0), 0)
+    runner = HttpRunnerClient(("http://127.0.0.1:9",))
+    return SourceImages(store, documents, SourceRuns(fiddles, documents), runner, limits)
+
+
+def test_builtin_sources_are_seeded_once(blob_store: BlobStore, tmp_path: pathlib.Path) -> None:
+    sources = _source_images(blob_store, tmp_path)
+    assert sources.seed_builtins() == [1, 2, 3, 4, 5, 6]
+    names = _names(blob_store, "")
+    for source in BUILTIN_SOURCES:
+        blob = blob_store.read(f"source/{source.id}")
+        assert blob.data == image_path(source.id).read_bytes()
+        assert blob.metadata == {"creator": "fiddle", "builtin": "true"}
+        assert blob.content_type == "image/png"
+        assert {f"thumbnail/{source.id}/{size}.png" for size in (64, 128, 256)} <= set(names)
+    assert blob_store.read("source/lastid.txt").data == b"6"
+    generations = {info.name: info.generation for info in blob_store.list("")}
+    # Seeding again (every app start) reads the last id and writes nothing.
+    assert sources.seed_builtins() == []
+    assert {info.name: info.generation for info in blob_store.list("")} == generations
+    assert sources.ids() == [1, 2, 3, 4, 5, 6]
+
+
+def test_concurrent_seeding_and_numbering_never_collide(
+    blob_store: BlobStore, tmp_path: pathlib.Path
+) -> None:
+    """Instances starting at once seed together while uploads take ids: each built-in stored
+    once, uploads from 7 without gaps, the last id the largest."""
+    seeders = [_source_images(blob_store, tmp_path) for _ in range(4)]
+    start = threading.Barrier(12)
+
+    def seed(sources: SourceImages) -> list[int]:
+        start.wait()
+        return sources.seed_builtins()
+
+    def take_id(_: int) -> int:
+        start.wait()
+        return seeders[0]._next_id()
+
+    with ThreadPoolExecutor(12) as pool:
+        seeded = [pool.submit(seed, sources) for sources in seeders]
+        taken = [pool.submit(take_id, i) for i in range(8)]
+    assert sorted(future.result() for future in taken) == list(range(7, 15))
+    assert all(set(future.result()) <= set(range(1, 7)) for future in seeded)
+    for source in BUILTIN_SOURCES:
+        assert blob_store.read(f"source/{source.id}").data == image_path(source.id).read_bytes()
+    assert blob_store.read("source/lastid.txt").data == b"14"
+
+
+def test_seeding_fills_only_ids_never_used(blob_store: BlobStore, tmp_path: pathlib.Path) -> None:
+    """A store whose uploads took ids 1 to 3 before built-ins existed keeps them."""
+    for source_id in (1, 2, 3):
+        blob_store.write(f"source/{source_id}", b"upload", metadata={"creator": "alice"})
+    blob_store.write("source/lastid.txt", b"3")
+    assert _source_images(blob_store, tmp_path).seed_builtins() == [4, 5, 6]
+    assert [blob_store.read(f"source/{i}").data for i in (1, 2, 3)] == [b"upload"] * 3
+    assert blob_store.read("source/lastid.txt").data == b"6"
+
+
+def test_seeding_leaves_a_store_past_the_builtins_alone(
+    blob_store: BlobStore, tmp_path: pathlib.Path
+) -> None:
+    blob_store.write("source/lastid.txt", b"9")
+    assert _source_images(blob_store, tmp_path).seed_builtins() == []
+    assert _names(blob_store, "") == ["source/lastid.txt"]
+
+
+def test_seeding_never_replaces_an_image_in_its_way(
+    blob_store: BlobStore, tmp_path: pathlib.Path
+) -> None:
+    """An id taken by an upload of an older version while this one seeds stays that upload."""
+    blob_store.write("source/2", b"upload", metadata={"creator": "alice"})
+    sources = _source_images(blob_store, tmp_path)
+    assert sources.seed_builtins() == [1, 3, 4, 5, 6]
+    assert blob_store.read("source/2").data == b"upload"
+    assert not _names(blob_store, "thumbnail/2/") and 2 not in sources.ids()
+
+
+ALIAS_CODE = "def draw(canvas):\n    canvas.clear(0xFFFF0000)\n"
+
+
+def test_a_fiddle_is_found_by_both_hash_forms(blob_store: BlobStore) -> None:
+    fiddles = FiddleRepository(blob_store)
+    options = FiddleOptions(width=100)
+    canonical, other = fiddle_hash(ALIAS_CODE, options), skia_hash(ALIAS_CODE, options)
+    fiddles.save_code(canonical, ALIAS_CODE, options)
+    assert blob_store.read(f"alias/{other}").data == canonical.encode()
+    for reference in (canonical, other):
+        found = fiddles.lookup(reference, fiddles.load)
+        assert found is not None and found[0] == canonical and found[1].code == ALIAS_CODE
+    assert fiddles.lookup("0" * 32, fiddles.load) is None
+    assert fiddles.alias_target(canonical) is None
+
+
+def test_racing_writers_of_one_alias_write_it_once(blob_store: BlobStore) -> None:
+    fiddles = FiddleRepository(blob_store)
+    canonical, other = "a" * 32, "b" * 32
+    start = threading.Barrier(CREATORS)
+
+    def write(_: int) -> bool:
+        start.wait()
+        return fiddles.save_alias(canonical, other)
+
+    with ThreadPoolExecutor(CREATORS) as pool:
+        written = list(pool.map(write, range(CREATORS)))
+    assert written.count(True) == 1
+    assert fiddles.alias_target(other) == canonical
+
+
+def test_an_alias_holding_anything_but_a_hash_leads_nowhere(blob_store: BlobStore) -> None:
+    fiddles = FiddleRepository(blob_store)
+    blob_store.write("alias/" + "c" * 32, b"../../etc/passwd")
+    assert fiddles.alias_target("c" * 32) is None
+    assert fiddles.lookup("c" * 32, fiddles.load) is None

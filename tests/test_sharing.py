@@ -16,6 +16,8 @@ from flask import Flask
 
 from functions.app import create_app
 from functions.config import Settings
+from functions.hashing import skia_hash
+from functions.options import FiddleOptions
 from functions.services import services
 from functions.storage.local import LocalBlobStore
 
@@ -148,6 +150,27 @@ def test_named_fiddle_works_everywhere(app: Flask, data_dir: Path) -> None:
     assert client.get("/e/@green_dot").json["fiddleHash"] == digest
     assert client.get("/i/@green_dot_raster.png").data == client.get(f"/i/{digest}_raster.png").data
     assert b"@green_dot" in client.get("/named/").data
+
+
+def test_naming_by_the_skia_form_of_the_hash_names_the_canonical_one(
+    app: Flask, data_dir: Path
+) -> None:
+    client = app.test_client()
+    digest = run(client)
+    other = skia_hash(DRAW, FiddleOptions())
+    assert other != digest
+    answer = client.post(
+        "/_/name", json={"name": "by_skia", "hash": other}, headers=bearer(app, "alice")
+    )
+    assert answer.status_code == 200
+    assert LocalBlobStore(data_dir / "blobs").read("named/by_skia").data.decode() == digest
+    assert client.get("/e/@by_skia").json["fiddleHash"] == digest
+    # An alias of nothing is still no fiddle.
+    missing = skia_hash(DRAW + "# never run\n", FiddleOptions())
+    refused = client.post(
+        "/_/name", json={"name": "nothing", "hash": missing}, headers=bearer(app, "alice")
+    )
+    assert refused.status_code == 404 and not objects(data_dir, "named/nothing")
 
 
 @pytest.mark.parametrize(
