@@ -96,12 +96,17 @@ def _admin_parser(parser: argparse.ArgumentParser) -> None:
         "remove-user", help="remove a user, their sessions and their API tokens"
     )
     remove.add_argument("name")
-    for action in (user, token, password, remove):
+    aliases = actions.add_parser(
+        "backfill-aliases",
+        help="give every stored fiddle the alias of its Skia-form hash (once, after upgrading)",
+    )
+    for action in (user, token, password, remove, aliases):
         action.add_argument("--data-dir", type=Path, default=None, help="as for fiddle serve")
     user.set_defaults(handler=create_user)
     token.set_defaults(handler=create_token)
     password.set_defaults(handler=set_password)
     remove.set_defaults(handler=remove_user)
+    aliases.set_defaults(handler=backfill_aliases)
 
 
 def _documents(args: argparse.Namespace) -> Any:
@@ -173,6 +178,23 @@ def remove_user(args: argparse.Namespace) -> int:
         COMMAND_LINE, "remove_user", args.name, sessions_ended=sessions, tokens_revoked=tokens
     )
     print(f"removed {args.name} ({sessions} sessions ended, {tokens} API tokens revoked)")
+    return 0
+
+
+def backfill_aliases(args: argparse.Namespace) -> int:
+    """Fiddles stored before aliases existed are reachable by their Skia-form hash only once
+    this has run (or once each is run again); it reads every stored fiddle's code."""
+    from functions.config import Settings
+    from functions.fiddles import FiddleRepository
+    from functions.storage.factory import make_blob_store
+
+    store = make_blob_store(Settings.from_env(data_dir=args.data_dir))
+    counts = FiddleRepository(store).backfill_aliases()
+    print(
+        f"aliases: {counts['written']} written, {counts['present']} already there, "
+        f"{counts['skipped']} fiddles skipped (stored code and options that do not give "
+        "their own hash)"
+    )
     return 0
 
 

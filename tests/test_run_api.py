@@ -312,6 +312,19 @@ def test_a_fiddle_stored_before_aliases_gets_one_when_run_or_backfilled(
     assert client.get(f"/i/{skia_hash(second, FiddleOptions())}_raster.png").status_code == 200
 
 
+def test_fiddle_admin_backfill_aliases(
+    client: Any, app: Any, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from functions import cli
+
+    run(client, SPEC_EXAMPLE)
+    alias = f"alias/{skia_hash(SPEC_EXAMPLE, FiddleOptions())}"
+    services(app).blobs.delete(alias)
+    assert cli.main(["admin", "backfill-aliases", "--data-dir", str(data_dir)]) == 0
+    assert "1 written, 0 already there, 0 fiddles skipped" in capsys.readouterr().out
+    assert alias in stored_names(data_dir)
+
+
 def test_backfill_skips_code_whose_options_do_not_give_its_hash(app: Any) -> None:
     blobs = services(app).blobs
     wrong = "f" * 32
