@@ -376,3 +376,14 @@ def test_missing_images_answer_their_sentence_when_json_or_html_is_asked_for(cli
     }
     page = client.get(f"/i/{'0' * 32}_raster.png", headers={"Accept": "text/html,*/*;q=0.8"})
     assert page.status_code == 404 and b"<html" in page.data.lower()
+
+
+def test_a_still_fiddle_keeps_its_duration_but_its_program_sees_0(client: Any) -> None:
+    """Skia's editor keeps a duration when animation is switched off, and hashes it."""
+    code = "def draw(canvas):\n    print(duration)\n"
+    kept = run(client, code, textOnly=True, duration=2.5).json
+    plain = run(client, code, textOnly=True).json
+    assert kept["text"] == plain["text"] == "0.0\n"
+    assert kept["fiddleHash"] == fiddle_hash(code, FiddleOptions(text_only=True, duration=2.5))
+    assert kept["fiddleHash"] != plain["fiddleHash"]
+    assert client.get(f"/e/{kept['fiddleHash']}").json["options"]["duration"] == 2.5
