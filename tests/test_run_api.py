@@ -139,6 +139,15 @@ def test_compile_error_reports_line_and_column_and_stores_only_code(
     assert stored_names(data_dir) == [alias, f"fiddle/{body['fiddleHash']}/draw.py"]
     page = client.get(f"/c/{body['fiddleHash']}")
     assert page.status_code == 200 and b"no stored result" in page.data
+    # Compiler style, which Skia's fiddle-sk recognises by its "error:".
+    assert error["text"] == f"draw.py:2:{error['col']}: error: SyntaxError: '(' was never closed"
+    # No run: Skia's FiddleContext still has a string version.
+    stored = client.get(f"/e/{body['fiddleHash']}").json
+    assert (stored["version"], stored["runid"], stored["fiddlehash"]) == (
+        "",
+        None,
+        stored["fiddleHash"],
+    )
 
 
 def test_runtime_error_shows_only_the_users_frames(client: Any, data_dir: Path) -> None:
