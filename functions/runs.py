@@ -14,7 +14,7 @@ from typing import Any
 
 from functions import errors
 from functions.fiddles import FiddleRepository, SourceRef, StoredRun
-from functions.hashing import FIDDLE1, fiddle_hash, hash_in_form, skia_hash
+from functions.hashing import FIDDLE1, fiddle_hash, hash_in_form
 from functions.options import FiddleOptions
 from functions.quotas import ClientKeys, ClientLimits, check_run_size
 from functions.runner_client import RunnerBusy, RunnerClient, RunnerUnavailable
@@ -89,22 +89,16 @@ class RunDispatcher:
         if data.fast:
             stored = self._newest_stored(digest)
             if stored:
-                return self._stored_answer(data, stored)
+                return stored
         build = self.runner.describe()
         self._check_version(data, build)
         existing = self.fiddles.run(digest, build["runid"]) if self.fiddles.load(digest) else None
         if existing:
-            return self._stored_answer(data, _from_storage(digest, existing, build))
+            return _from_storage(digest, existing, build)
         return self._run_and_store(digest, data, build, client)
 
     def _shown_hash(self, data: RunRequestData) -> str:
         return hash_in_form(data.code, data.options, self.hash_form)
-
-    def _stored_answer(self, data: RunRequestData, answer: RunAnswer) -> RunAnswer:
-        """A stored fiddle answered as it is: its alias is written now if it was stored before
-        aliases existed (one create-only write, refused at no cost when the alias is there)."""
-        self.fiddles.save_alias(answer.fiddle_hash, skia_hash(data.code, data.options))
-        return answer
 
     def _check_source(self, data: RunRequestData) -> None:
         source = data.options.source
@@ -139,6 +133,7 @@ class RunDispatcher:
                 )
             )
         self._charge(client, data, result)
+        # The code and its alias before the run: a stored run always has both.
         self.fiddles.save_code(digest, data.code, data.options)
         if result.succeeded:
             self.source_runs.store(digest, result.runid, result.outputs, result.text, source)
