@@ -169,7 +169,7 @@ def draw_ball(canvas: skia.Canvas) -> None:
 
 def _patches() -> list[tuple[float, float, float, float]]:
     """(x, y, size, rotation) of the dark patches, in units of the ball's radius: one in the
-    middle, five around it, foreshortened towards the rim."""
+    middle, five smaller ones around it, cut by the rim."""
     patches = [(0.0, 0.0, 0.26, -90.0)]
     for i in range(5):
         angle = math.radians(-90 + 36 + 72 * i)
@@ -185,7 +185,10 @@ def _pentagon(center: skia.Point, size: float, rotation: float) -> skia.Path:
     for i in range(5):
         angle = math.radians(rotation + 72 * i)
         point = skia.Point(center.x() + size * math.cos(angle), center.y() + size * math.sin(angle))
-        path.moveTo(point) if i == 0 else path.lineTo(point)
+        if i == 0:
+            path.moveTo(point)
+        else:
+            path.lineTo(point)
     path.close()
     return path
 
