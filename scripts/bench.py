@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,18 +113,49 @@ def busy_jiffies() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
+def servers_cpu_seconds() -> float:
+    """CPU seconds used so far by the servers this benchmark started (the runner with its hosts
+    and children, `fiddle serve`): every live process below this one, with the CPU of the
+    children each has reaped. Unlike the machine's counters, other work on the machine does not
+    count."""
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it ended while being listed
+        # After the command: state, ppid, ..., utime (12), stime, cutime, cstime (15).
+        parents[int(entry.name)] = int(fields[1])
+        used[int(entry.name)] = sum(int(value) for value in fields[11:15]) / tick
+    me = os.getpid()
+    return sum(seconds for pid, seconds in used.items() if _descends(pid, me, parents))
+
+
+def _descends(pid: int, ancestor: int, parents: dict[int, int]) -> bool:
+    while pid in parents and parents[pid] != ancestor:
+        pid = parents[pid]
+    return parents.get(pid) == ancestor
+
+
 @dataclass(frozen=True)
 class Window:
-    """Runs, seconds, and busy and total CPU jiffies of the machine, over one or more windows."""
+    """Runs, seconds, busy and total CPU jiffies of the machine, and the CPU seconds the servers
+    used, over one or more windows."""
 
     runs: int
     seconds: float
     busy: int
     total: int
+    servers_cpu: float = 0.0
 
     def __add__(self, other: Window) -> Window:
         return Window(self.runs + other.runs, self.seconds + other.seconds,
-                      self.busy + other.busy, self.total + other.total)  # fmt: skip
+                      self.busy + other.busy, self.total + other.total,
+                      self.servers_cpu + other.servers_cpu)  # fmt: skip
 
     def rate(self) -> Rate:
         """Runs per second, and how many of the machine's cores were busy meanwhile."""
@@ -134,11 +165,13 @@ class Window:
 
 def measured_window(url: str, one_run: OneRun, concurrency: int, total: int) -> Window:
     busy_before, all_before = busy_jiffies()
+    cpu_before = servers_cpu_seconds()
     started = time.perf_counter()
     drive(url, one_run, concurrency, total)
     seconds = time.perf_counter() - started
     busy_after, all_after = busy_jiffies()
-    return Window(total, seconds, busy_after - busy_before, all_after - all_before)
+    cpu = servers_cpu_seconds() - cpu_before
+    return Window(total, seconds, busy_after - busy_before, all_after - all_before, cpu)
 
 
 def post_run(connection: http.client.HTTPConnection, code: str) -> dict[str, Any]:
@@ -263,7 +296,9 @@ ROUND_ORDER = (2, 8, 1, 4)
 LEVELS = tuple(sorted(ROUND_ORDER))  # the order they are reported in
 
 
-def interleaved_rounds(url: str, one_run: OneRun, runs: int, rounds: int) -> list[dict[int, Rate]]:
+def interleaved_rounds(
+    url: str, one_run: OneRun, runs: int, rounds: int
+) -> list[dict[int, Window]]:
     """Every concurrency measured twice in each round, in mirrored order.
 
     This machine's speed drifts by tens of percent within a minute (its neighbours), so measuring
@@ -276,14 +311,16 @@ def interleaved_rounds(url: str, one_run: OneRun, runs: int, rounds: int) -> lis
         windows = {c: measured_window(url, one_run, c, runs) for c in ROUND_ORDER}
         for concurrency in reversed(ROUND_ORDER):
             windows[concurrency] += measured_window(url, one_run, concurrency, runs)
-        history.append({c: window.rate() for c, window in windows.items()})
+        history.append(windows)
     return history
 
 
-def report_throughput(what: str, history: list[dict[int, Rate]]) -> None:
+def report_throughput(what: str, windows: list[dict[int, Window]]) -> None:
     """The median rate over rounds at each concurrency, the cores busy meanwhile (load generator
-    included: how far from saturated each concurrency leaves the machine), and the median c4/c1
-    ratio with its range."""
+    included: how far from saturated each concurrency leaves the machine), the median c4/c1
+    ratio with its range, and the servers' CPU time per run (the median over rounds, every
+    concurrency together)."""
+    history = [{c: window.rate() for c, window in round_.items()} for round_ in windows]
     rounds = len(history)
     for concurrency in LEVELS:
         rate = statistics.median(r[concurrency][0] for r in history)
@@ -297,6 +334,18 @@ def report_throughput(what: str, history: list[dict[int, Rate]]) -> None:
         f"  (median of {rounds} rounds; range {ratios[0]:.2f}-{ratios[-1]:.2f})",
         flush=True,
     )
+    per_run = sorted(cpu_per_run_ms(round_.values()) for round_ in windows)
+    label = f"{what} servers' CPU per run:"
+    print(
+        f"{label:<46}{statistics.median(per_run):7.2f} ms"
+        f"  (median of {rounds} rounds; range {per_run[0]:.2f}-{per_run[-1]:.2f})",
+        flush=True,
+    )
+
+
+def cpu_per_run_ms(windows: Iterable[Window]) -> float:
+    total = sum(windows, Window(0, 0.0, 0, 0))
+    return total.servers_cpu * 1000 / max(1, total.runs)
 
 
 if __name__ == "__main__":
