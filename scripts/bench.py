@@ -211,11 +211,13 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--sandbox", default="auto")
+    # As many hosts as a runner keeps by default: with fewer, concurrency 8 is turned away (429).
+    parser.add_argument("--hosts", type=int, default=2 * (os.cpu_count() or 1) + 2)
     args = parser.parse_args()
     report("floor, in-process, no sandbox", floor(args.count))
     report("cold `python draw.py` process", cold(max(5, args.count // 6)))
     # The runner's one JSON log line per run would bury the numbers.
-    quiet_runner = runner_process(args.sandbox, stderr=subprocess.DEVNULL)
+    quiet_runner = runner_process(args.sandbox, args.hosts, stderr=subprocess.DEVNULL)
     # The store lives where `fiddle serve` keeps it by default (beside the code, not in /tmp).
     # This machine's ext4 has no journal, and without one the kernel skips inodes freed in the
     # last minutes when it allocates new ones: after the test suite has deleted thousands of files
