@@ -21,7 +21,10 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff and mypy."""
     session.install("-e", ".[lint]")
-    paths = ["functions", "runner_vm", "tests", "scripts", "scripts/deploy", "noxfile.py"]
+    paths = [
+        "functions", "fiddle_protocol", "runner_vm", "tests", "scripts", "scripts/deploy",
+        "noxfile.py",
+    ]  # fmt: skip
     session.run("ruff", "check", *paths)
     session.run("mypy")
 

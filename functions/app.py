@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from fiddle_protocol.signing import make_signer
 from functions import http_errors
 from functions.accounts import Accounts
 from functions.audit import AuditLog
@@ -32,7 +33,6 @@ from functions.source_runs import SourceRuns
 from functions.sources import SourceImages
 from functions.storage.blobstore import BlobStore
 from functions.storage.factory import make_blob_store
-from runner_vm.auth import make_signer
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,6 +18,10 @@ from typing import Any
 
 import requests
 
+from fiddle_protocol.checks import RunFacts
+from fiddle_protocol.options import FiddleOptions
+from fiddle_protocol.outputs import DRAW, expected_outputs
+
 RUNNER_START_TIMEOUT = 120.0
 # Who the audit log names for what an operator does with `fiddle admin`.
 COMMAND_LINE = "(command line)"
@@ -300,20 +304,21 @@ def run_file(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as error:
         print(f"fiddle run: cannot read {args.file}: {error}", file=sys.stderr)
         return 2
-    options = {"width": args.width, "height": args.height, "source": args.source}
+    options = FiddleOptions(width=args.width, height=args.height, source=args.source)
+    sent = {"width": options.width, "height": options.height, "source": options.source}
     server = args.server.rstrip("/")
     try:
         response = requests.post(
-            f"{server}/_/run", json={"code": code, "options": options}, timeout=60
+            f"{server}/_/run", json={"code": code, "options": sent}, timeout=60
         )
         answer = response.json()
     except (requests.RequestException, ValueError) as error:
         print(f"fiddle run: the server at {server} did not answer: {error}", file=sys.stderr)
         return 2
-    return _report(server, response.status_code, answer)
+    return _report(server, response.status_code, answer, options)
 
 
-def _report(server: str, status: int, answer: dict[str, Any]) -> int:
+def _report(server: str, status: int, answer: dict[str, Any], options: FiddleOptions) -> int:
     if status != 200:
         print(f"fiddle run: {answer.get('error', f'HTTP {status}')}", file=sys.stderr)
         for field, reasons in answer.get("fields", {}).items():
@@ -328,11 +333,9 @@ def _report(server: str, status: int, answer: dict[str, Any]) -> int:
     print(f"page:   {server}/c/{digest}")
     if answer["compile_errors"] or answer["runtime_error"]:
         return 1
-    print(f"raster: {server}/i/{digest}_raster.png")
-    print(f"pdf:    {server}/i/{digest}.pdf")
-    print(f"skp:    {server}/i/{digest}.skp")
+    for output in expected_outputs(DRAW, RunFacts(options, answer["text"])):
+        print(f"{output.name + ':':<8}{server}/i/{digest}{output.suffix}")
     if answer["text"]:
-        print(f"text:   {server}/i/{digest}.txt")
         print(answer["text"], end="" if answer["text"].endswith("\n") else "\n")
     return 0
 

@@ -1,4 +1,5 @@
-"""Fiddles in the blob store: their code and runs (the names are functions/storage/layout.py's).
+"""Fiddles in the blob store: their code and runs (the names are functions/storage/layout.py's;
+each output's stored name is fiddle_protocol/outputs.py's).
 
 Every object here is written once (if_generation_match=0): the same hash always means the same
 code and options, and a run's outputs never change after they are stored. The one exception is
@@ -20,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeGuard, TypeVar
 
+from fiddle_protocol import outputs as registry
+from fiddle_protocol.options import FiddleOptions
 from functions.hashing import fiddle_hash, skia_hash
-from functions.options import FiddleOptions
 from functions.storage import layout
 from functions.storage.blobstore import (
     Blob,
@@ -34,19 +36,7 @@ from functions.storage.layout import HASH_RE, NAME_RE, RUNID_RE, WITHDRAWN
 from functions.text import decode_text, valid_text, valid_utf8
 
 log = logging.getLogger(__name__)
-
-# URL suffix (SPEC section 4) -> stored object name (SPEC section 5), and its content type.
-OUTPUT_SUFFIXES = {
-    "_raster.png": ("cpu.png", "image/png"),
-    "_gpu.png": ("gpu.png", "image/png"),
-    ".pdf": ("pdf.pdf", "application/pdf"),
-    ".skp": ("skp.skp", "application/octet-stream"),
-    ".txt": ("txt.txt", "text/plain; charset=utf-8"),
-    "_cpu.webm": ("cpu.webm", "video/webm"),
-    "_gpu.webm": ("gpu.webm", "video/webm"),
-}
-CONTENT_TYPES = dict(OUTPUT_SUFFIXES.values())
-TEXT_OUTPUT = "txt.txt"
+TEXT_OUTPUT = registry.TEXT.stored
 Found = TypeVar("Found")
 
 
@@ -122,7 +112,7 @@ class FiddleRepository:
             if name == TEXT_OUTPUT:
                 data = valid_utf8(data)
             key = layout.output(fiddle_hash, runid, name)
-            self._write_once(key, data, {}, CONTENT_TYPES.get(name, ""))
+            self._write_once(key, data, {}, _content_type(name))
 
     def commit_run(
         self,
@@ -222,7 +212,7 @@ class FiddleRepository:
 
     def run_output(self, fiddle_hash: str, run: StoredRun, name: str) -> bytes | None:
         """An output of a run just found by run() or newest_run(); None if it has no such one."""
-        if name not in run.outputs or name not in CONTENT_TYPES:
+        if name not in run.outputs or registry.by_stored(name) is None:
             return None
         try:
             return self.store.read(layout.output(fiddle_hash, run.runid, name)).data
@@ -374,7 +364,9 @@ def _marker(blob: Blob) -> dict[str, Any] | None:
 def _output_names(marker: dict[str, Any]) -> tuple[str, ...]:
     outputs = marker.get("outputs")
     names = outputs if isinstance(outputs, list) else []
-    return tuple(name for name in names if isinstance(name, str) and name in CONTENT_TYPES)
+    return tuple(
+        name for name in names if isinstance(name, str) and registry.by_stored(name) is not None
+    )
 
 
 def _marker_text(marker: dict[str, Any]) -> str:
@@ -396,9 +388,6 @@ def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def split_output_reference(filename: str) -> tuple[str, str] | None:
-    """`<hash or @name><suffix>` -> (reference, stored output name)."""
-    for suffix, (stored, _) in OUTPUT_SUFFIXES.items():
-        if filename.endswith(suffix) and len(filename) > len(suffix):
-            return filename[: -len(suffix)], stored
-    return None
+def _content_type(stored: str) -> str:
+    output = registry.by_stored(stored)
+    return output.mime if output else ""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import struct
 
-from functions.options import FiddleOptions
+from fiddle_protocol.options import FiddleOptions
 
 FIDDLE1 = "fiddle1"
 SKIA = "skia"

@@ -17,8 +17,8 @@ from typing import Any
 
 from flask import Flask, Request
 
-# Deployed as a source tree, the repository root (holding functions/ and runner_vm/) must be
-# importable; installed as a package it already is.
+# Deployed as a source tree, the repository root (holding functions/, fiddle_protocol/ and
+# runner_vm/) must be importable; installed as a package it already is.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 

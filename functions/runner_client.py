@@ -1,21 +1,20 @@
-"""The functions' side of the runner protocol: one interface, an HTTP implementation beside it."""
+"""The functions' client of runner services (the messages are fiddle_protocol/messages.py's): one
+interface, an HTTP implementation beside it. A runner's answer is parsed here, once."""
 
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import random
 import threading
 import time
 from abc import ABC, abstractmethod
-from typing import Any
 
 import requests
 
+from fiddle_protocol.messages import ProtocolError, RunnerInfo, RunRequest, RunResult
+from fiddle_protocol.signing import NoSigner, Signer
 from functions.text import clean_result
-from runner_vm.auth import NoSigner, Signer
-from runner_vm.protocol import ProtocolError, RunRequest, RunResult
 
 log = logging.getLogger(__name__)
 VERSION_TTL_SECONDS = 30.0
@@ -43,8 +42,8 @@ class RunnerClient(ABC):
         """Run one fiddle; raise RunnerUnavailable when no runner can."""
 
     @abstractmethod
-    def describe(self) -> dict[str, Any]:
-        """The runner's build and sandbox: {"runid", "skia_python", "sandbox", ...}."""
+    def describe(self) -> RunnerInfo:
+        """The runner's build and sandbox."""
 
 
 class RunnerHealth:
@@ -100,7 +99,7 @@ class HttpRunnerClient(RunnerClient):
         # between (and looking them up costs half a millisecond per run).
         self._session.trust_env = False
         self.health = RunnerHealth(urls, self._session)
-        self._described: tuple[float, dict[str, Any]] | None = None
+        self._described: tuple[float, RunnerInfo] | None = None
         self._lock = threading.Lock()
 
     def _order(self) -> list[str]:
@@ -113,7 +112,7 @@ class HttpRunnerClient(RunnerClient):
     def run(self, request: RunRequest) -> RunResult:
         deadline = time.monotonic() + BUSY_WAIT_SECONDS
         delay = 0.05
-        body = json.dumps(request.to_json(), separators=(",", ":")).encode()
+        body = request.to_bytes()
         while True:
             try:
                 return self._run_anywhere(body)
@@ -154,11 +153,12 @@ class HttpRunnerClient(RunnerClient):
             raise RunnerUnavailable(f"runner {url} failed with HTTP {response.status_code}")
         try:
             # Text crosses into storage and pages here: make it valid Unicode once, at the edge.
-            return clean_result(RunResult.from_json(response.json()))
-        except (ValueError, ProtocolError, RecursionError) as error:
+            return clean_result(RunResult.from_bytes(response.content))
+        except ProtocolError as error:
+            log.error("runner %s sent a malformed answer: %s", url, error)
             raise RunnerUnavailable(f"runner {url} sent a malformed answer") from error
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> RunnerInfo:
         cached = self._described
         if cached and time.monotonic() - cached[0] < VERSION_TTL_SECONDS:
             return cached[1]
@@ -166,8 +166,11 @@ class HttpRunnerClient(RunnerClient):
             try:
                 response = self._session.get(f"{url}/version", timeout=5)
                 if response.ok:
-                    self._described = (time.monotonic(), dict(response.json()))
+                    self._described = (time.monotonic(), RunnerInfo.from_json(response.json()))
                     return self._described[1]
+            except ProtocolError as error:
+                log.error("runner %s describes itself in another protocol: %s", url, error)
+                self.health.mark_down(url)
             except (requests.RequestException, ValueError):
                 self.health.mark_down(url)
         raise RunnerUnavailable("no runner is reachable")

@@ -12,15 +12,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from fiddle_protocol.messages import RunnerInfo, RunRequest, RunResult
+from fiddle_protocol.options import FiddleOptions
 from functions import errors
 from functions.fiddles import FiddleRepository, SourceRef, StoredRun
 from functions.hashing import FIDDLE1, fiddle_hash, hash_in_form
-from functions.options import FiddleOptions
 from functions.quotas import ClientKeys, ClientLimits, check_run_size
 from functions.runner_client import RunnerBusy, RunnerClient, RunnerUnavailable
 from functions.schemas import InvalidRequest, RunRequestData, parse_run_request
 from functions.source_runs import SourceRuns
-from runner_vm.protocol import RunRequest, RunResult
 
 
 @dataclass
@@ -92,9 +92,9 @@ class RunDispatcher:
                 return stored
         build = self.runner.describe()
         self._check_version(data, build)
-        existing = self.fiddles.run(digest, build["runid"]) if self.fiddles.load(digest) else None
+        existing = self.fiddles.run(digest, build.runid) if self.fiddles.load(digest) else None
         if existing:
-            return _from_storage(digest, existing, build)
+            return _from_storage(digest, existing, build.skia_python)
         return self._run_and_store(digest, data, build, client)
 
     def _shown_hash(self, data: RunRequestData) -> str:
@@ -106,11 +106,11 @@ class RunDispatcher:
             raise _no_source(source)
 
     @staticmethod
-    def _check_version(data: RunRequestData, build: dict[str, Any]) -> None:
-        if data.version and data.version not in (build["runid"], build["skia_python"]):
+    def _check_version(data: RunRequestData, build: RunnerInfo) -> None:
+        if data.version and data.version not in (build.runid, build.skia_python):
             raise InvalidRequest(
                 f"Skia version {data.version} is not available; this service runs "
-                f"{build['skia_python']}.",
+                f"{build.skia_python}.",
                 {"version": ["is not an available Skia version"]},
             )
 
@@ -118,10 +118,10 @@ class RunDispatcher:
         newest = self.fiddles.newest_run(digest)
         if newest is None:
             return None
-        return _from_storage(digest, newest, {"skia_python": newest.runid.rsplit("-", 1)[-1]})
+        return _from_storage(digest, newest, newest.runid.rsplit("-", 1)[-1])
 
     def _run_and_store(
-        self, digest: str, data: RunRequestData, build: dict[str, Any], client: ClientKeys
+        self, digest: str, data: RunRequestData, build: RunnerInfo, client: ClientKeys
     ) -> RunAnswer:
         # Code is kept even when it fails to compile, as Skia Fiddle does; outputs only on success.
         source, source_png = self._source_image(data)
@@ -137,7 +137,7 @@ class RunDispatcher:
         self.fiddles.save_code(digest, data.code, data.options)
         if result.succeeded:
             self.source_runs.store(digest, result.runid, result.outputs, result.text, source)
-        return _from_result(digest, result, build)
+        return _from_result(digest, result, build.skia_python)
 
     def _source_image(self, data: RunRequestData) -> tuple[SourceRef | None, bytes | None]:
         """The image the run renders with the generation it was read at, so that storing the
@@ -159,12 +159,12 @@ class RunDispatcher:
         self.limits.quota.charge(client, size)
 
 
-def _rendered_options(options: FiddleOptions) -> dict[str, Any]:
+def _rendered_options(options: FiddleOptions) -> FiddleOptions:
     """The options the runner renders with. A still fiddle may keep a duration (Skia's editor
-    keeps it, and it is part of the hash), but its program sees a duration of 0 (SPEC 1)."""
+    keeps it, and it is part of the hash), but its program sees a duration of 0."""
     if not options.animated:
         options = dataclasses.replace(options, duration=0.0)
-    return options.to_json()
+    return options
 
 
 def _no_source(source: int) -> InvalidRequest:
@@ -174,21 +174,21 @@ def _no_source(source: int) -> InvalidRequest:
     )
 
 
-def _from_storage(digest: str, run: StoredRun, build: dict[str, Any]) -> RunAnswer:
+def _from_storage(digest: str, run: StoredRun, version: str) -> RunAnswer:
     return RunAnswer(
         fiddle_hash=digest,
         runid=run.runid,
-        version=str(build.get("skia_python", "")),
+        version=version,
         text=run.text,
         cached=True,
     )
 
 
-def _from_result(digest: str, result: RunResult, build: dict[str, Any]) -> RunAnswer:
+def _from_result(digest: str, result: RunResult, version: str) -> RunAnswer:
     return RunAnswer(
         fiddle_hash=digest,
         runid=result.runid,
-        version=str(build.get("skia_python", "")),
+        version=version,
         compile_errors=[error.to_json() for error in result.compile_errors],
         runtime_error=result.runtime_error,
         text=result.text,

@@ -33,8 +33,8 @@ from marshmallow import (
     validates_schema,
 )
 
+from fiddle_protocol.options import FiddleOptions
 from functions.errors import InvalidInput
-from functions.options import FiddleOptions
 
 MIN_SIZE, MAX_SIZE = 4, 2048
 MAX_SAMPLE_COUNT = 64

@@ -11,11 +11,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
+from fiddle_protocol.messages import RunnerInfo, RunRequest, RunResult
 from functions.config import Settings
 from functions.runner_client import RunnerClient
-from runner_vm.protocol import RunRequest, RunResult
 
 SITE = Path(__file__).resolve().parent.parent / "site"
 # What a browser needs; the editor's sources (src/) are bundled into dist/ by `npm run build`.
@@ -72,5 +71,5 @@ class _NoRunner(RunnerClient):
     def run(self, request: RunRequest) -> RunResult:
         raise RuntimeError("the static site build does not run fiddles")
 
-    def describe(self) -> dict[str, Any]:
-        return {}
+    def describe(self) -> RunnerInfo:
+        raise RuntimeError("the static site build asks no runner")

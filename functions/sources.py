@@ -18,6 +18,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from fiddle_protocol import outputs
+from fiddle_protocol.messages import RunRequest
 from functions import errors
 from functions.accounts import User
 from functions.builtin_sources import (
@@ -38,11 +40,10 @@ from functions.runner_client import RunnerClient, RunnerUnavailable
 from functions.source_runs import SourceRuns
 from functions.storage import layout
 from functions.storage.blobstore import BlobStore, InvalidName, NotFound, PreconditionFailed
-from runner_vm.protocol import RunRequest
 
 SOURCES = "sources"
-THUMBNAIL_SIZES = (64, 128, 256)
-_STORED_OUTPUTS = ("source.png", *(f"thumb{size}.png" for size in THUMBNAIL_SIZES))
+THUMBNAIL_SIZES = outputs.THUMBNAIL_SIZES
+_STORED_OUTPUTS = tuple(output.stored for output in outputs.IMAGE_OUTPUTS)
 MAX_UPLOAD_BYTES = 10 << 20
 ID_RETRIES = 200
 # The multipart field the image is sent in: the field every refusal of an upload concerns.
@@ -90,7 +91,7 @@ class SourceImages:
         source_id = self._next_id()
         self.store.write(
             layout.source(source_id),
-            decoded["source.png"],
+            decoded[outputs.SOURCE.stored],
             content_type="image/png",
             metadata={"creator": user.name},
             if_generation_match=0,
@@ -98,14 +99,14 @@ class SourceImages:
         for size in THUMBNAIL_SIZES:
             self.store.write(
                 layout.thumbnail(source_id, size),
-                decoded[f"thumb{size}.png"],
+                decoded[outputs.THUMBNAILS[size].stored],
                 content_type="image/png",
             )
         self.documents.put(SOURCES, str(source_id), {"creator": user.name, "time": time.time()})
         return source_id
 
     def _decode(self, data: bytes) -> dict[str, bytes]:
-        request = RunRequest(str(uuid.uuid4()), "", {}, data, task="decode_image")
+        request = RunRequest(str(uuid.uuid4()), "", source_png=data, task=outputs.DECODE_IMAGE)
         try:
             result = self.runner.run(request)
         except RunnerUnavailable as down:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from runner_vm.protocol import CompileError, RunResult
+from fiddle_protocol.messages import CompileError, RunResult
+from fiddle_protocol.outputs import TEXT
 
 REPLACEMENT = "\ufffd"
 # Surrogate code points are never characters on their own; Python's UTF-8 codec refuses them.
 _SURROGATES = re.compile("[\ud800-\udfff]")
-TEXT_OUTPUT = "txt.txt"
+TEXT_OUTPUT = TEXT.stored
 
 
 def valid_text(text: str) -> str:

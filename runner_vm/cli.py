@@ -11,9 +11,9 @@ from pathlib import Path
 from types import FrameType
 
 from runner_vm.policy import DEFAULT_POLICY_PATH, load_policy
-from runner_vm.pool import default_pool_size
-from runner_vm.sandbox import SandboxUnavailable
-from runner_vm.service import BACKENDS, Runner, RunnerSettings
+from runner_vm.sandbox.base import SandboxUnavailable
+from runner_vm.service.pool import default_pool_size
+from runner_vm.service.runner import BACKENDS, RunnerService, RunnerSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,14 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_runner(args: argparse.Namespace) -> int:
     from waitress import serve
 
-    from runner_vm.auth import make_verifier
-    from runner_vm.server import create_runner_app
+    from fiddle_protocol.signing import make_verifier
+    from runner_vm.service.server import create_runner_app
 
     settings = RunnerSettings(
         backend=args.sandbox, pool_size=args.hosts, max_waiting=args.max_waiting
     )
     try:
-        runner = Runner(settings, load_policy(args.policy))
+        runner = RunnerService(settings, load_policy(args.policy))
     except SandboxUnavailable as why:
         print(f"fiddle runner: {why}", file=sys.stderr)
         return 2

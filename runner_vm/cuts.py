@@ -2,12 +2,12 @@
 
 Used on both sides of the pipe: the child cuts what the program printed (it alone knows how much
 that was), and the host cuts whatever the child sent, since the child may have sent anything.
-Sizes are UTF-8 bytes, the size the text is stored at.
+Sizes are UTF-8 bytes, the size the text is stored at (`utf8`: a lone surrogate is U+FFFD).
 """
 
 from __future__ import annotations
 
-import re
+from fiddle_protocol.checks import printed_bytes as utf8
 
 KIB = 1 << 10
 MIB = 1 << 20
@@ -15,17 +15,6 @@ TEXT_LIMIT = 1 * MIB  # printed text kept, so a print loop cannot flood the pipe
 ERROR_LIMIT = 64 * KIB  # a runtime error (a traceback, or an exception's message)
 # Room the host leaves for the child's own note after a cut text.
 NOTE_ROOM = 256
-REPLACEMENT = "\ufffd"
-_SURROGATES = re.compile("[\ud800-\udfff]")
-
-
-def utf8(text: str) -> bytes:
-    """The text as stored: a code point UTF-8 cannot hold (a surrogate) becomes U+FFFD, as the
-    functions make it (functions/text.py)."""
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        return _SURROGATES.sub(REPLACEMENT, text).encode("utf-8")
 
 
 def size(count: int) -> str:

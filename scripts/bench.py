@@ -40,11 +40,11 @@ def draw(canvas):
 """
 COLD_SCRIPT = f"""
 import skia
-from runner_vm import render
+from fiddle_protocol.options import FiddleOptions
+from runner_vm.drawing import render
 {DRAW}
-render.raster_png(draw, 256, 256, srgb=False, f16=False)
-render.pdf(draw, 256, 256)
-render.skp(draw, 256, 256)
+for renderer in render.RENDERERS.values():
+    renderer(draw, FiddleOptions())
 """
 
 
@@ -68,11 +68,11 @@ def timed(action: Callable[[], object], count: int) -> list[float]:
 
 
 def floor(count: int) -> list[float]:
-    from runner_vm import execute, render
-    from runner_vm.protocol import RunRequest
+    from fiddle_protocol.messages import RunRequest
+    from runner_vm.drawing import execute, render
 
     render.warm_up()
-    request = RunRequest("bench", DRAW, {"width": 256, "height": 256})
+    request = RunRequest("bench", DRAW)  # a new fiddle's options: 256x256
     return timed(lambda: execute.run(request), count)
 
 
@@ -259,10 +259,10 @@ def fetch(connection: http.client.HTTPConnection, method: str, path: str, body: 
 
 
 def runner_run(connection: http.client.HTTPConnection) -> None:
-    from runner_vm.protocol import RunRequest
+    from fiddle_protocol.messages import RunRequest
 
-    request = RunRequest(str(uuid.uuid4()), unique_code(), {"width": 256, "height": 256})
-    succeeded(json.loads(fetch(connection, "POST", "/run", json.dumps(request.to_json()))))
+    request = RunRequest(str(uuid.uuid4()), unique_code())  # 256x256
+    succeeded(json.loads(fetch(connection, "POST", "/run", request.to_bytes().decode())))
 
 
 def service_run(connection: http.client.HTTPConnection) -> None:

@@ -70,16 +70,16 @@ def runner_process(
 
 @contextlib.contextmanager
 def started_runner(backend: str, policy: Any, state_dir: Path, pool_size: int) -> Iterator[Any]:
-    """An in-process Runner on a sandbox backend, started and stopped after; skips the test where
-    the backend cannot exist (not root, or not installed here)."""
-    from runner_vm.sandbox import SandboxUnavailable
-    from runner_vm.service import Runner, RunnerSettings
+    """An in-process RunnerService on a sandbox backend, started and stopped after; skips the test
+    where the backend cannot exist (not root, or not installed here)."""
+    from runner_vm.sandbox.base import SandboxUnavailable
+    from runner_vm.service.runner import RunnerService, RunnerSettings
 
     if os.geteuid() != 0:
         pytest.skip("the sandbox backends need root")
     settings = RunnerSettings(backend=backend, pool_size=pool_size, state_dir=state_dir)
     try:
-        runner = Runner(settings, policy)
+        runner = RunnerService(settings, policy)
     except SandboxUnavailable as why:
         pytest.skip(f"backend {backend} is not available here: {why}")
     runner.start()

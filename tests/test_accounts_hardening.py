@@ -20,12 +20,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from fiddle_protocol.options import FiddleOptions
 from functions import cli
 from functions.app import create_app
 from functions.config import Settings, public_url
 from functions.fiddles import FiddleRepository
 from functions.hashing import fiddle_hash
-from functions.options import FiddleOptions
 from functions.services import services
 from tests.firestore_emulator import (  # noqa: F401 - fixtures
     _firestore_session_client,

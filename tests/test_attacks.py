@@ -1,9 +1,9 @@
 """The attack suite (issue 3, item 7): hostile fiddles against every sandbox backend here.
 
-Each case sends one hostile program through a real Runner (warm hosts inside the container) and
-asserts two things: the attack was contained, and the user got the clear error of issue 3 where
-one applies. After every case a normal drawing must still render on every host of the pool, and no
-host may have died (`assert_still_healthy`, run by an autouse fixture).
+Each case sends one hostile program through a real RunnerService (warm hosts inside the
+container) and asserts two things: the attack was contained, and the user got the clear error of
+issue 3 where one applies. After every case a normal drawing must still render on every host of
+the pool, and no host may have died (`assert_still_healthy`, run by an autouse fixture).
 
 A guard runs first for each backend: it proves the child is in its own pid and network namespace,
 runs under a throwaway uid and cannot create sockets. Without that proof no hostile case runs: a
@@ -41,10 +41,11 @@ import pytest
 pytest.importorskip("skia")
 pyseccomp = pytest.importorskip("pyseccomp")
 
-from runner_vm.cgroups import placement  # noqa: E402
+from fiddle_protocol.messages import RunRequest, RunResult  # noqa: E402
+from fiddle_protocol.options import FiddleOptions  # noqa: E402
 from runner_vm.policy import load_policy  # noqa: E402
-from runner_vm.protocol import RunRequest, RunResult  # noqa: E402
-from runner_vm.service import Runner  # noqa: E402
+from runner_vm.sandbox.cgroups import placement  # noqa: E402
+from runner_vm.service.runner import RunnerService  # noqa: E402
 from tests.conftest import started_runner  # noqa: E402
 
 pytestmark = pytest.mark.attack
@@ -56,7 +57,7 @@ CPU_ERROR = f"CPU time limit of {LIMITS.cpu_seconds} s exceeded"
 WALL_ERROR = f"wall-clock limit of {LIMITS.wall_clock_seconds:g} s exceeded"
 MEMORY_ERROR = "memory limit of 1 GiB exceeded"
 OUTPUT_ERROR = f"output larger than {LIMITS.output_mib} MiB"
-PROCESSES_ERROR = "too many processes"
+PROCESSES_ERROR = f"too many processes (the limit is {LIMITS.processes})"
 # Killed by the filter without naming the call: SIGSYS was blocked (posix_spawn and vfork block
 # every signal around their clone), or the call came through another ABI.
 UNNAMED_SYSCALL_ERROR = "forbidden system call"
@@ -100,21 +101,19 @@ def tampered(why: str) -> str:
 # Running programs
 
 
-def run(runner: Runner, code: str, **options: Any) -> RunResult:
+def run(runner: RunnerService, code: str, **options: Any) -> RunResult:
     code = textwrap.dedent(code)
     if "def draw" not in code:
         code += NO_DRAW
-    request = RunRequest(
-        run_uuid=uuid.uuid4().hex, code=code, options={"width": 64, "height": 64, **options}
-    )
-    return runner.run(request)
+    sized = FiddleOptions(**{"width": 64, "height": 64, **options})
+    return runner.run(RunRequest(uuid.uuid4().hex, code, sized))
 
 
 def describe(result: RunResult) -> str:
     return f"runtime_error={result.runtime_error[:600]!r} text={result.text[:600]!r}"
 
 
-def assert_still_healthy(runner: Runner, replaced_before: int) -> None:
+def assert_still_healthy(runner: RunnerService, replaced_before: int) -> None:
     """A normal drawing renders on every host of the pool, and no host died or was replaced."""
     for _ in range(runner.pool.size):
         result = run(runner, HEALTHY)
@@ -138,7 +137,7 @@ print(len(pids), os.getuid(), os.geteuid(), ','.join(interfaces), fields['Seccom
 """
 
 
-def guard(runner: Runner) -> None:
+def guard(runner: RunnerService) -> None:
     probe = run(runner, GUARD_PROBE)
     if not probe.succeeded:
         pytest.fail(f"isolation probe failed to run: {describe(probe)}")
@@ -165,7 +164,7 @@ def guard(runner: Runner) -> None:
 @pytest.fixture(scope="module", params=BACKENDS)
 def runner(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Runner]:
+) -> Iterator[RunnerService]:
     state_dir = tmp_path_factory.mktemp(request.param)
     with started_runner(request.param, POLICY, state_dir, pool_size=2) as sandboxed:
         guard(sandboxed)
@@ -173,7 +172,7 @@ def runner(
 
 
 @pytest.fixture(autouse=True)
-def stays_healthy(runner: Runner) -> Iterator[None]:
+def stays_healthy(runner: RunnerService) -> Iterator[None]:
     replaced = runner.pool.replaced
     yield
     assert_still_healthy(runner, replaced)
@@ -494,7 +493,7 @@ ATTACKS: list[Attack] = [
     ),
     Attack(
         "unlink_runner_source", "seccomp",
-        "import os, runner_vm.execute\nos.unlink(runner_vm.execute.__file__)\n",
+        "import os, runner_vm.drawing.execute\nos.unlink(runner_vm.drawing.execute.__file__)\n",
         error(forbidden("unlink")),
     ),
     Attack("mkdir", "seccomp", "import os\nos.mkdir('/tmp/d')\n", error(forbidden("mkdir"))),
@@ -892,14 +891,14 @@ def to_result_pipe(data):
 # The child's own result writer, replaced from user code: the genuine frame with one change.
 FORGE = """
 import base64, sys
-main = sys.modules['__main__']
-genuine = main._outcome_json
+child = sys.modules['runner_vm.child.main']
+genuine = child.report
 def forge(change):
     def forged(outcome):
         fields = genuine(outcome)
         change(fields)
         return fields
-    main._outcome_json = forged
+    child.report = forged
 def put(name, data):
     forge(lambda fields: fields['outputs'].__setitem__(name, base64.b64encode(data).decode()))
 def png(width, height):
@@ -1206,7 +1205,32 @@ FORGED_RESULTS: list[Attack] = [
     ),
     _forged(
         "forged_png_in_a_text_only_run", "print('x')\nput('cpu.png', png(64, 64))",
-        "output cpu.png is not one this run produces", textOnly=True,
+        "output cpu.png is not one this run produces", text_only=True,
+    ),
+    # The limits a program reports by kind: only those it can reach inside itself, each with the
+    # policy's number, never the program's.
+    _forged(
+        "forged_limit_of_the_host", "forge(lambda fields: fields.update(limit={'kind': 'wall'}))",
+        "its limit is not one a program reports",
+    ),
+    _forged(
+        "forged_limit_not_an_object", "forge(lambda fields: fields.update(limit='memory'))",
+        "its limit is not one a program reports",
+    ),
+    _forged(
+        "forged_limit_with_a_long_detail",
+        "forge(lambda fields: fields.update(limit={'kind': 'syscall', 'detail': 'x' * 100000}))",
+        "its limit's detail is not a short string",
+    ),
+    _forged(
+        "forged_limit_with_outputs",
+        "forge(lambda fields: fields.update(limit={'kind': 'memory'}))",
+        "output cpu.png is not one this run produces",
+    ),
+    _forged(
+        "forged_limit_value",
+        "forge(lambda fields: fields.update(limit={'kind': 'memory', 'value': 1}, outputs={}))",
+        error(MEMORY_ERROR),
     ),
     Attack(
         "forged_huge_runtime_error", "host",
@@ -1361,7 +1385,7 @@ FORBIDDEN_SYSCALLS = (
 
 
 @pytest.mark.parametrize("attack", [a.param() for a in ATTACKS])
-def test_attack(runner: Runner, attack: Attack) -> None:
+def test_attack(runner: RunnerService, attack: Attack) -> None:
     result = run(runner, attack.code, **attack.options)
     expected = attack.by_backend.get(runner.backend.name, attack.check)
     if not isinstance(expected, str):
@@ -1375,7 +1399,7 @@ def test_attack(runner: Runner, attack: Attack) -> None:
 
 
 @pytest.mark.parametrize("name", FORBIDDEN_SYSCALLS)
-def test_forbidden_syscall(runner: Runner, name: str) -> None:
+def test_forbidden_syscall(runner: RunnerService, name: str) -> None:
     number = syscall_number(name)
     if number < 0:
         pytest.skip(f"{name} does not exist on {platform.machine()}")
@@ -1387,7 +1411,7 @@ def test_forbidden_syscall(runner: Runner, name: str) -> None:
 # Runs seeing each other
 
 
-def test_concurrent_runs_cannot_see_each_other(runner: Runner) -> None:
+def test_concurrent_runs_cannot_see_each_other(runner: RunnerService) -> None:
     """Two runs at once (on the two hosts): the second looks everywhere for the first."""
     marker = uuid.uuid4().hex
     sleeper = f"import os, time\nsecret = {marker!r}\nprint(os.getuid())\ntime.sleep(2)\n"
@@ -1428,7 +1452,7 @@ def test_concurrent_runs_cannot_see_each_other(runner: Runner) -> None:
     assert int(own_uid) != sleeper_uid
 
 
-def test_runs_cannot_wake_each_other_through_a_shared_file_futex(runner: Runner) -> None:
+def test_runs_cannot_wake_each_other_through_a_shared_file_futex(runner: RunnerService) -> None:
     """Two runs at once (on the two hosts, in two containers) meet on a futex word in a file both
     map: one waits, the other wakes. Shared futexes are refused, so neither gets that far."""
     waiter = SHARED_FILE_FUTEX + (
@@ -1450,7 +1474,7 @@ def test_runs_cannot_wake_each_other_through_a_shared_file_futex(runner: Runner)
         assert result.runtime_error == forbidden("futex"), (name, describe(result))
 
 
-def test_later_runs_cannot_read_earlier_runs(runner: Runner) -> None:
+def test_later_runs_cannot_read_earlier_runs(runner: RunnerService) -> None:
     """What one run sent or printed must not be left anywhere a later child can read it: not in
     live objects and not in freed memory of the process it was forked from."""
     secret = uuid.uuid4().hex
@@ -1492,7 +1516,7 @@ def test_later_runs_cannot_read_earlier_runs(runner: Runner) -> None:
 # Hosts: crashes, outside kills, cgroups
 
 
-def test_crashing_children_never_take_the_host_down(runner: Runner) -> None:
+def test_crashing_children_never_take_the_host_down(runner: RunnerService) -> None:
     hosts = {id(h.process) for h in list(runner.pool._idle.queue)}
     for code in ("import ctypes\nctypes.string_at(0)\n", "import os\nos.abort()\n"):
         for _ in range(runner.pool.size):
@@ -1500,7 +1524,7 @@ def test_crashing_children_never_take_the_host_down(runner: Runner) -> None:
     assert {id(h.process) for h in list(runner.pool._idle.queue)} == hosts
 
 
-def test_host_killed_from_outside_is_replaced(runner: Runner) -> None:
+def test_host_killed_from_outside_is_replaced(runner: RunnerService) -> None:
     before = runner.pool.replaced
     victims = list(runner.pool._idle.queue)
     for host in victims:
@@ -1517,9 +1541,9 @@ def test_host_killed_from_outside_is_replaced(runner: Runner) -> None:
     runner.pool.replaced = before
 
 
-def assert_runsc_cgroups(runner: Runner, mounted: set[str]) -> None:
+def assert_runsc_cgroups(runner: RunnerService, mounted: set[str]) -> None:
     """runsc makes cgroups of its own per container, with the limits of its OCI spec."""
-    from runner_vm.runsc import SANDBOX_PIDS
+    from runner_vm.sandbox.runsc import SANDBOX_PIDS
 
     backend: Any = runner.backend
     live = [cid for cid in backend.started if cid in backend._watchers]
@@ -1534,7 +1558,7 @@ def assert_runsc_cgroups(runner: Runner, mounted: set[str]) -> None:
                 assert limit == backend._memory_limit()
 
 
-def test_hosts_run_in_their_own_cgroups(runner: Runner) -> None:
+def test_hosts_run_in_their_own_cgroups(runner: RunnerService) -> None:
     mounted = {c for c in ("pids", "memory") if Path(f"/sys/fs/cgroup/{c}/cgroup.procs").exists()}
     if not mounted:
         pytest.skip("no cgroup v1 pids or memory controller here")

@@ -12,12 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from fiddle_protocol.options import FiddleOptions
 from functions.builtin_sources import BUILTIN_SOURCES, image_path
 from functions.config import Settings
 from functions.docstore.sqlite import SqliteDocumentStore
 from functions.fiddles import FiddleRepository
 from functions.hashing import fiddle_hash, skia_hash
-from functions.options import FiddleOptions
 from functions.quotas import ClientLimits, FairShare, StorageQuota
 from functions.runner_client import HttpRunnerClient
 from functions.source_runs import SourceRuns

@@ -9,6 +9,7 @@ from dataclasses import fields, replace
 
 import pytest
 
+from fiddle_protocol.options import FiddleOptions
 from functions.hashing import (
     FIDDLE1,
     SKIA,
@@ -19,7 +20,6 @@ from functions.hashing import (
     number_once,
     skia_hash,
 )
-from functions.options import FiddleOptions
 
 # The SPEC's known program: 9 lines, no trailing newline.
 STAR = """void draw(SkCanvas* canvas) {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import skia
 
-from runner_vm import images
+from runner_vm.drawing import images
 
 
 def small_png() -> bytes:

@@ -1,5 +1,6 @@
-"""The runner's check of every output (runner_vm/outputs.py) against what the service really
-renders, and how a stored PDF that carries actions is served (issue 19, item 6).
+"""The check of every output (fiddle_protocol/outputs.py and checks.py, run by the sandbox host's
+verdict) against what the service really renders, and how a stored PDF that carries actions is
+served (issue 19, item 6).
 
 Every example of the editor is run in-process (our own code, not hostile) and its genuine outputs
 must pass the check; forged ones of each kind must not. A PDF with JavaScript stored before the
@@ -13,17 +14,26 @@ import struct
 import uuid
 import zlib
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
 
-from functions.options import FiddleOptions
+from fiddle_protocol import checks
+from fiddle_protocol import outputs as registry
+from fiddle_protocol.checks import RunFacts
+from fiddle_protocol.messages import RunRequest, RunResult
+from fiddle_protocol.options import FiddleOptions
 from functions.services import services
-from runner_vm import execute, outputs
-from runner_vm.protocol import RunRequest, RunResult
+from runner_vm.child.main import report
+from runner_vm.drawing import execute
+from runner_vm.host.collect import ChildReport
+from runner_vm.host.exchange import RunHeader
+from runner_vm.host.framing import encode
+from runner_vm.host.verdict import judge
+from runner_vm.policy import load_policy
 
 skia = pytest.importorskip("skia")
+LIMITS = load_policy().limits
 
 EXAMPLES = sorted(Path(__file__).resolve().parents[1].glob("site/examples/*.py"))
 SCRIPT_PDF = (
@@ -39,36 +49,39 @@ def source_png(width: int = 64, height: int = 48) -> bytes:
     return bytes(surface.makeImageSnapshot().encodeToData())
 
 
-def run_here(code: str, options: dict[str, Any], source: bytes | None = None) -> RunResult:
-    request = RunRequest("u", code, options, source)
-    outcome = execute.run(request)
-    return RunResult(
-        "u", runtime_error=outcome.runtime_error, text=outcome.text, outputs=outcome.outputs or {}
-    )
+def run_here(request: RunRequest) -> RunResult:
+    """The request run in this process, judged by the host's own verdict on the child's report."""
+    child = ChildReport(encode(report(execute.run(request))), 0)
+    return judge(child, RunHeader.of(request, "r"), LIMITS)
+
+
+def problem(request: RunRequest, produced: dict[str, bytes], text: str = "") -> str | None:
+    facts = RunFacts(request.options, text)
+    return registry.problem(request.task, facts, produced, succeeded=True)
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.stem)
-@pytest.mark.parametrize("options", [{"width": 256, "height": 128}, {"srgb": True, "f16": True}])
-def test_genuine_outputs_pass(example: Path, options: dict[str, Any]) -> None:
-    request = RunRequest("u", example.read_text(), options, source_png())
-    result = run_here(request.code, options, request.source_png)
-    assert result.succeeded, result.runtime_error
-    assert outputs.problem(request, result) is None
-    assert outputs.pdf_actions(result.outputs["pdf.pdf"]) == []
+@pytest.mark.parametrize(
+    "options", [FiddleOptions(width=256, height=128), FiddleOptions(srgb=True, f16=True)]
+)
+def test_genuine_outputs_pass(example: Path, options: FiddleOptions) -> None:
+    result = run_here(RunRequest("u", example.read_text(), options, source_png()))
+    assert result.succeeded and result.limit is None, result.runtime_error
+    assert checks.pdf_actions(result.outputs["pdf.pdf"]) == []
 
 
 def test_genuine_text_only_and_decoded_outputs_pass() -> None:
     code = "print('é\\ud800')\ndef draw(canvas):\n    pass\n"
-    text_only = RunRequest("u", code, {"textOnly": True})
-    result = run_here(text_only.code, text_only.options)
-    assert set(result.outputs) == {"txt.txt"} and outputs.problem(text_only, result) is None
+    result = run_here(RunRequest("u", code, FiddleOptions(text_only=True)))
+    assert result.succeeded, result.runtime_error
+    assert set(result.outputs) == {"txt.txt"}
     assert result.text == "é\ufffd\n"  # a surrogate becomes U+FFFD, as the functions make it
     for width, height in ((4096, 3), (3, 4096), (300, 150), (1, 1)):
         surface = skia.Surface(width, height)
         data = bytes(surface.makeImageSnapshot().encodeToData(skia.kJPEG, 80))
-        decode = RunRequest("u", "", {}, data, task="decode_image")
-        result = RunResult("u", outputs=execute.run(decode).outputs or {})
-        assert outputs.problem(decode, result) is None, (width, height)
+        decoded = run_here(RunRequest("u", "", source_png=data, task="decode_image"))
+        assert decoded.succeeded, (width, height, decoded.runtime_error)
+        assert set(decoded.outputs) == {"source.png", "thumb64.png", "thumb128.png", "thumb256.png"}
 
 
 def png_chunk(kind: bytes, body: bytes) -> bytes:
@@ -94,24 +107,25 @@ def png_header(width: int, height: int, depth: int = 8, colour: int = 6) -> byte
     ],
 )
 def test_forged_pngs_are_refused(data: bytes, why: str) -> None:
-    request = RunRequest("u", "", {"width": 8, "height": 8, "textOnly": False})
-    genuine = run_here("def draw(canvas):\n    pass\n", request.options)
-    forged = RunResult("u", outputs={**genuine.outputs, "cpu.png": data})
-    assert outputs.problem(request, forged) == f"output cpu.png {why}"
+    request = RunRequest("u", "def draw(canvas):\n    pass\n", FiddleOptions(width=8, height=8))
+    genuine = execute.run(request)
+    forged = execute.Outcome(outputs={**genuine.outputs, "cpu.png": data})
+    result = judge(ChildReport(encode(report(forged)), 0), RunHeader.of(request, "r"), LIMITS)
+    assert result.runtime_error == f"the program tampered with its result: output cpu.png {why}"
+    assert result.limit and result.limit.kind == "tampered" and not result.outputs
 
 
 def test_forged_decoded_images_are_refused() -> None:
-    decode = RunRequest("u", "", {}, source_png(300, 150), task="decode_image")
-    genuine = execute.run(decode).outputs or {}
+    decode = RunRequest("u", "", source_png=source_png(300, 150), task="decode_image")
+    genuine = execute.run(decode).outputs
     for name, data, why in [
         ("thumb64.png", genuine["thumb128.png"], "is 128x64, not 64x32"),
         ("source.png", png_header(5000, 10), "is 5000x10, larger than any upload may be"),
         ("thumb256.png", b"<html>", "is not a PNG"),
     ]:
-        forged = RunResult("u", outputs={**genuine, name: data})
-        assert outputs.problem(decode, forged) == f"output {name} {why}"
-    missing = RunResult("u", outputs={k: v for k, v in genuine.items() if k != "thumb64.png"})
-    assert outputs.problem(decode, missing) == "output thumb64.png is missing"
+        assert problem(decode, {**genuine, name: data}) == f"output {name} {why}"
+    missing = {k: v for k, v in genuine.items() if k != "thumb64.png"}
+    assert problem(decode, missing) == "output thumb64.png is missing"
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Fuzzing what the runner makes of a child's result (issue 19, item 1).
 
-A program holds the pipe its result leaves by and may end in any way, so the host's reading of it
-(`results.interpret`) and the runner's check of the outputs (`outputs.problem`) get arbitrary
-input: random bytes, truncated and huge frames, JSON nested deeply, fields of the wrong type, any
-wait status. Neither may raise; whatever is not a genuine result reads as a clear runtime_error.
+A program holds the pipe its result leaves by and may end in any way, so the host's verdict on it
+(`verdict.judge`, with its check of the outputs, `outputs.problem`) gets arbitrary input: random
+bytes, truncated and huge frames, JSON nested deeply, fields of the wrong type, any wait status.
+Neither may raise; whatever is not a genuine result reads as a clear runtime_error, and what the
+host answers is a RunResult the functions can read.
 
 The last test drives a real sandbox host over its pipe the same way: hostile programs (in the
 real sandbox, behind the attack suite's isolation guard) write random bytes to their result pipe
@@ -25,12 +26,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runner_vm.outputs import problem
+from fiddle_protocol import outputs as registry
+from fiddle_protocol.checks import RunFacts
+from fiddle_protocol.messages import ProtocolError, RunRequest, RunResult
+from fiddle_protocol.options import FiddleOptions
+from runner_vm.host.collect import ChildReport
+from runner_vm.host.exchange import RunHeader
+from runner_vm.host.verdict import judge
 from runner_vm.policy import load_policy
-from runner_vm.protocol import RunRequest, RunResult
-from runner_vm.results import ChildReport, interpret
 
 LIMITS = load_policy().limits
+HEADER = RunHeader("u", "r", "draw", FiddleOptions(width=8, height=8))
 MIB = 1 << 20
 CAPPED = (64 << 10) + 200  # the runtime_error cap and its note
 NOT_SO_DEEP = 500
@@ -99,15 +105,19 @@ statuses = st.one_of(
 )
 
 
-def assert_a_result(answer: dict[str, Any]) -> None:
-    """What the host answers is a result the runner can read, within its caps."""
-    fields = {"compile_errors": [], "runtime_error": "", "text": "", "outputs": {}}
-    message = {**fields, **answer, "protocol": 1, "run_uuid": "u", "runid": "r"}
-    result = RunResult.from_json(message)
+def judged(data: bytes, status: int = 0, limit: str = "", cpu: float = 0.0) -> RunResult:
+    return judge(ChildReport(data, status, limit, cpu, 32), HEADER, LIMITS)
+
+
+def assert_a_result(result: RunResult) -> None:
+    """What the host answers is a result the functions can read, within its caps."""
+    assert RunResult.from_bytes(result.to_bytes()) == result
     assert len(result.runtime_error.encode()) <= CAPPED
     assert len(result.text.encode()) <= MIB + 512
-    if answer.get("limit", "memory") != "memory":
-        assert result.runtime_error, answer  # every failure says what it was
+    if result.limit:  # every failure says what it was, in the limit's own words
+        assert result.runtime_error == result.limit.sentence != ""
+    if result.outputs:
+        assert result.succeeded and result.limit is None
 
 
 @settings(max_examples=600, deadline=None)
@@ -118,7 +128,7 @@ def assert_a_result(answer: dict[str, Any]) -> None:
     cpu=st.floats(0, 100, allow_nan=False),
 )
 def test_any_child_reads_as_a_result(data: bytes, status: int, limit: str, cpu: float) -> None:
-    assert_a_result(interpret(ChildReport(data, status, limit, cpu, 32), LIMITS))
+    assert_a_result(judged(data, status, limit, cpu))
 
 
 @pytest.mark.parametrize(
@@ -142,24 +152,38 @@ def test_any_child_reads_as_a_result(data: bytes, status: int, limit: str, cpu: 
 )  # fmt: skip
 def test_huge_and_deep_frames_read_as_results(data: bytes) -> None:
     for status in (0, 9, 40, 159 << 8):
-        assert_a_result(interpret(ChildReport(data, status), LIMITS))
+        assert_a_result(judged(data, status))
 
 
 def test_a_cut_says_how_much_there_was() -> None:
-    text = interpret(ChildReport(frame(encoded({"text": "x" * (30 * MIB)})), 0), LIMITS)["text"]
+    text = judged(frame(encoded({"text": "x" * (30 * MIB)}))).text
     assert text.endswith("\n[output cut at 1 MiB: the program printed 30.0 MiB]")
-    error = interpret(ChildReport(frame(encoded({"runtime_error": "e" * MIB})), 0), LIMITS)
+    error = judged(frame(encoded({"runtime_error": "e" * MIB})))
     note = "\n[error cut at 64 KiB: it was 1.0 MiB; its middle is left out]\n"
-    assert error["runtime_error"] == "e" * (32 << 10) + note + "e" * (32 << 10)
-
-
-def request_with(options: dict[str, Any], task: str = "draw") -> RunRequest:
-    return RunRequest("u", "", options, task=task)
+    assert error.runtime_error == "e" * (32 << 10) + note + "e" * (32 << 10)
 
 
 @settings(max_examples=300, deadline=None)
 @given(
-    options=st.dictionaries(st.sampled_from(["width", "height", "textOnly"]), json_leaves),
+    options=st.dictionaries(st.sampled_from(["width", "height", "textOnly", "srgb"]), json_values)
+)
+def test_any_options_are_read_or_refused_as_a_protocol_error(options: dict[str, Any]) -> None:
+    message = {**RunRequest("u", "").to_json(), "options": options}
+    try:
+        request = RunRequest.from_json(message)
+    except ProtocolError:
+        return
+    assert isinstance(request.options.width, int) and isinstance(request.options.text_only, bool)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    options=st.builds(
+        FiddleOptions,
+        width=st.integers(1, 300),
+        height=st.integers(1, 300),
+        text_only=st.booleans(),
+    ),
     task=st.sampled_from(["draw", "decode_image"]),
     produced=st.dictionaries(
         st.sampled_from(["cpu.png", "pdf.pdf", "skp.skp", "txt.txt", "source.png", "thumb64.png"]),
@@ -170,13 +194,13 @@ def request_with(options: dict[str, Any], task: str = "draw") -> RunRequest:
     text=st.text(max_size=20),
 )
 def test_any_outputs_are_judged_without_raising(
-    options: dict[str, Any], task: str, produced: dict[str, bytes], text: str
+    options: FiddleOptions, task: str, produced: dict[str, bytes], text: str
 ) -> None:
-    result = RunResult("u", text=text, outputs=produced)
-    found = problem(request_with(options, task), result)
+    found = registry.problem(task, RunFacts(options, text), produced, succeeded=True)
     assert found is None or isinstance(found, str)
     if found is None:
-        assert set(produced) <= {"cpu.png", "pdf.pdf", "skp.skp", "txt.txt"} or task != "draw"
+        expected = registry.expected_outputs(task, RunFacts(options, text))
+        assert set(produced) == {output.stored for output in expected}
 
 
 # --------------------------------------------------------------------------------------------
@@ -225,7 +249,7 @@ endings = st.one_of(
 @given(data=child_bytes.filter(lambda d: len(d) < 300_000), ending=endings)
 def test_the_host_survives_any_bytes_on_its_pipe(runner: Any, data: bytes, ending: str) -> None:
     replaced = runner.pool.replaced
-    request = RunRequest(uuid.uuid4().hex, hostile(data, ending), {"width": 8, "height": 8})
+    request = RunRequest(uuid.uuid4().hex, hostile(data, ending), FiddleOptions(width=8, height=8))
     result = runner.run(request)
     assert result.runtime_error, result
     assert not result.outputs
@@ -234,6 +258,6 @@ def test_the_host_survives_any_bytes_on_its_pipe(runner: Any, data: bytes, endin
 
 def test_after_the_fuzzing_the_host_still_draws(runner: Any) -> None:
     code = "def draw(canvas):\n    canvas.drawCircle(4, 4, 3, skia.Paint())\n"
-    result = runner.run(RunRequest(uuid.uuid4().hex, code, {"width": 8, "height": 8}))
+    result = runner.run(RunRequest(uuid.uuid4().hex, code, FiddleOptions(width=8, height=8)))
     assert result.succeeded and result.outputs["cpu.png"].startswith(b"\x89PNG")
     assert runner.pool.replaced == 0

@@ -9,13 +9,13 @@ import pytest
 import requests
 import skia
 
+from fiddle_protocol.options import FiddleOptions
 from functions.app import create_app
 from functions.config import Settings
 from functions.hashing import fiddle_hash, skia_hash
-from functions.options import FiddleOptions
 from functions.services import services
 from functions.storage.local import LocalBlobStore
-from runner_vm import render
+from runner_vm.drawing import render
 
 SPEC_EXAMPLE = """import skia
 

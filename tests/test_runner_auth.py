@@ -11,13 +11,14 @@ from unittest import mock
 import pytest
 import requests
 
-from runner_vm.auth import HmacSigner, HmacVerifier, LoopbackOnly
-from runner_vm.protocol import RunRequest
+from fiddle_protocol.messages import RunRequest
+from fiddle_protocol.options import FiddleOptions
+from fiddle_protocol.signing import HmacSigner, HmacVerifier, LoopbackOnly
 from tests.conftest import runner_process
 
 SECRET = "s3cret-for-tests"
 BODY = json.dumps(
-    RunRequest("r", "def draw(c): pass\n", {"width": 8, "height": 8}).to_json()
+    RunRequest("r", "def draw(c): pass\n", FiddleOptions(width=8, height=8)).to_json()
 ).encode()
 
 
@@ -81,5 +82,7 @@ def test_the_client_ignores_proxies_from_the_environment(signed_runner: str) -> 
     with mock.patch.dict(os.environ, proxies):
         os.environ.pop("NO_PROXY", None)
         os.environ.pop("no_proxy", None)
-        result = client.run(RunRequest("p", "def draw(c): pass\n", {"width": 8, "height": 8}))
+        result = client.run(
+            RunRequest("p", "def draw(c): pass\n", FiddleOptions(width=8, height=8))
+        )
     assert result.runtime_error == "" and result.compile_errors == ()

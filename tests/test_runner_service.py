@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from runner_vm.events import EventRecord, JsonLogHook
+from fiddle_protocol.messages import RunRequest
+from fiddle_protocol.options import FiddleOptions
 from runner_vm.policy import load_policy
-from runner_vm.pool import default_pool_size
-from runner_vm.protocol import RunRequest
-from runner_vm.sandbox import readable_by_others
-from runner_vm.service import Runner, RunnerSettings
+from runner_vm.sandbox.base import readable_by_others
+from runner_vm.service.events import EventRecord, JsonLogHook
+from runner_vm.service.pool import default_pool_size
+from runner_vm.service.runner import RunnerService, RunnerSettings
 from tests.conftest import runner_process, started_runner
 
 NO_DRAW = "def draw(canvas):\n    pass\n"
@@ -30,7 +31,7 @@ SLOW = "import time\ntime.sleep(1)\ndef draw(canvas):\n    pass\n# {n}\n"
 
 
 def request_json(code: str) -> dict[str, object]:
-    return RunRequest(str(uuid.uuid4()), code, {"width": 8, "height": 8}).to_json()
+    return RunRequest(str(uuid.uuid4()), code, FiddleOptions(width=8, height=8)).to_json()
 
 
 def test_a_full_queue_answers_429_with_retry_after() -> None:
@@ -47,18 +48,18 @@ def test_a_full_queue_answers_429_with_retry_after() -> None:
 
 
 @pytest.fixture(scope="module")
-def runner() -> Iterator[Runner]:
-    service = Runner(RunnerSettings(backend="auto", pool_size=1), load_policy())
+def runner() -> Iterator[RunnerService]:
+    service = RunnerService(RunnerSettings(backend="auto", pool_size=1), load_policy())
     service.start()
     yield service
     service.stop()
 
 
-def test_events_carry_the_run_uuid_in_order(runner: Runner) -> None:
+def test_events_carry_the_run_uuid_in_order(runner: RunnerService) -> None:
     seen: list[EventRecord] = []
     runner.events.subscribe(seen.append)
     result = runner.run(
-        RunRequest("run-1", "def draw(canvas):\n    pass\n", {"width": 8, "height": 8})
+        RunRequest("run-1", "def draw(canvas):\n    pass\n", FiddleOptions(width=8, height=8))
     )
     assert result.succeeded
     names = [record.event.value for record in seen if record.run_uuid == "run-1"]
@@ -76,13 +77,15 @@ def draw(canvas):
 
 
 def test_children_start_without_modules_that_hook_fork_yet_can_import_them(
-    runner: Runner,
+    runner: RunnerService,
 ) -> None:
     # threading and random run at-fork handlers in every child of a zygote that has them; only
     # pyseccomp (through ctypes.util) brought them in, and it now stays out of the zygote.
     lines = []
     for _ in range(2):
-        result = runner.run(RunRequest(str(uuid.uuid4()), FORK_PROBE, {"width": 8, "height": 8}))
+        result = runner.run(
+            RunRequest(str(uuid.uuid4()), FORK_PROBE, FiddleOptions(width=8, height=8))
+        )
         assert result.succeeded, result.runtime_error
         lines.append(result.text.split())
     assert [line[:2] for line in lines] == [["[]", "MainThread"]] * 2
@@ -90,13 +93,13 @@ def test_children_start_without_modules_that_hook_fork_yet_can_import_them(
 
 
 def test_a_limit_is_a_killed_event_and_one_json_log_line(
-    runner: Runner, caplog: pytest.LogCaptureFixture
+    runner: RunnerService, caplog: pytest.LogCaptureFixture
 ) -> None:
     logger = logging.getLogger("test.runs")
     runner.events.subscribe(JsonLogHook(logger))
     with caplog.at_level(logging.INFO, logger="test.runs"):
         result = runner.run(
-            RunRequest("run-2", "import os\nos.fork()\n", {"width": 8, "height": 8})
+            RunRequest("run-2", "import os\nos.fork()\n", FiddleOptions(width=8, height=8))
         )
     assert result.runtime_error == "forbidden system call: clone"
     [line] = [json.loads(r.getMessage()) for r in caplog.records if r.name == "test.runs"]
@@ -104,12 +107,12 @@ def test_a_limit_is_a_killed_event_and_one_json_log_line(
     assert "killed" in line["events"] and line["events"][-1] == "cleanup"
 
 
-def test_a_failing_hook_does_not_fail_the_run(runner: Runner) -> None:
+def test_a_failing_hook_does_not_fail_the_run(runner: RunnerService) -> None:
     def broken(record: EventRecord) -> None:
         raise RuntimeError("hook bug")
 
     runner.events.subscribe(broken)
-    assert runner.run(RunRequest("run-3", "def draw(canvas):\n    pass\n", {})).succeeded
+    assert runner.run(RunRequest("run-3", "def draw(canvas):\n    pass\n")).succeeded
 
 
 def test_metrics_and_health_name_the_sandbox() -> None:
@@ -136,7 +139,7 @@ def test_a_bind_below_tmp_is_readable_by_the_run(backend: str, tmp_path: Path) -
     code = f"print(open({str(shared / 'data.txt')!r}).read(), end='')\n" + NO_DRAW
     try:
         with started_runner(backend, policy, tmp_path, pool_size=1) as service:
-            result = service.run(RunRequest(run_uuid=uuid.uuid4().hex, code=code, options={}))
+            result = service.run(RunRequest(run_uuid=uuid.uuid4().hex, code=code))
     finally:
         shutil.rmtree(shared.parents[1])
     assert result.runtime_error == "" and result.text == "through\n"
@@ -178,7 +181,7 @@ def test_runs_hold_no_supplementary_group_of_whoever_started_the_runner(
     os.setgroups([4242])  # the hosts inherit it; their zygote drops it for every child
     try:
         with started_runner(backend, load_policy(), tmp_path, pool_size=1) as service:
-            result = service.run(RunRequest(uuid.uuid4().hex, GROUPS_PROBE, {}))
+            result = service.run(RunRequest(uuid.uuid4().hex, GROUPS_PROBE))
     finally:
         os.setgroups(before)
     assert result.runtime_error == "" and result.text == "none\n", result
@@ -215,13 +218,11 @@ def test_sleepers_cannot_starve_other_runs(tmp_path: Path) -> None:
         ThreadPoolExecutor(sleepers) as pool,
     ):
         sleeping = [
-            pool.submit(
-                service.run, RunRequest(uuid.uuid4().hex, SLEEPER.format(seconds=10, n=n), {})
-            )
+            pool.submit(service.run, RunRequest(uuid.uuid4().hex, SLEEPER.format(seconds=10, n=n)))
             for n in range(sleepers)
         ]
         wait_for(lambda: service.pool.busy == sleepers)
-        result = service.run(RunRequest(uuid.uuid4().hex, DRAW, {"width": 8, "height": 8}))
+        result = service.run(RunRequest(uuid.uuid4().hex, DRAW, FiddleOptions(width=8, height=8)))
         assert result.succeeded and result.outputs["cpu.png"].startswith(b"\x89PNG")
         assert not any(future.done() for future in sleeping), "the visitor waited for sleepers"
         assert all(future.result().succeeded for future in sleeping)

@@ -19,11 +19,12 @@ import pytest
 pytest.importorskip("skia")
 pytest.importorskip("pyseccomp")
 
+from fiddle_protocol.messages import RunRequest, RunResult
+from fiddle_protocol.options import FiddleOptions
 from runner_vm.policy import load_policy
-from runner_vm.protocol import RunRequest, RunResult
-from runner_vm.runsc import CGROUP_ROOT, RUNSC, RunscBackend
-from runner_vm.sandbox import SandboxUnavailable
-from runner_vm.service import Runner
+from runner_vm.sandbox.base import SandboxUnavailable
+from runner_vm.sandbox.runsc import CGROUP_ROOT, RUNSC, RunscBackend
+from runner_vm.service.runner import RunnerService
 from tests.conftest import started_runner
 
 POLICY = load_policy()
@@ -41,10 +42,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def run(runner: Runner, code: str) -> RunResult:
+def run(runner: RunnerService, code: str) -> RunResult:
     if "def draw" not in code:
         code += NO_DRAW
-    request = RunRequest(run_uuid=uuid.uuid4().hex, code=code, options={"width": 64, "height": 64})
+    request = RunRequest(uuid.uuid4().hex, code, FiddleOptions(width=64, height=64))
     return runner.run(request)
 
 
@@ -79,18 +80,18 @@ def wait_for_no_leftovers(backend: RunscBackend, container_ids: list[str]) -> li
 
 
 @pytest.fixture(scope="module")
-def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
+def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunnerService]:
     with started_runner("runsc", POLICY, tmp_path_factory.mktemp("runsc"), pool_size=2) as runner:
         yield runner
 
 
-def test_a_normal_draw_renders_a_png(runner: Runner) -> None:
+def test_a_normal_draw_renders_a_png(runner: RunnerService) -> None:
     result = run(runner, DRAW)
     assert result.succeeded, describe(result)
     assert result.outputs["cpu.png"].startswith(b"\x89PNG\r\n\x1a\n")
 
 
-def test_seccomp_works_inside_gvisor(runner: Runner) -> None:
+def test_seccomp_works_inside_gvisor(runner: RunnerService) -> None:
     result = run(runner, "print(open('/proc/self/status').read())")
     assert result.succeeded, describe(result)
     status = dict(line.split(":\t", 1) for line in result.text.splitlines() if ":\t" in line)
@@ -99,20 +100,20 @@ def test_seccomp_works_inside_gvisor(runner: Runner) -> None:
     assert int(status["Uid"].split()[0]) >= POLICY.uid_base, describe(result)
 
 
-def test_a_socket_is_contained(runner: Runner) -> None:
+def test_a_socket_is_contained(runner: RunnerService) -> None:
     result = run(runner, "import socket\nsocket.socket()\n")
     # The run's seccomp filter traps it before gVisor's network stack (none here) is asked.
     assert result.runtime_error == "forbidden system call: socket", describe(result)
 
 
-def test_host_secrets_are_not_there(runner: Runner) -> None:
+def test_host_secrets_are_not_there(runner: RunnerService) -> None:
     result = run(runner, "open('/etc/shadow').read()\n")
     assert result.runtime_error.splitlines()[-1:] == [
         "FileNotFoundError: [Errno 2] No such file or directory: '/etc/shadow'"
     ], describe(result)
 
 
-def test_no_host_process_is_visible(runner: Runner) -> None:
+def test_no_host_process_is_visible(runner: RunnerService) -> None:
     code = """
 import os
 for pid in sorted(p for p in os.listdir('/proc') if p.isdigit()):
@@ -128,7 +129,7 @@ for pid in sorted(p for p in os.listdir('/proc') if p.isdigit()):
 
 
 @pytest.mark.slow
-def test_sleeping_forever_hits_the_wall_clock(runner: Runner) -> None:
+def test_sleeping_forever_hits_the_wall_clock(runner: RunnerService) -> None:
     result = run(runner, "import time\ntime.sleep(100)\n")
     assert result.runtime_error == WALL_ERROR, describe(result)
     assert run(runner, DRAW).succeeded, "the host did not survive the wall-clock kill"

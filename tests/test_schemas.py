@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from functions.options import FiddleOptions
+from fiddle_protocol.options import FiddleOptions
 from functions.schemas import InvalidRequest, RunRequestData, parse_run_request
 
 KIB128 = 128 * 1024

@@ -15,8 +15,8 @@ from dataclasses import replace
 
 import pytest
 
+from runner_vm.child.seccomp import Guard, SeccompFilter, build_filter
 from runner_vm.policy import ConditionalRule, load_policy
-from runner_vm.seccomp import Guard, SeccompFilter, build_filter
 
 pyseccomp = pytest.importorskip("pyseccomp")
 ALLOW_ALL = struct.pack("=HBBI", 0x06, 0, 0, 0x7FFF0000)  # return ALLOW

@@ -14,10 +14,10 @@ import pytest
 import skia
 from flask import Flask
 
+from fiddle_protocol.options import FiddleOptions
 from functions.app import create_app
 from functions.config import Settings
 from functions.hashing import skia_hash
-from functions.options import FiddleOptions
 from functions.services import services
 from functions.storage.local import LocalBlobStore
 

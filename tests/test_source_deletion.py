@@ -17,16 +17,16 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from fiddle_protocol.messages import RunRequest, RunResult
+from fiddle_protocol.options import FiddleOptions
 from functions.app import create_app
 from functions.config import Settings
 from functions.fiddles import WITHDRAWN
 from functions.hashing import fiddle_hash
-from functions.options import FiddleOptions
 from functions.runner_client import HttpRunnerClient
 from functions.services import services
 from functions.source_runs import SOURCE_USES, STEPS
 from functions.storage.blobstore import BlobStore
-from runner_vm.protocol import RunRequest, RunResult
 from tests.gcs_server import fake_gcs_server, gcs_blob_store  # noqa: F401
 from tests.test_sharing import GENEROUS, USES_IMAGE, bearer, png_bytes, upload
 

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from fiddle_protocol.checks import png_size
+from fiddle_protocol.messages import RunRequest
 from functions.app import create_app
 from functions.config import Settings
 from functions.services import services
-from runner_vm.outputs import png_size
 from runner_vm.policy import load_policy
-from runner_vm.protocol import RunRequest
 from tests.conftest import started_runner
 
 skia = pytest.importorskip("skia")
@@ -46,7 +46,7 @@ def noisy_jpeg() -> bytes:
 
 
 def test_the_sandbox_decodes_the_largest_upload(noisy_jpeg: bytes, tmp_path: Path) -> None:
-    request = RunRequest(uuid.uuid4().hex, "", {}, noisy_jpeg, task="decode_image")
+    request = RunRequest(uuid.uuid4().hex, "", source_png=noisy_jpeg, task="decode_image")
     with started_runner("auto", load_policy(), tmp_path, pool_size=1) as runner:
         result = runner.run(request)
     assert result.runtime_error == ""

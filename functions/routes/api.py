@@ -67,4 +67,4 @@ def healthz() -> Any:
         runner = services().runner.describe()
     except RunnerUnavailable:
         return jsonify(status="degraded", runner=None), 503
-    return jsonify(status="ok", runner=runner, sandbox=runner.get("sandbox"))
+    return jsonify(status="ok", runner=runner.to_json(), sandbox=runner.sandbox)

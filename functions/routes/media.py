@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import Response, abort
 
-from functions.fiddles import CONTENT_TYPES, split_output_reference
+from fiddle_protocol.checks import pdf_actions
+from fiddle_protocol.outputs import Output, by_suffix
 from functions.routing import FiddleBlueprint, Framing, Kind, RoutePolicy
 from functions.services import services
-from runner_vm.outputs import pdf_actions
 
 blueprint = FiddleBlueprint(
     "media",
@@ -32,14 +32,15 @@ def newest_output(filename: str) -> Any:
     fiddles = services().fiddles
     digest, newest = fiddles.lookup(reference, fiddles.newest_run) or abort(404)
     # The newest run can change when a new Skia build renders the fiddle: cache only briefly.
-    return _send(fiddles.run_output(digest, newest, output), output, "public, max-age=60")
+    data = fiddles.run_output(digest, newest, output.stored)
+    return _send(data, output, "public, max-age=60")
 
 
 @blueprint.get("/ai/<runid>/<path:filename>")
 def run_output(runid: str, filename: str) -> Any:
     reference, output = _split_or_404(filename)
     fiddles = services().fiddles
-    found = fiddles.lookup(reference, lambda digest: fiddles.output(digest, runid, output))
+    found = fiddles.lookup(reference, lambda digest: fiddles.output(digest, runid, output.stored))
     # A run's outputs never change once stored (a hash in either form always means one fiddle).
     cache = (
         "public, max-age=31536000, immutable"
@@ -49,20 +50,20 @@ def run_output(runid: str, filename: str) -> Any:
     return _send(found[1] if found else None, output, cache)
 
 
-def _split_or_404(filename: str) -> tuple[str, str]:
-    parts = split_output_reference(filename)
+def _split_or_404(filename: str) -> tuple[str, Output]:
+    parts = by_suffix(filename)
     if parts is None or "/" in filename:
         abort(404)
     return parts
 
 
-def _send(data: bytes | None, output: str, cache_control: str) -> Response:
+def _send(data: bytes | None, output: Output, cache_control: str) -> Response:
     if data is None:
         abort(404)
     # content_type, not mimetype: Werkzeug adds a charset to a text mimetype, which ours has.
-    response = Response(data, content_type=CONTENT_TYPES[output])
+    response = Response(data, content_type=output.mime)
     response.headers["Cache-Control"] = cache_control
-    if output == "pdf.pdf" and pdf_actions(data):
+    if output.mime == "application/pdf" and pdf_actions(data):
         # Chromium's PDF viewer runs a PDF's JavaScript whatever the response's CSP says (even
         # `sandbox`); only a download keeps it from running. The runner refuses such PDFs, so
         # only one stored before it did can get here.

@@ -12,17 +12,17 @@ results have one rendering.
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import abort, jsonify, render_template, request
 
+from fiddle_protocol import outputs as registry
+from fiddle_protocol.options import FiddleOptions
 from functions.errors import InvalidInput
-from functions.fiddles import OUTPUT_SUFFIXES, StoredFiddle, StoredRun
+from functions.fiddles import StoredFiddle, StoredRun
 from functions.links import public_base_url
-from functions.options import FiddleOptions
 from functions.routing import Csp, FiddleBlueprint, Framing, Kind, RoutePolicy
 from functions.services import services
 
@@ -81,18 +81,6 @@ json_blueprint = FiddleBlueprint(
         framing=Framing.DENY,
     ),
 )
-# Label and kind of each output a run may store, in the order the results list them. The kind
-# names the renderer in templates/_results.html that shows it besides its download link; the
-# URL suffix and MIME type come from functions.fiddles.OUTPUT_SUFFIXES.
-OUTPUT_LABELS = {
-    "cpu.png": ("PNG", "raster"),
-    "gpu.png": ("GPU PNG", "download"),
-    "pdf.pdf": ("PDF", "pdf"),
-    "skp.skp": ("SKP", "download"),
-    "txt.txt": ("Text", "download"),
-    "cpu.webm": ("WebM", "download"),
-    "gpu.webm": ("GPU WebM", "download"),
-}
 # Outputs this service does not render yet; the page says so instead of showing broken images.
 SOURCE_REMOVED = "The source image of this fiddle was removed, and its outputs with it."
 NOT_YET_RENDERED = {
@@ -105,7 +93,7 @@ IFRAME_CODE_FLAGS = {"0": False, "1": True}
 IFRAME_CODE_REFUSED = (
     "The code parameter is 1 (the code in an editor with Run) or 0 (the result only)."
 )
-# The program a new fiddle starts with (SPEC section 1).
+# The program a new fiddle starts with.
 DEFAULT_CODE = """import skia
 
 def draw(canvas):
@@ -116,24 +104,25 @@ def draw(canvas):
 
 
 @dataclass(frozen=True)
-class Output:
-    """One output a run may store, as the pages show and offer it."""
+class ShownOutput:
+    """One output of the shown run, as pages and /e/<hash> show it: the registry's entry
+    (fiddle_protocol/outputs.py) and the URL of this run's copy."""
 
-    stored: str  # the object's name under fiddle/<hash>/<runid>/
-    suffix: str  # what follows the hash in /i/ and /ai/ URLs and in the downloaded file's name
-    mime: str
-    label: str
-    kind: str  # "raster", "pdf" or "download" (see OUTPUT_LABELS)
+    output: registry.Output
+    url: str  # under /ai/<runid>/, which names the run
 
-
-@functools.cache
-def outputs() -> tuple[Output, ...]:
-    """The one list of outputs the templates iterate over (the page context's `outputs`)."""
-    by_stored = {stored: (suffix, mime) for suffix, (stored, mime) in OUTPUT_SUFFIXES.items()}
-    return tuple(
-        Output(stored, *by_stored[stored], label, kind)
-        for stored, (label, kind) in OUTPUT_LABELS.items()
-    )
+    def to_json(self) -> dict[str, str]:
+        output = self.output
+        return {
+            "name": output.name,
+            "stored": output.stored,
+            "url": self.url,
+            "label": output.label,
+            "title": output.title,
+            "kind": output.kind.value,
+            "mime": output.mime,
+            "suffix": output.suffix,
+        }
 
 
 @dataclass
@@ -141,10 +130,16 @@ class FiddleView:
     reference: str
     fiddle: StoredFiddle
     run: StoredRun | None
-    urls: dict[str, str] = field(default_factory=dict)
+    # The run's outputs in the registry's order: what the results area and /e/ JSON list.
+    shown: list[ShownOutput] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     # The fiddle names a source image that an admin has since deleted.
     source_removed: bool = False
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """Stored output name -> its URL (the /e/ JSON's `outputs`)."""
+        return {shown.output.stored: shown.url for shown in self.shown}
 
     def to_json(self, source_ids: list[int]) -> dict[str, Any]:
         """The fiddle as JSON: every field of Skia Fiddle's FiddleContext with its type (so
@@ -171,6 +166,7 @@ class FiddleView:
             "runid": self.run.runid if self.run else None,
             "text": self.run.text if self.run else "",
             "outputs": self.urls,
+            "outputList": [shown.to_json() for shown in self.shown],
             "notices": self.notices,
             "sourceRemoved": self.source_removed,
         }
@@ -182,18 +178,20 @@ def load_view(reference: str) -> FiddleView:
     run = fiddles.newest_run(digest)
     view = FiddleView(reference, fiddle, run)
     if run:
-        view.urls = _output_urls(digest, run)
+        view.shown = _shown_outputs(digest, run)
     source = fiddle.options.source
     view.source_removed = bool(source) and not fiddles.source_exists(source)
     view.notices = _notices(fiddle, view.source_removed)
     return view
 
 
-def _output_urls(digest: str, run: StoredRun) -> dict[str, str]:
-    """Stored output name -> its URL under /ai/, which names this run."""
-    suffixes = {output.stored: output.suffix for output in outputs()}
-    known = [name for name in run.outputs if name in suffixes]
-    return {name: f"/ai/{run.runid}/{digest}{suffixes[name]}" for name in known}
+def _shown_outputs(digest: str, run: StoredRun) -> list[ShownOutput]:
+    """The run's outputs, in the registry's order, each with its URL under /ai/<runid>/."""
+    return [
+        ShownOutput(output, f"/ai/{run.runid}/{digest}{output.suffix}")
+        for output in registry.DRAW_OUTPUTS
+        if output.stored in run.outputs
+    ]
 
 
 def _notices(fiddle: StoredFiddle, source_removed: bool) -> list[str]:
@@ -215,7 +213,6 @@ def _page_settings() -> dict[str, Any]:
     return {
         "api_base": services().settings.api_base,
         "gpu_notice": NOT_YET_RENDERED["gpu"],
-        "outputs": outputs(),
     }
 
 

@@ -42,8 +42,9 @@ resource "google_cloudfunctions2_function" "function" {
     entry_point     = each.key
     service_account = google_service_account.build.id
 
-    # The zip (made by scripts/deploy) holds the repository's functions/, runner_vm/, templates/
-    # and infra/*.toml, a requirements.txt and a root main.py that re-exports functions/main.py.
+    # The zip (made by scripts/deploy) holds the repository's functions/, fiddle_protocol/,
+    # runner_vm/, templates/ and infra/*.toml, a requirements.txt and a root main.py that
+    # re-exports functions/main.py.
     source {
       storage_source {
         bucket = var.deploy_bucket

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import requests
 
+from fiddle_protocol.options import FiddleOptions
 from functions.fiddles import FiddleRepository
-from functions.options import FiddleOptions
 from functions.storage.local import LocalBlobStore
 from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, http_server
 

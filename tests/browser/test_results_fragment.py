@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from functions.fiddles import OUTPUT_SUFFIXES
-from functions.routes.pages import outputs
+from fiddle_protocol.outputs import DRAW_OUTPUTS, Kind
 from tests.browser.conftest import stored_outputs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,8 +102,10 @@ def test_the_downloads_are_the_outputs_the_run_stored(server: str, server_data: 
     stored = stored_outputs(server_data, digest, runid)
     links = Fragment(fragment(server, digest).text).links
     assert len(links) == len(stored) >= 4
-    registry = {output.stored: output for output in outputs()}
-    assert [link["label"] for link in links] == [o.label for o in outputs() if o.stored in stored]
+    registry = {output.stored: output for output in DRAW_OUTPUTS}
+    assert [link["label"] for link in links] == [
+        o.label for o in DRAW_OUTPUTS if o.stored in stored
+    ]
     for link in links:
         served = requests.get(f"{server}{link['href']}", timeout=10)
         name = next(name for name, data in stored.items() if data == served.content)
@@ -188,17 +189,15 @@ def test_any_origin_may_read_it_without_credentials(server: str) -> None:
 
 
 def test_every_output_is_listed_once_with_its_suffix_and_type() -> None:
-    listed = outputs()
-    assert {o.stored for o in listed} == {stored for stored, _ in OUTPUT_SUFFIXES.values()}
-    assert len({o.stored for o in listed}) == len({o.suffix for o in listed}) == len(listed)
-    for output in listed:
-        assert OUTPUT_SUFFIXES[output.suffix] == (output.stored, output.mime)
-        assert output.label and output.kind in {"raster", "pdf", "download"}
+    for field in ("name", "stored", "suffix", "label"):
+        assert len({getattr(o, field) for o in DRAW_OUTPUTS}) == len(DRAW_OUTPUTS), field
+    for output in DRAW_OUTPUTS:
+        assert output.label and output.title and output.mime and output.kind in set(Kind)
 
 
 def output_words() -> list[str]:
     """What would give away a second list of outputs: stored names, URL suffixes, MIME types."""
-    return [word for o in outputs() for word in (o.stored, o.suffix, essence(o.mime))]
+    return [word for o in DRAW_OUTPUTS for word in (o.stored, o.suffix, essence(o.mime))]
 
 
 @pytest.mark.parametrize(
@@ -211,5 +210,5 @@ def test_no_script_or_template_keeps_its_own_list_of_outputs(path: Path) -> None
     text = re.sub(r'accept="[^"]*"', "", path.read_text())
     assert [word for word in output_words() if word in text] == []
     if path.suffix == ".js":  # nor the labels, as strings
-        labels = [o.label for o in outputs()]
+        labels = [o.label for o in DRAW_OUTPUTS]
         assert [label for label in labels if re.search(f"[\"'`]{label}[\"'`]", text)] == []

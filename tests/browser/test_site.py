@@ -134,7 +134,7 @@ EMBEDDED_CODE = 'def draw(canvas):\n    print("<b>bold</b> & </pre>")\n'
 
 def stored_fiddle(client: Any, code: str = EMBEDDED_CODE) -> str:
     """A fiddle written straight into the app's store (this app has no runner), never run."""
-    from functions.options import FiddleOptions
+    from fiddle_protocol.options import FiddleOptions
 
     digest = "ab" * 16
     services(client.application).fiddles.save_code(digest, code, FiddleOptions())

@@ -16,11 +16,17 @@ import sysconfig
 from abc import ABC, abstractmethod
 from pathlib import Path
 
+import fiddle_protocol
+import runner_vm
 from runner_vm.policy import Policy
 
 log = logging.getLogger(__name__)
 
-PACKAGE_SOURCE = Path(__file__).resolve().parent
+# The packages a host imports, bound read-only into every container under the policy's
+# package_dir: the runner, and the contract it shares with the functions.
+PACKAGE_SOURCES = tuple(
+    Path(package.__file__ or "").resolve().parent for package in (runner_vm, fiddle_protocol)
+)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -85,7 +91,7 @@ class NoSandbox(SandboxBackend):
 
     def environment(self) -> dict[str, str]:
         env = super().environment()
-        env["PYTHONPATH"] = str(PACKAGE_SOURCE.parent)
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(str(p.parent) for p in PACKAGE_SOURCES))
         return env
 
 
@@ -121,7 +127,8 @@ def build_root(policy: Policy, root: Path) -> Path:
         shutil.rmtree(root)
     for directory in ("etc", "tmp", "proc", "dev", "sys", "run", "var/tmp"):
         (root / directory).mkdir(parents=True, exist_ok=True)
-    for path in [*bind_sources(policy), _package_mount(policy)]:
+    mounts = [mount for _, mount in package_binds(policy)]
+    for path in [*bind_sources(policy), *mounts]:
         (root / path.lstrip("/")).mkdir(parents=True, exist_ok=True)
     for link in ("bin", "lib", "lib64", "sbin"):
         if os.path.islink(f"/{link}"):
@@ -130,8 +137,11 @@ def build_root(policy: Policy, root: Path) -> Path:
     return root
 
 
-def _package_mount(policy: Policy) -> str:
-    return f"{policy.container.package_dir}/{PACKAGE_SOURCE.name}"
+def package_binds(policy: Policy) -> list[tuple[str, str]]:
+    """(source, mount point) of each package a host imports, under the policy's package_dir."""
+    return [
+        (str(source), f"{policy.container.package_dir}/{source.name}") for source in PACKAGE_SOURCES
+    ]
 
 
 def _fill_etc(policy: Policy, etc: Path) -> None:

@@ -1,7 +1,9 @@
 """Compile and run one fiddle, in whatever process calls it (the confined child, or a benchmark).
 
 User code is compiled under the file name `draw.py`, so its tracebacks can be cut down to the
-user's own lines: the runner's frames are never shown.
+user's own lines: the runner's frames are never shown. A limit the program runs into inside the
+child (memory, processes, a refused process start) is reported by kind; the host writes its
+sentence with the policy's numbers (fiddle_protocol/messages.py, Limit).
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ import io
 import linecache
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import CodeType, TracebackType
 from typing import Any
 
-from runner_vm import cuts, images, render
-from runner_vm.outputs import canvas_size
-from runner_vm.protocol import CompileError, RunRequest
-from runner_vm.refusals import ForbiddenCall
+from fiddle_protocol import outputs
+from fiddle_protocol.checks import RunFacts, printed_bytes
+from fiddle_protocol.messages import CompileError, Limit, RunRequest
+from fiddle_protocol.options import FiddleOptions
+from runner_vm import cuts
+from runner_vm.child.refusals import ForbiddenCall
+from runner_vm.drawing import images, render
 
 USER_FILENAME = "draw.py"
 MAX_FRAMES = 50
@@ -35,7 +40,7 @@ class _CappedText(io.TextIOBase):
         self.printed = 0
 
     def write(self, text: str) -> int:
-        data = cuts.utf8(text)
+        data = printed_bytes(text)
         self.printed += len(data)
         if self._room > 0:
             self._kept.append(data[: self._room])
@@ -56,12 +61,13 @@ class _Discard(io.TextIOBase):
 
 @dataclass
 class Outcome:
-    """What running the program produced; turned into a RunResult by the caller."""
+    """What running the program produced; the child reports it (runner_vm/child/main.py)."""
 
     compile_errors: tuple[CompileError, ...] = ()
     runtime_error: str = ""
+    limit: Limit | None = None  # by kind only: the host fills in the policy's number
     text: str = ""
-    outputs: dict[str, bytes] | None = None
+    outputs: dict[str, bytes] = field(default_factory=dict)
 
 
 def compile_user_code(code: str) -> CodeType | CompileError:
@@ -83,7 +89,7 @@ def compile_error(message: str, line: int, col: int) -> CompileError:
 
 
 def run(request: RunRequest) -> Outcome:
-    if request.task == "decode_image":
+    if request.task == outputs.DECODE_IMAGE:
         return decode_image(request)
     compiled = compile_user_code(request.code)
     if isinstance(compiled, CompileError):
@@ -97,10 +103,11 @@ def run(request: RunRequest) -> Outcome:
     text = _CappedText()
     try:
         with contextlib.redirect_stdout(text):
-            outputs = _run_compiled(compiled, request)
+            rendered = _run_compiled(compiled, request)
     except BaseException as error:  # the user's program may raise anything, SystemExit included
-        return Outcome(runtime_error=describe_error(error), text=text.getvalue())
-    return Outcome(text=text.getvalue(), outputs=_with_text(outputs, text.getvalue()))
+        runtime_error, limit = describe_error(error)
+        return Outcome(runtime_error=runtime_error, limit=limit, text=text.getvalue())
+    return Outcome(text=text.getvalue(), outputs=_with_text(rendered, text.getvalue()))
 
 
 def decode_image(request: RunRequest) -> Outcome:
@@ -112,20 +119,19 @@ def decode_image(request: RunRequest) -> Outcome:
         return Outcome(runtime_error="The image needs more memory to decode than is allowed.")
 
 
-def _with_text(outputs: dict[str, bytes], text: str) -> dict[str, bytes]:
+def _with_text(rendered: dict[str, bytes], text: str) -> dict[str, bytes]:
     if text:
-        outputs["txt.txt"] = cuts.utf8(text)
-    return outputs
+        rendered[outputs.TEXT.stored] = printed_bytes(text)
+    return rendered
 
 
 def _run_compiled(compiled: CodeType, request: RunRequest) -> dict[str, bytes]:
-    options = request.options
     namespace = _globals(request)
     exec(compiled, namespace)
     draw = namespace.get("draw")
     if not callable(draw):
         raise _NoDrawFunction()
-    return _render_all(draw, options)
+    return _render_all(draw, request.options)
 
 
 class _NoDrawFunction(Exception):
@@ -145,36 +151,39 @@ def _globals(request: RunRequest) -> dict[str, Any]:
         "skia": skia,
         "image": image,
         "source": bitmap,
-        "duration": float(request.options.get("duration", 0.0)),
+        "duration": request.options.duration,
         "frame": 0.0,
     }
 
 
-def _render_all(draw: Callable[[Any], object], options: dict[str, Any]) -> dict[str, bytes]:
-    width, height = canvas_size(options)
-    if options.get("textOnly"):
-        render.discard(draw, width, height)
+def _render_all(draw: Callable[[Any], object], options: FiddleOptions) -> dict[str, bytes]:
+    """Every output the registry says these options produce, each by its renderer."""
+    wanted = outputs.rendered(RunFacts(options))
+    if not wanted:
+        render.discard(draw, options)
         return {}
-    srgb, f16 = bool(options.get("srgb")), bool(options.get("f16"))
-    outputs = {"cpu.png": render.raster_png(draw, width, height, srgb=srgb, f16=f16)}
-    # The text output is what one call of draw() prints, not one copy per output format.
-    with contextlib.redirect_stdout(_Discard()):
-        outputs["pdf.pdf"] = render.pdf(draw, width, height)
-        outputs["skp.skp"] = render.skp(draw, width, height)
-    return outputs
+    rendered = {}
+    for index, output in enumerate(wanted):
+        # The text output is what one call of draw() prints, not one copy per output.
+        printing = (
+            contextlib.nullcontext() if index == 0 else contextlib.redirect_stdout(_Discard())
+        )
+        with printing:
+            rendered[output.stored] = render.RENDERERS[output.name](draw, options)
+    return rendered
 
 
-def describe_error(error: BaseException) -> str:
-    """Name the limit the program ran into, or show its traceback."""
+def describe_error(error: BaseException) -> tuple[str, Limit | None]:
+    """The limit the program ran into, or else its traceback."""
     if isinstance(error, MemoryError):
-        return "memory limit of 1 GiB exceeded"
+        return "", Limit("memory")
     if isinstance(error, ForbiddenCall):
-        return str(error)
+        return "", Limit("syscall", detail=error.call)
     if isinstance(error, RuntimeError) and "can't start new thread" in str(error):
-        return "too many processes"
+        return "", Limit("processes")
     if isinstance(error, BlockingIOError):
-        return "too many processes"
-    return user_traceback(error)
+        return "", Limit("processes")
+    return user_traceback(error), None
 
 
 def user_traceback(error: BaseException) -> str:

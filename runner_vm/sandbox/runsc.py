@@ -30,14 +30,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from runner_vm.containers import RootedBackend
-from runner_vm.sandbox import (
-    PACKAGE_SOURCE,
+from runner_vm.sandbox.base import (
     SandboxUnavailable,
-    _package_mount,
     _run_quietly,
     bind_sources,
+    package_binds,
 )
+from runner_vm.sandbox.containers import RootedBackend
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +189,7 @@ class RunscBackend(RootedBackend):
             },
         ]
         binds = [(path, path) for path in bind_sources(self.policy)]
-        binds.append((str(PACKAGE_SOURCE), _package_mount(self.policy)))
+        binds += package_binds(self.policy)
         for source, destination in binds:
             mounts.append(
                 {

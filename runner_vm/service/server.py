@@ -1,4 +1,6 @@
-"""The runner's HTTP face: POST /run with a protocol request, plus health, version and metrics."""
+"""The runner service's HTTP face: POST /run with a RunRequest (fiddle_protocol/messages.py), plus
+health, version and metrics. A run's answer is the RunResult's bytes as its sandbox host wrote
+them, sent on unread."""
 
 from __future__ import annotations
 
@@ -8,17 +10,17 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from prometheus_client import CollectorRegistry, generate_latest
 
-from runner_vm.auth import LoopbackOnly, Verifier
-from runner_vm.events import JsonLogHook, MetricsHook
-from runner_vm.pool import HostDied, PoolBusy
-from runner_vm.protocol import ProtocolError, RunRequest
-from runner_vm.service import Runner
+from fiddle_protocol.messages import ProtocolError, RunRequest
+from fiddle_protocol.signing import LoopbackOnly, Verifier
+from runner_vm.service.events import JsonLogHook, MetricsHook
+from runner_vm.service.pool import HostDied, PoolBusy
+from runner_vm.service.runner import RunnerService
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 2
 
 
-def create_runner_app(runner: Runner, verifier: Verifier | None = None) -> Flask:
+def create_runner_app(runner: RunnerService, verifier: Verifier | None = None) -> Flask:
     app = Flask("fiddle-runner")
     registry = CollectorRegistry()
     runner.events.subscribe(MetricsHook(registry))
@@ -28,28 +30,28 @@ def create_runner_app(runner: Runner, verifier: Verifier | None = None) -> Flask
 
     @app.post("/run")
     def run() -> Any:
-        headers = dict(request.headers)
-        if not verifier.verify(headers, request.get_data(), request.remote_addr or ""):
+        body = request.get_data()
+        if not verifier.verify(dict(request.headers), body, request.remote_addr or ""):
             return jsonify(error="This runner only takes runs from its own functions."), 401
         try:
-            run_request = RunRequest.from_json(request.get_json(silent=True))
+            run_request = RunRequest.from_bytes(body)
         except ProtocolError as error:
             return jsonify(error=f"Bad protocol message: {error}."), 400
         try:
-            result = runner.run(run_request)
+            result = runner.answer(run_request, body)
         except PoolBusy as busy:
             return _unavailable("Every sandbox is busy; try again shortly.", 429, busy.retry_after)
         except HostDied:
             return _unavailable("The sandbox died during the run; try again.", 503)
-        return jsonify(result.to_json())
+        return Response(result, mimetype="application/json")
 
     @app.get("/version")
     def version() -> Any:
-        return jsonify(runner.describe())
+        return jsonify(runner.describe().to_json())
 
     @app.get("/healthz")
     def healthz() -> Any:
-        return jsonify(status="ok", **runner.describe())
+        return jsonify(status="ok", **runner.describe().to_json())
 
     @app.get("/metrics")
     def metrics() -> Response:

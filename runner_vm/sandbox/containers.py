@@ -6,16 +6,15 @@ import os
 import shutil
 from pathlib import Path
 
-from runner_vm.hiding import cover, hidden_paths, inaccessible_nodes
-from runner_vm.sandbox import (
-    PACKAGE_SOURCE,
+from runner_vm.sandbox.base import (
     SandboxBackend,
     SandboxUnavailable,
-    _package_mount,
     _run_quietly,
     bind_sources,
     build_root,
+    package_binds,
 )
+from runner_vm.sandbox.hiding import cover, hidden_paths, inaccessible_nodes
 
 # The sandbox's own hostname, so that uname() does not give the machine's away.
 HOSTNAME = "fiddle"
@@ -67,7 +66,7 @@ class NspawnBackend(RootedBackend):
 
     def wrap(self, host_argv: list[str]) -> list[str]:
         binds = [f"--bind-ro={path}" for path in bind_sources(self.policy)]
-        binds.append(f"--bind-ro={PACKAGE_SOURCE}:{_package_mount(self.policy)}")
+        binds += [f"--bind-ro={source}:{mount}" for source, mount in package_binds(self.policy)]
         return [
             "systemd-nspawn", "--quiet", "--register=no", "--keep-unit",
             f"--directory={self.root}", "--read-only", "--private-users=pick",
@@ -93,7 +92,8 @@ class BubblewrapBackend(RootedBackend):
         binds: list[str] = []
         for path in bind_sources(self.policy):
             binds += ["--ro-bind", path, path]
-        binds += ["--ro-bind", str(PACKAGE_SOURCE), _package_mount(self.policy)]
+        for source, mount in package_binds(self.policy):
+            binds += ["--ro-bind", source, mount]
         env = [item for k, v in self.environment().items() for item in ("--setenv", k, v)]
         # Run as real root, bwrap would keep every capability: the host needs only these.
         capabilities = ["--cap-drop", "ALL"]

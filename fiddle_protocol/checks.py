@@ -1,12 +1,10 @@
-"""Which outputs a run may answer, and what each must be: the runner's check of every result.
+"""What each output must be, checked from its bytes before a run's result leaves the sandbox host.
 
-The program runs in the same process that writes its result, so it can replace that writer and
-send any bytes under any output name. The runner (outside the sandbox) therefore accepts only the
-outputs the request's task and options produce, each checked to be what it claims: a PNG of the
-requested size, a PDF, an SKP, the printed text. Anything else refuses the whole run. The checks
-read headers only (no decoder runs outside the sandbox).
-
-`CHECKS` is the one table of output kinds; `expected` says which of them a request produces.
+The program runs in the process that writes its result, so it may send any bytes under any output
+name. Each output in the registry (fiddle_protocol/outputs.py) names one of these checks: a PNG of
+the size the run renders, a PDF that carries no actions, an SKP, a WebM, the text the run printed.
+They read headers and scan bytes only: no decoder runs outside the sandboxed child. A check raises
+BadOutput with what is wrong; `Output.check` turns that into the sentence of the run's error.
 """
 
 from __future__ import annotations
@@ -15,11 +13,9 @@ import re
 import struct
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
-from runner_vm.cuts import utf8
-from runner_vm.protocol import IMAGE_OUTPUT_NAMES, RunRequest, RunResult
+from fiddle_protocol.options import FiddleOptions
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CHUNK = struct.Struct(">I4s")
@@ -31,9 +27,10 @@ _PNG_DEPTHS = {0: {1, 2, 4, 8, 16}, 2: {8, 16}, 3: {1, 2, 4, 8}, 4: {8, 16}, 6: 
 # colour profile.
 _PNG_BYTES_PER_PIXEL = 8
 _PNG_SLACK = 64 << 10
-MAX_SOURCE_DIMENSION = 4096  # images.MAX_DIMENSION, without importing Skia here
-THUMBNAIL_SIZES = (64, 128, 256)
-DRAW_OUTPUTS = ("cpu.png", "pdf.pdf", "skp.skp")
+# The largest side of an uploaded image (runner_vm/drawing/images.py refuses larger ones).
+MAX_SOURCE_DIMENSION = 4096
+SKP_MAGIC = b"skiapict"
+EBML_MAGIC = b"\x1a\x45\xdf\xa3"  # every WebM (a Matroska file) starts with an EBML header
 # PDF names that make a viewer act on its own: run JavaScript (Chromium's viewer runs it whatever
 # the response's CSP says), start or submit something, or hide objects in compressed streams
 # where a scan cannot see them (ObjStm). Skia never writes any of them. All are five characters
@@ -49,27 +46,34 @@ PDF_ACTIONS = frozenset(
 # A PDF name: a slash and regular characters, where #xx stands for the byte xx.
 _PDF_NAME = re.compile(rb"/([^\s/<>\[\]()%{}]{5,})")
 _PDF_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 class BadOutput(ValueError):
     """An output is not what its name claims; the message says what is wrong."""
 
 
-@dataclass(frozen=True)
-class Run:
-    """What the checks need to know of a run: its request and what it printed."""
+@dataclass
+class RunFacts:
+    """What the registry knows of a run when it says which outputs the run produces and checks
+    them: the options, what the program printed, and (once checked) the size of a decoded
+    image, which its thumbnails' sizes follow from."""
 
-    request: RunRequest
-    text: str
-    sizes: dict[str, tuple[int, int]]  # of the PNGs checked so far (thumbnails follow source.png)
+    options: FiddleOptions = field(default_factory=FiddleOptions)
+    text: str = ""
+    source_size: tuple[int, int] | None = None
 
 
-def canvas_size(options: dict[str, Any]) -> tuple[int, int]:
-    """The canvas a draw renders on, as the child reads it from the options."""
+Check = Callable[[bytes, RunFacts], None]
+
+
+def printed_bytes(text: str) -> bytes:
+    """The text output of printed text, as stored: UTF-8, where a code point UTF-8 cannot hold (a
+    lone surrogate) becomes U+FFFD, as the functions make every stored text (functions/text.py)."""
     try:
-        return int(options.get("width", 256)), int(options.get("height", 256))
-    except (TypeError, ValueError) as error:
-        raise BadOutput("cannot be checked: the request's size is not a number") from error
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", text).encode("utf-8")
 
 
 def thumbnail_size(width: int, height: int, size: int) -> tuple[int, int]:
@@ -78,39 +82,8 @@ def thumbnail_size(width: int, height: int, size: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def expected(request: RunRequest, result: RunResult) -> set[str]:
-    """The outputs this request produces when the run succeeded as `result` says; none otherwise."""
-    if not result.succeeded:
-        return set()
-    if request.task == "decode_image":
-        return set(IMAGE_OUTPUT_NAMES)
-    names = {"txt.txt"} if result.text else set()
-    if not request.options.get("textOnly"):
-        names.update(DRAW_OUTPUTS)
-    return names
-
-
-def problem(request: RunRequest, result: RunResult) -> str | None:
-    """What is wrong with the result's outputs, or None when each is what it claims."""
-    wanted = expected(request, result)
-    extra = sorted(set(result.outputs) - wanted)
-    if extra:
-        return f"output {extra[0]} is not one this run produces"
-    missing = sorted(wanted - set(result.outputs))
-    if missing:
-        return f"output {missing[0]} is missing"
-    run = Run(request, result.text, {})
-    # source.png first: the thumbnails' sizes follow from it.
-    for name in sorted(result.outputs, key=lambda n: n != "source.png"):
-        try:
-            CHECKS[name](result.outputs[name], run)
-        except BadOutput as bad:
-            return f"output {name} {bad}"
-    return None
-
-
 # --------------------------------------------------------------------------------------------
-# The checks, one per output name
+# PNG
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -153,8 +126,10 @@ def _walk_chunks(data: bytes) -> None:
     raise BadOutput("is a PNG without an end")
 
 
-def _exact_png(size: Callable[[Run], tuple[int, int]]) -> Callable[[bytes, Run], None]:
-    def check(data: bytes, run: Run) -> None:
+def exact_png(size: Callable[[RunFacts], tuple[int, int]]) -> Check:
+    """A PNG of exactly the size `size` says for the run."""
+
+    def check(data: bytes, run: RunFacts) -> None:
         found, wanted = png_size(data), size(run)
         if found != wanted:
             raise BadOutput(f"is {found[0]}x{found[1]}, not {wanted[0]}x{wanted[1]}")
@@ -162,20 +137,30 @@ def _exact_png(size: Callable[[Run], tuple[int, int]]) -> Callable[[bytes, Run],
     return check
 
 
-def _source_png(data: bytes, run: Run) -> None:
+canvas_png = exact_png(lambda run: run.options.size)
+
+
+def source_png(data: bytes, run: RunFacts) -> None:
+    """An uploaded image, normalised: any PNG no larger than an upload may be."""
     width, height = png_size(data)
     if max(width, height) > MAX_SOURCE_DIMENSION:
         raise BadOutput(f"is {width}x{height}, larger than any upload may be")
-    run.sizes["source.png"] = (width, height)
+    run.source_size = (width, height)
 
 
-def _thumbnail(size: int) -> Callable[[bytes, Run], None]:
-    return _exact_png(lambda run: thumbnail_size(*run.sizes["source.png"], size))
+def thumbnail_png(size: int) -> Check:
+    """The source image scaled to fit size x size (checked after the source image)."""
+    return exact_png(lambda run: thumbnail_size(*_source_size(run), size))
 
 
-def _skp(data: bytes, _run: Run) -> None:
-    if not data.startswith(b"skiapict"):
-        raise BadOutput("is not an SKP")
+def _source_size(run: RunFacts) -> tuple[int, int]:
+    if run.source_size is None:
+        raise BadOutput("cannot be checked without its source image")
+    return run.source_size
+
+
+# --------------------------------------------------------------------------------------------
+# The other kinds
 
 
 def pdf_actions(data: bytes) -> list[str]:
@@ -188,7 +173,7 @@ def pdf_actions(data: bytes) -> list[str]:
     return sorted(found)
 
 
-def _pdf(data: bytes, _run: Run) -> None:
+def pdf(data: bytes, _run: RunFacts) -> None:
     if not data.startswith(b"%PDF-"):
         raise BadOutput("is not a PDF")
     actions = pdf_actions(data)
@@ -196,16 +181,16 @@ def _pdf(data: bytes, _run: Run) -> None:
         raise BadOutput(f"carries /{actions[0]}, a PDF action Skia never writes")
 
 
-def _text(data: bytes, run: Run) -> None:
-    if data != utf8(run.text):
+def skp(data: bytes, _run: RunFacts) -> None:
+    if not data.startswith(SKP_MAGIC):
+        raise BadOutput("is not an SKP")
+
+
+def webm(data: bytes, _run: RunFacts) -> None:
+    if not data.startswith(EBML_MAGIC):
+        raise BadOutput("is not a WebM")
+
+
+def printed_text(data: bytes, run: RunFacts) -> None:
+    if data != printed_bytes(run.text):
         raise BadOutput("is not the text the run printed")
-
-
-CHECKS: dict[str, Callable[[bytes, Run], None]] = {
-    "cpu.png": _exact_png(lambda run: canvas_size(run.request.options)),
-    "pdf.pdf": _pdf,
-    "skp.skp": _skp,
-    "txt.txt": _text,
-    "source.png": _source_png,
-    **{f"thumb{size}.png": _thumbnail(size) for size in THUMBNAIL_SIZES},
-}

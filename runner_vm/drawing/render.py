@@ -1,7 +1,8 @@
-"""Rendering a user's draw function into each output format with skia-python.
+"""Rendering a user's draw function into each drawn output of the registry with skia-python.
 
-Every canvas starts cleared to opaque white, as in Skia Fiddle, and draw(canvas) is called once
-per output.
+`RENDERERS` has one renderer per drawn output the registry (fiddle_protocol/outputs.py) lists, by
+its name; a run renders those the registry says its options produce. Every canvas starts cleared
+to opaque white, as in Skia Fiddle, and draw(canvas) is called once per output.
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ from typing import Any
 
 import skia
 
+from fiddle_protocol.options import FiddleOptions
+
 DrawFunction = Callable[[Any], object]
+Renderer = Callable[[DrawFunction, FiddleOptions], bytes]
+
+
+def raster(draw: DrawFunction, options: FiddleOptions) -> bytes:
+    return raster_png(draw, *options.size, srgb=options.srgb, f16=options.f16)
 
 
 def raster_png(draw: DrawFunction, width: int, height: int, *, srgb: bool, f16: bool) -> bytes:
@@ -23,7 +31,8 @@ def raster_png(draw: DrawFunction, width: int, height: int, *, srgb: bool, f16: 
     return _encode_png(image)
 
 
-def pdf(draw: DrawFunction, width: int, height: int) -> bytes:
+def pdf(draw: DrawFunction, options: FiddleOptions) -> bytes:
+    width, height = options.size
     stream = skia.DynamicMemoryWStream()
     document = skia.PDF.MakeDocument(stream)
     with document.page(width, height) as canvas:
@@ -33,7 +42,8 @@ def pdf(draw: DrawFunction, width: int, height: int) -> bytes:
     return bytes(stream.detachAsData())
 
 
-def skp(draw: DrawFunction, width: int, height: int) -> bytes:
+def skp(draw: DrawFunction, options: FiddleOptions) -> bytes:
+    width, height = options.size
     recorder = skia.PictureRecorder()
     canvas = recorder.beginRecording(skia.Rect.MakeWH(width, height))
     canvas.clear(skia.ColorWHITE)
@@ -42,16 +52,21 @@ def skp(draw: DrawFunction, width: int, height: int) -> bytes:
     return bytes(picture.serialize())
 
 
-def discard(draw: DrawFunction, width: int, height: int) -> None:
+# Output name (fiddle_protocol/outputs.py) -> its renderer.
+RENDERERS: dict[str, Renderer] = {"raster": raster, "pdf": pdf, "skp": skp}
+
+
+def discard(draw: DrawFunction, options: FiddleOptions) -> None:
     """A text-only fiddle still gets a canvas to draw on; nothing is kept."""
-    surface = skia.Surface.MakeRaster(skia.ImageInfo.MakeN32Premul(width, height))
+    surface = skia.Surface.MakeRaster(skia.ImageInfo.MakeN32Premul(*options.size))
     canvas = surface.getCanvas()
     canvas.clear(skia.ColorWHITE)
     draw(canvas)
 
 
 def decode_source(png: bytes) -> tuple[Any, Any]:
-    """Turn the source image bytes into the (image, source) globals of SPEC section 1."""
+    """Turn the source image bytes into the `image` and `source` globals of a program (README:
+    "What a program sees")."""
     image = skia.Image.MakeFromEncoded(skia.Data.MakeWithCopy(png))
     if image is None:
         raise ValueError("the source image could not be decoded")
@@ -85,10 +100,11 @@ def warm_up() -> None:
         canvas.drawString("warm", 4, 12, skia.Font(), paint)
         canvas.drawCircle(8, 8, 4, paint)
 
-    from runner_vm import images
+    from runner_vm.drawing import images
 
-    raster_png(sample, 16, 16, srgb=False, f16=False)
-    raster_png(sample, 16, 16, srgb=True, f16=True)
+    tiny = FiddleOptions(width=16, height=16)
+    raster(sample, tiny)
+    raster(sample, FiddleOptions(width=16, height=16, srgb=True, f16=True))
     images.warm_up()
-    pdf(sample, 16, 16)
-    skp(sample, 16, 16)
+    pdf(sample, tiny)
+    skp(sample, tiny)

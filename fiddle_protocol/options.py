@@ -1,8 +1,10 @@
-"""The options of a fiddle: everything but the code that changes what it draws (SPEC section 2).
+"""The options of a fiddle: everything but the code that changes what it draws.
 
+One type on both sides: the functions validate, hash and store it; the runner reads every option
+through it (the canvas size, sRGB, text only, ...), never from raw JSON with defaults of its own.
 The JSON names are Skia Fiddle's (`textOnly` is its one camelCase name), so its clients and its
-stored fiddles keep working. Validation of user input lives in `functions.schemas`; the
-constructors here trust their input because it was validated before it was stored.
+stored fiddles keep working. Validation of user input lives in `functions/schemas.py`; the
+constructors here trust their input because it was validated before it was stored or sent.
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ class FiddleOptions:
     offscreen_texturable: bool = False
     offscreen_mipmap: bool = False
     source_mipmap: bool = False
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The canvas every draw output is rendered on: width x height pixels."""
+        return self.width, self.height
 
     def to_json(self) -> dict[str, Any]:
         """The options under Skia Fiddle's JSON names, every field present."""

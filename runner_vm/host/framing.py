@@ -1,4 +1,6 @@
-"""Length-prefixed JSON frames over pipes, between the runner and its sandbox hosts."""
+"""Length-prefixed frames over pipes: between the runner service and its sandbox hosts, and from a
+child to its host. A frame holds JSON, or bytes passed on unread (a request on its way to the
+child, a result on its way to the functions)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,12 @@ def write_frame(fd: int, message: Any) -> None:
     write_all(fd, encode(message))
 
 
+def write_bytes_frame(fd: int, body: bytes) -> None:
+    """A frame of bytes already encoded, written without copying them."""
+    write_all(fd, _HEADER.pack(len(body)))
+    write_all(fd, body)
+
+
 def write_all(fd: int, payload: bytes) -> None:
     data = memoryview(payload)
     while data:
@@ -45,17 +53,16 @@ def read_exactly(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_raw_frame(fd: int) -> bytes:
-    """One whole frame, header included, passed on unparsed (the host forwards requests so)."""
-    header = read_exactly(fd, _HEADER.size)
-    (size,) = _HEADER.unpack(header)
+def read_frame_body(fd: int) -> bytes:
+    """One frame's bytes, without its header, unread (the host passes requests on so)."""
+    (size,) = _HEADER.unpack(read_exactly(fd, _HEADER.size))
     if size > MAX_FRAME:
         raise FrameError(f"frame of {size} bytes is too large")
-    return header + read_exactly(fd, size)
+    return read_exactly(fd, size)
 
 
 def read_frame(fd: int) -> Any:
-    return read_frame_from_bytes(read_raw_frame(fd))
+    return _decode(read_frame_body(fd))
 
 
 def read_frame_from_bytes(data: bytes) -> Any:
@@ -65,8 +72,12 @@ def read_frame_from_bytes(data: bytes) -> Any:
     (size,) = _HEADER.unpack_from(data)
     if len(data) != _HEADER.size + size:
         raise FrameError("a frame cut short or with bytes after it")
+    return _decode(data[_HEADER.size :])
+
+
+def _decode(body: bytes) -> Any:
     try:
-        return json.loads(data[_HEADER.size :])
+        return json.loads(body)
     except ValueError as error:  # UnicodeDecodeError included
         raise FrameError("not JSON") from error
     except RecursionError as error:

@@ -27,7 +27,7 @@ import struct
 from dataclasses import dataclass, replace
 from typing import Any
 
-from runner_vm import framing
+from runner_vm.host import framing
 from runner_vm.policy import ConditionalRule, Policy
 
 _PR_SET_NO_NEW_PRIVS = 38

@@ -20,9 +20,9 @@ import signal
 import sys
 from typing import Any
 
+from runner_vm.child.refusals import refuse_process_starts
+from runner_vm.child.seccomp import SeccompFilter
 from runner_vm.policy import Limits, Policy
-from runner_vm.refusals import refuse_process_starts
-from runner_vm.seccomp import SeccompFilter
 
 MIB = 1 << 20
 SIGSYS_EXIT_CODE = 159

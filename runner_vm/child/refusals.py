@@ -16,10 +16,14 @@ _PROCESS_STARTS = frozenset({"os.system", "os.posix_spawn", "subprocess.Popen"})
 
 
 class ForbiddenCall(PermissionError):
-    """A call the sandbox refuses; its message is the run's `runtime_error`."""
+    """A call the sandbox refuses by name: the run stops at the syscall limit, naming `call`."""
+
+    def __init__(self, call: str) -> None:
+        super().__init__(f"forbidden system call: {call}")
+        self.call = call
 
 
 def refuse_process_starts(event: str, _args: tuple[Any, ...]) -> None:
     """An audit hook (`sys.addaudithook`): raises before a process would be started."""
     if event in _PROCESS_STARTS:
-        raise ForbiddenCall(f"forbidden system call: starting a process ({event})")
+        raise ForbiddenCall(f"starting a process ({event})")

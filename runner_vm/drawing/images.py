@@ -10,7 +10,8 @@ from typing import Any
 
 import skia
 
-from runner_vm.outputs import MAX_SOURCE_DIMENSION, THUMBNAIL_SIZES, thumbnail_size
+from fiddle_protocol import outputs
+from fiddle_protocol.checks import MAX_SOURCE_DIMENSION, thumbnail_size
 
 MAX_DIMENSION = MAX_SOURCE_DIMENSION
 ACCEPTED_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WebP", "gif": "GIF"}
@@ -49,10 +50,10 @@ def decode_upload(data: bytes) -> dict[str, bytes]:
             f"The image is {width}x{height}; images may be at most {MAX_DIMENSION}x{MAX_DIMENSION}."
         )
     image = _decode(opened, width, height)
-    outputs = {"source.png": _png(image)}
-    for size in THUMBNAIL_SIZES:
-        outputs[f"thumb{size}.png"] = _png(_thumbnail(image, size))
-    return outputs
+    decoded = {outputs.SOURCE.stored: _png(image)}
+    for size, thumbnail in outputs.THUMBNAILS.items():
+        decoded[thumbnail.stored] = _png(_thumbnail(image, size))
+    return decoded
 
 
 def _check_format(codec: Any) -> None:

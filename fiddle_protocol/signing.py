@@ -1,7 +1,9 @@
 """Authenticating the functions to a runner: an HMAC of the body with a shared secret (local and
 self-hosted), or a Google ID token for the runner's audience (on Google Cloud).
 
-Both sides live here because they must agree byte for byte; neither needs storage or sandbox code.
+The functions sign (functions/app.py makes the signer) and each runner verifies (runner_vm/cli.py
+makes the verifier): both live here because they must agree byte for byte. Neither needs storage
+or sandbox code.
 """
 
 from __future__ import annotations

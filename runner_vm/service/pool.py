@@ -24,10 +24,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from runner_vm import framing
-from runner_vm.cgroups import HostCgroups
+from runner_vm.host import framing
+from runner_vm.host.exchange import RunHeader, RunSummary
 from runner_vm.policy import Policy
-from runner_vm.sandbox import SandboxBackend
+from runner_vm.sandbox.base import SandboxBackend
+from runner_vm.sandbox.cgroups import HostCgroups
 
 log = logging.getLogger(__name__)
 
@@ -93,25 +94,25 @@ class HostProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def run(self, request: dict[str, Any]) -> dict[str, Any]:
+    def run(self, header: RunHeader, request: bytes) -> tuple[RunSummary, bytes]:
+        """The run's summary and its RunResult's bytes (host/exchange.py). Raises HostDied."""
         assert self.process.stdin is not None and self.process.stdout is not None
         try:
-            # The header tells the host the task (and so the output cap) without it parsing the
-            # request, which it passes on to the child as it came.
-            framing.write_frame(self.process.stdin.fileno(), {"task": request.get("task", "draw")})
-            framing.write_frame(self.process.stdin.fileno(), request)
+            framing.write_frame(self.process.stdin.fileno(), header.to_json())
+            framing.write_bytes_frame(self.process.stdin.fileno(), request)
             return self._read_result(self.process.stdout.fileno())
         except (OSError, framing.FrameError) as error:
             self.stop()
             raise HostDied("the sandbox host died during the run") from error
 
-    def _read_result(self, fd: int) -> dict[str, Any]:
+    def _read_result(self, fd: int) -> tuple[RunSummary, bytes]:
         # The host enforces the wall clock itself; this margin only catches a wedged host.
         deadline = self.policy.limits.wall_clock_seconds + 15
         ready, _, _ = select.select([fd], [], [], deadline)
         if not ready:
             raise framing.FrameError("the sandbox host stopped answering")
-        return dict(framing.read_frame(fd))
+        summary = RunSummary.from_json(framing.read_frame(fd))
+        return summary, framing.read_frame_body(fd)
 
     def stop(self) -> None:
         # End of input lets the host and its container wind down by themselves (runsc then
@@ -154,10 +155,6 @@ class HostPool:
         self.backend.prepare()
         for index in range(self.size):
             self._idle.put(HostProcess(self.backend, self.policy, index))
-
-    def run(self, request: dict[str, Any]) -> dict[str, Any]:
-        with self.lease() as host:
-            return host.run(request)
 
     @contextlib.contextmanager
     def lease(self) -> Iterator[HostProcess]:

@@ -1,0 +1,179 @@
+"""The output registry: every output a run may store, in the one place that lists them.
+
+Each `Output` says what the output is called where (the renderer's name, the stored object under
+fiddle/<hash>/<runid>/, the suffix of its /i/ and /ai/ URLs and download name), its MIME type, how
+pages label and show it (its kind picks the view in templates/_results.html), which runs produce
+it, and what its bytes must be (fiddle_protocol/checks.py). Everything else reads this table: the
+runner renders the outputs a request produces (runner_vm/drawing/render.py has one renderer per
+drawn output) and its sandbox host checks them; the functions store them with their type, serve
+them by suffix, and list them on pages and in /e/<hash> JSON. Adding an output is one entry here
+and its renderer.
+
+The lookups read the module's tables when called, so a test may extend a table and see every
+consumer pick the new entry up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from fiddle_protocol import checks
+from fiddle_protocol.checks import BadOutput, Check, RunFacts
+
+DRAW = "draw"
+DECODE_IMAGE = "decode_image"
+TASKS = (DRAW, DECODE_IMAGE)
+THUMBNAIL_SIZES = (64, 128, 256)
+
+
+class Kind(StrEnum):
+    """What an output is to a page: which view shows it beside its download link."""
+
+    IMAGE = "image"  # shown as an <img>
+    DOCUMENT = "document"  # shown in an <object> viewer
+    VIDEO = "video"  # not shown yet (no run produces one): a download only
+    BINARY = "binary"  # a download only
+    TEXT = "text"  # the printed text, shown from the run's text; the file is a download
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str  # what the renderer and the code call it ("raster")
+    stored: str  # the object's name under fiddle/<hash>/<runid>/ ("cpu.png")
+    suffix: str  # what follows the hash in /i/ and /ai/ URLs and in the download's name
+    mime: str
+    label: str  # the download link's text ("PNG")
+    title: str  # what its view is called ("Raster")
+    kind: Kind
+    produced_by: Callable[[RunFacts], bool]  # whether a run with these facts produces it
+    verify: Check  # raises BadOutput when the bytes are not what the output claims to be
+
+    def check(self, data: bytes, run: RunFacts) -> str | None:
+        """What is wrong with these bytes as this output, or None when nothing is."""
+        try:
+            self.verify(data, run)
+        except BadOutput as bad:
+            return f"output {self.stored} {bad}"
+        return None
+
+
+def drawn(run: RunFacts) -> bool:
+    return not run.options.text_only
+
+
+def printed(run: RunFacts) -> bool:
+    return bool(run.text)
+
+
+def always(_run: RunFacts) -> bool:
+    return True
+
+
+def not_rendered_yet(_run: RunFacts) -> bool:
+    """No renderer exists yet (GPU, animation): flip this when one lands."""
+    return False
+
+
+TEXT = Output(
+    "text", "txt.txt", ".txt", "text/plain; charset=utf-8", "Text", "Printed text", Kind.TEXT,
+    printed, checks.printed_text,
+)  # fmt: skip
+# A fiddle run's outputs, in the order pages list them.
+DRAW_OUTPUTS: tuple[Output, ...] = (
+    Output(
+        "raster", "cpu.png", "_raster.png", "image/png", "PNG", "Raster", Kind.IMAGE,
+        drawn, checks.canvas_png,
+    ),
+    Output(
+        "gpu", "gpu.png", "_gpu.png", "image/png", "GPU PNG", "GPU raster", Kind.IMAGE,
+        not_rendered_yet, checks.canvas_png,
+    ),
+    Output(
+        "pdf", "pdf.pdf", ".pdf", "application/pdf", "PDF", "PDF", Kind.DOCUMENT,
+        drawn, checks.pdf,
+    ),
+    Output(
+        "skp", "skp.skp", ".skp", "application/octet-stream", "SKP", "SKP", Kind.BINARY,
+        drawn, checks.skp,
+    ),
+    TEXT,
+    Output(
+        "animation", "cpu.webm", "_cpu.webm", "video/webm", "WebM", "Animation", Kind.VIDEO,
+        not_rendered_yet, checks.webm,
+    ),
+    Output(
+        "gpu_animation", "gpu.webm", "_gpu.webm", "video/webm", "GPU WebM", "GPU animation",
+        Kind.VIDEO, not_rendered_yet, checks.webm,
+    ),
+)  # fmt: skip
+# What decoding an upload produces: the normalised image, then its thumbnails (each checked
+# against the image's size, so the image comes first). Stored under source/ and thumbnail/, and
+# served at /s/<id>, so no URL suffix.
+SOURCE = Output(
+    "source", "source.png", "", "image/png", "Source image", "Source image", Kind.IMAGE,
+    always, checks.source_png,
+)  # fmt: skip
+THUMBNAILS = {
+    size: Output(
+        f"thumbnail{size}", f"thumb{size}.png", "", "image/png", f"{size} px thumbnail",
+        f"Thumbnail, {size} px", Kind.IMAGE, always, checks.thumbnail_png(size),
+    )
+    for size in THUMBNAIL_SIZES
+}  # fmt: skip
+IMAGE_OUTPUTS: tuple[Output, ...] = (SOURCE, *THUMBNAILS.values())
+
+
+def registry(task: str = DRAW) -> tuple[Output, ...]:
+    """Every output a run of this task may produce."""
+    return IMAGE_OUTPUTS if task == DECODE_IMAGE else DRAW_OUTPUTS
+
+
+def by_stored(stored: str, task: str = DRAW) -> Output | None:
+    return next((output for output in registry(task) if output.stored == stored), None)
+
+
+def by_name(name: str, task: str = DRAW) -> Output | None:
+    return next((output for output in registry(task) if output.name == name), None)
+
+
+def by_suffix(filename: str) -> tuple[str, Output] | None:
+    """`<hash or @name><suffix>` -> (the reference, the output); None for any other name."""
+    for output in DRAW_OUTPUTS:
+        if filename.endswith(output.suffix) and len(filename) > len(output.suffix):
+            return filename[: -len(output.suffix)], output
+    return None
+
+
+def known(stored: str) -> bool:
+    """Whether any run of any task may produce an output stored under this name."""
+    return any(output.stored == stored for task in TASKS for output in registry(task))
+
+
+def expected_outputs(task: str, run: RunFacts) -> tuple[Output, ...]:
+    """The outputs a successful run of this task produces, given its options and what it printed."""
+    return tuple(output for output in registry(task) if output.produced_by(run))
+
+
+def rendered(run: RunFacts) -> tuple[Output, ...]:
+    """The outputs a draw renders (the printed text is collected as it is printed, not rendered)."""
+    return tuple(o for o in expected_outputs(DRAW, run) if o.kind is not Kind.TEXT)
+
+
+def problem(task: str, run: RunFacts, produced: Mapping[str, bytes], succeeded: bool) -> str | None:
+    """What is wrong with a run's outputs, or None when they are exactly the ones it produces
+    (none, when it failed) and each is what it claims to be."""
+    wanted = expected_outputs(task, run) if succeeded else ()
+    names = {output.stored for output in wanted}
+    extra = sorted(set(produced) - names)
+    if extra:
+        return f"output {extra[0]} is not one this run produces"
+    missing = sorted(names - set(produced))
+    if missing:
+        return f"output {missing[0]} is missing"
+    for output in wanted:  # in registry order: a decoded image before its thumbnails
+        found = output.check(produced[output.stored], run)
+        if found:
+            return found
+    return None

@@ -1,0 +1,127 @@
+"""The runner service (RunnerService): one Skia build, a sandbox backend, a pool of warm sandbox
+hosts, lifecycle events around every run."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fiddle_protocol.messages import RunnerInfo, RunRequest, RunResult
+from runner_vm import builds
+from runner_vm.host.exchange import RunHeader, RunSummary
+from runner_vm.policy import Policy
+from runner_vm.sandbox.base import NoSandbox, SandboxBackend, SandboxUnavailable
+from runner_vm.sandbox.containers import BubblewrapBackend, NspawnBackend
+from runner_vm.sandbox.runsc import RunscBackend
+from runner_vm.service.events import Event, EventBus
+from runner_vm.service.pool import HostPool, default_pool_size
+
+log = logging.getLogger(__name__)
+
+BACKENDS: dict[str, type[SandboxBackend]] = {
+    cls.name: cls for cls in (RunscBackend, NspawnBackend, BubblewrapBackend, NoSandbox)
+}
+# Fallback order when no backend is configured: the strongest that works here.
+AUTO_ORDER = ("nspawn", "namespaces")
+
+
+@dataclass
+class RunnerSettings:
+    backend: str = "auto"
+    pool_size: int = field(default_factory=default_pool_size)
+    max_waiting: int = 16
+    state_dir: Path | None = None
+
+
+def choose_backend(name: str, policy: Policy, state_dir: Path) -> SandboxBackend:
+    """The named backend, or with "auto" the strongest one that starts on this machine."""
+    if name != "auto":
+        backend = BACKENDS[name](policy, state_dir)
+        backend.check()
+        return backend
+    reasons = []
+    for candidate in AUTO_ORDER:
+        backend = BACKENDS[candidate](policy, state_dir)
+        try:
+            backend.check()
+            return backend
+        except SandboxUnavailable as why:
+            reasons.append(f"{candidate}: {why}")
+    raise SandboxUnavailable(
+        "no sandbox backend works on this machine (" + "; ".join(reasons) + "); "
+        "install systemd-container or bubblewrap, or choose --sandbox none for development"
+    )
+
+
+class RunnerService:
+    """The runner service: one Skia build, a pool of warm sandbox hosts, events around each run.
+
+    A request is parsed once here (to refuse a bad one before it takes a host, and to give the
+    host what it needs in a header); its bytes go on to the child as they came. The result comes
+    back as the bytes of the RunResult the host wrote, which go on to the functions unread.
+    """
+
+    def __init__(self, settings: RunnerSettings, policy: Policy) -> None:
+        self.settings = settings
+        self.policy = policy
+        state = settings.state_dir or Path(tempfile.mkdtemp(prefix="fiddle-runner-"))
+        # A state directory made here is ours to remove; one given by the operator is not.
+        self._temporary_state = None if settings.state_dir else state
+        self.backend = choose_backend(settings.backend, policy, state)
+        self.pool = HostPool(self.backend, policy, settings.pool_size, settings.max_waiting)
+        self.events = EventBus()
+        self.build = builds.current_build()
+
+    def start(self) -> None:
+        log.info("runner: sandbox backend %r, %d warm hosts", self.backend.name, self.pool.size)
+        self.pool.start()
+
+    def stop(self) -> None:
+        self.pool.stop()
+        if self._temporary_state is not None:
+            shutil.rmtree(self._temporary_state, ignore_errors=True)
+
+    def run(self, request: RunRequest) -> RunResult:
+        """Run in this process's own terms (tests, tools): the result, parsed."""
+        return RunResult.from_bytes(self.answer(request, request.to_bytes()))
+
+    def answer(self, request: RunRequest, body: bytes) -> bytes:
+        """The RunResult's bytes for `request`, whose bytes as sent are `body`. Raises PoolBusy
+        (before any event: the run never started) or HostDied."""
+        uuid = request.run_uuid
+        header = RunHeader.of(request, self.build.runid)
+        with self.pool.lease() as host:
+            self.events.emit(Event.PRE_COMPILE, uuid, code_bytes=len(request.code.encode()))
+            try:
+                summary, result = host.run(header, body)
+                self._emit_outcome(uuid, summary)
+                return result
+            finally:
+                self.events.emit(Event.CLEANUP, uuid, backend=self.backend.name)
+
+    def _emit_outcome(self, uuid: str, summary: RunSummary) -> None:
+        self.events.emit(Event.POST_COMPILE, uuid, compile_errors=summary.compile_errors)
+        if not summary.compile_errors:
+            self.events.emit(Event.PRE_RUN, uuid)
+        if summary.limit == "wall":
+            self.events.emit(Event.TIMEOUT, uuid, limit=summary.limit)
+        elif summary.limit:
+            self.events.emit(Event.KILLED, uuid, limit=summary.limit)
+        self.events.emit(
+            Event.POST_RUN, uuid, duration_ms=summary.duration_ms, limit=summary.limit,
+            ok=summary.ok,
+        )  # fmt: skip
+
+    def describe(self) -> RunnerInfo:
+        return RunnerInfo(
+            runid=self.build.runid,
+            skia_python=self.build.skia_python,
+            sandbox=self.backend.name,
+            hosts=self.pool.size,
+            busy=self.pool.busy,
+            waiting=self.pool.waiting,
+            turned_away=self.pool.turned_away,
+        )
