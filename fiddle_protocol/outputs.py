@@ -76,16 +76,17 @@ def not_rendered_yet(_run: RunFacts) -> bool:
     return False
 
 
+RASTER = Output(
+    "raster", "cpu.png", "_raster.png", "image/png", "PNG", "Raster", Kind.IMAGE,
+    drawn, checks.canvas_png,
+)  # fmt: skip
 TEXT = Output(
     "text", "txt.txt", ".txt", "text/plain; charset=utf-8", "Text", "Printed text", Kind.TEXT,
     printed, checks.printed_text,
 )  # fmt: skip
 # A fiddle run's outputs, in the order pages list them.
 DRAW_OUTPUTS: tuple[Output, ...] = (
-    Output(
-        "raster", "cpu.png", "_raster.png", "image/png", "PNG", "Raster", Kind.IMAGE,
-        drawn, checks.canvas_png,
-    ),
+    RASTER,
     Output(
         "gpu", "gpu.png", "_gpu.png", "image/png", "GPU PNG", "GPU raster", Kind.IMAGE,
         not_rendered_yet, checks.canvas_png,

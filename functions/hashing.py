@@ -1,4 +1,4 @@
-"""The fiddle hash (SPEC section 3) in its two forms.
+"""The fiddle hash in its two forms.
 
 Both mirror Skia Fiddle's Go `Options.ComputeHash`; they differ only in how the code is numbered
 (`linenumbers.LineNumbers`):

@@ -25,7 +25,7 @@ from functions.source_runs import SourceRuns
 
 @dataclass
 class RunAnswer:
-    """The body of a `POST /_/run` answer (SPEC section 4)."""
+    """The body of a `POST /_/run` answer."""
 
     fiddle_hash: str
     runid: str

@@ -1,4 +1,4 @@
-"""Validation of the `POST /_/run` body (SPEC sections 2 and 4).
+"""Validation of the `POST /_/run` body (its options are fiddle_protocol/options.py's).
 
 `parse_run_request` is the only entry point. Every problem becomes an `InvalidRequest` holding
 one readable sentence and the reasons per field, so the HTTP layer can answer 400 with

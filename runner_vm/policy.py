@@ -36,7 +36,7 @@ class Limits:
 @dataclass(frozen=True)
 class ConditionalRule:
     """A call allowed only with certain arguments; each compares the low 32 bits of an int
-    argument (see runner_vm/seccomp.py): (arg & mask) == value, or arg != not_value, or arg is
+    argument (see runner_vm/child/seccomp.py): (arg & mask) == value, or arg != not_value, or arg is
     the child's own pid (self_pid)."""
 
     syscall: str
@@ -59,7 +59,7 @@ class ContainerPolicy:
     bind_ro: tuple[str, ...] = ("/usr", "{base_prefix}", "{prefix}")
     etc_files: tuple[str, ...] = ("/etc/ld.so.cache", "/etc/fonts")
     package_dir: str = "/opt/fiddle"
-    # Paths no run may read: the machine's counters (see runner_vm/hiding.py).
+    # Paths no run may read: the machine's counters (see runner_vm/sandbox/hiding.py).
     hidden: tuple[str, ...] = ()
 
 

@@ -288,8 +288,11 @@ def serve_benchmarks(base: str, count: int) -> None:
     code = unique_code()
     digest = post_run(connection, code)["fiddleHash"]
     report("cached run (same hash again)", timed(lambda: post_run(connection, code), count))
-    image = f"/i/{digest}_raster.png"
-    report("GET /i/<hash>_raster.png", timed(lambda: fetch(connection, "GET", image), count))
+    from fiddle_protocol.outputs import RASTER
+
+    suffix = RASTER.suffix
+    image = f"/i/{digest}{suffix}"
+    report(f"GET /i/<hash>{suffix}", timed(lambda: fetch(connection, "GET", image), count))
 
 
 # The order of each round's first half; the second half mirrors it. Concurrencies 1 and 4, whose

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from fiddle_protocol.messages import RunRequest
+from fiddle_protocol.messages import PROTOCOL_VERSION, Limit, RunnerInfo, RunRequest, RunResult
 from fiddle_protocol.options import FiddleOptions
 from runner_vm.policy import load_policy
 from runner_vm.sandbox.base import readable_by_others
@@ -102,9 +102,41 @@ def test_a_limit_is_a_killed_event_and_one_json_log_line(
             RunRequest("run-2", "import os\nos.fork()\n", FiddleOptions(width=8, height=8))
         )
     assert result.runtime_error == "forbidden system call: clone"
+    assert result.limit == Limit("syscall", detail="clone")
     [line] = [json.loads(r.getMessage()) for r in caplog.records if r.name == "test.runs"]
     assert line["run_uuid"] == "run-2" and line["limit"] == "syscall" and line["ok"] is False
     assert "killed" in line["events"] and line["events"][-1] == "cleanup"
+
+
+def test_the_service_passes_the_hosts_result_on_unread(
+    runner: RunnerService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The host writes the RunResult; the service answers with its bytes, parsing nothing."""
+
+    def never(*args: object) -> None:
+        raise AssertionError("the runner service parsed a result")
+
+    request = RunRequest("run-4", "import os\nos.fork()\n", FiddleOptions(width=8, height=8))
+    monkeypatch.setattr(RunResult, "from_json", never)
+    monkeypatch.setattr(RunResult, "from_bytes", never)
+    answer = runner.answer(request, request.to_bytes())
+    monkeypatch.undo()
+    result = RunResult.from_bytes(answer)
+    assert result.run_uuid == "run-4" and result.runid == runner.build.runid
+    assert result.limit == Limit("syscall", detail="clone") and not result.outputs
+
+
+def test_a_request_of_another_protocol_version_is_refused_saying_so() -> None:
+    old = {**RunRequest("r", NO_DRAW).to_json(), "protocol": 1}
+    with runner_process(hosts=1) as url:
+        answer = requests.post(f"{url}/run", json=old, timeout=60)
+        version = requests.get(f"{url}/version", timeout=10).json()
+    assert answer.status_code == 400
+    assert answer.json()["error"] == (
+        "Bad protocol message: the message is protocol version 1, this side speaks 2: the "
+        "functions and the runners must be deployed together."
+    )
+    assert RunnerInfo.from_json(version).protocol == PROTOCOL_VERSION == 2
 
 
 def test_a_failing_hook_does_not_fail_the_run(runner: RunnerService) -> None:

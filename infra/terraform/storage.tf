@@ -1,4 +1,4 @@
-# Fiddles: fiddle/<hash>/..., source/..., thumbnail/..., named/... (SPEC section 5).
+# Fiddles: fiddle/<hash>/..., source/..., thumbnail/..., named/... (functions/fiddles.py).
 resource "google_storage_bucket" "fiddle" {
   name     = "${var.project}-${var.env_name}-fiddles"
   location = var.region

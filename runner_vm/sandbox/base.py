@@ -40,8 +40,8 @@ class SandboxBackend(ABC):
     # Whether the pool puts each host in cgroup v1 pids and memory limits of its own (a backend
     # that sets its own cgroup limits opts out).
     host_cgroups = True
-    # Whether the host itself must cover the policy's hidden paths (runner_vm/hiding.py), where
-    # the container cannot be told to.
+    # Whether the host itself must cover the policy's hidden paths (sandbox/hiding.py), where the
+    # container cannot be told to.
     hides_in_host = False
 
     def __init__(self, policy: Policy, state_dir: Path) -> None:

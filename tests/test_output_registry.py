@@ -1,0 +1,169 @@
+"""The output registry (fiddle_protocol/outputs.py) is the one place outputs are listed.
+
+Adding an output is one registry entry and its renderer: a fake output registered here (a copy of
+the registry with one more entry, and a renderer for it) is rendered by the runner's drawing code,
+passed by the sandbox host's verdict, stored, listed in /e/<hash> JSON and in the results area,
+and served by its suffix, with no other change. A meta-test fails when a stored name or URL suffix
+is written anywhere else in the code, the templates or the editor's scripts.
+
+Runs in this process: the drawing code and the verdict are the runner's own (the fiddle drawn is
+ours, not hostile), the functions' app is the real one over a temporary store.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from fiddle_protocol import checks
+from fiddle_protocol import outputs as registry
+from fiddle_protocol.checks import RunFacts
+from fiddle_protocol.messages import RunnerInfo, RunRequest, RunResult
+from fiddle_protocol.options import FiddleOptions
+from fiddle_protocol.outputs import Kind, Output
+from functions.app import create_app
+from functions.config import Settings
+from functions.runner_client import RunnerClient
+
+skia = pytest.importorskip("skia")
+
+from runner_vm.child.main import report  # noqa: E402
+from runner_vm.drawing import execute, render  # noqa: E402
+from runner_vm.host.collect import ChildReport  # noqa: E402
+from runner_vm.host.exchange import RunHeader  # noqa: E402
+from runner_vm.host.framing import encode  # noqa: E402
+from runner_vm.host.verdict import judge  # noqa: E402
+from runner_vm.policy import load_policy  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNID = "2026-01-01T00:00:00Z-144.1"
+LIMITS = load_policy().limits
+DRAW = "def draw(canvas):\n    canvas.drawCircle(8, 8, 6, skia.Paint(Color=skia.ColorBLUE))\n"
+FAKE = Output(
+    "fake", "fake.png", "_fake.png", "image/png", "Fake PNG", "Fake raster", Kind.IMAGE,
+    registry.drawn, checks.canvas_png,
+)  # fmt: skip
+
+
+class InProcessRunner(RunnerClient):
+    """The runner's drawing code and its host's verdict, in this process; the result crosses the
+    protocol's bytes once, as it does between a runner and the functions."""
+
+    def run(self, request: RunRequest) -> RunResult:
+        child = ChildReport(encode(report(execute.run(request))), 0)
+        result = judge(child, RunHeader.of(request, RUNID), LIMITS)
+        return RunResult.from_bytes(result.to_bytes())
+
+    def describe(self) -> RunnerInfo:
+        return RunnerInfo(RUNID, "144.1", "none", 1)
+
+
+@pytest.fixture
+def fake_output(monkeypatch: pytest.MonkeyPatch) -> Iterator[Output]:
+    """The registry with one more output, and its renderer: nothing else."""
+    monkeypatch.setattr(registry, "DRAW_OUTPUTS", (*registry.DRAW_OUTPUTS, FAKE))
+    monkeypatch.setitem(render.RENDERERS, FAKE.name, render.raster)
+    yield FAKE
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    application = create_app(Settings(data_dir=tmp_path / "data"), runner=InProcessRunner())
+    application.testing = True
+    return application
+
+
+def test_a_new_output_is_one_registry_entry_and_its_renderer(
+    fake_output: Output, app: Flask
+) -> None:
+    client = app.test_client()
+    answer = client.post("/_/run", json={"code": DRAW, "options": {"width": 32, "height": 16}})
+    assert answer.status_code == 200 and not answer.json["runtime_error"], answer.json
+    digest = answer.json["fiddleHash"]
+    url = f"/ai/{RUNID}/{digest}_fake.png"
+    # The fiddle's JSON lists it, in both shapes.
+    fiddle = client.get(f"/e/{digest}").json
+    assert fiddle["outputs"]["fake.png"] == url
+    assert fiddle["outputList"][-1] == {
+        "name": "fake", "stored": "fake.png", "url": url, "label": "Fake PNG",
+        "title": "Fake raster", "kind": "image", "mime": "image/png", "suffix": "_fake.png",
+    }  # fmt: skip
+    assert {o["stored"] for o in fiddle["outputList"]} == set(fiddle["outputs"])
+    # It is served by its suffix, with its type, for the newest run and for this one.
+    for path in (f"/i/{digest}_fake.png", url):
+        served = client.get(path)
+        assert served.status_code == 200 and served.mimetype == "image/png"
+        assert checks.png_size(served.data) == (32, 16)
+    # The results area shows it as an image (its kind's view) and offers it for download.
+    results = client.get(f"/e/{digest}/results").get_data(as_text=True)
+    assert f'src="{url}"' in results and 'alt="Fake raster output of the fiddle' in results
+    assert f'download="{digest}_fake.png">Fake PNG<' in results
+    assert url in client.get(f"/c/{digest}").get_data(as_text=True)
+
+
+def test_the_host_checks_a_new_output_like_any_other(fake_output: Output) -> None:
+    request = RunRequest("u", DRAW, FiddleOptions(width=32, height=16))
+    outcome = execute.run(request)
+    assert checks.png_size(outcome.outputs["fake.png"]) == (32, 16)
+    outcome.outputs["fake.png"] = outcome.outputs["cpu.png"][:-12]
+    forged = judge(ChildReport(encode(report(outcome)), 0), RunHeader.of(request, RUNID), LIMITS)
+    assert forged.runtime_error == (
+        "the program tampered with its result: output fake.png is a PNG without an end"
+    )
+
+
+def test_without_the_entry_the_output_is_refused_everywhere() -> None:
+    assert registry.by_suffix(f"{'0' * 32}_fake.png") is None
+    assert not registry.known("fake.png")
+    message = {**RunResult("u", "r").to_json(), "outputs": {"fake.png": ""}}
+    with pytest.raises(Exception, match="unknown outputs"):
+        RunResult.from_json(message)
+
+
+def test_every_drawn_output_has_a_renderer_and_every_renderer_an_output() -> None:
+    names = {output.name for output in registry.DRAW_OUTPUTS}
+    assert set(render.RENDERERS) <= names
+    for options in (FiddleOptions(), FiddleOptions(text_only=True), FiddleOptions(animated=True)):
+        for output in registry.rendered(RunFacts(options)):
+            assert output.name in render.RENDERERS, output.name
+
+
+def test_names_suffixes_and_labels_are_unique() -> None:
+    for task in registry.TASKS:
+        listed = registry.registry(task)
+        for field in ("name", "stored", "label"):
+            assert len({getattr(output, field) for output in listed}) == len(listed), field
+    suffixes = [output.suffix for output in registry.DRAW_OUTPUTS]
+    assert len(set(suffixes)) == len(suffixes) and all(suffixes)
+    for output in registry.DRAW_OUTPUTS:  # no suffix ends another (by_suffix takes the first)
+        assert not [s for s in suffixes if s != output.suffix and s.endswith(output.suffix)]
+
+
+# --------------------------------------------------------------------------------------------
+# No second list
+
+
+def registry_words() -> list[str]:
+    """What would give away a second list of outputs: stored names and the URL suffixes that
+    cannot occur in any other text (".pdf" can: a download is named fiddle.pdf)."""
+    outputs = (*registry.DRAW_OUTPUTS, *registry.IMAGE_OUTPUTS)
+    return [o.stored for o in outputs] + [o.suffix for o in outputs if o.suffix.startswith("_")]
+
+
+def sources() -> list[Path]:
+    found = [*ROOT.glob("templates/*.html"), *ROOT.glob("site/src/*.js"), *ROOT.glob("scripts/*")]
+    for package in ("functions", "runner_vm", "fiddle_protocol"):
+        found += (ROOT / package).rglob("*.py")
+    return sorted(p for p in found if p.is_file() and p != ROOT / "fiddle_protocol/outputs.py")
+
+
+@pytest.mark.parametrize("path", sources(), ids=lambda path: str(path.relative_to(ROOT)))
+def test_no_other_file_lists_an_output(path: Path) -> None:
+    text = path.read_text(errors="replace")
+    assert [word for word in registry_words() if word in text] == []
+    # Nor builds a name from a pattern of them (f"thumb{size}.png").
+    assert not re.search(r"thumb\{", text)

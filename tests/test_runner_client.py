@@ -1,0 +1,64 @@
+"""The functions' client of runners reads each answer once, as the protocol says, and refuses a
+runner that speaks another protocol version, saying so in its log. The runner here is a stand-in
+HTTP server at the edge, answering as a runner of protocol 1 would."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask, jsonify
+from werkzeug.serving import make_server
+
+from fiddle_protocol.messages import RunRequest
+from functions.runner_client import HttpRunnerClient, RunnerUnavailable
+
+OLD_INFO = {"protocol": 1, "runid": "r", "skia_python": "87.9", "sandbox": "nspawn", "hosts": 1}
+OLD_RESULT = {
+    "protocol": 1, "run_uuid": "u", "runid": "r", "compile_errors": [], "runtime_error": "",
+    "text": "", "outputs": {}, "duration_ms": 1.0,
+}  # fmt: skip
+
+
+@pytest.fixture
+def old_runner() -> Iterator[str]:
+    app = Flask("old-runner")
+    app.add_url_rule("/version", "version", lambda: jsonify(OLD_INFO))
+    app.add_url_rule("/healthz", "healthz", lambda: jsonify(status="ok", **OLD_INFO))
+    app.add_url_rule("/run", "run", lambda: jsonify(OLD_RESULT), methods=["POST"])
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+def refused(caplog: pytest.LogCaptureFixture, action: Any) -> str:
+    with (
+        caplog.at_level(logging.ERROR, logger="functions.runner_client"),
+        pytest.raises(RunnerUnavailable) as error,
+    ):
+        action()
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert "the message is protocol version 1, this side speaks 2" in logged
+    return str(error.value)
+
+
+def test_a_runner_of_another_protocol_is_not_used(
+    old_runner: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = HttpRunnerClient((old_runner,))
+    assert refused(caplog, client.describe) == "no runner is reachable"
+
+
+def test_an_answer_of_another_protocol_is_refused(
+    old_runner: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = HttpRunnerClient((old_runner,))
+    why = refused(caplog, lambda: client.run(RunRequest("u", "")))
+    assert why == f"runner {old_runner} sent a malformed answer"
