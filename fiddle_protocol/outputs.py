@@ -126,17 +126,17 @@ THUMBNAILS = {
 IMAGE_OUTPUTS: tuple[Output, ...] = (SOURCE, *THUMBNAILS.values())
 
 
-def registry(task: str = DRAW) -> tuple[Output, ...]:
+def for_task(task: str = DRAW) -> tuple[Output, ...]:
     """Every output a run of this task may produce."""
     return IMAGE_OUTPUTS if task == DECODE_IMAGE else DRAW_OUTPUTS
 
 
 def by_stored(stored: str, task: str = DRAW) -> Output | None:
-    return next((output for output in registry(task) if output.stored == stored), None)
+    return next((output for output in for_task(task) if output.stored == stored), None)
 
 
 def by_name(name: str, task: str = DRAW) -> Output | None:
-    return next((output for output in registry(task) if output.name == name), None)
+    return next((output for output in for_task(task) if output.name == name), None)
 
 
 def by_suffix(filename: str) -> tuple[str, Output] | None:
@@ -149,12 +149,12 @@ def by_suffix(filename: str) -> tuple[str, Output] | None:
 
 def known(stored: str) -> bool:
     """Whether any run of any task may produce an output stored under this name."""
-    return any(output.stored == stored for task in TASKS for output in registry(task))
+    return any(output.stored == stored for task in TASKS for output in for_task(task))
 
 
 def expected_outputs(task: str, run: RunFacts) -> tuple[Output, ...]:
     """The outputs a successful run of this task produces, given its options and what it printed."""
-    return tuple(output for output in registry(task) if output.produced_by(run))
+    return tuple(output for output in for_task(task) if output.produced_by(run))
 
 
 def rendered(run: RunFacts) -> tuple[Output, ...]:

@@ -134,7 +134,7 @@ def test_every_drawn_output_has_a_renderer_and_every_renderer_an_output() -> Non
 
 def test_names_suffixes_and_labels_are_unique() -> None:
     for task in registry.TASKS:
-        listed = registry.registry(task)
+        listed = registry.for_task(task)
         for field in ("name", "stored", "label"):
             assert len({getattr(output, field) for output in listed}) == len(listed), field
     suffixes = [output.suffix for output in registry.DRAW_OUTPUTS]

@@ -109,7 +109,7 @@ def start_paused_run(app: Flask, pool: ThreadPoolExecutor, step: str, source: in
 
 
 def runid_of(app: Flask) -> str:
-    return str(services(app).runner.describe()["runid"])
+    return services(app).runner.describe().runid
 
 
 # Paused before it committed: the run loses, answers 409 and leaves no output behind.
