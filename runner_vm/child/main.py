@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from fiddle_protocol.messages import RunRequest
+from fiddle_protocol.options import FiddleOptions
 from runner_vm.child import confine
 from runner_vm.child.seccomp import SeccompFilter
 from runner_vm.drawing import execute
@@ -20,6 +21,9 @@ from runner_vm.policy import Policy
 
 # The child's exit status when the sandbox itself failed around the program.
 SANDBOX_FAILED = 70
+# Runs of the child's path in the host before the zygote is forked (see warm_up).
+WARM_UP_RUNS = 40
+_WARM_UP_CODE = "print('warm')\ndef draw(canvas):\n    canvas.drawCircle(4, 4, 3, skia.Paint())\n"
 
 
 def child_main(
@@ -55,3 +59,16 @@ def report(outcome: execute.Outcome) -> dict[str, Any]:
             name: base64.b64encode(data).decode("ascii") for name, data in outcome.outputs.items()
         },
     }
+
+
+def warm_up() -> None:
+    """Run the child's whole path (read a request, run it, write the report) in the host, before
+    the zygote is forked. Python specializes bytecode in place as it runs it: a child running a
+    path for the first time writes into code objects it shares with the zygote, and each page
+    written is copied (about a hundred per run, 0.3 ms of CPU, measured). Our own constant
+    program: nothing of it is anyone's data."""
+    for index in range(WARM_UP_RUNS):
+        options = FiddleOptions(width=16, height=16, text_only=index % 4 == 3)
+        message = framing.encode(RunRequest("warm-up", _WARM_UP_CODE, options).to_json())
+        request = RunRequest.from_json(framing.read_frame_from_bytes(message))
+        framing.encode(report(execute.run(request)))

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 
 from fiddle_protocol.messages import Limit, RunResult
+from runner_vm.child import main as child
 from runner_vm.drawing import render
 from runner_vm.host import framing, verdict
 from runner_vm.host.collect import ChildReport, collect
@@ -129,6 +130,7 @@ def serve(policy: Policy, index: int, hide: bool = False) -> None:
         import numpy  # noqa: F401  -- skia-python imports it lazily; its import calls mbind
     except ImportError:
         pass
+    child.warm_up()
 
     host = Host(policy, index)
     host.prepare_spare()
