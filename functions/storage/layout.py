@@ -1,7 +1,8 @@
 """Where everything lives in the blob store: the one place that spells an object's name.
 
     fiddle/<hash>/draw.py                the code; its options as metadata
-    fiddle/<hash>/<runid>/<output>       a run's outputs: cpu.png pdf.pdf skp.skp txt.txt ...
+    fiddle/<hash>/<runid>/<output>       a run's outputs, by their stored names
+                                         (fiddle_protocol/outputs.py)
     fiddle/<hash>/<runid>/run.json       the run's marker, written last: the run exists once it
                                          does. A withdrawal marker (metadata `withdrawn`) takes
                                          its place for good when the run's source image is
