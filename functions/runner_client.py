@@ -12,6 +12,8 @@ from abc import ABC, abstractmethod
 
 import requests
 
+from fiddle_protocol import outputs
+from fiddle_protocol.checks import RunFacts
 from fiddle_protocol.messages import ProtocolError, RunnerInfo, RunRequest, RunResult
 from fiddle_protocol.signing import NoSigner, Signer
 from functions.text import clean_result
@@ -110,6 +112,9 @@ class HttpRunnerClient(RunnerClient):
         return healthy or ordered
 
     def run(self, request: RunRequest) -> RunResult:
+        return verified(request, self._run_with_backoff(request))
+
+    def _run_with_backoff(self, request: RunRequest) -> RunResult:
         deadline = time.monotonic() + BUSY_WAIT_SECONDS
         delay = 0.05
         body = request.to_bytes()
@@ -180,3 +185,15 @@ def _retry_after(header: str) -> int:
     """A runner's Retry-After in whole seconds (2 when it sent none that can be read)."""
     header = header.strip()
     return min(int(header), 3600) if header.isascii() and header.isdigit() else 2
+
+
+def verified(request: RunRequest, result: RunResult) -> RunResult:
+    """The result, if its outputs are exactly those the request produces and each is what it
+    claims. The sandbox host checks them too, but it lives in the container with the program:
+    nothing it answers is stored unchecked."""
+    facts = RunFacts(request.options, result.text)
+    problem = outputs.problem(request.task, facts, result.outputs, result.succeeded)
+    if problem:
+        log.error("a runner answered outputs that fail their checks: %s", problem)
+        raise RunnerUnavailable(f"the runner's answer failed its checks: {problem}")
+    return result

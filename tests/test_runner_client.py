@@ -62,3 +62,48 @@ def test_an_answer_of_another_protocol_is_refused(
     client = HttpRunnerClient((old_runner,))
     why = refused(caplog, lambda: client.run(RunRequest("u", "")))
     assert why == f"runner {old_runner} sent a malformed answer"
+
+
+FORGED_OUTPUTS = {
+    "an HTML page posing as the raster": {"cpu.png": b"<html><script>alert(1)</script>"},
+    "an output the run never renders": {"gpu.png": b"\x89PNG\r\n\x1a\n"},
+    "a raster of another size and no PDF": {"cpu.png": b"\x89PNG\r\n\x1a\n" + b"\0" * 40},
+}
+
+
+@pytest.fixture
+def forging_runner(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A runner of this protocol whose answers carry forged outputs (a compromised host)."""
+    import base64
+
+    from fiddle_protocol.messages import PROTOCOL_VERSION
+
+    forged = {name: base64.b64encode(data).decode() for name, data in request.param.items()}
+    result = {**OLD_RESULT, "protocol": PROTOCOL_VERSION, "outputs": forged}
+    info = {**OLD_INFO, "protocol": PROTOCOL_VERSION}
+    app = Flask("forging-runner")
+    app.add_url_rule("/version", "version", lambda: jsonify(info))
+    app.add_url_rule("/run", "run", lambda: jsonify(result), methods=["POST"])
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize(
+    "forging_runner", FORGED_OUTPUTS.values(), ids=list(FORGED_OUTPUTS), indirect=True
+)
+def test_outputs_that_fail_their_checks_are_refused_by_the_functions_too(
+    forging_runner: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = HttpRunnerClient((forging_runner,))
+    code = "def draw(canvas):\n    pass\n"
+    with (
+        caplog.at_level(logging.ERROR, logger="functions.runner_client"),
+        pytest.raises(RunnerUnavailable) as error,
+    ):
+        client.run(RunRequest("u", code))
+    assert str(error.value).startswith("the runner's answer failed its checks: output ")
+    assert "fail their checks" in caplog.text
