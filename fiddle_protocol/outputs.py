@@ -33,8 +33,9 @@ class Kind(StrEnum):
 
     IMAGE = "image"  # shown as an <img>
     DOCUMENT = "document"  # shown in an <object> viewer
-    VIDEO = "video"  # not shown yet (no run produces one): a download only
+    VIDEO = "video"  # shown in a <video> player (site/src/player.js enhances it)
     BINARY = "binary"  # a download only
+    INFO = "info"  # a note about how the run was rendered (the GL info): a download only
     TEXT = "text"  # the printed text, shown from the run's text; the file is a download
 
 
@@ -60,7 +61,31 @@ class Output:
 
 
 def drawn(run: RunFacts) -> bool:
+    """Everything but a text-only fiddle draws (its program still gets a canvas, kept nowhere)."""
     return not run.options.text_only
+
+
+def still(run: RunFacts) -> bool:
+    """The outputs of one draw (PDF, SKP, GPU PNG): an animated fiddle makes videos instead, as
+    in Skia Fiddle. Its raster PNG stays, frame 0, the video's poster."""
+    return drawn(run) and not run.options.animated
+
+
+def on_gpu(run: RunFacts) -> bool:
+    """Drawn on a runner that has a GPU (the runner says so in its result, RunResult.gpu)."""
+    return drawn(run) and run.gpu.available
+
+
+def still_on_gpu(run: RunFacts) -> bool:
+    return still(run) and run.gpu.available
+
+
+def animated(run: RunFacts) -> bool:
+    return drawn(run) and run.options.animated
+
+
+def animated_on_gpu(run: RunFacts) -> bool:
+    return animated(run) and run.gpu.available
 
 
 def printed(run: RunFacts) -> bool:
@@ -71,11 +96,6 @@ def always(_run: RunFacts) -> bool:
     return True
 
 
-def not_rendered_yet(_run: RunFacts) -> bool:
-    """No renderer exists yet (GPU, animation): flip this when one lands."""
-    return False
-
-
 RASTER = Output(
     "raster", "cpu.png", "_raster.png", "image/png", "PNG", "Raster", Kind.IMAGE,
     drawn, checks.canvas_png,
@@ -84,30 +104,37 @@ TEXT = Output(
     "text", "txt.txt", ".txt", "text/plain; charset=utf-8", "Text", "Printed text", Kind.TEXT,
     printed, checks.printed_text,
 )  # fmt: skip
+# The GPU's renderer and version, beside every output drawn on it (written by the child from what
+# its host says of the GPU, and checked against that).
+GLINFO = Output(
+    "glinfo", "glinfo.txt", "_glinfo.txt", "text/plain; charset=utf-8", "GL info", "GL info",
+    Kind.INFO, on_gpu, checks.glinfo,
+)  # fmt: skip
 # A fiddle run's outputs, in the order pages list them.
 DRAW_OUTPUTS: tuple[Output, ...] = (
     RASTER,
     Output(
         "gpu", "gpu.png", "_gpu.png", "image/png", "GPU PNG", "GPU raster", Kind.IMAGE,
-        not_rendered_yet, checks.canvas_png,
+        still_on_gpu, checks.canvas_png,
     ),
     Output(
         "pdf", "pdf.pdf", ".pdf", "application/pdf", "PDF", "PDF", Kind.DOCUMENT,
-        drawn, checks.pdf,
+        still, checks.pdf,
     ),
     Output(
         "skp", "skp.skp", ".skp", "application/octet-stream", "SKP", "SKP", Kind.BINARY,
-        drawn, checks.skp,
+        still, checks.skp,
     ),
     TEXT,
     Output(
         "animation", "cpu.webm", "_cpu.webm", "video/webm", "WebM", "Animation", Kind.VIDEO,
-        not_rendered_yet, checks.webm,
+        animated, checks.webm,
     ),
     Output(
         "gpu_animation", "gpu.webm", "_gpu.webm", "video/webm", "GPU WebM", "GPU animation",
-        Kind.VIDEO, not_rendered_yet, checks.webm,
+        Kind.VIDEO, animated_on_gpu, checks.webm,
     ),
+    GLINFO,
 )  # fmt: skip
 # What decoding an upload produces: the normalised image, then its thumbnails (each checked
 # against the image's size, so the image comes first). Stored under source/ and thumbnail/, and
@@ -158,8 +185,9 @@ def expected_outputs(task: str, run: RunFacts) -> tuple[Output, ...]:
 
 
 def rendered(run: RunFacts) -> tuple[Output, ...]:
-    """The outputs a draw renders (the printed text is collected as it is printed, not rendered)."""
-    return tuple(o for o in expected_outputs(DRAW, run) if o.kind is not Kind.TEXT)
+    """The outputs a draw renders (the printed text is collected as it is printed, not rendered;
+    the GL info is written by the GPU's renderer, not drawn)."""
+    return tuple(o for o in expected_outputs(DRAW, run) if o.kind not in (Kind.TEXT, Kind.INFO))
 
 
 def problem(task: str, run: RunFacts, produced: Mapping[str, bytes], succeeded: bool) -> str | None:

@@ -43,8 +43,8 @@ import skia
 from fiddle_protocol.options import FiddleOptions
 from runner_vm.drawing import render
 {DRAW}
-for renderer in render.RENDERERS.values():
-    renderer(draw, FiddleOptions())
+for renderer in (render.raster, render.pdf, render.skp):
+    renderer(render.Program(draw, FiddleOptions()))
 """
 
 

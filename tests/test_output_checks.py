@@ -33,7 +33,8 @@ from runner_vm.host.verdict import judge
 from runner_vm.policy import load_policy
 
 skia = pytest.importorskip("skia")
-LIMITS = load_policy().limits
+POLICY = load_policy()
+LIMITS = POLICY.limits
 
 EXAMPLES = sorted(Path(__file__).resolve().parents[1].glob("site/examples/*.py"))
 SCRIPT_PDF = (
@@ -52,7 +53,7 @@ def source_png(width: int = 64, height: int = 48) -> bytes:
 def run_here(request: RunRequest) -> RunResult:
     """The request run in this process, judged by the host's own verdict on the child's report."""
     child = ChildReport(encode(report(execute.run(request))), 0)
-    return judge(child, RunHeader.of(request, "r"), LIMITS)
+    return judge(child, RunHeader.of(request, "r"), POLICY)
 
 
 def problem(request: RunRequest, produced: dict[str, bytes], text: str = "") -> str | None:
@@ -110,7 +111,7 @@ def test_forged_pngs_are_refused(data: bytes, why: str) -> None:
     request = RunRequest("u", "def draw(canvas):\n    pass\n", FiddleOptions(width=8, height=8))
     genuine = execute.run(request)
     forged = execute.Outcome(outputs={**genuine.outputs, "cpu.png": data})
-    result = judge(ChildReport(encode(report(forged)), 0), RunHeader.of(request, "r"), LIMITS)
+    result = judge(ChildReport(encode(report(forged)), 0), RunHeader.of(request, "r"), POLICY)
     assert result.runtime_error == f"the program tampered with its result: output cpu.png {why}"
     assert result.limit and result.limit.kind == "tampered" and not result.outputs
 

@@ -32,7 +32,7 @@ from functions.runner_client import RunnerClient
 skia = pytest.importorskip("skia")
 
 from runner_vm.child.main import report  # noqa: E402
-from runner_vm.drawing import execute, render  # noqa: E402
+from runner_vm.drawing import execute, render, renderers  # noqa: E402
 from runner_vm.host.collect import ChildReport  # noqa: E402
 from runner_vm.host.exchange import RunHeader  # noqa: E402
 from runner_vm.host.framing import encode  # noqa: E402
@@ -41,7 +41,8 @@ from runner_vm.policy import load_policy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNID = "2026-01-01T00:00:00Z-144.1"
-LIMITS = load_policy().limits
+POLICY = load_policy()
+LIMITS = POLICY.limits
 DRAW = "def draw(canvas):\n    canvas.drawCircle(8, 8, 6, skia.Paint(Color=skia.ColorBLUE))\n"
 FAKE = Output(
     "fake", "fake.png", "_fake.png", "image/png", "Fake PNG", "Fake raster", Kind.IMAGE,
@@ -55,7 +56,7 @@ class InProcessRunner(RunnerClient):
 
     def run(self, request: RunRequest) -> RunResult:
         child = ChildReport(encode(report(execute.run(request))), 0)
-        result = judge(child, RunHeader.of(request, RUNID), LIMITS)
+        result = judge(child, RunHeader.of(request, RUNID), POLICY)
         return RunResult.from_bytes(result.to_bytes())
 
     def describe(self) -> RunnerInfo:
@@ -66,7 +67,7 @@ class InProcessRunner(RunnerClient):
 def fake_output(monkeypatch: pytest.MonkeyPatch) -> Iterator[Output]:
     """The registry with one more output, and its renderer: nothing else."""
     monkeypatch.setattr(registry, "DRAW_OUTPUTS", (*registry.DRAW_OUTPUTS, FAKE))
-    monkeypatch.setitem(render.RENDERERS, FAKE.name, render.raster)
+    monkeypatch.setitem(renderers.RENDERERS, FAKE.name, render.raster)
     yield FAKE
 
 
@@ -110,7 +111,7 @@ def test_the_host_checks_a_new_output_like_any_other(fake_output: Output) -> Non
     outcome = execute.run(request)
     assert checks.png_size(outcome.outputs["fake.png"]) == (32, 16)
     outcome.outputs["fake.png"] = outcome.outputs["cpu.png"][:-12]
-    forged = judge(ChildReport(encode(report(outcome)), 0), RunHeader.of(request, RUNID), LIMITS)
+    forged = judge(ChildReport(encode(report(outcome)), 0), RunHeader.of(request, RUNID), POLICY)
     assert forged.runtime_error == (
         "the program tampered with its result: output fake.png is a PNG without an end"
     )
@@ -126,10 +127,10 @@ def test_without_the_entry_the_output_is_refused_everywhere() -> None:
 
 def test_every_drawn_output_has_a_renderer_and_every_renderer_an_output() -> None:
     names = {output.name for output in registry.DRAW_OUTPUTS}
-    assert set(render.RENDERERS) <= names
+    assert set(renderers.RENDERERS) <= names
     for options in (FiddleOptions(), FiddleOptions(text_only=True), FiddleOptions(animated=True)):
         for output in registry.rendered(RunFacts(options)):
-            assert output.name in render.RENDERERS, output.name
+            assert output.name in renderers.RENDERERS, output.name
 
 
 def test_names_suffixes_and_labels_are_unique() -> None:

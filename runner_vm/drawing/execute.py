@@ -12,7 +12,6 @@ import contextlib
 import io
 import linecache
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import CodeType, TracebackType
 from typing import Any
@@ -20,10 +19,10 @@ from typing import Any
 from fiddle_protocol import outputs
 from fiddle_protocol.checks import RunFacts, printed_bytes
 from fiddle_protocol.messages import CompileError, Limit, RunRequest
-from fiddle_protocol.options import FiddleOptions
 from runner_vm import cuts
 from runner_vm.child.refusals import ForbiddenCall
-from runner_vm.drawing import images, render
+from runner_vm.drawing import animation, gl, gpu, images, render
+from runner_vm.drawing.renderers import RENDERERS
 
 USER_FILENAME = "draw.py"
 MAX_FRAMES = 50
@@ -131,7 +130,7 @@ def _run_compiled(compiled: CodeType, request: RunRequest) -> dict[str, bytes]:
     draw = namespace.get("draw")
     if not callable(draw):
         raise _NoDrawFunction()
-    return _render_all(draw, request.options)
+    return _render_all(render.Program(draw, request.options, namespace))
 
 
 class _NoDrawFunction(Exception):
@@ -144,7 +143,7 @@ def _globals(request: RunRequest) -> dict[str, Any]:
 
     image, bitmap = (None, None)
     if request.source_png is not None:
-        image, bitmap = render.decode_source(request.source_png)
+        image, bitmap = render.decode_source(request.source_png, request.options.source_mipmap)
     return {
         "__name__": "__fiddle__",
         "__builtins__": __builtins__,
@@ -153,23 +152,28 @@ def _globals(request: RunRequest) -> dict[str, Any]:
         "source": bitmap,
         "duration": request.options.duration,
         "frame": 0.0,
+        "offscreen": None,
     }
 
 
-def _render_all(draw: Callable[[Any], object], options: FiddleOptions) -> dict[str, bytes]:
-    """Every output the registry says these options produce, each by its renderer."""
-    wanted = outputs.rendered(RunFacts(options))
+def _render_all(program: render.Program) -> dict[str, bytes]:
+    """Every output the registry says these options produce on this runner, each by its
+    renderer, and the GL info of the GPU they were drawn on."""
+    facts = RunFacts(program.options, gpu=gl.status())
+    wanted = outputs.rendered(facts)
     if not wanted:
-        render.discard(draw, options)
+        render.discard(program)
         return {}
     rendered = {}
     for index, output in enumerate(wanted):
-        # The text output is what one call of draw() prints, not one copy per output.
+        # The text output is what one call of draw() prints, not one copy per output (or frame).
         printing = (
             contextlib.nullcontext() if index == 0 else contextlib.redirect_stdout(_Discard())
         )
         with printing:
-            rendered[output.stored] = render.RENDERERS[output.name](draw, options)
+            rendered[output.stored] = RENDERERS[output.name](program)
+    if outputs.GLINFO.produced_by(facts):
+        rendered[outputs.GLINFO.stored] = facts.gpu.glinfo.encode("utf-8")
     return rendered
 
 
@@ -183,6 +187,10 @@ def describe_error(error: BaseException) -> tuple[str, Limit | None]:
         return "", Limit("processes")
     if isinstance(error, BlockingIOError):
         return "", Limit("processes")
+    if isinstance(error, animation.AnimationLimitHit):
+        return "", Limit(error.limit.kind)
+    if isinstance(error, gpu.GpuFailed):
+        return str(error), None
     return user_traceback(error), None
 
 

@@ -1,91 +1,129 @@
 """Rendering a user's draw function into each drawn output of the registry with skia-python.
 
-`RENDERERS` has one renderer per drawn output the registry (fiddle_protocol/outputs.py) lists, by
-its name; a run renders those the registry says its options produce. Every canvas starts cleared
-to opaque white, as in Skia Fiddle, and draw(canvas) is called once per output.
+runner_vm/drawing/renderers.py has one renderer per drawn output the registry
+(fiddle_protocol/outputs.py) lists, by its name; a run renders those the registry says its options
+produce on its runner. Every canvas starts cleared
+to opaque white, as in Skia Fiddle, and draw(canvas) is called once per output (once per frame
+for the animations, runner_vm/drawing/animation.py). The GPU outputs are runner_vm/drawing/gpu.py.
+
+Colour (README, "Colour"): by default a canvas is N32 with no colour space; with `srgb` it is N32
+in sRGB; with `f16` it is half float (kRGBA_F16) in *linear* sRGB, as Skia Fiddle does. The PNG
+is Skia's encoding of that surface as it is: 8-bit with an sRGB chunk for srgb, and 16-bit RGBA
+tagged with an ICC profile of linear sRGB for f16, so a viewer shows the colours the option means.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import skia
 
 from fiddle_protocol.options import FiddleOptions
+from runner_vm.drawing import offscreen
 
 DrawFunction = Callable[[Any], object]
-Renderer = Callable[[DrawFunction, FiddleOptions], bytes]
 
 
-def raster(draw: DrawFunction, options: FiddleOptions) -> bytes:
-    return raster_png(draw, *options.size, srgb=options.srgb, f16=options.f16)
+@dataclass
+class Program:
+    """A compiled program's draw function, its module globals and its options: what every
+    renderer draws. `draw_on` sets the per-call globals (frame, offscreen) before each call."""
+
+    draw: DrawFunction
+    options: FiddleOptions
+    namespace: dict[str, Any] = field(default_factory=dict)
+    encode_seconds: float = 0.0  # CPU spent encoding this run's videos (animation.py)
+
+    def begin_pass(self, gpu_context: Any | None = None) -> None:
+        """A new output: a fresh `offscreen` surface (on this GPU context, if one is given), and
+        frame 0. Nothing drawn into one output's offscreen target is seen by another."""
+        self.namespace["offscreen"] = offscreen.make(self.options, gpu_context)
+        self.namespace["frame"] = 0.0
+
+    def draw_on(self, canvas: Any, frame: float = 0.0) -> None:
+        canvas.clear(skia.ColorWHITE)
+        self.namespace["frame"] = frame
+        self.draw(canvas)
 
 
-def raster_png(draw: DrawFunction, width: int, height: int, *, srgb: bool, f16: bool) -> bytes:
-    surface = skia.Surface.MakeRaster(_image_info(width, height, srgb=srgb, f16=f16))
-    canvas = surface.getCanvas()
-    canvas.clear(skia.ColorWHITE)
-    draw(canvas)
-    image = surface.makeImageSnapshot()
-    return _encode_png(image)
+Renderer = Callable[[Program], bytes]
 
 
-def pdf(draw: DrawFunction, options: FiddleOptions) -> bytes:
-    width, height = options.size
+def raster(program: Program) -> bytes:
+    program.begin_pass()
+    surface = skia.Surface.MakeRaster(image_info(program.options))
+    program.draw_on(surface.getCanvas())
+    return encode_png(surface.makeImageSnapshot())
+
+
+def pdf(program: Program) -> bytes:
+    program.begin_pass()
+    width, height = program.options.size
     stream = skia.DynamicMemoryWStream()
     document = skia.PDF.MakeDocument(stream)
     with document.page(width, height) as canvas:
-        canvas.clear(skia.ColorWHITE)
-        draw(canvas)
+        program.draw_on(canvas)
     document.close()
     return bytes(stream.detachAsData())
 
 
-def skp(draw: DrawFunction, options: FiddleOptions) -> bytes:
-    width, height = options.size
+def skp(program: Program) -> bytes:
+    program.begin_pass()
+    width, height = program.options.size
     recorder = skia.PictureRecorder()
     canvas = recorder.beginRecording(skia.Rect.MakeWH(width, height))
-    canvas.clear(skia.ColorWHITE)
-    draw(canvas)
+    program.draw_on(canvas)
     picture = recorder.finishRecordingAsPicture()
     return bytes(picture.serialize())
 
 
-# Output name (fiddle_protocol/outputs.py) -> its renderer.
-RENDERERS: dict[str, Renderer] = {"raster": raster, "pdf": pdf, "skp": skp}
-
-
-def discard(draw: DrawFunction, options: FiddleOptions) -> None:
+def discard(program: Program) -> None:
     """A text-only fiddle still gets a canvas to draw on; nothing is kept."""
-    surface = skia.Surface.MakeRaster(skia.ImageInfo.MakeN32Premul(*options.size))
-    canvas = surface.getCanvas()
-    canvas.clear(skia.ColorWHITE)
-    draw(canvas)
+    program.begin_pass()
+    surface = skia.Surface.MakeRaster(skia.ImageInfo.MakeN32Premul(*program.options.size))
+    program.draw_on(surface.getCanvas())
 
 
-def decode_source(png: bytes) -> tuple[Any, Any]:
+def decode_source(png: bytes, mipmaps: bool = False) -> tuple[Any, Any]:
     """Turn the source image bytes into the `image` and `source` globals of a program (README:
-    "What a program sees")."""
+    "What a program sees"); with `source_mipmap`, the image carries its mipmaps (built on the
+    CPU here; a GPU canvas drawing it uploads a mipmapped texture)."""
     image = skia.Image.MakeFromEncoded(skia.Data.MakeWithCopy(png))
     if image is None:
         raise ValueError("the source image could not be decoded")
     bitmap = skia.Bitmap()
     bitmap.allocPixels(image.imageInfo().makeColorType(skia.kN32_ColorType))
     image.readPixels(bitmap.pixmap(), 0, 0)
+    if mipmaps:
+        image = with_mipmaps(image)
     return image, bitmap
 
 
-def _image_info(width: int, height: int, *, srgb: bool, f16: bool) -> Any:
-    if not srgb:
+def with_mipmaps(image: Any) -> Any:
+    """The image with its mipmap levels built; raster first, as a lazy (encoded) image has none
+    to carry."""
+    raster_image = image.makeRasterImage()
+    return raster_image.withDefaultMipmaps()
+
+
+def image_info(options: FiddleOptions, size: tuple[int, int] | None = None) -> Any:
+    """The canvas's pixels: N32 without a colour space, N32 sRGB, or F16 linear sRGB."""
+    width, height = size or options.size
+    if not options.srgb:
         return skia.ImageInfo.MakeN32Premul(width, height)
-    color_type = skia.kRGBA_F16_ColorType if f16 else skia.kN32_ColorType
+    if options.f16:
+        return skia.ImageInfo.Make(
+            width, height, skia.kRGBA_F16_ColorType, skia.kPremul_AlphaType,
+            skia.ColorSpace.MakeSRGBLinear(),
+        )  # fmt: skip
     return skia.ImageInfo.Make(
-        width, height, color_type, skia.kPremul_AlphaType, skia.ColorSpace.MakeSRGB()
+        width, height, skia.kN32_ColorType, skia.kPremul_AlphaType, skia.ColorSpace.MakeSRGB()
     )
 
 
-def _encode_png(image: Any) -> bytes:
+def encode_png(image: Any) -> bytes:
     data = image.encodeToData(skia.kPNG, 100)
     if data is None:
         raise RuntimeError("PNG encoding failed")
@@ -103,8 +141,9 @@ def warm_up() -> None:
     from runner_vm.drawing import images
 
     tiny = FiddleOptions(width=16, height=16)
-    raster(sample, tiny)
-    raster(sample, FiddleOptions(width=16, height=16, srgb=True, f16=True))
+    raster(Program(sample, tiny))
+    raster(Program(sample, FiddleOptions(width=16, height=16, srgb=True)))
+    raster(Program(sample, FiddleOptions(width=16, height=16, srgb=True, f16=True)))
     images.warm_up()
-    pdf(sample, tiny)
-    skp(sample, tiny)
+    pdf(Program(sample, tiny))
+    skp(Program(sample, tiny))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import fiddle_protocol
 import runner_vm
+from runner_vm.drawing.gl import DISABLE_VARIABLE, GL_ENVIRONMENT
 from runner_vm.policy import Policy
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,12 @@ class SandboxBackend(ABC):
         """Build whatever the backend needs on disk before hosts start."""
 
     def environment(self) -> dict[str, str]:
-        return {"OPENBLAS_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "HOME": "/tmp"}
+        # GL_ENVIRONMENT: Mesa reads it when it loads, before any of the host's code could set
+        # it (runner_vm/drawing/gl.py says why the GPU needs each).
+        return {
+            "OPENBLAS_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "HOME": "/tmp",
+            **GL_ENVIRONMENT, **_gpu_switch(),
+        }  # fmt: skip
 
 
 class NoSandbox(SandboxBackend):
@@ -93,6 +99,12 @@ class NoSandbox(SandboxBackend):
         env = super().environment()
         env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(str(p.parent) for p in PACKAGE_SOURCES))
         return env
+
+
+def _gpu_switch() -> dict[str, str]:
+    """The operator's switch that starts every host without a GPU, passed into the container."""
+    value = os.environ.get(DISABLE_VARIABLE)
+    return {DISABLE_VARIABLE: value} if value else {}
 
 
 def readable_by_others(path: Path) -> bool:

@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from fiddle_protocol.gpu import GpuStatus
 from runner_vm.host import framing
 from runner_vm.host.exchange import RunHeader, RunSummary
 from runner_vm.policy import Policy
@@ -150,11 +151,16 @@ class HostPool:
         self.replaced = 0
         self.turned_away = 0  # runs answered PoolBusy at once
         self.typical_seconds = 0.05  # how long a run holds its host, a moving average
+        # The GPU the hosts render on, as the last one started said (each host makes its own
+        # context, on the same machine and drivers, so they agree).
+        self.gpu = GpuStatus(reason="no sandbox host has started yet")
 
     def start(self) -> None:
         self.backend.prepare()
         for index in range(self.size):
-            self._idle.put(HostProcess(self.backend, self.policy, index))
+            host = HostProcess(self.backend, self.policy, index)
+            self.gpu = GpuStatus.from_json(host.info.get("gpu"))
+            self._idle.put(host)
 
     @contextlib.contextmanager
     def lease(self) -> Iterator[HostProcess]:

@@ -78,6 +78,7 @@ class RunnerService:
     def start(self) -> None:
         log.info("runner: sandbox backend %r, %d warm hosts", self.backend.name, self.pool.size)
         self.pool.start()
+        log.info("runner: GPU: %s", self.pool.gpu.summary)
 
     def stop(self) -> None:
         self.pool.stop()
@@ -124,4 +125,5 @@ class RunnerService:
             busy=self.pool.busy,
             waiting=self.pool.waiting,
             turned_away=self.pool.turned_away,
+            gpu=self.pool.gpu,
         )
