@@ -31,7 +31,7 @@ class GpuStatus:
 
     @property
     def glinfo(self) -> str:
-        """The `_glinfo.txt` output of every run that renders on this GPU."""
+        """The GL info output (fiddle_protocol/outputs.py) of every run drawn on this GPU."""
         return (
             f"EGL {self.egl_version}\n"
             f"GL Version: {self.version}\n"

@@ -167,11 +167,17 @@ def by_name(name: str, task: str = DRAW) -> Output | None:
 
 
 def by_suffix(filename: str) -> tuple[str, Output] | None:
-    """`<hash or @name><suffix>` -> (the reference, the output); None for any other name."""
-    for output in DRAW_OUTPUTS:
-        if filename.endswith(output.suffix) and len(filename) > len(output.suffix):
-            return filename[: -len(output.suffix)], output
-    return None
+    """`<hash or @name><suffix>` -> (the reference, the output); None for any other name. The
+    longest suffix that fits wins: `_glinfo.txt` ends with the text's `.txt`."""
+    fitting = [
+        output
+        for output in DRAW_OUTPUTS
+        if filename.endswith(output.suffix) and len(filename) > len(output.suffix)
+    ]
+    if not fitting:
+        return None
+    output = max(fitting, key=lambda candidate: len(candidate.suffix))
+    return filename[: -len(output.suffix)], output
 
 
 def known(stored: str) -> bool:

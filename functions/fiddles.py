@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard, TypeVar
 
 from fiddle_protocol import outputs as registry
+from fiddle_protocol.gpu import GpuStatus
 from fiddle_protocol.options import FiddleOptions
 from functions.hashing import fiddle_hash, skia_hash
 from functions.storage import layout
@@ -52,6 +53,9 @@ class StoredRun:
     runid: str
     outputs: tuple[str, ...]
     text: str
+    # The GPU of the runner that rendered it (or why it had none); None for runs stored before
+    # runners said.
+    gpu: GpuStatus | None = None
 
 
 @dataclass(frozen=True)
@@ -102,10 +106,17 @@ class FiddleRepository:
 
     # --- storing runs -------------------------------------------------------------------------
 
-    def save_run(self, fiddle_hash: str, runid: str, outputs: dict[str, bytes], text: str) -> None:
+    def save_run(
+        self,
+        fiddle_hash: str,
+        runid: str,
+        outputs: dict[str, bytes],
+        text: str,
+        gpu: GpuStatus | None = None,
+    ) -> None:
         """Store a run that renders no source image: outputs, then the marker that shows it."""
         self.store_outputs(fiddle_hash, runid, outputs)
-        self.commit_run(fiddle_hash, runid, outputs, text, None)
+        self.commit_run(fiddle_hash, runid, outputs, text, None, gpu)
 
     def store_outputs(self, fiddle_hash: str, runid: str, outputs: dict[str, bytes]) -> None:
         for name, data in outputs.items():
@@ -121,10 +132,13 @@ class FiddleRepository:
         outputs: dict[str, bytes],
         text: str,
         source: SourceRef | None,
+        gpu: GpuStatus | None = None,
     ) -> None:
         """Write the run's marker, create-only; RunWithdrawn if a withdrawal marker is there."""
         marker: dict[str, Any] = {"outputs": sorted(outputs), "text": valid_text(text)}
         marker.update(source={"id": source.id, "generation": source.generation} if source else 0)
+        if gpu is not None:
+            marker["gpu"] = gpu.to_json()
         name = layout.run_marker(fiddle_hash, runid)
         data = json.dumps(marker).encode()
         try:
@@ -195,7 +209,7 @@ class FiddleRepository:
         marker = _marker(blob)
         if marker is None or not self._source_current(fiddle_hash, marker.get("source")):
             return None
-        return StoredRun(runid, _output_names(marker), _marker_text(marker))
+        return StoredRun(runid, _output_names(marker), _marker_text(marker), _marker_gpu(marker))
 
     def newest_run(self, fiddle_hash: str) -> StoredRun | None:
         runs = self.runs(fiddle_hash) if HASH_RE.fullmatch(fiddle_hash) else []
@@ -373,6 +387,16 @@ def _marker_text(marker: dict[str, Any]) -> str:
     text = marker.get("text", "")
     # json.loads turns an escaped lone surrogate ("\\ud800") back into one.
     return valid_text(text) if isinstance(text, str) else ""
+
+
+def _marker_gpu(marker: dict[str, Any]) -> GpuStatus | None:
+    if "gpu" not in marker:
+        return None
+    try:
+        return GpuStatus.from_json(marker["gpu"])
+    except (ValueError, TypeError):
+        log.warning("unreadable GPU status in a run marker")
+        return None
 
 
 def _options(metadata: dict[str, str]) -> FiddleOptions:

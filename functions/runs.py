@@ -12,11 +12,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from fiddle_protocol.gpu import GpuStatus
 from fiddle_protocol.messages import RunnerInfo, RunRequest, RunResult
 from fiddle_protocol.options import FiddleOptions
 from functions import errors
 from functions.fiddles import FiddleRepository, SourceRef, StoredRun
 from functions.hashing import FIDDLE1, fiddle_hash, hash_in_form
+from functions.output_links import shown_outputs, urls
 from functions.quotas import ClientKeys, ClientLimits, check_run_size
 from functions.runner_client import RunnerBusy, RunnerClient, RunnerUnavailable
 from functions.schemas import InvalidRequest, RunRequestData, parse_run_request
@@ -34,8 +36,13 @@ class RunAnswer:
     runtime_error: str = ""
     text: str = ""
     cached: bool = False
+    outputs: tuple[str, ...] = ()  # the stored names of the run's outputs
+    gpu: GpuStatus | None = None  # the runner's GPU, or why it had none (unknown: None)
 
     def to_json(self) -> dict[str, Any]:
+        """Skia Fiddle's fields, then every output with its URL (`outputs`: stored name -> URL,
+        and `outputList` as /e/<hash> has it) and the runner's GPU."""
+        shown = shown_outputs(self.fiddle_hash, self.runid, self.outputs)
         return {
             "fiddleHash": self.fiddle_hash,
             "compile_errors": self.compile_errors,
@@ -44,6 +51,9 @@ class RunAnswer:
             "version": self.version,
             "runid": self.runid,
             "cached": self.cached,
+            "outputs": urls(shown),
+            "outputList": [item.to_json() for item in shown],
+            "gpu": self.gpu.to_json() if self.gpu else None,
         }
 
 
@@ -136,7 +146,9 @@ class RunDispatcher:
         # The code and its alias before the run: a stored run always has both.
         self.fiddles.save_code(digest, data.code, data.options)
         if result.succeeded:
-            self.source_runs.store(digest, result.runid, result.outputs, result.text, source)
+            self.source_runs.store(
+                digest, result.runid, result.outputs, result.text, source, result.gpu
+            )
         return _from_result(digest, result, build.skia_python)
 
     def _source_image(self, data: RunRequestData) -> tuple[SourceRef | None, bytes | None]:
@@ -181,6 +193,8 @@ def _from_storage(digest: str, run: StoredRun, version: str) -> RunAnswer:
         version=version,
         text=run.text,
         cached=True,
+        outputs=run.outputs,
+        gpu=run.gpu,
     )
 
 
@@ -192,4 +206,6 @@ def _from_result(digest: str, result: RunResult, version: str) -> RunAnswer:
         compile_errors=[error.to_json() for error in result.compile_errors],
         runtime_error=result.runtime_error,
         text=result.text,
+        outputs=tuple(result.outputs) if result.succeeded else (),
+        gpu=result.gpu,
     )

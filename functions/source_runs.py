@@ -55,6 +55,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from fiddle_protocol.gpu import GpuStatus
 from functions.docstore.base import AlreadyExists, Document, DocumentStore
 from functions.docstore.base import NotFound as DocumentNotFound
 from functions.errors import Conflict
@@ -94,11 +95,12 @@ class SourceRuns:
         outputs: dict[str, bytes],
         text: str,
         source: SourceRef | None,
+        gpu: GpuStatus | None = None,
     ) -> None:
         """Store a successful run; SourceWithdrawn if its source image was deleted meanwhile."""
         self.on_step("rendered")
         if source is None:
-            self.fiddles.save_run(fiddle_hash, runid, outputs, text)
+            self.fiddles.save_run(fiddle_hash, runid, outputs, text, gpu)
             return
         self._register(source.id, fiddle_hash, runid)
         self.on_step("registered")
@@ -108,7 +110,7 @@ class SourceRuns:
         self._check(source, fiddle_hash, runid)
         self.on_step("checked")
         try:
-            self.fiddles.commit_run(fiddle_hash, runid, outputs, text, source)
+            self.fiddles.commit_run(fiddle_hash, runid, outputs, text, source, gpu)
         except RunWithdrawn:
             self._lose(source, fiddle_hash, runid)
         self.on_step("committed")

@@ -20,9 +20,11 @@ from flask import abort, jsonify, render_template, request
 
 from fiddle_protocol import outputs as registry
 from fiddle_protocol.options import FiddleOptions
+from functions import output_links
 from functions.errors import InvalidInput
 from functions.fiddles import StoredFiddle, StoredRun
 from functions.links import public_base_url
+from functions.output_links import ShownOutput
 from functions.routing import Csp, FiddleBlueprint, Framing, Kind, RoutePolicy
 from functions.services import services
 
@@ -81,13 +83,18 @@ json_blueprint = FiddleBlueprint(
         framing=Framing.DENY,
     ),
 )
-# Outputs this service does not render yet; the page says so instead of showing broken images.
+# The outputs drawn on the GPU: a drawn run without any of them had no GPU.
+GPU_OUTPUTS = frozenset(
+    output.stored for output in registry.DRAW_OUTPUTS if output.name in ("gpu", "gpu_animation")
+)
 SOURCE_REMOVED = "The source image of this fiddle was removed, and its outputs with it."
-NOT_YET_RENDERED = {
-    "gpu": "GPU rendering is not available on this service yet.",
-    "animation": "Animated fiddles are not rendered yet: only the first frame is shown.",
-    "offscreen": "Offscreen GPU targets are not rendered yet.",
-}
+# Where a GPU output would be shown, on a run whose runner had no GPU (with its reason).
+NO_GPU = "No GPU on this runner"
+# The offscreen target got fewer MSAA samples than asked for: the GPU supports no more.
+FEWER_SAMPLES = (
+    "The offscreen target has {had} MSAA samples on the GPU, not the {asked} asked for: "
+    "this runner's GPU supports at most {had}."
+)
 # The iframe's `code` parameter: whether the embed shows the code in an editor with Run.
 IFRAME_CODE_FLAGS = {"0": False, "1": True}
 IFRAME_CODE_REFUSED = (
@@ -103,28 +110,6 @@ def draw(canvas):
 """
 
 
-@dataclass(frozen=True)
-class ShownOutput:
-    """One output of the shown run, as pages and /e/<hash> show it: the registry's entry
-    (fiddle_protocol/outputs.py) and the URL of this run's copy."""
-
-    output: registry.Output
-    url: str  # under /ai/<runid>/, which names the run
-
-    def to_json(self) -> dict[str, str]:
-        output = self.output
-        return {
-            "name": output.name,
-            "stored": output.stored,
-            "url": self.url,
-            "label": output.label,
-            "title": output.title,
-            "kind": output.kind.value,
-            "mime": output.mime,
-            "suffix": output.suffix,
-        }
-
-
 @dataclass
 class FiddleView:
     reference: str
@@ -137,9 +122,30 @@ class FiddleView:
     source_removed: bool = False
 
     @property
+    def no_gpu(self) -> str:
+        """Why the shown run has no GPU output where it would have one ("" when it has one, or
+        needs none): the results area says so where the GPU image would be."""
+        run, options = self.run, self.fiddle.options
+        if run is None or options.text_only or GPU_OUTPUTS & set(run.outputs):
+            return ""
+        reason = run.gpu.reason if run.gpu is not None else ""
+        return f"{NO_GPU}: {reason}." if reason else f"{NO_GPU}."
+
+    @property
+    def frames(self) -> int:
+        """The frames of an animated fiddle's videos (60 a second, and frame 0)."""
+        options = self.fiddle.options
+        return int(60 * options.duration) + 1 if options.animated else 0
+
+    @property
+    def main_text(self) -> bool:
+        """A text-only fiddle: its printed text is the result, shown first and in full."""
+        return self.fiddle.options.text_only
+
+    @property
     def urls(self) -> dict[str, str]:
         """Stored output name -> its URL (the /e/ JSON's `outputs`)."""
-        return {shown.output.stored: shown.url for shown in self.shown}
+        return output_links.urls(self.shown)
 
     def to_json(self, source_ids: list[int]) -> dict[str, Any]:
         """The fiddle as JSON: every field of Skia Fiddle's FiddleContext with its type (so
@@ -169,6 +175,7 @@ class FiddleView:
             "outputList": [shown.to_json() for shown in self.shown],
             "notices": self.notices,
             "sourceRemoved": self.source_removed,
+            "gpu": self.run.gpu.to_json() if self.run and self.run.gpu else None,
         }
 
 
@@ -181,39 +188,38 @@ def load_view(reference: str) -> FiddleView:
         view.shown = _shown_outputs(digest, run)
     source = fiddle.options.source
     view.source_removed = bool(source) and not fiddles.source_exists(source)
-    view.notices = _notices(fiddle, view.source_removed)
+    view.notices = _notices(fiddle, run, view.source_removed)
     return view
 
 
 def _shown_outputs(digest: str, run: StoredRun) -> list[ShownOutput]:
-    """The run's outputs, in the registry's order, each with its URL under /ai/<runid>/."""
-    return [
-        ShownOutput(output, f"/ai/{run.runid}/{digest}{output.suffix}")
-        for output in registry.DRAW_OUTPUTS
-        if output.stored in run.outputs
-    ]
+    return output_links.shown_outputs(digest, run.runid, run.outputs)
 
 
-def _notices(fiddle: StoredFiddle, source_removed: bool) -> list[str]:
-    options = fiddle.options
-    notices = [] if options.text_only else [NOT_YET_RENDERED["gpu"]]
-    if options.animated:
-        notices.append(NOT_YET_RENDERED["animation"])
-    if options.offscreen:
-        notices.append(NOT_YET_RENDERED["offscreen"])
+def _notices(fiddle: StoredFiddle, run: StoredRun | None, source_removed: bool) -> list[str]:
+    notices = []
+    fewer = _fewer_samples(fiddle.options, run)
+    if fewer:
+        notices.append(fewer)
     if source_removed:
         notices.append(SOURCE_REMOVED)
     return notices
 
 
+def _fewer_samples(options: FiddleOptions, run: StoredRun | None) -> str:
+    """Said when the GPU's offscreen target could not have the samples asked for."""
+    gpu = run.gpu if run else None
+    if not options.offscreen or gpu is None or not gpu.available or options.text_only:
+        return ""
+    if options.offscreen_sample_count <= gpu.max_samples:
+        return ""
+    return FEWER_SAMPLES.format(had=gpu.max_samples, asked=options.offscreen_sample_count)
+
+
 @blueprint.app_context_processor
 def _page_settings() -> dict[str, Any]:
     # Where the pages' JavaScript finds the JSON API; empty means the same origin.
-    # The embed leaves out the notice that applies to every fiddle (no GPU output yet).
-    return {
-        "api_base": services().settings.api_base,
-        "gpu_notice": NOT_YET_RENDERED["gpu"],
-    }
+    return {"api_base": services().settings.api_base}
 
 
 @blueprint.get("/")

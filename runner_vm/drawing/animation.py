@@ -1,5 +1,5 @@
-"""Animated fiddles: draw(canvas) once per frame, encoded as a VP9 WebM (`cpu.webm`, and on a
-runner with a GPU `gpu.webm`), inside the child with PyAV's FFmpeg and libvpx.
+"""Animated fiddles: draw(canvas) once per frame, encoded as a VP9 WebM (the registry's
+"animation", and on a runner with a GPU "gpu_animation"), inside the child with PyAV's FFmpeg and libvpx.
 
 Frames, as in Skia Fiddle: 60 a second, frames 0 to n = int(60 x duration) inclusive, the global
 `frame` going from 0 to 1 (i / n) and `duration` holding the seconds. Each video is drawn on one

@@ -1,4 +1,4 @@
-"""The GPU output (`gpu.png`): the program drawn by Skia's GPU backend (GrDirectContext on OpenGL)
+"""The GPU output (the registry's "gpu"): the program drawn by Skia's GPU backend (GrDirectContext on OpenGL)
 on the context every child inherits from its host (runner_vm/drawing/gl.py), read back and
 encoded as the raster PNG is: the same colour type and space, the same encoding.
 

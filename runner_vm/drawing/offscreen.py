@@ -5,7 +5,7 @@ offscreen_width x offscreen_height pixels with the canvas's colour type and colo
 to transparent; without it, `offscreen` is None. Each output gets a fresh one
 (render.Program.begin_pass), made where that output is drawn:
 
-- in the GPU outputs (gpu.png, gpu.webm), on the runner's GPU context: a render target with
+- in the GPU outputs (the GPU image and video), on the runner's GPU context: a render target with
   `offscreen_sample_count` MSAA samples (at most what the GPU supports: a larger count is lowered
   to that, and the page says so), texture-backed when
   `offscreen_texturable` (its snapshot is a texture, no copy), with mipmaps when
