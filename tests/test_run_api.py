@@ -44,7 +44,10 @@ def pixels(png: bytes) -> bytes:
 def render_directly(code: str, width: int, height: int) -> bytes:
     namespace: dict[str, Any] = {"skia": skia}
     exec(compile(code, "direct.py", "exec"), namespace)
-    return render.raster_png(namespace["draw"], width, height, srgb=False, f16=False)
+    surface = skia.Surface.MakeRaster(skia.ImageInfo.MakeN32Premul(width, height))
+    surface.getCanvas().clear(skia.ColorWHITE)
+    namespace["draw"](surface.getCanvas())
+    return bytes(surface.makeImageSnapshot().encodeToData())
 
 
 def stored_names(data_dir: Path) -> list[str]:
@@ -182,11 +185,14 @@ def test_fiddle_page_iframe_and_json(client: Any) -> None:
     page = client.get(f"/c/{digest}")
     assert page.status_code == 200
     assert b"drawLine" in page.data and f"{digest}_raster.png".encode() in page.data
-    assert b"GPU rendering is not available" in page.data
+    # The runner has a GPU (llvmpipe here): the page shows its image, named by its renderer.
+    assert f"{digest}_gpu.png".encode() in page.data and b"GPU raster" in page.data
+    assert b"No GPU on this runner" not in page.data
     assert page.headers["X-Frame-Options"] == "DENY"
     frame = client.get(f"/iframe/{digest}")
     assert frame.status_code == 200 and "X-Frame-Options" not in frame.headers
     assert b"drawLine" not in frame.data and b"_raster.png" in frame.data
+    assert b"_gpu.png" in frame.data
     embed = client.get(f"/e/{digest}")
     assert embed.headers["Access-Control-Allow-Origin"] == "*"
     assert embed.json["code"] == SPEC_EXAMPLE and embed.json["options"]["width"] == 256
@@ -367,9 +373,9 @@ def test_missing_images_answer_404_without_a_body_to_an_img(client: Any) -> None
     body = run(client, SPEC_EXAMPLE).json
     digest, runid = body["fiddleHash"], body["runid"]
     missing = [
-        f"/i/{digest}_gpu.png",  # not rendered (yet): Skia's fiddle-sk asks for it every time
+        f"/i/{digest}_gpu.webm",  # a still fiddle has no video: Skia's fiddle-sk asks anyway
         f"/i/{'0' * 32}_raster.png",
-        f"/ai/{runid}/{digest}_gpu.png",
+        f"/ai/{runid}/{digest}_gpu.webm",
         f"/i/{digest}_cpu.webm",
         "/s/99999",
     ]
