@@ -18,6 +18,14 @@ from fiddle_protocol.options import FiddleOptions
 from runner_vm.drawing import gl, render
 
 
+# A child draws on the context it inherited; EGL itself forgets it in a forked process (glvnd
+# resets its state on the first EGL call after fork), so a program that calls EGL loses it.
+LOST = (
+    "the GPU's pixels could not be read back: a program that calls EGL itself loses the GL "
+    "context it was given"
+)
+
+
 class GpuFailed(RuntimeError):
     """The GPU could not render this output (not the program's fault); the message says why."""
 
@@ -31,9 +39,12 @@ def gpu_png(program: render.Program) -> bytes:
 
 
 def require_context() -> Any:
+    """The GrDirectContext, told to forget the GL state it knew: a program may have called GL
+    itself (through ctypes, or a GrDirectContext of its own) since Skia last drew."""
     context = gl.direct_context()
     if context is None:
         raise GpuFailed(f"the GPU output cannot be drawn: {gl.status().reason}")
+    context.resetContext()
     return context
 
 
@@ -53,7 +64,7 @@ def read_back(context: Any, surface: Any) -> Any:
     context.flushAndSubmit()
     image = surface.makeImageSnapshot().makeRasterImage()
     if image is None:
-        raise GpuFailed("the GPU's pixels could not be read back")
+        raise GpuFailed(LOST)
     return image
 
 
