@@ -1579,8 +1579,8 @@ painted = skia.Surface.MakeRenderTarget(
 painted.getCanvas().clear(skia.Color(0x13, 0x57, 0x9B))
 painted.flushAndSubmit()
 """
-GPU_SNOOPER = GL_HELPER + FIND_CONTEXT + """
-marker = bytes(%r)
+GPU_SNOOPER = GL_HELPER + FIND_CONTEXT + f"""
+marker = bytes({GPU_MARKER!r})
 # The program's own GL works: a texture it fills reads back as filled.
 mine = new_texture(8, (ctypes.c_ubyte * 256)(*([7, 8, 9, 255] * 64)))
 print('gl works', read_texture(mine, 8) == bytes([7, 8, 9, 255] * 64))
@@ -1588,13 +1588,14 @@ found = []
 # Every texture name GL has handed out in this process (Skia's, the warm-up's, freed ones).
 for name in range(1, 200):
     if IsTexture(name) and marker in read_texture(name, 256):
-        found.append('texture %%d' %% name)
+        found.append('texture %d' % name)
 # New storage, never written: textures, and GPU surfaces of Skia on a context of its own.
 for size in (64, 256, 512):
     if marker in read_texture(new_texture(size), size):
-        found.append('new texture %%d' %% size)
+        found.append('new texture %d' % size)
 for budgeted in (skia.Budgeted.kNo, skia.Budgeted.kYes):
-    surface = skia.Surface.MakeRenderTarget(context, budgeted, skia.ImageInfo.MakeN32Premul(256, 256))
+    info = skia.ImageInfo.MakeN32Premul(256, 256)
+    surface = skia.Surface.MakeRenderTarget(context, budgeted, info)
     pixels = surface.makeImageSnapshot().makeRasterImage().tobytes()
     if marker in bytes(pixels):
         found.append('new surface')
@@ -1605,7 +1606,7 @@ ReadPixels(0, 0, 256, 256, RGBA, UNSIGNED_BYTE, pixels)
 if marker in bytes(pixels):
     found.append('default framebuffer')
 print('found', found)
-""" % (GPU_MARKER,)
+"""
 
 
 def test_no_run_reads_another_runs_gpu_pixels(runner: RunnerService) -> None:
@@ -1646,7 +1647,8 @@ GPU_ATTACKS = [
         GL_HELPER + textwrap.dedent("""
         egl.eglGetCurrentContext.restype = ctypes.c_void_p
         egl.eglGetCurrentDisplay.restype = ctypes.c_void_p
-        print('context', bool(egl.eglGetCurrentContext()), 'display', bool(egl.eglGetCurrentDisplay()))
+        current = egl.eglGetCurrentContext(), egl.eglGetCurrentDisplay()
+        print('context', bool(current[0]), 'display', bool(current[1]))
         """),
         lambda result: (
             error(GPU_LOST)(result),
@@ -1697,7 +1699,8 @@ GPU_ATTACKS = [
         "no_dri_devices", "container",
         """
         import os
-        print(os.path.exists('/dev/dri'), sorted(n for n in os.listdir('/dev') if 'dri' in n or 'card' in n or 'render' in n))
+        gpu = [n for n in os.listdir('/dev') if n.startswith(('dri', 'card', 'render', 'nvidia'))]
+        print(os.path.exists('/dev/dri'), gpu)
         """,
         prints("False []"),
     ),

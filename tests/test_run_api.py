@@ -15,7 +15,6 @@ from functions.config import Settings
 from functions.hashing import fiddle_hash, skia_hash
 from functions.services import services
 from functions.storage.local import LocalBlobStore
-from runner_vm.drawing import render
 
 SPEC_EXAMPLE = """import skia
 

@@ -1,5 +1,6 @@
 """Animated fiddles: draw(canvas) once per frame, encoded as a VP9 WebM (the registry's
-"animation", and on a runner with a GPU "gpu_animation"), inside the child with PyAV's FFmpeg and libvpx.
+"animation", and on a runner with a GPU "gpu_animation"), inside the child with PyAV's FFmpeg
+and libvpx.
 
 Frames, as in Skia Fiddle: 60 a second, frames 0 to n = int(60 x duration) inclusive, the global
 `frame` going from 0 to 1 (i / n) and `duration` holding the seconds. Each video is drawn on one
@@ -129,7 +130,7 @@ class Encoder:
         self._program = program
         self._buffer = io.BytesIO()
         self._container = av.open(self._buffer, mode="w", format="webm")
-        stream = self._container.add_stream(CODEC, rate=FPS)
+        stream: Any = self._container.add_stream(CODEC, rate=FPS)  # a VideoStream
         stream.width, stream.height = width, height
         stream.pix_fmt = "gbrp" if exact else "yuv420p"
         stream.options = dict(LOSSLESS if exact else LOSSY)

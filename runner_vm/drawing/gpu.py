@@ -1,6 +1,7 @@
-"""The GPU output (the registry's "gpu"): the program drawn by Skia's GPU backend (GrDirectContext on OpenGL)
-on the context every child inherits from its host (runner_vm/drawing/gl.py), read back and
-encoded as the raster PNG is: the same colour type and space, the same encoding.
+"""The GPU output (the registry's "gpu"): the program drawn by Skia's GPU backend
+(GrDirectContext on OpenGL) on the context every child inherits from its host
+(runner_vm/drawing/gl.py), read back and encoded as the raster PNG is: the same colour type and
+space, the same encoding.
 
 Warm-up: the host draws a fixed scene of the common kinds of drawing on the GPU before the zygote
 is forked, so the shaders llvmpipe compiles for them (40-450 ms of CPU each, the GPU's dominant
@@ -16,7 +17,6 @@ import skia
 
 from fiddle_protocol.options import FiddleOptions
 from runner_vm.drawing import gl, render
-
 
 # A child draws on the context it inherited; EGL itself forgets it in a forked process (glvnd
 # resets its state on the first EGL call after fork), so a program that calls EGL loses it.
@@ -80,7 +80,8 @@ def _warm_scene(canvas: Any) -> None:
     paint = skia.Paint
     canvas.drawRect(skia.Rect(1, 1, 20, 20), paint(Color=0xFF0000FF))
     canvas.drawCircle(30, 30, 10, paint(AntiAlias=True))
-    canvas.drawCircle(30, 30, 10, paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, StrokeWidth=2))
+    ring = paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, StrokeWidth=2)
+    canvas.drawCircle(30, 30, 10, ring)
     canvas.drawLine(0, 0, 50, 60, paint(AntiAlias=True))
     canvas.drawLine(0, 0, 50, 60, paint(AntiAlias=True, StrokeWidth=4))
     canvas.drawRRect(skia.RRect.MakeRectXY(skia.Rect(5, 5, 60, 40), 8, 8), paint(AntiAlias=True))
@@ -100,10 +101,19 @@ def _warm_scene(canvas: Any) -> None:
     canvas.drawOval(skia.Rect(10, 10, 80, 50), paint(AntiAlias=True, Color=0x8000FF00))
 
 
-def _draw_offscreen(canvas: Any, namespace: dict[str, Any]) -> None:
-    target = namespace["offscreen"]
-    target.getCanvas().drawCircle(4, 4, 3, skia.Paint(AntiAlias=True))
-    canvas.drawImage(target.makeImageSnapshot(), 2, 2)
+def _no_drawing(_canvas: Any) -> None:
+    return None
+
+
+def _offscreen_drawer(program: render.Program) -> render.DrawFunction:
+    """Draws into the program's offscreen target, then the target onto the canvas."""
+
+    def draw(canvas: Any) -> None:
+        target = program.namespace["offscreen"]
+        target.getCanvas().drawCircle(4, 4, 3, skia.Paint(AntiAlias=True))
+        canvas.drawImage(target.makeImageSnapshot(), 2, 2)
+
+    return draw
 
 
 def _warm_image() -> Any:
@@ -124,7 +134,7 @@ def warm_up() -> None:
             width=16, height=16, offscreen=True, offscreen_width=8, offscreen_height=8,
             offscreen_texturable=texturable,
         )  # fmt: skip
-        program = render.Program(lambda canvas: None, options)
-        program.draw = lambda canvas, p=program: _draw_offscreen(canvas, p.namespace)
+        program = render.Program(_no_drawing, options)
+        program.draw = _offscreen_drawer(program)
         gpu_png(program)
     context.freeGpuResources()

@@ -26,10 +26,10 @@ from fiddle_protocol.checks import RunFacts
 from fiddle_protocol.gpu import GpuStatus
 from fiddle_protocol.messages import CompileError, Limit, RunResult
 from runner_vm import cuts
+from runner_vm.drawing.animation import frame_count
 from runner_vm.host import framing
 from runner_vm.host.collect import ChildReport
 from runner_vm.host.exchange import RunHeader
-from runner_vm.drawing.animation import frame_count
 from runner_vm.policy import Limits, Policy
 
 SIGSYS_MARK = b"\x00SIGSYS "
