@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort
+from flask import Response, abort, request
 
 from fiddle_protocol.checks import pdf_actions
 from fiddle_protocol.outputs import Output, by_suffix
@@ -63,6 +63,8 @@ def _send(data: bytes | None, output: Output, cache_control: str) -> Response:
     # content_type, not mimetype: Werkzeug adds a charset to a text mimetype, which ours has.
     response = Response(data, content_type=output.mime)
     response.headers["Cache-Control"] = cache_control
+    # Byte ranges (206): a browser seeks in a video only when its server answers them.
+    response.make_conditional(request, accept_ranges=True, complete_length=len(data))
     if output.mime == "application/pdf" and pdf_actions(data):
         # Chromium's PDF viewer runs a PDF's JavaScript whatever the response's CSP says (even
         # `sandbox`); only a download keeps it from running. The runner refuses such PDFs, so

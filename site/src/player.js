@@ -52,8 +52,16 @@ function controls(video, fps, frames) {
 
 function wire(video, parts, fps, frames) {
   const { play, loop, speed, scrubber, shown } = parts;
+  // While a seek is under way, the frame asked for (events of earlier seeks must not move the
+  // scrubber back under the visitor's keys).
+  let target = 0;
+  const seek = (frame) => {
+    target = frame;
+    seekToFrame(video, fps, frame);
+    showFrame();
+  };
   const showFrame = () => {
-    const frame = frameAt(video, fps, frames);
+    const frame = video.seeking ? target : frameAt(video, fps, frames);
     scrubber.value = String(frame);
     shown.textContent = `Frame ${frame} of ${frames - 1}`;
   };
@@ -62,11 +70,12 @@ function wire(video, parts, fps, frames) {
     play.setAttribute("aria-pressed", String(!video.paused));
   };
   const toggle = () => (video.paused ? video.play().catch(() => {}) : video.pause());
-  const step = (by) => seekToFrame(video, fps, Math.min(frames - 1, Math.max(0, frameAt(video, fps, frames) + by)));
+  const current = () => (video.seeking ? target : frameAt(video, fps, frames));
+  const step = (by) => seek(Math.min(frames - 1, Math.max(0, current() + by)));
   play.addEventListener("click", toggle);
   loop.addEventListener("change", () => { video.loop = loop.checked; });
   speed.addEventListener("change", () => { video.playbackRate = Number(speed.value); });
-  scrubber.addEventListener("input", () => seekToFrame(video, fps, Number(scrubber.value)));
+  scrubber.addEventListener("input", () => seek(Number(scrubber.value)));
   for (const event of ["timeupdate", "seeked", "loadeddata"]) video.addEventListener(event, showFrame);
   for (const event of ["play", "pause", "ended"]) video.addEventListener(event, showState);
   video.addEventListener("click", toggle);
