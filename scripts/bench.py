@@ -3,7 +3,9 @@
 Prints p50/p95 of: the in-process floor (no sandbox), a cold `python draw.py` process, a new run
 through HTTP (warm sandbox), a cached run, an image GET; then runs per second at several
 concurrencies, of sandboxed runs straight to the runner and of new runs through `/_/run` (run and
-store). Everything runs on loopback against a runner and a `fiddle serve` started here.
+store); then what the GPU output and a 1-second animation add to a run, on runners without a GPU,
+with GL warm in the host, and with a GL context made in each child (`--gpu-only`: only that).
+Everything runs on loopback against a runner and a `fiddle serve` started here.
 """
 
 from __future__ import annotations
@@ -213,7 +215,11 @@ def main() -> None:
     parser.add_argument("--sandbox", default="auto")
     # As many hosts as a runner keeps by default: with fewer, concurrency 8 is turned away (429).
     parser.add_argument("--hosts", type=int, default=2 * (os.cpu_count() or 1) + 2)
+    parser.add_argument("--gpu-only", action="store_true")
     args = parser.parse_args()
+    if args.gpu_only:
+        gpu_benchmarks(args.sandbox, args.count)
+        return
     report("floor, in-process, no sandbox", floor(args.count))
     report("cold `python draw.py` process", cold(max(5, args.count // 6)))
     # The runner's one JSON log line per run would bury the numbers.
@@ -235,6 +241,54 @@ def main() -> None:
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
+    gpu_benchmarks(args.sandbox, args.count)
+
+
+# The runners the GPU benchmarks compare, by the switches in their environment
+# (runner_vm/drawing/gl.py).
+GPU_MODES = {
+    "no GPU (FIDDLE_NO_GPU)": {"FIDDLE_NO_GPU": "1"},
+    "GL warm in the host": {},
+    "GL made per child (FIDDLE_GL_COLD)": {"FIDDLE_GL_COLD": "1"},
+}
+ONE_SECOND = {"animated": True, "duration": 1.0}
+
+
+def gpu_benchmarks(sandbox: str, count: int) -> None:
+    """A still 256x256 run and a 1-second animation (61 frames, 256x256) straight to a runner
+    in each GPU mode: latency, and the runner's CPU per run (its whole process tree)."""
+    for mode, switches in GPU_MODES.items():
+        saved = {name: os.environ.get(name) for name in switches}
+        os.environ.update(switches)
+        try:
+            with runner_process(sandbox, 2, stderr=subprocess.DEVNULL) as runner_url:
+                connection = connect(runner_url)
+                for what, options in (("still", {}), ("1 s animation", ONE_SECOND)):
+                    measure_gpu_mode(connection, f"{mode}, {what}", options, count)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def measure_gpu_mode(
+    connection: http.client.HTTPConnection, what: str, options: dict[str, Any], count: int
+) -> None:
+    from fiddle_protocol.messages import RunRequest
+    from fiddle_protocol.options import FiddleOptions
+
+    def one() -> None:
+        request = RunRequest(str(uuid.uuid4()), unique_code(), FiddleOptions(**options))
+        succeeded(json.loads(fetch(connection, "POST", "/run", request.to_bytes().decode())))
+
+    for _ in range(3):
+        one()
+    used = servers_cpu_seconds()
+    samples = timed(one, count)
+    cpu_ms = (servers_cpu_seconds() - used) * 1000 / count
+    print(f"{what + ':':<60}{percentiles(samples)}   CPU {cpu_ms:6.1f} ms/run", flush=True)
 
 
 def report(what: str, samples: list[float]) -> None:

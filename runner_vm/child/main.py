@@ -15,7 +15,7 @@ from fiddle_protocol.messages import RunRequest
 from fiddle_protocol.options import FiddleOptions
 from runner_vm.child import confine
 from runner_vm.child.seccomp import SeccompFilter
-from runner_vm.drawing import execute
+from runner_vm.drawing import execute, gl
 from runner_vm.host import framing
 from runner_vm.policy import Policy
 
@@ -35,6 +35,7 @@ def child_main(
 ) -> None:
     """Never returns: the child ends with os._exit so no host cleanup code runs twice."""
     try:
+        gl.mark_forked()
         confine.confine(policy, (request_fd, result_fd), uid, *guards)
         request = RunRequest.from_json(framing.read_frame(request_fd))
         outcome = execute.run(request)

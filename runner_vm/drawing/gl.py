@@ -33,6 +33,9 @@ from fiddle_protocol.gpu import GpuStatus
 GL_ENVIRONMENT = {"LP_NUM_THREADS": "0", "MESA_SHADER_CACHE_DISABLE": "true"}
 # Set this to any value to start a runner without a GPU (tests of the no-GPU path, operators).
 DISABLE_VARIABLE = "FIDDLE_NO_GPU"
+# Set this to make every child make a GL context of its own instead of drawing on the host's warm
+# one: only to measure what the warm context saves (scripts/bench.py).
+COLD_VARIABLE = "FIDDLE_GL_COLD"
 
 _EGL_PLATFORM_SURFACELESS_MESA = 0x31DD
 _EGL_OPENGL_API = 0x30A2
@@ -83,7 +86,20 @@ def status() -> GpuStatus:
 
 def direct_context() -> Any | None:
     """The GrDirectContext every GPU output renders with, or None without a GPU."""
+    global _current, _cold
+    if _current is not None and _cold and os.environ.get(COLD_VARIABLE):
+        _cold = False  # once per process: a child makes its own, the host's is left unused
+        _current = _make_context()
     return _current.skia if _current is not None else None
+
+
+def mark_forked() -> None:
+    """Called in each child: with COLD_VARIABLE set, its first GPU output makes a new context."""
+    global _cold
+    _cold = True
+
+
+_cold = False
 
 
 def _make_context() -> GlContext:

@@ -88,7 +88,7 @@ def discard(program: Program) -> None:
 
 def decode_source(png: bytes, mipmaps: bool = False) -> tuple[Any, Any]:
     """Turn the source image bytes into the `image` and `source` globals of a program (README:
-    "What a program sees"); with `source_mipmap`, the image carries its mipmaps (built on the
+    "Outputs"); with `source_mipmap`, the image carries its mipmaps (built on the
     CPU here; a GPU canvas drawing it uploads a mipmapped texture)."""
     image = skia.Image.MakeFromEncoded(skia.Data.MakeWithCopy(png))
     if image is None:

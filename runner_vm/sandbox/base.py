@@ -18,7 +18,7 @@ from pathlib import Path
 
 import fiddle_protocol
 import runner_vm
-from runner_vm.drawing.gl import DISABLE_VARIABLE, GL_ENVIRONMENT
+from runner_vm.drawing.gl import COLD_VARIABLE, DISABLE_VARIABLE, GL_ENVIRONMENT
 from runner_vm.policy import Policy
 
 log = logging.getLogger(__name__)
@@ -102,9 +102,10 @@ class NoSandbox(SandboxBackend):
 
 
 def _gpu_switch() -> dict[str, str]:
-    """The operator's switch that starts every host without a GPU, passed into the container."""
-    value = os.environ.get(DISABLE_VARIABLE)
-    return {DISABLE_VARIABLE: value} if value else {}
+    """The operator's switches (every host without a GPU; a GL context per child, for the
+    benchmark), passed into the container."""
+    names = (DISABLE_VARIABLE, COLD_VARIABLE)
+    return {name: os.environ[name] for name in names if os.environ.get(name)}
 
 
 def readable_by_others(path: Path) -> bool:
