@@ -46,7 +46,7 @@ from fiddle_protocol.options import FiddleOptions
 from runner_vm.drawing import render
 {DRAW}
 for renderer in (render.raster, render.pdf, render.skp):
-    renderer(render.Program(draw, FiddleOptions()))
+    renderer(render.Program(draw), FiddleOptions())
 """
 
 

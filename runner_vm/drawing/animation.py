@@ -81,19 +81,19 @@ def lossless(options: FiddleOptions, limits: AnimationLimits) -> bool:
     return options.width * options.height * frame_count(options) <= limits.lossless_max_pixel_frames
 
 
-def cpu_webm(program: render.Program) -> bytes:
-    _check(program.options)
-    program.begin_pass()
-    surface = skia.Surface.MakeRaster(render.image_info(program.options))
-    return _animate(program, surface, lambda: surface.makeImageSnapshot())
+def cpu_webm(program: render.Program, options: FiddleOptions) -> bytes:
+    _check(options)
+    program.begin_pass(options)
+    surface = skia.Surface.MakeRaster(render.image_info(options))
+    return _animate(program, options, surface, lambda: surface.makeImageSnapshot())
 
 
-def gpu_webm(program: render.Program) -> bytes:
-    _check(program.options)
+def gpu_webm(program: render.Program, options: FiddleOptions) -> bytes:
+    _check(options)
     context = gpu.require_context()
-    surface = gpu.render_target(context, program.options)
-    program.begin_pass(context)
-    return _animate(program, surface, lambda: gpu.read_back(context, surface))
+    surface = gpu.render_target(context, options)
+    program.begin_pass(options, context)
+    return _animate(program, options, surface, lambda: gpu.read_back(context, surface))
 
 
 def _check(options: FiddleOptions) -> None:
@@ -102,8 +102,9 @@ def _check(options: FiddleOptions) -> None:
         raise AnimationLimitHit(refused)
 
 
-def _animate(program: render.Program, surface: Any, snapshot: Any) -> bytes:
-    options = program.options
+def _animate(
+    program: render.Program, options: FiddleOptions, surface: Any, snapshot: Any
+) -> bytes:
     encoder = Encoder(*options.size, lossless(options, _limits), program)
     for frame in progress(options):
         program.draw_on(surface.getCanvas(), frame)
@@ -172,8 +173,8 @@ def warm_up() -> None:
     try:
         for lossless_up_to in (saved.lossless_max_pixel_frames, 0):
             configure(AnimationLimits(lossless_max_pixel_frames=lossless_up_to))
-            cpu_webm(render.Program(bars, options))
+            cpu_webm(render.Program(bars), options)
             if gpu.gl.direct_context() is not None:
-                gpu_webm(render.Program(bars, options))
+                gpu_webm(render.Program(bars), options)
     finally:
         configure(saved)

@@ -19,6 +19,7 @@ from typing import Any
 from fiddle_protocol import outputs
 from fiddle_protocol.checks import RunFacts, printed_bytes
 from fiddle_protocol.messages import CompileError, Limit, RunRequest
+from fiddle_protocol.options import FiddleOptions
 from runner_vm import cuts
 from runner_vm.child.refusals import ForbiddenCall
 from runner_vm.drawing import animation, gl, gpu, images, render
@@ -130,7 +131,7 @@ def _run_compiled(compiled: CodeType, request: RunRequest) -> dict[str, bytes]:
     draw = namespace.get("draw")
     if not callable(draw):
         raise _NoDrawFunction()
-    return _render_all(render.Program(draw, request.options, namespace))
+    return _render_all(render.Program(draw, namespace), request.options)
 
 
 class _NoDrawFunction(Exception):
@@ -156,13 +157,13 @@ def _globals(request: RunRequest) -> dict[str, Any]:
     }
 
 
-def _render_all(program: render.Program) -> dict[str, bytes]:
+def _render_all(program: render.Program, options: FiddleOptions) -> dict[str, bytes]:
     """Every output the registry says these options produce on this runner, each by its
     renderer, and the GL info of the GPU they were drawn on."""
-    facts = RunFacts(program.options, gpu=gl.status())
+    facts = RunFacts(options, gpu=gl.status())
     wanted = outputs.rendered(facts)
     if not wanted:
-        render.discard(program)
+        render.discard(program, options)
         return {}
     rendered = {}
     for index, output in enumerate(wanted):
@@ -171,7 +172,7 @@ def _render_all(program: render.Program) -> dict[str, bytes]:
             contextlib.nullcontext() if index == 0 else contextlib.redirect_stdout(_Discard())
         )
         with printing:
-            rendered[output.stored] = RENDERERS[output.name](program)
+            rendered[output.stored] = RENDERERS[output.name](program, options)
     if outputs.GLINFO.produced_by(facts):
         rendered[outputs.GLINFO.stored] = facts.gpu.glinfo.encode("utf-8")
     return rendered

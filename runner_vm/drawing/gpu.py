@@ -30,10 +30,10 @@ class GpuFailed(RuntimeError):
     """The GPU could not render this output (not the program's fault); the message says why."""
 
 
-def gpu_png(program: render.Program) -> bytes:
+def gpu_png(program: render.Program, options: FiddleOptions) -> bytes:
     context = require_context()
-    surface = render_target(context, program.options)
-    program.begin_pass(context)
+    surface = render_target(context, options)
+    program.begin_pass(options, context)
     program.draw_on(surface.getCanvas())
     return render.encode_png(read_back(context, surface))
 
@@ -109,7 +109,7 @@ def _offscreen_drawer(program: render.Program) -> render.DrawFunction:
     """Draws into the program's offscreen target, then the target onto the canvas."""
 
     def draw(canvas: Any) -> None:
-        target = program.namespace["offscreen"]
+        target = program.globals["offscreen"]
         target.getCanvas().drawCircle(4, 4, 3, skia.Paint(AntiAlias=True))
         canvas.drawImage(target.makeImageSnapshot(), 2, 2)
 
@@ -128,13 +128,13 @@ def warm_up() -> None:
         return
     for srgb, f16 in ((False, False), (True, False), (True, True)):
         options = FiddleOptions(width=_WARM_SIZE, height=_WARM_SIZE, srgb=srgb, f16=f16)
-        gpu_png(render.Program(_warm_scene, options))
+        gpu_png(render.Program(_warm_scene), options)
     for texturable in (False, True):  # both kinds of offscreen target
         options = FiddleOptions(
             width=16, height=16, offscreen=True, offscreen_width=8, offscreen_height=8,
             offscreen_texturable=texturable,
         )  # fmt: skip
-        program = render.Program(_no_drawing, options)
+        program = render.Program(_no_drawing)
         program.draw = _offscreen_drawer(program)
-        gpu_png(program)
+        gpu_png(program, options)
     context.freeGpuResources()

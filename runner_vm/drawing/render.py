@@ -28,39 +28,38 @@ DrawFunction = Callable[[Any], object]
 
 @dataclass
 class Program:
-    """A compiled program's draw function, its module globals and its options: what every
-    renderer draws. `draw_on` sets the per-call globals (frame, offscreen) before each call."""
+    """The user's program as a renderer calls it: its draw function and its module globals, where
+    each output sets what the program reads of it (`offscreen`, an animation's `frame`)."""
 
     draw: DrawFunction
-    options: FiddleOptions
-    namespace: dict[str, Any] = field(default_factory=dict)
+    globals: dict[str, Any] = field(default_factory=dict)
     encode_seconds: float = 0.0  # CPU spent encoding this run's videos (animation.py)
 
-    def begin_pass(self, gpu_context: Any | None = None) -> None:
+    def begin_pass(self, options: FiddleOptions, gpu_context: Any | None = None) -> None:
         """A new output: a fresh `offscreen` surface (on this GPU context, if one is given), and
         frame 0. Nothing drawn into one output's offscreen target is seen by another."""
-        self.namespace["offscreen"] = offscreen.make(self.options, gpu_context)
-        self.namespace["frame"] = 0.0
+        self.globals["offscreen"] = offscreen.make(options, gpu_context)
+        self.globals["frame"] = 0.0
 
     def draw_on(self, canvas: Any, frame: float = 0.0) -> None:
         canvas.clear(skia.ColorWHITE)
-        self.namespace["frame"] = frame
+        self.globals["frame"] = frame
         self.draw(canvas)
 
 
-Renderer = Callable[[Program], bytes]
+Renderer = Callable[[Program, FiddleOptions], bytes]
 
 
-def raster(program: Program) -> bytes:
-    program.begin_pass()
-    surface = skia.Surface.MakeRaster(image_info(program.options))
+def raster(program: Program, options: FiddleOptions) -> bytes:
+    program.begin_pass(options)
+    surface = skia.Surface.MakeRaster(image_info(options))
     program.draw_on(surface.getCanvas())
     return encode_png(surface.makeImageSnapshot())
 
 
-def pdf(program: Program) -> bytes:
-    program.begin_pass()
-    width, height = program.options.size
+def pdf(program: Program, options: FiddleOptions) -> bytes:
+    program.begin_pass(options)
+    width, height = options.size
     stream = skia.DynamicMemoryWStream()
     document = skia.PDF.MakeDocument(stream)
     with document.page(width, height) as canvas:
@@ -69,9 +68,9 @@ def pdf(program: Program) -> bytes:
     return bytes(stream.detachAsData())
 
 
-def skp(program: Program) -> bytes:
-    program.begin_pass()
-    width, height = program.options.size
+def skp(program: Program, options: FiddleOptions) -> bytes:
+    program.begin_pass(options)
+    width, height = options.size
     recorder = skia.PictureRecorder()
     canvas = recorder.beginRecording(skia.Rect.MakeWH(width, height))
     program.draw_on(canvas)
@@ -79,10 +78,10 @@ def skp(program: Program) -> bytes:
     return bytes(picture.serialize())
 
 
-def discard(program: Program) -> None:
+def discard(program: Program, options: FiddleOptions) -> None:
     """A text-only fiddle still gets a canvas to draw on; nothing is kept."""
-    program.begin_pass()
-    surface = skia.Surface.MakeRaster(skia.ImageInfo.MakeN32Premul(*program.options.size))
+    program.begin_pass(options)
+    surface = skia.Surface.MakeRaster(skia.ImageInfo.MakeN32Premul(*options.size))
     program.draw_on(surface.getCanvas())
 
 
@@ -141,9 +140,9 @@ def warm_up() -> None:
     from runner_vm.drawing import images
 
     tiny = FiddleOptions(width=16, height=16)
-    raster(Program(sample, tiny))
-    raster(Program(sample, FiddleOptions(width=16, height=16, srgb=True)))
-    raster(Program(sample, FiddleOptions(width=16, height=16, srgb=True, f16=True)))
+    raster(Program(sample), tiny)
+    raster(Program(sample), FiddleOptions(width=16, height=16, srgb=True))
+    raster(Program(sample), FiddleOptions(width=16, height=16, srgb=True, f16=True))
     images.warm_up()
-    pdf(Program(sample, tiny))
-    skp(Program(sample, tiny))
+    pdf(Program(sample), tiny)
+    skp(Program(sample), tiny)

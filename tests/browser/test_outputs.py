@@ -38,20 +38,20 @@ def run(server: str, code: str, **options: Any) -> dict[str, Any]:
     return dict(answer)
 
 
-def check_addresses(page: Any, server: str, answer: dict[str, Any]) -> None:
+def check_addresses(tab: Any, server: str, answer: dict[str, Any]) -> None:
     """Every listed output through /i/ and /ai/ in the browser, with its registry type."""
     for item in answer["outputList"]:
         newest = f"{server}/i/{answer['fiddleHash']}{item['suffix']}"
         for url in (newest, f"{server}{item['url']}"):
-            response = page.request.get(url)
+            response = tab.request.get(url)
             assert response.ok, url
             assert response.headers["content-type"] == item["mime"], url
 
 
-def shoot(page: Any, name: str) -> None:
+def shoot(tab: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    wait_for_shown_images(page)
-    page.screenshot(path=str(SCREENSHOTS / f"outputs-{name}.png"), full_page=True)
+    wait_for_shown_images(tab)
+    tab.screenshot(path=str(SCREENSHOTS / f"outputs-{name}.png"), full_page=True)
 
 
 def test_the_gpu_image_on_the_page_and_in_the_iframe(page: Any, server: str) -> None:  # noqa: F811
@@ -66,7 +66,7 @@ def test_the_gpu_image_on_the_page_and_in_the_iframe(page: Any, server: str) -> 
         " return i.complete && i.naturalWidth === 128; }"
     )
     caption = page.locator('figure[data-output="gpu"] figcaption').inner_text()
-    assert caption.startswith("GPU raster, 128 × 128 px (llvmpipe")
+    assert caption.startswith("GPU raster, 128 \u00d7 128 px (llvmpipe")
     shoot(page, "gpu-page")
     page.goto(f"/iframe/{digest}")
     page.locator('figure[data-output="gpu"] img').wait_for()
