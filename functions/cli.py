@@ -18,9 +18,7 @@ from typing import Any
 
 import requests
 
-from fiddle_protocol.checks import RunFacts
 from fiddle_protocol.options import FiddleOptions
-from fiddle_protocol.outputs import DRAW, expected_outputs
 
 RUNNER_START_TIMEOUT = 120.0
 # Who the audit log names for what an operator does with `fiddle admin`.
@@ -333,8 +331,9 @@ def _report(server: str, status: int, answer: dict[str, Any], options: FiddleOpt
     print(f"page:   {server}/c/{digest}")
     if answer["compile_errors"] or answer["runtime_error"]:
         return 1
-    for output in expected_outputs(DRAW, RunFacts(options, answer["text"])):
-        print(f"{output.name + ':':<8}{server}/i/{digest}{output.suffix}")
+    # The outputs the run stored, as the service lists them (it knows the runner's GPU).
+    for output in answer.get("outputList", []):
+        print(f"{output['name'] + ':':<15}{server}/i/{digest}{output['suffix']}")
     if answer["text"]:
         print(answer["text"], end="" if answer["text"].endswith("\n") else "\n")
     return 0
