@@ -190,7 +190,7 @@ def describe_error(error: BaseException) -> tuple[str, Limit | None]:
         return "", Limit("processes")
     if isinstance(error, animation.AnimationLimitHit):
         return "", Limit(error.limit.kind)
-    if isinstance(error, gpu.GpuFailed):
+    if isinstance(error, gpu.GpuFailed | animation.EncoderMissing):
         return str(error), None
     return user_traceback(error), None
 

@@ -94,11 +94,19 @@ def _warm_scene(canvas: Any) -> None:
     canvas.drawRect(skia.Rect(0, 0, 60, 60), paint(Shader=radial))
     image = _warm_image()
     canvas.drawImage(image, 10, 10)
-    sampling = skia.SamplingOptions(skia.FilterMode.kLinear)
-    canvas.drawImageRect(image, skia.Rect(0, 0, 90, 90), sampling)
+    _scaled(canvas, image, skia.Rect(0, 0, 90, 90))
     blur = skia.MaskFilter.MakeBlur(skia.kNormal_BlurStyle, 4)
     canvas.drawCircle(60, 60, 20, paint(AntiAlias=True, MaskFilter=blur))
     canvas.drawOval(skia.Rect(10, 10, 80, 50), paint(AntiAlias=True, Color=0x8000FF00))
+
+
+def _scaled(canvas: Any, image: Any, rect: Any) -> None:
+    """The image drawn scaled and filtered (builds before m88 have no SamplingOptions: their
+    filtering is the paint's)."""
+    if hasattr(skia, "SamplingOptions"):
+        canvas.drawImageRect(image, rect, skia.SamplingOptions(skia.FilterMode.kLinear))
+    else:
+        canvas.drawImageRect(image, rect, skia.Paint(FilterQuality=skia.kLow_FilterQuality))
 
 
 def _no_drawing(_canvas: Any) -> None:
