@@ -171,23 +171,16 @@ class Encoder:
 
 
 def warm_up() -> None:
-    """Import PyAV and run both encoders once on a fixed two-frame animation, before forking:
-    no child then loads FFmpeg's libraries or libvpx's code paths after its filter is on."""
-
-    def bars(canvas: Any) -> None:
-        canvas.drawRect(skia.Rect(2, 2, 12, 12), skia.Paint(Color=skia.ColorRED))
-
-    try:
-        import av  # noqa: F401
-    except ImportError:
-        return  # every animated run says so (EncoderMissing)
-    options = FiddleOptions(width=16, height=16, animated=True, duration=1 / FPS)
-    saved = _limits
-    try:
-        for lossless_up_to in (saved.lossless_max_pixel_frames, 0):
-            configure(AnimationLimits(lossless_max_pixel_frames=lossless_up_to))
-            cpu_webm(render.Program(bars), options)
-            if gpu.gl.direct_context() is not None:
-                gpu_webm(render.Program(bars), options)
-    finally:
-        configure(saved)
+    """Read frames back as a video takes them (toarray, colour conversion), on the CPU and the
+    GPU, before forking. PyAV itself is imported only by a child that encodes: its import
+    brings in `threading`, whose fork handlers would cost every child of the zygote about 130
+    page faults (measured), still fiddles included; a child imports it in about 55 ms of CPU."""
+    options = FiddleOptions(width=16, height=16, animated=True, duration=1 / FPS, srgb=True)
+    surface = skia.Surface.MakeRaster(render.image_info(options))
+    surface.getCanvas().clear(skia.ColorRED)
+    frame_pixels(surface.makeImageSnapshot(), options)
+    context = gpu.gl.direct_context()
+    if context is not None:
+        target = gpu.render_target(context, options)
+        target.getCanvas().clear(skia.ColorRED)
+        frame_pixels(gpu.read_back(context, target), options)
