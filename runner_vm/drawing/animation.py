@@ -106,9 +106,7 @@ def _check(options: FiddleOptions) -> None:
         raise AnimationLimitHit(refused)
 
 
-def _animate(
-    program: render.Program, options: FiddleOptions, surface: Any, snapshot: Any
-) -> bytes:
+def _animate(program: render.Program, options: FiddleOptions, surface: Any, snapshot: Any) -> bytes:
     encoder = Encoder(*options.size, lossless(options, _limits), program)
     for frame in progress(options):
         program.draw_on(surface.getCanvas(), frame)
