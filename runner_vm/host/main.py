@@ -153,7 +153,8 @@ def serve(policy: Policy, index: int, hide: bool = False) -> None:
 def warm_up(policy: Policy) -> GpuStatus:
     """Everything every child would otherwise pay for, before the zygote is forked: Skia's
     encoders, the GL context and its common shaders (GL first, with its environment set before
-    Mesa loads), PyAV's encoders, and the child's own path. Nothing of any user's is drawn."""
+    Mesa loads), an animation's frame read-back (PyAV itself only a child that encodes imports),
+    and the child's own path. Nothing of any user's is drawn."""
     gpu_status = gl.set_up()
     render.warm_up()
     gpu.warm_up()
