@@ -217,7 +217,8 @@ def test_the_results_area_is_what_the_results_route_serves(
     assert all(href.startswith(f"/ai/{runid}/{digest}") for href in hrefs)
     downloaded = [requests.get(f"{server}{href}", timeout=10).content for href in hrefs]
     assert sorted(downloaded) == sorted(stored.values())
-    assert len(stored) == 4  # the raster, the PDF, the SKP and the printed text
+    # The raster, the GPU image and its GL info, the PDF, the SKP and the printed text.
+    assert len(stored) == 6
 
 
 def test_printed_markup_is_shown_as_text(page: Any) -> None:
