@@ -3,7 +3,9 @@
 Prints p50/p95 of: the in-process floor (no sandbox), a cold `python draw.py` process, a new run
 through HTTP (warm sandbox), a cached run, an image GET; then runs per second at several
 concurrencies, of sandboxed runs straight to the runner and of new runs through `/_/run` (run and
-store). Everything runs on loopback against a runner and a `fiddle serve` started here.
+store); then the serving table (scripts/bench_serving.py): requests per second of stored outputs,
+fiddle JSON and source images at 1 to 16 connections beside a bare Flask handler (`--serving-only`
+prints only that). Everything runs on loopback against a runner and a `fiddle serve` started here.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scripts.bench_serving import report_serving  # noqa: E402
 from tests.conftest import free_port, runner_process, wait_until_healthy  # noqa: E402
 
 DRAW = """
@@ -186,11 +189,16 @@ def succeeded(answer: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
+# fiddle serve's HTTP threads; the serving table's bare handler gets as many.
+SERVE_THREADS = 8
+
+
 def start_service(data_dir: str, runner_url: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     # Without the examples, which would otherwise run beside the first measurements.
     command = [sys.executable, "-m", "functions.cli", "serve", "--port", str(port),
-               "--data-dir", data_dir, "--no-examples"]  # fmt: skip
+               "--data-dir", data_dir, "--no-examples",
+               "--threads", str(SERVE_THREADS)]  # fmt: skip
     # Benchmarks send far more than a person would, all from one address: lift the rate limit,
     # the fair share of runs in flight and the storage quota for them.
     env = {
@@ -213,9 +221,13 @@ def main() -> None:
     parser.add_argument("--sandbox", default="auto")
     # As many hosts as a runner keeps by default: with fewer, concurrency 8 is turned away (429).
     parser.add_argument("--hosts", type=int, default=2 * (os.cpu_count() or 1) + 2)
+    parser.add_argument("--serve-seconds", type=float, default=2.0, help="each serving window")
+    parser.add_argument("--serve-rounds", type=int, default=3, help="serving rounds (median)")
+    parser.add_argument("--serving-only", action="store_true", help="only the serving table")
     args = parser.parse_args()
-    report("floor, in-process, no sandbox", floor(args.count))
-    report("cold `python draw.py` process", cold(max(5, args.count // 6)))
+    if not args.serving_only:
+        report("floor, in-process, no sandbox", floor(args.count))
+        report("cold `python draw.py` process", cold(max(5, args.count // 6)))
     # The runner's one JSON log line per run would bury the numbers.
     quiet_runner = runner_process(args.sandbox, args.hosts, stderr=subprocess.DEVNULL)
     # The store lives where `fiddle serve` keeps it by default (beside the code, not in /tmp).
@@ -224,14 +236,19 @@ def main() -> None:
     # under /tmp, creating one there costs up to 1 ms of CPU instead of 0.05 (measured).
     (ROOT / "build").mkdir(exist_ok=True)
     scratch = tempfile.TemporaryDirectory(prefix="bench-data-", dir=ROOT / "build")
+    runs = max(24, args.count)
     with quiet_runner as runner_url, scratch as data_dir:
-        runner_benchmarks(runner_url, args.count)
-        runs = max(24, args.count)
-        report_throughput("runner", interleaved_rounds(runner_url, runner_run, runs, args.rounds))
+        if not args.serving_only:
+            runner_benchmarks(runner_url, args.count)
+            runner_rates = interleaved_rounds(runner_url, runner_run, runs, args.rounds)
+            report_throughput("runner", runner_rates)
         process, base = start_service(data_dir, runner_url)
         try:
-            serve_benchmarks(base, args.count)
-            report_throughput("/_/run", interleaved_rounds(base, service_run, runs, args.rounds))
+            if not args.serving_only:
+                serve_benchmarks(base, args.count)
+                service_rates = interleaved_rounds(base, service_run, runs, args.rounds)
+                report_throughput("/_/run", service_rates)
+            report_serving(base, data_dir, SERVE_THREADS, args.serve_seconds, args.serve_rounds)
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)

@@ -6,11 +6,14 @@ from typing import Any
 
 from flask import jsonify
 
+from functions.api_schemas import HealthSchema, LegacyRunRequestSchema, RunAnswerSchema
+from functions.apidoc import Answer, Body, Link, documented
 from functions.clients import client_keys
 from functions.inputs import json_body
 from functions.ratelimits import limit
 from functions.routing import FiddleBlueprint, Framing, Kind, RoutePolicy
 from functions.runner_client import RunnerUnavailable
+from functions.schemas import RunRequestSchema
 from functions.services import services
 
 blueprint = FiddleBlueprint(
@@ -25,6 +28,11 @@ blueprint = FiddleBlueprint(
         framing=Framing.DENY,
     ),
 )
+HASH = "$response.body#/fiddleHash"
+EXAMPLE_CODE = """def draw(canvas):
+    canvas.drawCircle(128, 128, 60, skia.Paint(AntiAlias=True, Color=skia.ColorBLUE))
+    print("a blue circle")
+"""
 health_blueprint = FiddleBlueprint(
     "health",
     __name__,
@@ -54,6 +62,39 @@ unknown_api_blueprint = FiddleBlueprint(
 
 
 @blueprint.post("/_/run")
+@documented(
+    "Run a fiddle (or answer it from storage)",
+    Answer(
+        200,
+        "The run: its hash, runid, errors and printed text.",
+        RunAnswerSchema,
+        links=(
+            Link("FiddleJson", "fiddle_json.fiddle_json", {"reference": HASH}),
+            Link("Results", "fiddle_json.fiddle_results", {"reference": HASH}),
+            Link("Page", "pages.fiddle_page", {"reference": HASH}),
+            Link("Embed", "embed.iframe_page", {"reference": HASH}),
+            Link("Raster", "media.newest_output", {"filename": "{" + HASH + "}_raster.png"}),
+            Link("Text", "media.newest_output", {"filename": "{" + HASH + "}.txt"}),
+            Link(
+                "RunPdf",
+                "media.run_output",
+                {"runid": "$response.body#/runid", "filename": "{" + HASH + "}.pdf"},
+            ),
+            Link("Name", "named.name_fiddle", body={"name": "fuzzed", "hash": HASH}),
+        ),
+    ),
+    errors=(400, 409, 413, 429, 503),
+    body=Body(
+        "application/json",
+        RunRequestSchema,
+        description="The code and its options; Skia Fiddle 1.0's form (width, height and "
+        "source beside the code) is read too. Any content type is read as JSON.",
+        alternatives=(LegacyRunRequestSchema,),
+        example={"code": EXAMPLE_CODE, "options": {"width": 256, "height": 256}},
+    ),
+    description="The outputs are then at /i/<hash><suffix> and /ai/<runid>/<hash><suffix>. "
+    "A run whose source image is deleted while it runs answers 409 and stores nothing.",
+)
 @limit("run")
 def run() -> Any:
     # Any content type: Skia Fiddle's own client does not always say application/json.
@@ -62,6 +103,11 @@ def run() -> Any:
 
 
 @health_blueprint.get("/healthz")
+@documented(
+    "Whether the service can run fiddles",
+    Answer(200, "A runner answers: its build and sandbox.", HealthSchema),
+    Answer(503, "No runner answers.", HealthSchema),
+)
 def healthz() -> Any:
     try:
         runner = services().runner.describe()

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from flask import abort, jsonify, render_template, request
+from flask import abort, current_app, jsonify, render_template, request
 
 from fiddle_protocol import outputs as registry
 from fiddle_protocol.options import FiddleOptions
+from functions.api_schemas import FiddleJsonSchema
+from functions.apidoc import REFERENCE, Answer, Query, documented, page
+from functions.bundles import missing_bundles
 from functions.errors import InvalidInput
 from functions.fiddles import StoredFiddle, StoredRun
 from functions.links import public_base_url
@@ -210,13 +214,16 @@ def _notices(fiddle: StoredFiddle, source_removed: bool) -> list[str]:
 def _page_settings() -> dict[str, Any]:
     # Where the pages' JavaScript finds the JSON API; empty means the same origin.
     # The embed leaves out the notice that applies to every fiddle (no GPU output yet).
+    # A bundle that is not built is named on the pages that need it (functions/bundles.py).
     return {
         "api_base": services().settings.api_base,
         "gpu_notice": NOT_YET_RENDERED["gpu"],
+        "missing_bundles": missing_bundles(Path(str(current_app.static_folder))),
     }
 
 
 @blueprint.get("/")
+@documented("The editor with a new fiddle", page("The editor page."))
 def index() -> Any:
     return render_template(
         "index.html", view=None, code=DEFAULT_CODE, options=FiddleOptions(), base_url=_base_url()
@@ -224,6 +231,12 @@ def index() -> Any:
 
 
 @blueprint.get("/c/<reference>")
+@documented(
+    "A fiddle in the editor: its code, options and newest outputs",
+    page("The editor page."),
+    errors=(404,),
+    path={"reference": REFERENCE},
+)
 def fiddle_page(reference: str) -> Any:
     view = load_view(reference)
     return render_template(
@@ -237,6 +250,19 @@ def fiddle_page(reference: str) -> Any:
 
 
 @embed_blueprint.get("/iframe/<reference>")
+@documented(
+    "A fiddle's result for other sites' iframes",
+    page("The result alone (with ?code=1, the code in a compact editor above it)."),
+    errors=(400, 404),
+    path={"reference": REFERENCE},
+    query=(
+        Query(
+            "code",
+            "1: the code in an editor with Run above the result.",
+            {"type": "string", "enum": list(IFRAME_CODE_FLAGS)},
+        ),
+    ),
+)
 def iframe_page(reference: str) -> Any:
     """The result alone, for other sites to frame; with `?code=1` the code above it in a compact
     editor with Run (the <fiddle-embed> element of site/src/embed.js, over the same markup
@@ -252,12 +278,24 @@ def _iframe_code_flag(value: str) -> bool:
 
 
 @json_blueprint.get("/e/<reference>")
+@documented(
+    "A fiddle as JSON",
+    Answer(200, "The code, options, newest run and its outputs' URLs.", FiddleJsonSchema),
+    errors=(404,),
+    path={"reference": REFERENCE},
+)
 def fiddle_json(reference: str) -> Any:
     view = load_view(reference)
     return jsonify(view.to_json(services().sources.ids()))
 
 
 @json_blueprint.get("/e/<reference>/results")
+@documented(
+    "A fiddle's results area (an HTML fragment), as the editor shows it after a run",
+    page("The results markup."),
+    errors=(404,),
+    path={"reference": REFERENCE},
+)
 def fiddle_results(reference: str) -> Any:
     """The editor page's results area alone (an HTML fragment), which the editor's script shows
     after a run; like /e/<hash>, any origin may read it."""
