@@ -141,6 +141,8 @@ class SourceSchema(Schema):
     id = fields.Integer(required=True)
     url = fields.String(required=True)
     thumbnail = fields.String(required=True)
+    name = fields.String(required=True)
+    builtin = fields.Boolean(required=True, metadata={"description": "One of the six built in."})
 
 
 class SourceListSchema(Schema):

@@ -32,7 +32,8 @@ ERRORS = {
     401: "Only a signed-in user may do this.",
     403: "This user may not do this (or the form lacks its CSRF token).",
     404: "Nothing is at this address (an unknown hash, name, run or id).",
-    409: "The request collides with what is stored.",
+    409: "The request collides with what is stored (a name taken, a source image deleted "
+    "meanwhile, a built-in image that cannot be deleted).",
     413: "The request is larger than the service takes.",
     429: "Too many requests or runs of this client, or every runner is busy; try again later.",
     501: "format=xml: a format oEmbed defines that this service does not offer.",

@@ -38,12 +38,21 @@ sizes = st.integers(MIN_SIZE, MAX_SIZE)
 flags = st.booleans()
 
 
+OFFSCREEN_FIELDS = (
+    "offscreen_width", "offscreen_height", "offscreen_sample_count", "offscreen_texturable",
+    "offscreen_mipmap",
+)  # fmt: skip
+ANY_INTEGER = st.integers(-(2**40), 2**40)
+
+
 @st.composite
 def valid_options(draw: st.DrawFn) -> dict[str, Any]:
     """Options as a client sends them (Skia Fiddle's JSON names), each present or left out."""
     srgb = draw(flags)
     animated = draw(flags)
-    duration = draw(st.floats(0.001, 60.0, allow_nan=False)) if animated else 0.0
+    offscreen = draw(flags)
+    still = st.one_of(st.just(0.0), st.floats(0, 60.0, allow_nan=False))
+    texturable = draw(flags)
     every = {
         "width": draw(sizes),
         "height": draw(sizes),
@@ -52,23 +61,36 @@ def valid_options(draw: st.DrawFn) -> dict[str, Any]:
         "f16": draw(flags) if srgb else False,
         "textOnly": draw(flags),
         "animated": animated,
-        "duration": duration,
-        "offscreen": draw(flags),
-        "offscreen_width": draw(sizes),
-        "offscreen_height": draw(sizes),
-        "offscreen_sample_count": draw(st.integers(1, MAX_SAMPLE_COUNT)),
-        "offscreen_texturable": draw(flags),
-        "offscreen_mipmap": draw(flags),
+        "duration": draw(st.floats(0.001, 60.0) if animated else still),
+        "offscreen": offscreen,
+        # Read only for an offscreen fiddle (Skia's Go client sends zeros otherwise).
+        "offscreen_width": draw(sizes if offscreen else ANY_INTEGER),
+        "offscreen_height": draw(sizes if offscreen else ANY_INTEGER),
+        "offscreen_sample_count": draw(
+            st.integers(0, MAX_SAMPLE_COUNT) if offscreen else ANY_INTEGER
+        ),
+        "offscreen_texturable": texturable,
+        "offscreen_mipmap": draw(flags) if texturable or not offscreen else False,
         "source_mipmap": draw(flags),
     }
-    # An animated fiddle must say its duration; anything else may be left to its default.
     kept = draw(st.sets(st.sampled_from(sorted(every))))
     # Rules across fields hold on what is sent, not on what would be sent in full.
     if animated:
         kept |= {"animated", "duration"}
     if "f16" in kept and every["f16"]:
         kept.add("srgb")
+    if offscreen and "offscreen_mipmap" in kept and every["offscreen_mipmap"]:
+        kept |= {"offscreen", "offscreen_texturable"}
     return {k: v for k, v in every.items() if k in kept}
+
+
+def stored_form(options: dict[str, Any]) -> dict[str, Any]:
+    """What the service keeps of valid options: the offscreen fields of a fiddle that is not
+    offscreen are stored as their defaults, so one fiddle has one stored form."""
+    if options.get("offscreen"):
+        return options
+    defaults = FiddleOptions().to_json()
+    return {k: defaults[k] if k in OFFSCREEN_FIELDS else v for k, v in options.items()}
 
 
 codes = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
@@ -81,7 +103,7 @@ def test_valid_options_round_trip(options: dict[str, Any]) -> None:
     assert OptionsSchema().load(loaded.to_json()) == loaded
     assert FiddleOptions.from_json(json.loads(json.dumps(loaded.to_json()))) == loaded
     assert FiddleOptions.from_metadata(loaded.to_metadata()) == loaded
-    for name, value in options.items():
+    for name, value in stored_form(options).items():
         assert loaded.to_json()[name] == value
 
 
@@ -142,6 +164,7 @@ def invalid_options(draw: st.DrawFn) -> dict[str, Any]:
     broken = draw(st.sampled_from(["size", "type", "flag", "f16", "duration", "unknown", "source"]))
     if broken == "size":
         name = draw(st.sampled_from(["width", "height", "offscreen_width", "offscreen_height"]))
+        options["offscreen"] = True  # the offscreen size is read only then
         options[name] = draw(st.one_of(st.integers(max_value=MIN_SIZE - 1),
                                        st.integers(min_value=MAX_SIZE + 1)))  # fmt: skip
     elif broken == "type":
@@ -153,10 +176,12 @@ def invalid_options(draw: st.DrawFn) -> dict[str, Any]:
     elif broken == "duration":
         animated = draw(flags)
         finite = {"allow_nan": False, "allow_infinity": False}
-        bad = (
-            st.one_of(st.floats(max_value=0, **finite), st.floats(min_value=60.0001, **finite))
+        too_long = st.floats(min_value=60.0001, **finite)
+        bad = st.one_of(
+            st.floats(max_value=0, **finite)
             if animated
-            else st.floats(min_value=0.001, max_value=60)
+            else st.floats(max_value=-0.0001, **finite),
+            too_long,
         )
         options.update(animated=animated, duration=draw(bad))
     elif broken == "unknown":
@@ -176,7 +201,13 @@ def memory_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[Flask, MemoryB
     data_dir = Path(tmp_path_factory.mktemp("properties"))
     settings = Settings(data_dir=data_dir, runners=("http://127.0.0.1:9",),
                         rate_limits={"run": "1000000/minute"})  # fmt: skip
-    return create_app(settings, blob_store=store), store
+    app = create_app(settings, blob_store=store)
+    BASELINE[id(store)] = {info.name for info in store.list("")}
+    assert not any(name.startswith("fiddle/") for name in BASELINE[id(store)])
+    return app, store
+
+
+BASELINE: dict[int, set[str]] = {}
 
 
 @settings(
@@ -193,7 +224,8 @@ def test_invalid_options_are_refused_and_never_stored(
     assert answer.status_code == 400, (options, answer.json)
     assert set(answer.json) == {"error", "fields"} and answer.json["fields"]
     assert all(key.startswith("options") for key in answer.json["fields"]), answer.json
-    assert list(store.list("")) == []
+    # Nothing beyond what a store starts with (the built-in source images).
+    assert {info.name for info in store.list("")} == BASELINE[id(store)]
 
 
 # --- the hash against an independent reference --------------------------------------------------

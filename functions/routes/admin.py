@@ -92,7 +92,7 @@ def delete_source(source_id: int) -> list[str]:
     "Delete a source image and every output rendered from it",
     Answer(200, "Deleted: the hashes of the fiddles whose runs were withdrawn.",
            DeletedSourceSchema),
-    errors=(401, 403, 404),
+    errors=(401, 403, 404, 409),
     path={"source_id": SOURCE},
     security=ADMINS,
 )  # fmt: skip
@@ -104,7 +104,7 @@ def delete_source_json(source_id: int) -> Any:
 @documented(
     "Delete a source image (the admin page's form)",
     moved(303, "Deleted: back to the list."),
-    errors=(401, 403, 404),
+    errors=(401, 403, 404, 409),
     body=Body("application/x-www-form-urlencoded", CSRF_FORM, required=False),
     path={"source_id": SOURCE},
     security=ADMINS,
