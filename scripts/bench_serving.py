@@ -188,6 +188,7 @@ def serve_bare(port: int, path: str, threads: int) -> None:
 def measure(
     targets: list[Target], seconds: float, rounds: int
 ) -> dict[tuple[str, int], list[float]]:
+    """Rates per (URL, connections), one per round, in round order."""
     rates: dict[tuple[str, int], list[float]] = {}
     plan = [(target, c) for c in CONNECTIONS for target in targets]
     for round_number in range(rounds):
@@ -250,19 +251,31 @@ def threads_load(url: str, connections: int, seconds: float) -> float:
 def print_table(
     targets: list[Target], rates: dict[tuple[str, int], list[float]], seconds: float, rounds: int
 ) -> None:
+    """Medians over rounds; the share of the bare rate and each step from one concurrency to the
+    next are taken within each round (a few seconds apart) before their median, so that the
+    machine's drift between rounds (its neighbours) cancels out."""
     generator = "wrk -t1" if shutil.which("wrk") else "Python threads (wrk is not installed)"
     print(f"serving, requests/s by connections ({generator}, {seconds:g} s windows, "
           f"median of {rounds} rounds):", flush=True)  # fmt: skip
     header = "".join(f"{c:>8}" for c in CONNECTIONS)
     print(f"  {'':<36}{header}   at 16 vs bare   1 -> 16")
-    bare16 = statistics.median(rates[(targets[0].url, 16)])
+    bare = rates_of(rates, targets[0])
     for target in targets:
-        medians = [statistics.median(rates[(target.url, c)]) for c in CONNECTIONS]
-        row = "".join(f"{rate:8.0f}" for rate in medians)
-        share = medians[-1] / bare16
+        mine = rates_of(rates, target)
+        row = "".join(f"{statistics.median(mine[c]):8.0f}" for c in CONNECTIONS)
+        share = _median_ratio(mine[CONNECTIONS[-1]], bare[CONNECTIONS[-1]])
         verdict = _verdict(target, targets[0], share)
-        print(f"  {target.label:<36}{row}   {share:5.2f}x{verdict:<8} {_trend(medians)}")
+        print(f"  {target.label:<36}{row}   {share:5.2f}x{verdict:<8} {_trend(mine)}")
     print(flush=True)
+
+
+def rates_of(rates: dict[tuple[str, int], list[float]], target: Target) -> dict[int, list[float]]:
+    return {c: rates[(target.url, c)] for c in CONNECTIONS}
+
+
+def _median_ratio(numerators: list[float], denominators: list[float]) -> float:
+    """The median of the ratios of the same rounds."""
+    return statistics.median(a / b for a, b in zip(numerators, denominators, strict=True))
 
 
 def _verdict(target: Target, bare: Target, share: float) -> str:
@@ -271,9 +284,13 @@ def _verdict(target: Target, bare: Target, share: float) -> str:
     return " ok" if share >= TARGET_SHARE else f" < {TARGET_SHARE}"
 
 
-def _trend(medians: list[float]) -> str:
+def _trend(per_level: dict[int, list[float]]) -> str:
     """'holds' when no step from one concurrency to the next loses more than NOISE."""
-    worst = min(after / before for before, after in itertools.pairwise(medians))
+    steps = [
+        _median_ratio(per_level[after], per_level[before])
+        for before, after in itertools.pairwise(CONNECTIONS)
+    ]
+    worst = min(steps)
     return "holds" if worst >= 1 - NOISE else f"falls (worst step {worst:.2f}x)"
 
 
