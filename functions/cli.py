@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     _serve_parser(commands.add_parser("serve", help="the whole service on this machine"))
     _runner_parser(commands.add_parser("runner", help="a runner: sandboxes that run fiddles"))
     _run_parser(commands.add_parser("run", help="run one fiddle on a server and print its URLs"))
+    _builds_parser(commands.add_parser("builds", help="the Skia builds of this machine's runner"))
     _admin_parser(commands.add_parser("admin", help="accounts: create users and API tokens"))
     _site_parser(commands.add_parser("build-site", help="write the static site (editor page)"))
     args = parser.parse_args(argv)
@@ -56,6 +57,13 @@ def _serve_parser(parser: argparse.ArgumentParser) -> None:
         help="do not store the editor's examples at start (they are run once if missing)",
     )
     parser.set_defaults(handler=serve)
+
+
+def _builds_parser(parser: argparse.ArgumentParser) -> None:
+    from runner_vm.builds.cli import add_arguments, run
+
+    add_arguments(parser)
+    parser.set_defaults(handler=run)
 
 
 def _runner_parser(parser: argparse.ArgumentParser) -> None:

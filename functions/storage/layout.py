@@ -27,8 +27,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from fiddle_protocol import versions
+
 HASH_RE = re.compile(r"[0-9a-f]{32}")
-RUNID_RE = re.compile(r"[0-9][0-9A-Za-z:.+_-]{0,79}")
+RUNID_RE = versions.RUNID_RE  # the runner names its builds' runs by the same rule
 NAME_RE = re.compile(r"[0-9a-zA-Z_]{1,128}")
 
 FIDDLES = "fiddle/"
