@@ -15,6 +15,7 @@ from fiddle_protocol.signing import make_signer
 from functions import http_errors
 from functions.accounts import Accounts
 from functions.audit import AuditLog
+from functions.comparisons import Comparisons
 from functions.config import Settings
 from functions.docstore.base import DocumentStore
 from functions.docstore.factory import make_document_store
@@ -94,6 +95,7 @@ def build_services(
         accounts=accounts,
         audit=AuditLog(documents),
         runs=RunDispatcher(fiddles, runner, source_runs, limits, settings.fiddle_hash),
+        comparisons=Comparisons(fiddles, runner, limits),
         runner=runner,
         limits=limits,
         rate_limits=RateLimits(settings.rate_limits, documents),

@@ -379,6 +379,8 @@ def _url_map_target(routes: dict[str, list[str]], path: str) -> str | None:
         "/e/@a/results",
         "/_/sources",
         "/_/sourcesx",
+        "/_/builds",
+        "/ai/r/" + "0" * 32 + "/diff/r2.png",
         "/_/nothing",
         "/_/name/x",
         "/_/named/x",

@@ -1,4 +1,6 @@
-"""Outputs by content hash: /i/ (the newest run) and /ai/<runid>/ (one particular run)."""
+"""Outputs by content hash: /i/ (the newest run), /ai/<runid>/ (one particular run), and
+/ai/<runid>/<hash>/diff/<runid2>.png (the difference of two runs' rasters, once the fiddle
+page's compare view has computed it)."""
 
 from __future__ import annotations
 
@@ -48,6 +50,23 @@ def run_output(runid: str, filename: str) -> Any:
         else "public, max-age=60"
     )
     return _send(found[1] if found else None, output, cache)
+
+
+@blueprint.get("/ai/<runid>/<reference>/diff/<other>.png")
+def diff_image(runid: str, reference: str, other: str) -> Any:
+    """Stored under the older run: the address names that one first."""
+    if other <= runid:
+        abort(404)
+    fiddles = services().fiddles
+    found = fiddles.lookup(reference, lambda digest: fiddles.diff(digest, runid, other))
+    if found is None:
+        abort(404)
+    response = Response(found[1].data, content_type="image/png")
+    immutable = not reference.startswith("@")
+    response.headers["Cache-Control"] = (
+        "public, max-age=31536000, immutable" if immutable else "public, max-age=60"
+    )
+    return response
 
 
 def _split_or_404(filename: str) -> tuple[str, Output]:
