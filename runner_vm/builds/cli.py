@@ -1,6 +1,7 @@
 """`fiddle builds add | list | remove`: the Skia builds of this machine's runner.
 
     fiddle builds add 87.9                 a release on the package index (PyPI); m87 also works
+    fiddle builds add --defaults           the set-up's: m87, m138 and the newest m144, in order
     fiddle builds add FILE.whl --released 2026-11-30T12:00:00Z   a custom skia-python wheel
     fiddle builds list [--json]            the good builds, newest first, HEAD marked
     fiddle builds remove m87               by any version name (HEAD, m87, 87.9, a runid)
@@ -19,8 +20,8 @@ import sys
 from pathlib import Path
 
 from fiddle_protocol import versions
-from runner_vm.builds.catalog import BuildsDir
-from runner_vm.builds.install import BuildError, Installer, remove, source_of
+from runner_vm.builds.catalog import BuildsDir, default_versions
+from runner_vm.builds.install import Added, BuildError, Installer, remove, source_of
 from runner_vm.cli import add_builds_dir, builds_dir
 from runner_vm.policy import DEFAULT_POLICY_PATH, load_policy
 from runner_vm.service.runner import BACKENDS
@@ -28,8 +29,14 @@ from runner_vm.service.runner import BACKENDS
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
-    add = actions.add_parser("add", help="install a skia-python release or wheel as a build")
-    add.add_argument("spec", help="a skia-python version (87.9), mNN, or a wheel file")
+    add = actions.add_parser("add", help="install skia-python releases or a wheel as builds")
+    add.add_argument(
+        "specs", nargs="*", metavar="SPEC", help="a skia-python version (87.9), mNN, or a wheel"
+    )
+    add.add_argument(
+        "--defaults", action="store_true",
+        help="the default builds of infra/skia-releases.toml (what the set-up scripts install)",
+    )  # fmt: skip
     add.add_argument("--released", default=None, help="the build's release time (UTC)")
     add.add_argument(
         "--sandbox", default="auto", choices=["auto", *BACKENDS],
@@ -56,19 +63,30 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_build(args: argparse.Namespace) -> int:
+    """Each SPEC in turn (every one checked before the first is installed); stops at the
+    first that fails, keeping those added before it."""
+    specs = [*(default_versions() if args.defaults else ()), *args.specs]
+    if not specs:
+        raise BuildError("name a build to add (a version like 87.9, or a wheel), or --defaults")
+    if args.released and len(specs) > 1:
+        raise BuildError("--released names the release time of one build: add one at a time")
+    sources = [source_of(spec, args.released) for spec in specs]
     builds = BuildsDir(builds_dir(args))
-    source = source_of(args.spec, args.released)
     installer = Installer(builds, load_policy(DEFAULT_POLICY_PATH), args.sandbox)
-    added = installer.add(source)
+    for source in sources:
+        _report(builds, installer.add(source))
+    return 0
+
+
+def _report(builds: BuildsDir, added: Added) -> None:
     if not added.installed:
         print(f"build {added.build.runid} is installed already", file=sys.stderr)
-        return 0
+        return
     for runid in added.decimated:
         print(f"decimated: build {runid} removed", file=sys.stderr)
     head = versions.head([build.info() for build in builds.builds()])
     print(f"added build {added.build.runid} (skia-python {added.build.skia_python}, Skia "
           f"m{added.build.milestone}); HEAD is {head.runid if head else 'none'}")  # fmt: skip
-    return 0
 
 
 def list_builds(args: argparse.Namespace) -> int:

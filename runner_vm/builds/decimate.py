@@ -14,7 +14,10 @@ neighbours, the gap between neighbouring builds never shrinks going back in time
 builds stay denser than old ones.
 
 Builds added out of order (an older release added after a newer one) take their place by release
-time; the newest and the oldest still stay.
+time; the newest and the oldest still stay. The build being added always stays too, wherever it
+falls: an operator who adds a release wants it, and deleting it at once would only make the next
+`fiddle builds add` install it again. If it falls on an odd number, 130 builds remain instead of
+129, which keeps every invariant.
 """
 
 from __future__ import annotations
@@ -25,14 +28,17 @@ KEEP_AT_LEAST = 128
 DECIMATE_AT = 257
 
 
-def to_delete(runids: Sequence[str]) -> list[str]:
-    """The runids to delete from these good builds (none while there are fewer than 257).
+def to_delete(runids: Sequence[str], added: str = "") -> list[str]:
+    """The runids to delete from these good builds (none while there are fewer than 257), never
+    `added`, the build just added.
 
     With more than 257 (only if builds were listed by hand), decimation repeats until at most
-    256 remain."""
+    256 remain; the oldest then stays even when its number is odd."""
     remaining = sorted(set(runids), reverse=True)
     deleted: list[str] = []
     while len(remaining) >= DECIMATE_AT:
-        deleted += remaining[1::2]
-        remaining = remaining[0::2]
+        odd = [runid for runid in remaining[1 : len(remaining) - 1 : 2] if runid != added]
+        deleted += odd
+        gone = set(odd)
+        remaining = [runid for runid in remaining if runid not in gone]
     return deleted

@@ -70,6 +70,7 @@ _NETWORK_WORDS = (
     "Name or service not known", "Network is unreachable", "Connection refused",
     "ConnectTimeoutError", "Read timed out", "ProxyError", "No route to host",
 )  # fmt: skip
+_PRE_RELEASE = re.compile(r"(a|b|rc|dev)[0-9]*$")
 _NO_VERSION = re.compile(
     r"Could not find a version that satisfies the requirement (\S+) \(from versions: ([^)]*)\)"
 )
@@ -129,6 +130,8 @@ def source_of(spec: str, released: str | None = None) -> Source:
             "(runids sort by it)"
         )
     if spec.endswith(".whl") or os.sep in spec or Path(spec).is_file():
+        if not Path(spec).is_file():
+            raise BuildError(f"{spec[:200]!r} is not a file")
         return _wheel_source(Path(spec), released)
     return _release_source(spec, released)
 
@@ -156,8 +159,6 @@ def _newest_of_milestone(spec: str, times: dict[str, str]) -> str:
 
 
 def _wheel_source(path: Path, released: str | None) -> Source:
-    if not path.is_file():
-        raise BuildError(f"{path} is not a file")
     name, version = wheel_name_and_version(path)
     if _canonical(name) != SKIA_PYTHON:
         raise NotSkiaPython(f"{path.name} is a wheel of {name} {version}, not of skia-python")
@@ -290,7 +291,7 @@ class Installer:
         final = self.builds.directory(source.runid)
         os.rename(staging, final)
         runids = [*self.builds.runids(), source.runid]
-        gone = decimate.to_delete(runids)
+        gone = decimate.to_delete(runids, added=source.runid)
         self.builds.listed([runid for runid in runids if runid not in gone])
         usage.sweep(self.builds)
         build = self.builds.read(source.runid)
@@ -339,10 +340,15 @@ def pip_failure(source: Source, lines: list[str], status: int) -> BuildError:
     missing = _NO_VERSION.search(text)
     if missing and missing.group(1).lower().startswith(SKIA_PYTHON):
         offered = [v.strip() for v in missing.group(2).split(",") if v.strip() not in ("", "none")]
-        there = f"; it has {', '.join(offered[-12:])}" if offered else ""
+        if not offered:  # pip retried nothing (retries 0) or the index has no skia-python
+            return UnknownRelease(
+                "the package index offered no skia-python wheel for this Python and machine at "
+                "all (is it reachable, and the right one? PIP_INDEX_URL and pip.conf say which)"
+            )
+        final = [v for v in offered if not _PRE_RELEASE.search(v)] or offered
         return UnknownRelease(
             f"skia-python {source.skia_python} is not on the package index as a wheel for this "
-            f"Python and machine{there}"
+            f"Python and machine; it has {', '.join(final[-12:])}"
         )
     if "is not a supported wheel on this platform" in text:
         return BuildError(

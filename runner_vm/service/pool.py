@@ -21,6 +21,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -175,16 +176,20 @@ class HostPool:
     def start(self) -> None:
         """Start every host (the backend must be prepared); all or none: a host that fails to
         start stops those started before it."""
-        started: list[HostProcess] = []
-        try:
-            for index in self.indices:
-                started.append(HostProcess(self.backend, self.policy, index, self.build_dir))
-        except BaseException:
+        # Together: each host spends most of its start waiting for its container and its imports.
+        with ThreadPoolExecutor(max_workers=len(self.indices) or 1) as starting:
+            attempts = [starting.submit(self._start_one, index) for index in self.indices]
+        started = [a.result() for a in attempts if a.exception() is None]
+        failure = next((a.exception() for a in attempts if a.exception() is not None), None)
+        if failure is not None:
             for host in started:
                 host.stop()
-            raise
+            raise failure
         for host in started:
             self._idle.put(host)
+
+    def _start_one(self, index: int) -> HostProcess:
+        return HostProcess(self.backend, self.policy, index, self.build_dir)
 
     @contextlib.contextmanager
     def lease(self) -> Iterator[HostProcess]:
