@@ -247,8 +247,8 @@ def serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env(data_dir=args.data_dir)
     # The local runner trusts only requests signed with a secret made for this run of serve.
     secret = settings.runner_secret or secrets.token_hex(32)
-    builds = args.builds_dir or os.environ.get("FIDDLE_BUILDS_DIR") or settings.data_dir / "builds"
-    with _local_runner(settings, args.sandbox, secret, Path(builds)) as runners:
+    builds = args.builds_dir or settings.builds_dir or settings.data_dir / "builds"
+    with _local_runner(settings, args.sandbox, secret, builds) as runners:
         settings = Settings.from_env(data_dir=args.data_dir, runners=runners, runner_secret=secret)
         app = create_app(settings)
         if args.examples:

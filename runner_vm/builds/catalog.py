@@ -180,7 +180,8 @@ class BuildsDir:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Held while builds are added or removed, so that two commands take turns."""
+        """Held while builds are added or removed, so that two commands take turns (and no
+        runner sweeps a build that is being moved into place)."""
         self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -190,5 +191,23 @@ class BuildsDir:
                 log.info("waiting for another `fiddle builds` command on %s", self.root)
                 fcntl.flock(fd, fcntl.LOCK_EX)
             yield
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def locked_now(self) -> Iterator[bool]:
+        """The same lock if it is free at once: whether it was (a runner does not wait)."""
+        try:
+            fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            yield False
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
         finally:
             os.close(fd)

@@ -293,7 +293,7 @@ class Installer:
         runids = [*self.builds.runids(), source.runid]
         gone = decimate.to_delete(runids, added=source.runid)
         self.builds.listed([runid for runid in runids if runid not in gone])
-        usage.sweep(self.builds)
+        usage.sweep_locked(self.builds)
         build = self.builds.read(source.runid)
         assert build is not None
         return Added(build, installed=True, shared_bytes=shared, decimated=gone)

@@ -75,11 +75,18 @@ def _writable(directory: Path) -> None:
         pass
 
 
-def sweep(builds: BuildsDir) -> list[str]:
+def sweep(builds: BuildsDir) -> list[str] | None:
     """Delete every build directory that goodbuilds.txt no longer lists and nobody holds; the
-    names of those deleted."""
+    names of those deleted, or None when a `fiddle builds` command is at work (a build it adds
+    is in place a moment before it is listed): try again later."""
     if not builds.root.is_dir():
         return []
+    with builds.locked_now() as mine:
+        return sweep_locked(builds) if mine else None
+
+
+def sweep_locked(builds: BuildsDir) -> list[str]:
+    """`sweep`, for whoever holds the builds directory's lock already."""
     listed = {builds.directory(runid).name for runid in builds.runids()}
     deleted = []
     for entry in sorted(builds.root.iterdir()):

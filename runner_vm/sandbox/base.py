@@ -168,7 +168,10 @@ def prepare_lib(lib_dir: Path) -> None:
     """Copy the modules of LIB_MODULES from the runner's environment into lib_dir."""
     lib_dir.mkdir(parents=True, exist_ok=True)
     for name in LIB_MODULES:
-        module = __import__(name)
+        try:
+            module = __import__(name)
+        except ImportError as error:
+            raise SandboxUnavailable(f"{name} is not installed beside the runner") from error
         source = Path(module.__file__ or "")
         if source.name != f"{name}.py":
             raise SandboxUnavailable(f"{name} is not a single module here ({source})")

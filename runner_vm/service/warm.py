@@ -140,13 +140,16 @@ class WarmBuilds:
         self._turned_away_before = 0  # by pools since retired
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
+        # A build let go of, whose directory may now be deleted (if it was removed).
+        self._sweep_due = threading.Event()
 
     # --- life ---------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Read the builds and start HEAD's main pool (before the runner answers anything)."""
         self.refresh()
-        usage.sweep(self.source.directory)
+        self._sweep_due.set()
+        self._sweep()
         self._done(self._entry(self.head().runid))  # started and warm; nothing runs in it yet
         self._watcher = threading.Thread(target=self._watch, name="builds-watcher", daemon=True)
         self._watcher.start()
@@ -165,8 +168,17 @@ class WarmBuilds:
         while not self._stopping.wait(WATCH_SECONDS):
             try:
                 self.refresh()
+                self._sweep()
             except Exception:  # a watcher that dies would leave removed builds warm
                 log.exception("reading the builds failed")
+
+    def _sweep(self) -> None:
+        """Delete the removed builds nobody holds, once it is due; later again if a `fiddle
+        builds` command is at work meanwhile."""
+        if self._sweep_due.is_set():
+            self._sweep_due.clear()  # before: a build let go of meanwhile asks for one more
+            if usage.sweep(self.source.directory) is None:
+                self._sweep_due.set()
 
     # --- the builds ---------------------------------------------------------------------------
 
@@ -351,7 +363,8 @@ class WarmBuilds:
         self._give_indices(entry.pool.indices)
         if entry.hold is not None:
             entry.hold.release()
-            usage.sweep(self.source.directory)
+            self._sweep_due.set()
+            self._sweep()
 
     # --- counts -------------------------------------------------------------------------------
 
