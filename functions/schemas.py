@@ -159,9 +159,8 @@ MAX_VERSIONS = 16
 
 
 class VersionsField(_Field):
-    """`"all"`, or a list of 1 to 16 versions (each as `version` takes it)."""
-
-    default_error_messages = {"null": 'must be "all" or a list of versions'}  # noqa: RUF012
+    """`"all"`, or a list of 1 to 16 versions (each as `version` takes it); null is none given,
+    as for `version`."""
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> tuple[str, ...]:
         if value == ALL_VERSIONS:

@@ -53,6 +53,24 @@ class PoolBusy(RuntimeError):
         self.retry_after = retry_after
 
 
+# Where every host is forked. A container launcher that dies with its parent (bwrap's
+# --die-with-parent, prctl PR_SET_PDEATHSIG) takes the *thread* that forked it for its parent: a
+# host forked from a short-lived thread (one that starts a pool together with others, a run's
+# that replaces a dead host) would be killed the moment that thread ended. These threads, made
+# once, live as long as the runner.
+_LAUNCHER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="host-launcher")
+
+
+def spawn(argv: list[str], **options: Any) -> subprocess.Popen[bytes]:
+    """subprocess.Popen(argv, **options) (bytes streams), forked from a thread that lives as
+    long as the runner."""
+
+    def popen() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(argv, **options)
+
+    return _LAUNCHER.submit(popen).result()
+
+
 class HostProcess:
     """One sandbox host of the build in `build_dir` (sandbox/base.py: it sees that build alone).
     `stderr`: where the host's own messages go (the runner's stderr unless given)."""
@@ -70,7 +88,7 @@ class HostProcess:
         self.policy = policy
         self.cgroups = HostCgroups(policy.limits, index) if backend.host_cgroups else None
         try:
-            self.process = subprocess.Popen(
+            self.process = spawn(
                 backend.wrap(argv, build_dir),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,

@@ -80,7 +80,7 @@ def test_without_javascript_pick_a_build_and_compare_two(browser: Any, builds_se
         "outputs", "outputs", "outputs",
     ]  # fmt: skip
     # Show m87's outputs.
-    page.get_by_label("Skia build").select_option(M87)
+    page.get_by_label("Skia build", exact=True).select_option(M87)
     with page.expect_navigation():
         page.get_by_role("button", name="Show").click()
     assert "version=" in page.url
@@ -88,8 +88,8 @@ def test_without_javascript_pick_a_build_and_compare_two(browser: Any, builds_se
     assert f"/ai/{M87}/{digest}" in str(image.get_attribute("src"))
     assert "Rendered with Skia m87 (87.9)" in page.locator("#results .runid").inner_text()
     # Compare m87 with m144.
-    page.get_by_label("Compare").select_option(M87)
-    page.get_by_label("with").select_option(M144)
+    page.get_by_label("Compare", exact=True).select_option(M87)
+    page.get_by_label("with", exact=True).select_option(M144)
     with page.expect_navigation():
         page.get_by_role("button", name="Compare").click()
     compare = page.locator("#compare")
@@ -127,7 +127,7 @@ def test_without_javascript_a_failed_build_shows_its_error(
 def test_run_at_the_picked_build_in_the_editor(browser: Any, builds_server: str) -> None:
     page = page_of(browser, builds_server, javascript=True)
     page.goto("/")
-    page.get_by_label("Skia build").select_option(M87)
+    page.get_by_label("Skia build", exact=True).select_option(M87)
     type_program(page, SAMPLING)
     digest = run_and_wait(page)
     problems = page.locator("#problem-list")
@@ -138,7 +138,7 @@ def test_run_at_the_picked_build_in_the_editor(browser: Any, builds_server: str)
     item.wait_for()
     assert item.get_attribute("data-status") == "failed"
     # At HEAD the same fiddle (the same hash) renders.
-    page.get_by_label("Skia build").select_option("HEAD")
+    page.get_by_label("Skia build", exact=True).select_option("HEAD")
     editor(page).press("Control+Enter")
     page.locator("#results img.output-image").wait_for()
     assert f"/ai/{M144}/{digest}" in str(
