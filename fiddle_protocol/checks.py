@@ -9,6 +9,7 @@ BadOutput with what is wrong; `Output.check` turns that into the sentence of the
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 import zlib
@@ -194,3 +195,29 @@ def webm(data: bytes, _run: RunFacts) -> None:
 def printed_text(data: bytes, run: RunFacts) -> None:
     if data != printed_bytes(run.text):
         raise BadOutput("is not the text the run printed")
+
+
+# --------------------------------------------------------------------------------------------
+# A comparison's count
+
+_MAX_COUNT_BYTES = 256
+
+
+def diff_count(data: bytes, run: RunFacts) -> None:
+    changed_and_total(data, run.options.size)
+
+
+def changed_and_total(data: bytes, size: tuple[int, int]) -> tuple[int, int]:
+    """A comparison's count, `{"changed": N, "total": W*H}` with 0 <= N <= W*H."""
+    if len(data) > _MAX_COUNT_BYTES:
+        raise BadOutput("is too long for a count")
+    try:
+        counts = json.loads(data)
+    except (ValueError, RecursionError):
+        raise BadOutput("is not JSON") from None
+    if not isinstance(counts, dict) or set(counts) != {"changed", "total"}:
+        raise BadOutput("is not a count of changed pixels")
+    changed, total = counts["changed"], counts["total"]
+    if type(changed) is not int or total != size[0] * size[1] or not 0 <= changed <= total:
+        raise BadOutput(f"does not count the changed pixels of {size[0]}x{size[1]} pixels")
+    return changed, total

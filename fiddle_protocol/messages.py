@@ -23,8 +23,10 @@ from typing import Any
 
 from fiddle_protocol import outputs
 from fiddle_protocol.options import FiddleOptions
+from fiddle_protocol.versions import BuildInfo
 
-PROTOCOL_VERSION = 2
+# 3: a run names its build, a runner lists its builds, and diff_images compares two PNGs.
+PROTOCOL_VERSION = 3
 _MIB_PER_GIB = 1024
 
 
@@ -139,17 +141,23 @@ class RunRequest:
     code: str
     options: FiddleOptions = field(default_factory=FiddleOptions)
     source_png: bytes | None = None
-    # "draw" runs the code; "decode_image" decodes source_png (an upload) into a normalised PNG.
+    # "draw" runs the code; "decode_image" decodes source_png (an upload) into a normalised PNG;
+    # "diff_images" compares source_png with compare_png (two builds' outputs of one fiddle).
     task: str = outputs.DRAW
+    # The runid of the build to run at; "" for the runner's newest (HEAD).
+    build: str = ""
+    compare_png: bytes | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "protocol": PROTOCOL_VERSION,
             "task": self.task,
             "run_uuid": self.run_uuid,
+            "build": self.build,
             "code": self.code,
             "options": self.options.to_json(),
             "source_png": _b64(self.source_png) if self.source_png is not None else None,
+            "compare_png": _b64(self.compare_png) if self.compare_png is not None else None,
         }
 
     def to_bytes(self) -> bytes:
@@ -161,13 +169,15 @@ class RunRequest:
         task = obj.get("task", outputs.DRAW)
         if task not in outputs.TASKS:
             raise ProtocolError(f"unknown task {task!r}")
-        source = obj.get("source_png")
+        source, compare = obj.get("source_png"), obj.get("compare_png")
         return cls(
             task=task,
             run_uuid=_expect(obj, "run_uuid", str),
             code=_expect(obj, "code", str),
             options=_options(_expect(obj, "options", dict)),
             source_png=_unb64(source) if source is not None else None,
+            build=_expect(obj, "build", str),
+            compare_png=_unb64(compare) if compare is not None else None,
         )
 
     @classmethod
@@ -237,17 +247,20 @@ class RunResult:
 
 @dataclass(frozen=True)
 class RunnerInfo:
-    """What a runner service says of itself on /version and /healthz: the Skia build it renders
-    with (its runid names the outputs), its sandbox, and how loaded its pool of hosts is. Grows
-    with the runner (several builds, GPU) as fields with defaults, so older answers still read."""
+    """What a runner service says of itself on /version and /healthz: its newest Skia build
+    (HEAD: `runid`, `skia_python`), every build it serves (`builds`, newest first, each saying
+    whether it is warm and with how many hosts), its sandbox, and how loaded its pools of hosts
+    are. Grows with the runner (GPU) as fields with defaults, so older answers still read."""
 
     runid: str
     skia_python: str
     sandbox: str
-    hosts: int
+    hosts: int  # every warm host, of every build
     busy: int = 0
     waiting: int = 0
     turned_away: int = 0  # runs answered 429 at once so far
+    builds: tuple[BuildInfo, ...] = ()
+    warm_builds: int = 0  # how many builds besides HEAD it keeps warm at most
     protocol: int = PROTOCOL_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -260,12 +273,14 @@ class RunnerInfo:
             "busy": self.busy,
             "waiting": self.waiting,
             "turned_away": self.turned_away,
+            "builds": [build.to_json() for build in self.builds],
+            "warm_builds": self.warm_builds,
         }
 
     @classmethod
     def from_json(cls, data: object) -> RunnerInfo:
         obj = _expect_message(data)
-        counts = {key: obj.get(key, 0) for key in ("busy", "waiting", "turned_away")}
+        counts = {key: obj.get(key, 0) for key in ("busy", "waiting", "turned_away", "warm_builds")}
         for key, value in counts.items():
             if type(value) is not int:
                 raise ProtocolError(f"{key} must be of type int")
@@ -274,6 +289,7 @@ class RunnerInfo:
             skia_python=_expect(obj, "skia_python", str),
             sandbox=_expect(obj, "sandbox", str),
             hosts=_expect(obj, "hosts", int),
+            builds=_builds(obj.get("builds", [])),
             **counts,
         )
 
@@ -317,6 +333,15 @@ def _options(data: dict[str, Any]) -> FiddleOptions:
         return FiddleOptions.from_json(data)
     except (TypeError, ValueError, OverflowError) as error:
         raise ProtocolError(f"the options are not valid fiddle options ({error})") from error
+
+
+def _builds(value: object) -> tuple[BuildInfo, ...]:
+    if not isinstance(value, list):
+        raise ProtocolError("builds must be of type list")
+    try:
+        return tuple(BuildInfo.from_json(build) for build in value)
+    except ValueError as error:
+        raise ProtocolError(str(error)) from error
 
 
 def _duration(value: object) -> float:

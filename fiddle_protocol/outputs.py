@@ -24,7 +24,8 @@ from fiddle_protocol.checks import BadOutput, Check, RunFacts
 
 DRAW = "draw"
 DECODE_IMAGE = "decode_image"
-TASKS = (DRAW, DECODE_IMAGE)
+DIFF_IMAGES = "diff_images"
+TASKS = (DRAW, DECODE_IMAGE, DIFF_IMAGES)
 THUMBNAIL_SIZES = (64, 128, 256)
 
 
@@ -124,11 +125,28 @@ THUMBNAILS = {
     for size in THUMBNAIL_SIZES
 }  # fmt: skip
 IMAGE_OUTPUTS: tuple[Output, ...] = (SOURCE, *THUMBNAILS.values())
+# What comparing two builds' raster outputs of one fiddle produces: the difference image (changed
+# pixels highlighted) and how many pixels changed. The functions store the image under the older
+# run, once per pair of runs (functions/storage/layout.py), with the count as its metadata; the
+# compare view of the fiddle page shows both.
+DIFF_IMAGE = Output(
+    "diff", "diff.png", "", "image/png", "Difference", "Changed pixels", Kind.IMAGE,
+    always, checks.canvas_png,
+)  # fmt: skip
+DIFF_COUNT = Output(
+    "diff_count", "diff.json", "", "application/json", "Count", "Changed pixels, counted",
+    Kind.BINARY, always, checks.diff_count,
+)  # fmt: skip
+DIFF_OUTPUTS: tuple[Output, ...] = (DIFF_IMAGE, DIFF_COUNT)
 
 
 def for_task(task: str = DRAW) -> tuple[Output, ...]:
     """Every output a run of this task may produce."""
-    return IMAGE_OUTPUTS if task == DECODE_IMAGE else DRAW_OUTPUTS
+    if task == DECODE_IMAGE:
+        return IMAGE_OUTPUTS
+    if task == DIFF_IMAGES:
+        return DIFF_OUTPUTS
+    return DRAW_OUTPUTS
 
 
 def by_stored(stored: str, task: str = DRAW) -> Output | None:

@@ -60,6 +60,43 @@ class RunAnswerSchema(Schema):
     cached = fields.Boolean(required=True, metadata={"description": "Answered from storage."})
 
 
+class BuildRunSchema(Schema):
+    """One build's part of a run at several builds: its run's errors and text, or why it has
+    none (`error`)."""
+
+    version = fields.String(required=True, metadata={"description": "The skia-python version."})
+    runid = fields.String(required=True, metadata={"description": "The build's runid."})
+    milestone = fields.Integer(required=True)
+    head = fields.Boolean(required=True, metadata={"description": "The newest build."})
+    compile_errors = fields.List(fields.Nested(CompileErrorSchema))
+    runtime_error = fields.String()
+    text = fields.String()
+    cached = fields.Boolean()
+    error = fields.String(metadata={"description": "Why this build has no run."})
+
+
+class SeveralRunsAnswerSchema(Schema):
+    """The answer to `POST /_/run` with `versions`: one run per build, newest first."""
+
+    fiddleHash = fields.String(required=True, validate=HASH)
+    runs = fields.List(fields.Nested(BuildRunSchema), required=True)
+
+
+class BuildSchema(Schema):
+    runid = fields.String(required=True, metadata={"description": "<release time>-<version>"})
+    skia_python = fields.String(required=True)
+    milestone = fields.Integer(required=True)
+    released = fields.String(required=True)
+    head = fields.Boolean(required=True)
+
+
+class BuildsSchema(Schema):
+    """The Skia builds fiddles can run at, newest first."""
+
+    head = fields.String(required=True, allow_none=True)
+    builds = fields.List(fields.Nested(BuildSchema), required=True)
+
+
 class LegacyRunRequestSchema(Schema):
     """Skia Fiddle 1.0's run request: width, height and source beside the code, no options."""
 
@@ -91,6 +128,25 @@ class OutputSchema(Schema):
     suffix = fields.String(required=True)
 
 
+class BuildOutputSchema(Schema):
+    url = fields.String(required=True)
+    label = fields.String(required=True)
+    mime = fields.String(required=True)
+
+
+class FiddleBuildSchema(Schema):
+    """The fiddle at one build: whether it ran there, and its outputs or error."""
+
+    runid = fields.String(required=True)
+    version = fields.String(required=True, metadata={"description": "The skia-python version."})
+    milestone = fields.Integer(required=True)
+    head = fields.Boolean(required=True)
+    available = fields.Boolean(required=True, metadata={"description": "A runner has it."})
+    status = fields.String(required=True)
+    outputs = fields.List(fields.Nested(BuildOutputSchema), required=True)
+    error = fields.String(required=True)
+
+
 class FiddleJsonSchema(Schema):
     """`GET /e/<hash>`: every field of Skia Fiddle's FiddleContext with its type (so Skia's own
     components read it), then this service's: the newest run and its outputs."""
@@ -117,6 +173,7 @@ class FiddleJsonSchema(Schema):
     outputList = fields.List(fields.Nested(OutputSchema), required=True)
     notices = fields.List(fields.String(), required=True)
     sourceRemoved = fields.Boolean(required=True)
+    builds = fields.List(fields.Nested(FiddleBuildSchema), required=True)
 
 
 class NameRequestSchema(Schema):

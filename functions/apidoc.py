@@ -65,6 +65,8 @@ class Answer:
     media_type: str = "application/json"
     headers: tuple[str, ...] = ()
     links: tuple[Link, ...] = ()
+    # Other shapes the same answer may take (e.g. a run at one build or at several).
+    alternatives: tuple[type[Schema], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from functions import http_errors
 from functions.accounts import Accounts
 from functions.audit import AuditLog
 from functions.bundles import warn_if_missing
+from functions.comparisons import Comparisons
 from functions.config import Settings
 from functions.docstore.base import DocumentStore
 from functions.docstore.factory import make_document_store
@@ -101,6 +102,7 @@ def build_services(
         accounts=accounts,
         audit=AuditLog(documents),
         runs=RunDispatcher(fiddles, runner, source_runs, limits, settings.fiddle_hash),
+        comparisons=Comparisons(fiddles, runner, limits),
         runner=runner,
         limits=limits,
         rate_limits=RateLimits(settings.rate_limits, documents),

@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     _serve_parser(commands.add_parser("serve", help="the whole service on this machine"))
     _runner_parser(commands.add_parser("runner", help="a runner: sandboxes that run fiddles"))
     _run_parser(commands.add_parser("run", help="run one fiddle on a server and print its URLs"))
+    _builds_parser(commands.add_parser("builds", help="the Skia builds of this machine's runner"))
     _admin_parser(commands.add_parser("admin", help="accounts: create users and API tokens"))
     _site_parser(commands.add_parser("build-site", help="write the static site (editor page)"))
     args = parser.parse_args(argv)
@@ -53,12 +54,23 @@ def _serve_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sandbox", default="auto", help="sandbox backend of the local runner")
     parser.add_argument("--threads", type=int, default=8, help="HTTP worker threads")
     parser.add_argument(
+        "--builds-dir", type=Path, default=None,
+        help="the local runner's Skia builds (FIDDLE_BUILDS_DIR, else <data dir>/builds)",
+    )  # fmt: skip
+    parser.add_argument(
         "--no-examples",
         dest="examples",
         action="store_false",
         help="do not store the editor's examples at start (they are run once if missing)",
     )
     parser.set_defaults(handler=serve)
+
+
+def _builds_parser(parser: argparse.ArgumentParser) -> None:
+    from runner_vm.builds.cli import add_arguments, run
+
+    add_arguments(parser)
+    parser.set_defaults(handler=run)
 
 
 def _runner_parser(parser: argparse.ArgumentParser) -> None:
@@ -123,6 +135,15 @@ def _run_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--height", type=int, default=256)
     parser.add_argument("--source", type=int, default=0)
     parser.add_argument("--server", default="http://127.0.0.1:8080", help="the fiddle service")
+    versions = parser.add_mutually_exclusive_group()
+    versions.add_argument(
+        "--version",
+        default=None,
+        help="the Skia build to run at: HEAD (default), m87, 87.9, a runid",
+    )
+    versions.add_argument(
+        "--all-versions", action="store_true", help="run at every Skia build the service has"
+    )
     parser.set_defaults(handler=run_file)
 
 
@@ -280,7 +301,8 @@ def serve(args: argparse.Namespace) -> int:
         require_runner_extra("serve", " (or set FIDDLE_RUNNERS to runners elsewhere)")
     # The local runner trusts only requests signed with a secret made for this run of serve.
     secret = settings.runner_secret or secrets.token_hex(32)
-    with _local_runner(settings, args.sandbox, secret) as runners:
+    builds = args.builds_dir or settings.builds_dir or settings.data_dir / "builds"
+    with _local_runner(settings, args.sandbox, secret, builds) as runners:
         settings = Settings.from_env(data_dir=args.data_dir, runners=runners, runner_secret=secret)
         app = create_app(settings)
         if args.examples:
@@ -310,13 +332,19 @@ def _store_examples_in_background(app: Any) -> None:
 
 
 @contextlib.contextmanager
-def _local_runner(settings: Any, sandbox: str, secret: str) -> Iterator[tuple[str, ...]]:
-    """Use FIDDLE_RUNNERS when set; otherwise start one runner beside the functions."""
+def _local_runner(
+    settings: Any, sandbox: str, secret: str, builds: Path
+) -> Iterator[tuple[str, ...]]:
+    """Use FIDDLE_RUNNERS when set; otherwise start one runner beside the functions, with the
+    Skia builds in `builds` (none there: it renders with its own skia-python, and says so)."""
     if settings.runners:
         yield settings.runners
         return
     port = _free_port()
-    command = [sys.executable, "-m", "runner_vm.cli", "--port", str(port), "--sandbox", sandbox]
+    command = [
+        sys.executable, "-m", "runner_vm.cli", "--port", str(port), "--sandbox", sandbox,
+        "--builds-dir", str(builds),
+    ]  # fmt: skip
     env = {**os.environ, "FIDDLE_RUNNER_SECRET": secret}
     process = subprocess.Popen(command, start_new_session=True, env=env)
     signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(128 + signo))
@@ -362,39 +390,76 @@ def run_file(args: argparse.Namespace) -> int:
         print(f"fiddle run: cannot read {args.file}: {error}", file=sys.stderr)
         return 2
     options = FiddleOptions(width=args.width, height=args.height, source=args.source)
-    sent = {"width": options.width, "height": options.height, "source": options.source}
+    sent: dict[str, Any] = {
+        "code": code,
+        "options": {"width": options.width, "height": options.height, "source": options.source},
+    }
+    if args.version:
+        sent["version"] = args.version
+    if args.all_versions:
+        sent["versions"] = "all"
     server = args.server.rstrip("/")
     try:
-        response = requests.post(
-            f"{server}/_/run", json={"code": code, "options": sent}, timeout=60
-        )
+        response = requests.post(f"{server}/_/run", json=sent, timeout=120)
         answer = response.json()
     except (requests.RequestException, ValueError) as error:
         print(f"fiddle run: the server at {server} did not answer: {error}", file=sys.stderr)
         return 2
-    return _report(server, response.status_code, answer, options)
+    if response.status_code == 200 and "runs" in answer:
+        return _report_several(server, answer, options)
+    return _report(server, response.status_code, answer, options, pinned=bool(args.version))
 
 
-def _report(server: str, status: int, answer: dict[str, Any], options: FiddleOptions) -> int:
+def _report(
+    server: str, status: int, answer: dict[str, Any], options: FiddleOptions, pinned: bool
+) -> int:
+    """The run's URLs: of the newest run (/i/), or at a --version the run at that build (/ai/)."""
     if status != 200:
         print(f"fiddle run: {answer.get('error', f'HTTP {status}')}", file=sys.stderr)
         for field, reasons in answer.get("fields", {}).items():
             print(f"  {field}: {'; '.join(reasons)}", file=sys.stderr)
         return 1
-    for error in answer["compile_errors"]:
-        print(error["text"], file=sys.stderr)  # compiler style: draw.py:LINE:COL: error: ...
-    if answer["runtime_error"]:
-        print(answer["runtime_error"], file=sys.stderr)
+    _print_errors(answer)
     digest = answer["fiddleHash"]
     print(f"hash:   {digest}")
     print(f"page:   {server}/c/{digest}")
     if answer["compile_errors"] or answer["runtime_error"]:
         return 1
+    print(f"build:  {answer['runid']} (skia-python {answer['version']})")
+    where = f"ai/{answer['runid']}" if pinned else "i"
     for output in expected_outputs(DRAW, RunFacts(options, answer["text"])):
-        print(f"{output.name + ':':<8}{server}/i/{digest}{output.suffix}")
+        print(f"{output.name + ':':<8}{server}/{where}/{digest}{output.suffix}")
     if answer["text"]:
         print(answer["text"], end="" if answer["text"].endswith("\n") else "\n")
     return 0
+
+
+def _print_errors(answer: dict[str, Any]) -> None:
+    for error in answer.get("compile_errors", []):
+        print(error["text"], file=sys.stderr)  # compiler style: draw.py:LINE:COL: error: ...
+    if answer.get("runtime_error"):
+        print(answer["runtime_error"], file=sys.stderr)
+
+
+def _report_several(server: str, answer: dict[str, Any], options: FiddleOptions) -> int:
+    """One block per build, newest first; exit 1 if the fiddle failed at any of them."""
+    digest = answer["fiddleHash"]
+    print(f"hash:   {digest}")
+    print(f"page:   {server}/c/{digest}")
+    failed = 0
+    for run in answer["runs"]:
+        head = ", HEAD" if run["head"] else ""
+        print(f"\nm{run['milestone']} (skia-python {run['version']}{head}): {run['runid']}")
+        if run.get("error") or run.get("compile_errors") or run.get("runtime_error"):
+            failed += 1
+            print(f"fiddle run: at {run['runid']}: {run['error']}" if run.get("error") else "",
+                  file=sys.stderr, end="\n" if run.get("error") else "")  # fmt: skip
+            _print_errors(run)
+            print("  failed (the errors are above, on stderr)")
+            continue
+        for output in expected_outputs(DRAW, RunFacts(options, run["text"])):
+            print(f"  {output.name + ':':<8}{server}/ai/{run['runid']}/{digest}{output.suffix}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ RATE_LIMIT_KINDS = ("run", "upload", "name", "signin_client", "signin_account")
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("data")
+    # The Skia builds of the runner `fiddle serve` starts; None: <data_dir>/builds.
+    builds_dir: Path | None = None
     blob_store: str = "local"
     bucket: str = ""
     doc_store: str = "sqlite"
@@ -51,6 +53,7 @@ class Settings:
         env = os.environ if env is None else env
         values: dict[str, object] = {
             "data_dir": Path(env.get("FIDDLE_DATA_DIR", "data")),
+            "builds_dir": Path(env["FIDDLE_BUILDS_DIR"]) if env.get("FIDDLE_BUILDS_DIR") else None,
             "blob_store": env.get("FIDDLE_BLOB_STORE", "local"),
             "bucket": env.get("FIDDLE_BUCKET", ""),
             "doc_store": env.get("FIDDLE_DOC_STORE", "sqlite"),

@@ -89,6 +89,24 @@ class _Marker:
 
 
 @dataclass(frozen=True)
+class StoredFailure:
+    """The errors of the last run at a build that failed: what a page shows instead of outputs."""
+
+    runid: str
+    compile_errors: tuple[str, ...]
+    runtime_error: str
+
+
+@dataclass(frozen=True)
+class StoredDiff:
+    """The pixel difference of two runs' rasters, and how many of its pixels changed."""
+
+    data: bytes
+    changed: int
+    total: int
+
+
+@dataclass(frozen=True)
 class SourceRef:
     """The source image a run rendered: its id and the generation of source/<id> it read."""
 
@@ -184,6 +202,32 @@ class FiddleRepository:
             return WITHDRAWN in self.store.stat(marker_name).metadata
         except NotFound:
             return False
+
+    def save_failure(
+        self,
+        fiddle_hash: str,
+        runid: str,
+        compile_errors: tuple[str, ...],
+        runtime_error: str,
+        source: SourceRef | None,
+    ) -> None:
+        """Record the errors of a failed run at a build (replacing the last one recorded)."""
+        record: dict[str, Any] = {
+            "compile_errors": [valid_text(text) for text in compile_errors],
+            "runtime_error": valid_text(runtime_error),
+            "source": {"id": source.id, "generation": source.generation} if source else 0,
+        }
+        self.store.write(
+            layout.failure(fiddle_hash, runid),
+            json.dumps(record).encode(),
+            content_type="application/json",
+        )
+
+    def save_diff(self, fiddle_hash: str, runid: str, other: str, diff: StoredDiff) -> None:
+        """Store the difference of two runs' rasters, create-only (the same pair of runs always
+        gives the same one)."""
+        metadata = {"changed": str(diff.changed), "total": str(diff.total)}
+        self._write_once(layout.diff(fiddle_hash, runid, other), diff.data, metadata, "image/png")
 
     # --- withdrawing runs ---------------------------------------------------------------------
 
@@ -281,6 +325,46 @@ class FiddleRepository:
         marker = _Marker(_output_names(contents), _marker_text(contents), contents.get("source"))
         self.cache.put(key, marker, len(blob.data) + _ENTRY_OVERHEAD)
         return marker
+
+    def failure(self, fiddle_hash: str, runid: str) -> StoredFailure | None:
+        """The recorded failure of the fiddle at a build, if it may be shown."""
+        if not (HASH_RE.fullmatch(fiddle_hash) and RUNID_RE.fullmatch(runid)):
+            return None
+        try:
+            blob = self.store.read(layout.failure(fiddle_hash, runid))
+            record = json.loads(decode_text(blob.data))
+        except (NotFound, ValueError, RecursionError):
+            return None
+        if not isinstance(record, dict):
+            return None
+        if not self._source_current(fiddle_hash, record.get("source", 0)):
+            return None
+        errors = record.get("compile_errors")
+        texts = tuple(e for e in errors if isinstance(e, str)) if isinstance(errors, list) else ()
+        runtime_error = record.get("runtime_error")
+        return StoredFailure(runid, texts, runtime_error if isinstance(runtime_error, str) else "")
+
+    def build_states(self, fiddle_hash: str) -> dict[str, StoredRun | StoredFailure]:
+        """What the fiddle has at each build it ran at: its run (outputs), or else the errors of
+        its last failed run there. Only what may be shown."""
+        found: dict[str, StoredRun | StoredFailure] = {}
+        candidates = self._run_objects(fiddle_hash) if HASH_RE.fullmatch(fiddle_hash) else []
+        for runid in sorted({obj.runid for obj, _ in candidates}):
+            state = self.run(fiddle_hash, runid) or self.failure(fiddle_hash, runid)
+            if state is not None:
+                found[runid] = state
+        return found
+
+    def diff(self, fiddle_hash: str, runid: str, other: str) -> StoredDiff | None:
+        """The stored difference of two runs, while both may be shown."""
+        if self.run(fiddle_hash, runid) is None or self.run(fiddle_hash, other) is None:
+            return None
+        try:
+            blob = self.store.read(layout.diff(fiddle_hash, runid, other))
+            changed, total = int(blob.metadata["changed"]), int(blob.metadata["total"])
+        except (NotFound, InvalidName, KeyError, ValueError):
+            return None
+        return StoredDiff(blob.data, changed, total)
 
     def newest_run(self, fiddle_hash: str) -> StoredRun | None:
         runs = self._recent_runs(fiddle_hash) if HASH_RE.fullmatch(fiddle_hash) else ()

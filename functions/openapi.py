@@ -221,6 +221,8 @@ def _answer(answer: apidoc.Answer) -> dict[str, Any]:
     described: dict[str, Any] = {"description": answer.description}
     if answer.media_type:
         schema: Any = answer.schema or _untyped(answer.media_type)
+        if answer.alternatives:
+            schema = {"anyOf": [schema, *answer.alternatives]}
         described["content"] = {answer.media_type: {"schema": schema}}
     if answer.links:
         described["links"] = {link.name: _link(link) for link in answer.links}

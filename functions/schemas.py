@@ -71,6 +71,8 @@ class RunRequestData:
     options: FiddleOptions
     version: str | None
     fast: bool
+    # "all", or the versions to run at, each once; None: one version (`version`).
+    versions: tuple[str, ...] | None = None
 
 
 # --- fields -------------------------------------------------------------------------------------
@@ -150,6 +152,28 @@ class VersionField(_Field):
                 "must be 1 to 64 letters, digits, dots, underscores, colons or dashes"
             )
         return value
+
+
+ALL_VERSIONS = "all"
+MAX_VERSIONS = 16
+
+
+class VersionsField(_Field):
+    """`"all"`, or a list of 1 to 16 versions (each as `version` takes it); null is none given,
+    as for `version`."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> tuple[str, ...]:
+        if value == ALL_VERSIONS:
+            return (ALL_VERSIONS,)
+        if not isinstance(value, list) or not 1 <= len(value) <= MAX_VERSIONS:
+            raise ValidationError(f'must be "all" or a list of 1 to {MAX_VERSIONS} versions')
+        for item in value:
+            if not isinstance(item, str) or not VERSION_RE.fullmatch(item):
+                raise ValidationError(
+                    "must list versions of 1 to 64 letters, digits, dots, underscores, colons "
+                    "or dashes"
+                )
+        return tuple(dict.fromkeys(value))
 
 
 class StrictString(_Field):
@@ -321,6 +345,19 @@ VERSION_JSON_SCHEMA = {
     "pattern": "^[0-9A-Za-z._:-]{0,64}$",
     "description": "A skia-python version or runid this service runs (empty: the newest).",
 }
+VERSIONS_JSON_SCHEMA = {
+    "oneOf": [
+        {"const": ALL_VERSIONS},
+        {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_VERSIONS,
+            "items": {"type": "string", "pattern": "^[0-9A-Za-z._:-]{1,64}$"},
+        },
+        {"type": "null"},
+    ],
+    "description": 'Several builds to run at: "all", or a list of versions (not with version).',
+}
 
 
 class RunRequestSchema(Schema):
@@ -338,6 +375,7 @@ class RunRequestSchema(Schema):
         error_messages={"null": "must be an object", "type": "must be an object"},
     )
     version = VersionField(load_default=None, allow_none=True, metadata=VERSION_JSON_SCHEMA)
+    versions = VersionsField(load_default=None, allow_none=True, metadata=VERSIONS_JSON_SCHEMA)
     fast = StrictBoolean(load_default=False)
     # Sent by Skia Fiddle's own web client on every run; accepted so it keeps working, and ignored
     # (naming a fiddle is `POST /_/name`).
@@ -366,7 +404,12 @@ def parse_run_request(payload: object) -> RunRequestData:
         reasons = _in_body_order(_flatten(err.messages, ""), body)
         reasons = {renames.get(path, path): why for path, why in reasons.items()}
         raise InvalidRequest(_sentence(reasons), reasons) from None
-    return RunRequestData(data["code"], data["options"], data["version"], data["fast"])
+    if data["version"] is not None and data["versions"] is not None:
+        reasons = {"versions": ["cannot be given with version: one or the other"]}
+        raise InvalidRequest("Give version (one build) or versions (several), not both.", reasons)
+    return RunRequestData(
+        data["code"], data["options"], data["version"], data["fast"], data["versions"]
+    )
 
 
 def _lift_legacy_options(payload: dict[Any, Any]) -> tuple[dict[Any, Any], dict[str, str]]:

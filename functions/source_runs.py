@@ -113,6 +113,28 @@ class SourceRuns:
             self._lose(source, fiddle_hash, runid)
         self.on_step("committed")
 
+    def store_failure(
+        self,
+        fiddle_hash: str,
+        runid: str,
+        errors: tuple[tuple[str, ...], str],
+        source: SourceRef | None,
+    ) -> None:
+        """Record a failed run's errors (compile errors, runtime error) for the pages. A run of
+        an image registers first, like a stored run, so that deleting the image withdraws the
+        record with everything else of the run; if the image went meanwhile, nothing stays."""
+        compile_errors, runtime_error = errors
+        if source is None:
+            self.fiddles.save_failure(fiddle_hash, runid, compile_errors, runtime_error, None)
+            return
+        self._register(source.id, fiddle_hash, runid)
+        try:
+            self._check(source, fiddle_hash, runid)
+            self.fiddles.save_failure(fiddle_hash, runid, compile_errors, runtime_error, source)
+            self._check(source, fiddle_hash, runid)
+        except SourceWithdrawn:
+            pass  # _lose removed what was written: the failure is still answered, not recorded
+
     def _check(self, source: SourceRef, fiddle_hash: str, runid: str) -> None:
         if self.fiddles.source_generation(source.id) != source.generation:
             self._lose(source, fiddle_hash, runid)

@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from runner_vm.builds.catalog import DEFAULT_BUILDS_DIR
 from runner_vm.policy import DEFAULT_POLICY_PATH, load_policy
 from runner_vm.sandbox.base import SandboxUnavailable
-from runner_vm.service.pool import default_pool_size
+from runner_vm.service.pool import HostDied, default_pool_size
 from runner_vm.service.runner import BACKENDS, RunnerService, RunnerSettings
 
 
@@ -23,11 +24,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--sandbox", default="auto", choices=["auto", *BACKENDS],
         help="sandbox backend; auto picks the strongest that works here",
     )  # fmt: skip
-    parser.add_argument("--hosts", type=int, default=default_pool_size(), help="warm sandbox hosts")
+    parser.add_argument(
+        "--hosts", type=int, default=default_pool_size(), help="warm sandbox hosts of HEAD"
+    )
     parser.add_argument("--max-waiting", type=int, default=16, help="runs that may queue")
     parser.add_argument(
         "--policy", type=Path, default=DEFAULT_POLICY_PATH, help="sandbox policy file"
     )
+    add_builds_dir(parser)
+    parser.add_argument(
+        "--warm-builds", type=int, default=2,
+        help="builds besides HEAD kept warm at most, least recently used out first (2)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--build-hosts", type=int, default=2, help="warm hosts of each build besides HEAD (2)"
+    )
+
+
+def add_builds_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--builds-dir", type=Path, default=None,
+        help=f"where the Skia builds are (FIDDLE_BUILDS_DIR, else ./{DEFAULT_BUILDS_DIR})",
+    )  # fmt: skip
+
+
+def builds_dir(args: argparse.Namespace) -> Path:
+    """--builds-dir, else FIDDLE_BUILDS_DIR, else ./data/builds: read in this one place."""
+    if args.builds_dir is not None:
+        return Path(args.builds_dir)
+    return Path(os.environ.get("FIDDLE_BUILDS_DIR", "") or DEFAULT_BUILDS_DIR)
 
 
 def run_runner(args: argparse.Namespace) -> int:
@@ -37,25 +62,40 @@ def run_runner(args: argparse.Namespace) -> int:
     from runner_vm.service.server import create_runner_app
 
     settings = RunnerSettings(
-        backend=args.sandbox, pool_size=args.hosts, max_waiting=args.max_waiting
+        backend=args.sandbox,
+        pool_size=args.hosts,
+        max_waiting=args.max_waiting,
+        builds_dir=builds_dir(args),
+        build_hosts=args.build_hosts,
+        warm_builds=args.warm_builds,
     )
+    if min(args.hosts, args.build_hosts) < 1 or args.warm_builds < 0:
+        print("fiddle runner: --hosts and --build-hosts must be 1 or more, --warm-builds 0 or "
+              "more", file=sys.stderr)  # fmt: skip
+        return 2
     try:
         runner = RunnerService(settings, load_policy(args.policy))
-    except SandboxUnavailable as why:
+    except (SandboxUnavailable, ValueError) as why:
         print(f"fiddle runner: {why}", file=sys.stderr)
         return 2
-    runner.start()
+    try:
+        runner.start()
+    except HostDied as why:
+        print(f"fiddle runner: {why}", file=sys.stderr)
+        runner.stop()
+        return 2
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    print(f"fiddle runner: sandbox {runner.backend.name!r}, listening on {args.host}:{args.port}",
-          file=sys.stderr, flush=True)  # fmt: skip
+    print(f"fiddle runner: sandbox {runner.backend.name!r}, HEAD {runner.build.runid}, "
+          f"listening on {args.host}:{args.port}", file=sys.stderr, flush=True)  # fmt: skip
     try:
         verifier = make_verifier(
             os.environ.get("FIDDLE_RUNNER_SECRET", ""),
             os.environ.get("FIDDLE_RUNNER_AUDIENCE", ""),
             os.environ.get("FIDDLE_RUNNER_CALLER", ""),
         )
+        threads = settings.warm().most_hosts() + args.max_waiting + 2
         serve(create_runner_app(runner, verifier), host=args.host, port=args.port,
-              threads=args.hosts + args.max_waiting + 2, _quiet=True)  # fmt: skip
+              threads=threads, _quiet=True)  # fmt: skip
     finally:
         runner.stop()
     return 0

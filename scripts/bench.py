@@ -5,12 +5,16 @@ through HTTP (warm sandbox), a cached run, an image GET; then runs per second at
 concurrencies, of sandboxed runs straight to the runner and of new runs through `/_/run` (run and
 store); then the serving table (scripts/bench_serving.py): requests per second of stored outputs,
 fiddle JSON and source images at 1 to 16 connections beside a bare Flask handler (`--serving-only`
-prints only that). Everything runs on loopback against a runner and a `fiddle serve` started here.
+prints only that); then, with the Skia builds of `--builds-dir` (the default ones), a warm run's p50
+at each build, what a cold build start costs, runs per second with every build warm, and the memory
+of each warm host (from /proc/<pid>/smaps_rollup; `--builds-only` prints only those). Everything
+runs on loopback against runners and a `fiddle serve` started here.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import http.client
 import json
 import os
@@ -32,7 +36,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scripts.bench_serving import report_serving  # noqa: E402
-from tests.conftest import free_port, runner_process, wait_until_healthy  # noqa: E402
+from tests.conftest import (  # noqa: E402
+    DEFAULT_BUILDS,
+    free_port,
+    runner_process,
+    wait_until_healthy,
+)
 
 DRAW = """
 def draw(canvas):
@@ -224,7 +233,16 @@ def main() -> None:
     parser.add_argument("--serve-seconds", type=float, default=2.0, help="each serving window")
     parser.add_argument("--serve-rounds", type=int, default=3, help="serving rounds (median)")
     parser.add_argument("--serving-only", action="store_true", help="only the serving table")
+    parser.add_argument("--builds-dir", type=Path, default=DEFAULT_BUILDS)
+    parser.add_argument("--builds-only", action="store_true", help="only the builds' numbers")
     args = parser.parse_args()
+    if not args.builds_only:
+        service_and_runner(args)
+    if not args.serving_only:
+        builds_benchmarks(args)
+
+
+def service_and_runner(args: argparse.Namespace) -> None:
     if not args.serving_only:
         report("floor, in-process, no sandbox", floor(args.count))
         report("cold `python draw.py` process", cold(max(5, args.count // 6)))
@@ -363,6 +381,159 @@ def report_throughput(what: str, windows: list[dict[int, Window]]) -> None:
         f"  (median of {rounds} rounds; range {per_run[0]:.2f}-{per_run[-1]:.2f})",
         flush=True,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Skia builds
+
+
+def builds_benchmarks(args: argparse.Namespace) -> None:
+    from runner_vm.builds.catalog import BuildsDir
+
+    builds = BuildsDir(args.builds_dir).builds()
+    if len(builds) < 2:
+        print(f"builds: skipped, {args.builds_dir} has {len(builds)} builds "
+              "(scripts/setup installs the default ones)", flush=True)  # fmt: skip
+        return
+    runids = sorted((build.runid for build in builds), reverse=True)
+    count = max(20, args.count // 2)
+    warm = ("--build-hosts", "2", "--warm-builds", str(len(runids)))
+    with runner_process(args.sandbox, args.hosts, stderr=subprocess.DEVNULL,
+                        builds_dir=args.builds_dir, extra=warm) as url:  # fmt: skip
+        connection = connect(url)
+        for runid in runids:
+            for _ in range(5):
+                build_run(connection, runid)
+            samples = timed(functools.partial(build_run, connection, runid), count)
+            report(f"warm run at {runid}", samples)
+        window = measured_window(url, every_build(runids), 4, count * 2)
+        rate, cores = window.rate()
+        print(f"{'runs/s, every build warm, concurrency 4:':<46}{rate:7.1f}"
+              f"  ({cores:.2f} cores busy, builds in turn)", flush=True)  # fmt: skip
+        report_memory(host_memory(os.getpid()))
+    cold = ("--build-hosts", "1", "--warm-builds", "0")
+    with runner_process(args.sandbox, 1, stderr=subprocess.DEVNULL,
+                        builds_dir=args.builds_dir, extra=cold) as url:  # fmt: skip
+        connection = connect(url)
+        oldest = runids[-1]
+        samples = timed(lambda: cold_start(connection, oldest), max(8, count // 3))
+        report(f"cold build start + run, {oldest}", samples)
+
+
+def build_run(connection: http.client.HTTPConnection, runid: str) -> None:
+    from fiddle_protocol.messages import RunRequest
+
+    request = RunRequest(str(uuid.uuid4()), unique_code(), build=runid)
+    succeeded(json.loads(fetch(connection, "POST", "/run", request.to_bytes().decode())))
+
+
+def every_build(runids: list[str]) -> OneRun:
+    turn = iter(range(1 << 62))
+
+    def one_run(connection: http.client.HTTPConnection) -> None:
+        build_run(connection, runids[next(turn) % len(runids)])
+
+    return one_run
+
+
+def cold_start(connection: http.client.HTTPConnection, runid: str) -> None:
+    """A run at a build that is not warm (with --warm-builds 0 its hosts start for the run and
+    stop after it: wait until they have)."""
+    build_run(connection, runid)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        builds = json.loads(fetch(connection, "GET", "/version"))["builds"]
+        if not any(build["warm"] for build in builds if build["runid"] == runid):
+            return
+        time.sleep(0.05)
+
+
+@dataclass(frozen=True)
+class HostMemory:
+    build: str
+    rss_mib: float  # the host process alone
+    pss_mib: float  # host, zygote and spare child: each page shared by n processes counts 1/n
+    private_mib: float  # the tree's pages no other process maps: gone with the host
+
+
+def host_memory(ancestor: int) -> list[HostMemory]:
+    """Every sandbox host below `ancestor`, with its build (the source of its /opt/fiddle/build
+    bind, from its mountinfo) and the memory of its tree (host, zygote, spare child)."""
+    parents = process_parents()
+    found = []
+    for pid in parents:
+        command = _read(f"/proc/{pid}/cmdline")
+        program = Path(command.split(b"\0")[0].decode(errors="replace")).name
+        if b"\0runner_vm.host\0" not in command or not program.startswith("python"):
+            continue  # not a host (its container's launcher names it too)
+        if (
+            not _descends(pid, ancestor, parents)
+            or _read(f"/proc/{parents[pid]}/cmdline") == command
+        ):
+            continue  # another's, or a zygote or child (a fork of its host: counted with it)
+        tree = [pid, *(p for p in parents if _descends(p, pid, parents))]
+        rollups = [smaps_rollup(p) for p in tree]
+        found.append(HostMemory(
+            build_of(pid),
+            rollups[0].get("Rss", 0) / 1024,
+            sum(r.get("Pss", 0) for r in rollups) / 1024,
+            sum(r.get("Private_Clean", 0) + r.get("Private_Dirty", 0) for r in rollups) / 1024,
+        ))  # fmt: skip
+    return found
+
+
+def process_parents() -> dict[int, int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
+            except OSError:
+                continue
+    return parents
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError:
+        return b""
+
+
+def smaps_rollup(pid: int) -> dict[str, int]:
+    """The kB counts of /proc/<pid>/smaps_rollup."""
+    counts = {}
+    for line in _read(f"/proc/{pid}/smaps_rollup").decode().splitlines()[1:]:
+        key, _, value = line.partition(":")
+        if value.strip().endswith("kB"):
+            counts[key] = int(value.split()[0])
+    return counts
+
+
+def build_of(pid: int) -> str:
+    for line in _read(f"/proc/{pid}/mountinfo").decode().splitlines():
+        fields = line.split()
+        if len(fields) > 4 and fields[4].endswith("/build"):
+            return Path(fields[3]).name
+    return "?"
+
+
+def report_memory(hosts: list[HostMemory]) -> None:
+    by_build: dict[str, list[HostMemory]] = {}
+    for host in hosts:
+        by_build.setdefault(host.build, []).append(host)
+    for build, found in sorted(by_build.items(), reverse=True):
+        pss = statistics.median(h.pss_mib for h in found)
+        private = statistics.median(h.private_mib for h in found)
+        rss = statistics.median(h.rss_mib for h in found)
+        label = f"memory per warm host, {build}:"
+        print(
+            f"{label:<46}private {private:5.1f} MiB  Pss {pss:5.1f} MiB  host Rss {rss:5.1f}"
+            f" MiB  (median of {len(found)} hosts; host + zygote + spare child)",
+            flush=True,
+        )
 
 
 def cpu_per_run_ms(windows: Iterable[Window]) -> float:

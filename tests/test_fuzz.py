@@ -10,7 +10,8 @@ requests with a 4xx, and honour its declared authentication. Every JSON error is
 schema-valid request is accepted, since the document cannot say every rule (that a Skia
 version exists, that a url parses, that bytes are an image).
 
-Bounded for the suite (FUZZ_EXAMPLES, 10 by default: about 330 cases, 11 to 60 s here); `nox -s fuzz` runs it long.
+Bounded for the suite (FUZZ_EXAMPLES, 10 by default: about 330 cases, 11 to 60 s here);
+`nox -s fuzz` runs it long.
 """
 
 from __future__ import annotations

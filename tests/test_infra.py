@@ -396,6 +396,8 @@ def _url_map_target(routes: dict[str, list[str]], path: str) -> str | None:
         "/e/@a/results",
         "/_/sources",
         "/_/sourcesx",
+        "/_/builds",
+        "/ai/r/" + "0" * 32 + "/diff/r2.png",
         "/_/nothing",
         "/_/name/x",
         "/_/named/x",
@@ -622,6 +624,21 @@ def test_systemd_unit_settings() -> None:
         "UMask",
     }
     assert not breaking & {key.split(".", 1)[1] for key in settings}
+
+
+def test_the_runner_vm_installs_the_default_builds_where_its_runner_looks() -> None:
+    """The start-up script adds the default builds (smoke-rendered under nspawn, as the runner
+    runs) before it (re)starts the runner, in the directory the unit gives the runner."""
+    script = STARTUP.read_text()
+    where = re.search(r"^readonly BUILDS_DIR=(\S+)$", script, re.MULTILINE)
+    assert where is not None
+    assert _unit_settings()["Service.Environment"].count(f"FIDDLE_BUILDS_DIR={where.group(1)}") == 1
+    assert (
+        '"$VENV/bin/fiddle" builds add --defaults --builds-dir "$BUILDS_DIR" --sandbox nspawn'
+        in script
+    )
+    main = script[script.index("main() {") :]
+    assert main.index("install_builds") < main.index("systemctl restart")
 
 
 def test_systemd_unit_verifies(tmp_path: Path) -> None:

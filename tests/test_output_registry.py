@@ -150,7 +150,7 @@ def test_names_suffixes_and_labels_are_unique() -> None:
 def registry_words() -> list[str]:
     """What would give away a second list of outputs: stored names and the URL suffixes that
     cannot occur in any other text (".pdf" can: a download is named fiddle.pdf)."""
-    outputs = (*registry.DRAW_OUTPUTS, *registry.IMAGE_OUTPUTS)
+    outputs = (*registry.DRAW_OUTPUTS, *registry.IMAGE_OUTPUTS, *registry.DIFF_OUTPUTS)
     return [o.stored for o in outputs] + [o.suffix for o in outputs if o.suffix.startswith("_")]
 
 

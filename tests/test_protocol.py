@@ -20,15 +20,25 @@ from fiddle_protocol.messages import (
     RunResult,
 )
 from fiddle_protocol.options import FiddleOptions
+from fiddle_protocol.versions import BuildInfo
 from runner_vm.policy import load_policy
 
 LIMITS = load_policy().limits
-REQUEST = RunRequest("u", "print(1)", FiddleOptions(width=64, text_only=True), b"\x89PNG")
+REQUEST = RunRequest(
+    "u", "print(1)", FiddleOptions(width=64, text_only=True), b"\x89PNG",
+    build="2025-06-08T01:46:56Z-87.9", compare_png=b"\x89PNG2",
+)  # fmt: skip
 RESULT = RunResult(
     "u", "r", (CompileError("bad", 1, 2),), "memory limit of 1 GiB exceeded", "é\n",
     {"cpu.png": b"\x89PNG", "txt.txt": b"\xc3\xa9\n"}, 4.5, Limit("memory", 1024, "MiB"),
 )  # fmt: skip
-INFO = RunnerInfo("r", "144.1", "nspawn", 6, busy=1, waiting=2, turned_away=3)
+BUILDS = (
+    BuildInfo("2026-10-20T09:47:00Z-144.1", "144.1", "2026-10-20T09:47:00Z", True, True, 6),
+    BuildInfo("2025-06-08T01:46:56Z-87.9", "87.9", "2025-06-08T01:46:56Z", False, True, 2),
+)
+INFO = RunnerInfo(
+    "r", "144.1", "nspawn", 8, busy=1, waiting=2, turned_away=3, builds=BUILDS, warm_builds=2
+)
 
 
 def test_each_message_reads_back_what_it_wrote() -> None:
@@ -38,7 +48,7 @@ def test_each_message_reads_back_what_it_wrote() -> None:
     assert RunRequest.from_json(RunRequest("u", "").to_json()).options == FiddleOptions()
 
 
-@pytest.mark.parametrize("version", [1, 3, None, "2", True])
+@pytest.mark.parametrize("version", [1, 2, 4, None, "3", True])
 @pytest.mark.parametrize("message", [REQUEST.to_json(), RESULT.to_json(), INFO.to_json()])
 def test_another_protocol_version_is_refused_saying_so(
     message: dict[str, Any], version: Any
@@ -92,6 +102,9 @@ def test_a_malformed_result_is_a_protocol_error(message: bytes, why: str) -> Non
         ({"options": {"height": None}}, "the options are not valid fiddle options"),
         ({"code": 5}, "code must be of type str"),
         ({"source_png": "not base64!"}, "invalid base64"),
+        ({"compare_png": "not base64!"}, "invalid base64"),
+        ({"build": None}, "build must be of type str"),
+        ({"build": 87}, "build must be of type str"),
     ],
 )
 def test_a_malformed_request_is_a_protocol_error(fields: dict[str, Any], why: str) -> None:
@@ -100,9 +113,30 @@ def test_a_malformed_request_is_a_protocol_error(fields: dict[str, Any], why: st
 
 
 def test_runner_info_refuses_counts_that_are_not_counts() -> None:
-    for key in ("busy", "waiting", "turned_away"):
+    for key in ("busy", "waiting", "turned_away", "warm_builds"):
         with pytest.raises(ProtocolError, match=f"{key} must be of type int"):
             RunnerInfo.from_json({**INFO.to_json(), key: "1"})
+
+
+@pytest.mark.parametrize(
+    "builds, why",
+    [
+        ({}, "builds must be of type list"),
+        ([5], "a build must be an object"),
+        ([{"runid": "r", "skia_python": "1"}], "runid, skia_python and released must be strings"),
+        ([{**BUILDS[0].to_json(), "head": "yes"}], "head and warm must be booleans"),
+        ([{**BUILDS[0].to_json(), "hosts": 1.5}], "its hosts an integer"),
+    ],
+)
+def test_runner_info_refuses_builds_that_are_not_builds(builds: Any, why: str) -> None:
+    with pytest.raises(ProtocolError, match=why):
+        RunnerInfo.from_json({**INFO.to_json(), "builds": builds})
+
+
+def test_a_runner_info_without_builds_still_reads() -> None:
+    """Fields grow with defaults: an answer that names no builds reads as none."""
+    older = {k: v for k, v in INFO.to_json().items() if k not in ("builds", "warm_builds")}
+    assert RunnerInfo.from_json(older).builds == ()
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,7 @@ def runner_runs(runner_url: str) -> float:
     return 0.0
 
 
-def test_compile_error_reports_line_and_column_and_stores_only_code(
+def test_compile_error_reports_line_and_column_and_stores_code_and_errors_only(
     client: Any, data_dir: Path
 ) -> None:
     code = "def draw(canvas):\n    x = (1 +\n"
@@ -134,9 +135,13 @@ def test_compile_error_reports_line_and_column_and_stores_only_code(
     assert body["runtime_error"] == ""
     [error] = body["compile_errors"]
     assert error["line"] == 2 and error["col"] >= 1 and "SyntaxError" in error["text"]
-    # The code, and the alias of its Skia-form hash.
+    # The code, the alias of its Skia-form hash, and the errors at that build: no run.
     alias = f"alias/{skia_hash(code, FiddleOptions())}"
-    assert stored_names(data_dir) == [alias, f"fiddle/{body['fiddleHash']}/draw.py"]
+    digest, runid = body["fiddleHash"], body["runid"]
+    failure = f"fiddle/{digest}/{runid}/failed.json"
+    assert stored_names(data_dir) == [alias, failure, f"fiddle/{digest}/draw.py"]
+    record = json.loads(LocalBlobStore(data_dir / "blobs").read(failure).data)
+    assert record == {"compile_errors": [error["text"]], "runtime_error": "", "source": 0}
     page = client.get(f"/c/{body['fiddleHash']}")
     assert page.status_code == 200 and b"no stored result" in page.data
     # Compiler style, which Skia's fiddle-sk recognises by its "error:".
@@ -159,9 +164,10 @@ def test_runtime_error_shows_only_the_users_frames(client: Any, data_dir: Path) 
     assert 'File "draw.py", line 2, in helper' in error
     assert error.endswith("ZeroDivisionError: division by zero")
     assert "runner_vm" not in error and "execute.py" not in error
-    digest = answer.json["fiddleHash"]
+    digest, runid = answer.json["fiddleHash"], answer.json["runid"]
     alias = f"alias/{skia_hash(code, FiddleOptions())}"
-    assert stored_names(data_dir) == [alias, f"fiddle/{digest}/draw.py"]
+    failure = f"fiddle/{digest}/{runid}/failed.json"
+    assert stored_names(data_dir) == [alias, failure, f"fiddle/{digest}/draw.py"]
 
 
 def test_missing_draw_function_is_a_runtime_error(client: Any) -> None:

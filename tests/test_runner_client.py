@@ -13,7 +13,7 @@ import pytest
 from flask import Flask, jsonify
 from werkzeug.serving import make_server
 
-from fiddle_protocol.messages import RunRequest
+from fiddle_protocol.messages import PROTOCOL_VERSION, RunRequest
 from functions.runner_client import HttpRunnerClient, RunnerUnavailable
 
 OLD_INFO = {"protocol": 1, "runid": "r", "skia_python": "87.9", "sandbox": "nspawn", "hosts": 1}
@@ -45,7 +45,7 @@ def refused(caplog: pytest.LogCaptureFixture, action: Any) -> str:
     ):
         action()
     logged = " ".join(record.getMessage() for record in caplog.records)
-    assert "the message is protocol version 1, this side speaks 2" in logged
+    assert f"the message is protocol version 1, this side speaks {PROTOCOL_VERSION}" in logged
     return str(error.value)
 
 
@@ -75,8 +75,6 @@ FORGED_OUTPUTS = {
 def forging_runner(request: pytest.FixtureRequest) -> Iterator[str]:
     """A runner of this protocol whose answers carry forged outputs (a compromised host)."""
     import base64
-
-    from fiddle_protocol.messages import PROTOCOL_VERSION
 
     forged = {name: base64.b64encode(data).decode() for name, data in request.param.items()}
     result = {**OLD_RESULT, "protocol": PROTOCOL_VERSION, "outputs": forged}

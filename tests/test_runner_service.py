@@ -133,10 +133,10 @@ def test_a_request_of_another_protocol_version_is_refused_saying_so() -> None:
         version = requests.get(f"{url}/version", timeout=10).json()
     assert answer.status_code == 400
     assert answer.json()["error"] == (
-        "Bad protocol message: the message is protocol version 1, this side speaks 2: the "
+        "Bad protocol message: the message is protocol version 1, this side speaks 3: the "
         "functions and the runners must be deployed together."
     )
-    assert RunnerInfo.from_json(version).protocol == PROTOCOL_VERSION == 2
+    assert RunnerInfo.from_json(version).protocol == PROTOCOL_VERSION == 3
 
 
 def test_a_failing_hook_does_not_fail_the_run(runner: RunnerService) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from fiddle_protocol.messages import RunResult
+from fiddle_protocol.messages import PROTOCOL_VERSION, RunResult
 from functions.services import services
 from functions.storage.blobstore import BlobStore
 from functions.text import clean_result, decode_text, valid_text, valid_utf8
@@ -94,7 +94,7 @@ def test_every_text_field_of_a_runner_answer_is_cleaned() -> None:
     """Compile errors come from the runner too; no real program can put a surrogate in one (the
     code is refused first), so the runner's answer is built by hand here."""
     raw = {
-        "protocol": 2, "run_uuid": "u", "runid": "r", "duration_ms": 1,
+        "protocol": PROTOCOL_VERSION, "run_uuid": "u", "runid": "r", "duration_ms": 1,
         "compile_errors": [{"text": "bad \ud800 token", "line": 1, "col": 2}],
         "runtime_error": "oops \udfff", "text": "\udc80",
         "outputs": {"txt.txt": "/+0=", "cpu.png": "iVBORw=="},

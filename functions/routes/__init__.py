@@ -12,6 +12,7 @@ def blueprints() -> tuple[FiddleBlueprint, ...]:
 
     return (
         api.blueprint,
+        api.builds_blueprint,
         api.health_blueprint,
         api.unknown_api_blueprint,
         pages.blueprint,

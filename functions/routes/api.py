@@ -1,4 +1,4 @@
-"""The JSON API: POST /_/run, /healthz, and every other /_/ address."""
+"""The JSON API: POST /_/run, GET /_/builds, /healthz, and every other /_/ address."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ from typing import Any
 
 from flask import jsonify
 
-from functions.api_schemas import HealthSchema, LegacyRunRequestSchema, RunAnswerSchema
+from functions import errors
+from functions.api_schemas import (
+    BuildsSchema,
+    HealthSchema,
+    LegacyRunRequestSchema,
+    RunAnswerSchema,
+    SeveralRunsAnswerSchema,
+)
 from functions.apidoc import Answer, Body, Link, documented
 from functions.clients import client_keys
 from functions.inputs import json_body
@@ -33,6 +40,21 @@ EXAMPLE_CODE = """def draw(canvas):
     canvas.drawCircle(128, 128, 60, skia.Paint(AntiAlias=True, Color=skia.ColorBLUE))
     print("a blue circle")
 """
+# The Skia builds a fiddle can run at (any origin may ask, as for /_/run).
+builds_blueprint = FiddleBlueprint(
+    "builds",
+    __name__,
+    policy=RoutePolicy(
+        kind=Kind.API,
+        target="pages",
+        paths=("/_/builds",),
+        json_errors=True,
+        cors=True,
+        framing=Framing.DENY,
+    ),
+)
+PUBLIC_BUILD_FIELDS = ("runid", "skia_python", "milestone", "released", "head")
+NO_BUILDS = "No runner is available to say which Skia builds there are; try again shortly."
 health_blueprint = FiddleBlueprint(
     "health",
     __name__,
@@ -66,8 +88,10 @@ unknown_api_blueprint = FiddleBlueprint(
     "Run a fiddle (or answer it from storage)",
     Answer(
         200,
-        "The run: its hash, runid, errors and printed text.",
+        "The run: its hash, runid, errors and printed text; with `versions`, one such run per "
+        "build (newest first) under `runs`.",
         RunAnswerSchema,
+        alternatives=(SeveralRunsAnswerSchema,),
         links=(
             Link("FiddleJson", "fiddle_json.fiddle_json", {"reference": HASH}),
             Link("Results", "fiddle_json.fiddle_results", {"reference": HASH}),
@@ -100,6 +124,24 @@ def run() -> Any:
     # Any content type: Skia Fiddle's own client does not always say application/json.
     answer = services().runs.run(json_body(), client_keys())
     return jsonify(answer.to_json())
+
+
+@builds_blueprint.get("/_/builds")
+@documented(
+    "The Skia builds a fiddle can run at",
+    Answer(200, "Every build, newest first, and which one is HEAD.", BuildsSchema),
+    errors=(503,),
+)
+def builds() -> Any:
+    """Every build, newest first: `{"head": runid, "builds": [{"runid", "skia_python",
+    "milestone", "released", "head"}]}`; `version` in /_/run takes HEAD, `m<milestone>`,
+    a skia_python version or a runid."""
+    try:
+        found = services().runner.builds()
+    except RunnerUnavailable as down:
+        raise errors.Unavailable(NO_BUILDS, retry_after=down.retry_after) from down
+    listed = [{key: build.to_json()[key] for key in PUBLIC_BUILD_FIELDS} for build in found]
+    return jsonify(head=found[0].runid if found else None, builds=listed)
 
 
 @health_blueprint.get("/healthz")

@@ -1,4 +1,6 @@
-"""Outputs by content hash: /i/ (the newest run) and /ai/<runid>/ (one particular run).
+"""Outputs by content hash: /i/ (the newest run), /ai/<runid>/ (one particular run), and
+/ai/<runid>/<hash>/diff/<runid2>.png (the difference of two runs' rasters, once the fiddle
+page's compare view has computed it).
 
 Every answer carries an ETag naming the run, the fiddle and the output (a run's outputs never
 change once stored), and a request whose If-None-Match holds it is answered 304 without reading
@@ -20,7 +22,7 @@ from flask import Response, abort, request
 
 from fiddle_protocol.checks import pdf_actions
 from fiddle_protocol.outputs import DRAW_OUTPUTS, Output, by_suffix
-from functions.apidoc import Answer, documented
+from functions.apidoc import REFERENCE, Answer, documented
 from functions.fiddles import FiddleRepository, StoredRun
 from functions.routing import FiddleBlueprint, Framing, Kind, RoutePolicy
 from functions.services import services
@@ -96,6 +98,26 @@ def run_output(runid: str, filename: str) -> Any:
     # fiddle); a name can be moved to another fiddle.
     lasting = IMMUTABLE if not reference.startswith("@") else BRIEFLY
     return _send(fiddles, digest, run, output, lasting)
+
+
+@blueprint.get("/ai/<runid>/<reference>/diff/<other>.png")
+@documented(
+    "The difference of the rasters of two builds' runs, once the compare view has made it",
+    Answer(200, "The difference as a PNG.", media_type="image/png"),
+    errors=(404,),
+    path={"reference": REFERENCE, "runid": RUNID, "other": RUNID},
+)
+def diff_image(runid: str, reference: str, other: str) -> Any:
+    """Stored under the older run: the address names that one first."""
+    if other <= runid:
+        abort(404)
+    fiddles = services().fiddles
+    found = fiddles.lookup(reference, lambda digest: fiddles.diff(digest, runid, other))
+    if found is None:
+        abort(404)
+    response = Response(found[1].data, content_type="image/png")
+    response.headers["Cache-Control"] = IMMUTABLE if not reference.startswith("@") else BRIEFLY
+    return response
 
 
 def _split_or_404(filename: str) -> tuple[str, Output]:

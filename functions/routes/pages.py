@@ -19,13 +19,24 @@ from typing import Any
 
 from flask import abort, current_app, jsonify, render_template, request
 
-from fiddle_protocol import outputs as registry
 from fiddle_protocol.options import FiddleOptions
 from functions.api_schemas import FiddleJsonSchema
 from functions.apidoc import REFERENCE, Answer, Query, documented, page
+from functions.buildviews import (
+    BuildRow,
+    CompareView,
+    ShownOutput,
+    build_rows,
+    compare_pair,
+    compare_view,
+    pick,
+    service_builds,
+    shown_outputs,
+)
 from functions.bundles import missing_bundles
+from functions.clients import client_keys
 from functions.errors import InvalidInput
-from functions.fiddles import StoredFiddle, StoredRun
+from functions.fiddles import StoredFailure, StoredFiddle, StoredRun
 from functions.links import public_base_url
 from functions.routing import Csp, FiddleBlueprint, Framing, Kind, RoutePolicy
 from functions.services import services
@@ -107,28 +118,6 @@ def draw(canvas):
 """
 
 
-@dataclass(frozen=True)
-class ShownOutput:
-    """One output of the shown run, as pages and /e/<hash> show it: the registry's entry
-    (fiddle_protocol/outputs.py) and the URL of this run's copy."""
-
-    output: registry.Output
-    url: str  # under /ai/<runid>/, which names the run
-
-    def to_json(self) -> dict[str, str]:
-        output = self.output
-        return {
-            "name": output.name,
-            "stored": output.stored,
-            "url": self.url,
-            "label": output.label,
-            "title": output.title,
-            "kind": output.kind.value,
-            "mime": output.mime,
-            "suffix": output.suffix,
-        }
-
-
 @dataclass
 class FiddleView:
     reference: str
@@ -139,6 +128,12 @@ class FiddleView:
     notices: list[str] = field(default_factory=list)
     # The fiddle names a source image that an admin has since deleted.
     source_removed: bool = False
+    # Every build of the service or of the fiddle (buildviews.py), newest first; the one shown
+    # (the newest run's, or the one `?version=` asked for); its failure when it has no run.
+    builds: list[BuildRow] = field(default_factory=list)
+    selected: BuildRow | None = None
+    failure: StoredFailure | None = None
+    compare: CompareView | None = None
 
     @property
     def urls(self) -> dict[str, str]:
@@ -173,29 +168,49 @@ class FiddleView:
             "outputList": [shown.to_json() for shown in self.shown],
             "notices": self.notices,
             "sourceRemoved": self.source_removed,
+            "builds": [row.to_json() for row in self.builds],
         }
 
 
-def load_view(reference: str) -> FiddleView:
-    fiddles = services().fiddles
-    digest, fiddle = fiddles.lookup(reference, fiddles.load) or abort(404)
-    run = fiddles.newest_run(digest)
-    view = FiddleView(reference, fiddle, run)
-    if run:
-        view.shown = _shown_outputs(digest, run)
+def load_view(reference: str, version: str | None = None) -> FiddleView:
+    """The fiddle with its newest run, or with its run at the build `version` names (a 400
+    naming the builds there are when none is)."""
+    built = services()
+    digest, fiddle = built.fiddles.lookup(reference, built.fiddles.load) or abort(404)
+    states = built.fiddles.build_states(digest)
+    rows = build_rows(digest, states, service_builds(built.runner))
+    view = FiddleView(reference, fiddle, None, builds=rows)
+    if version:
+        view.selected = pick(version, rows)
+        view.run, view.failure = view.selected.run, view.selected.failure
+    else:
+        view.run = built.fiddles.newest_run(digest)
+        shown = view.run.runid if view.run else None
+        view.selected = next((row for row in rows if row.runid == shown), None)
+    if view.run:
+        view.shown = shown_outputs(digest, view.run)
     source = fiddle.options.source
-    view.source_removed = bool(source) and not fiddles.source_exists(source)
+    view.source_removed = bool(source) and not built.fiddles.source_exists(source)
     view.notices = _notices(fiddle, view.source_removed)
     return view
 
 
-def _shown_outputs(digest: str, run: StoredRun) -> list[ShownOutput]:
-    """The run's outputs, in the registry's order, each with its URL under /ai/<runid>/."""
-    return [
-        ShownOutput(output, f"/ai/{run.runid}/{digest}{output.suffix}")
-        for output in registry.DRAW_OUTPUTS
-        if output.stored in run.outputs
-    ]
+VERSION_QUERY = Query(
+    "version",
+    "A build (HEAD, m87, 87.9 or a runid): that build's run instead of the newest.",
+    {"type": "string", "maxLength": 64},
+)
+COMPARE_QUERY = Query(
+    "compare",
+    "Two builds, A,B: their outputs side by side and the difference of their rasters.",
+    {"type": "string", "maxLength": 130},
+)
+
+
+def _version_argument() -> str | None:
+    """`?version=`: HEAD, m87, 87.9 or a runid; absent or empty: the newest run."""
+    value = request.args.get("version", "").strip()
+    return value or None
 
 
 def _notices(fiddle: StoredFiddle, source_removed: bool) -> list[str]:
@@ -225,8 +240,14 @@ def _page_settings() -> dict[str, Any]:
 @blueprint.get("/")
 @documented("The editor with a new fiddle", page("The editor page."))
 def index() -> Any:
+    all_builds = build_rows("", {}, service_builds(services().runner))
     return render_template(
-        "index.html", view=None, code=DEFAULT_CODE, options=FiddleOptions(), base_url=_base_url()
+        "index.html",
+        view=None,
+        code=DEFAULT_CODE,
+        options=FiddleOptions(),
+        base_url=_base_url(),
+        all_builds=all_builds,
     )
 
 
@@ -234,11 +255,19 @@ def index() -> Any:
 @documented(
     "A fiddle in the editor: its code, options and newest outputs",
     page("The editor page."),
-    errors=(404,),
+    errors=(400, 404),
     path={"reference": REFERENCE},
+    query=(VERSION_QUERY, COMPARE_QUERY),
 )
 def fiddle_page(reference: str) -> Any:
-    view = load_view(reference)
+    """The fiddle; `?version=` shows its outputs at one build, `?compare=A,B` (or `compare`
+    twice) two builds side by side with the difference of their rasters."""
+    view = load_view(reference, _version_argument())
+    pair = request.args.getlist("compare")
+    if pair:
+        view.compare = compare_view(
+            view.fiddle, view.builds, compare_pair(pair), services().comparisons, client_keys()
+        )
     return render_template(
         "fiddle.html",
         view=view,
@@ -246,6 +275,7 @@ def fiddle_page(reference: str) -> Any:
         options=view.fiddle.options,
         source_removed=view.source_removed,
         base_url=_base_url(),
+        all_builds=view.builds,
     )
 
 
@@ -268,7 +298,8 @@ def iframe_page(reference: str) -> Any:
     editor with Run (the <fiddle-embed> element of site/src/embed.js, over the same markup
     rendered here for browsers without JavaScript)."""
     interactive = _iframe_code_flag(request.args.get("code", "0"))
-    return render_template("iframe.html", view=load_view(reference), interactive=interactive)
+    view = load_view(reference, _version_argument())
+    return render_template("iframe.html", view=view, interactive=interactive)
 
 
 def _iframe_code_flag(value: str) -> bool:
@@ -281,11 +312,12 @@ def _iframe_code_flag(value: str) -> bool:
 @documented(
     "A fiddle as JSON",
     Answer(200, "The code, options, newest run and its outputs' URLs.", FiddleJsonSchema),
-    errors=(404,),
+    errors=(400, 404),
     path={"reference": REFERENCE},
+    query=(VERSION_QUERY,),
 )
 def fiddle_json(reference: str) -> Any:
-    view = load_view(reference)
+    view = load_view(reference, _version_argument())
     return jsonify(view.to_json(services().sources.ids()))
 
 
@@ -293,13 +325,15 @@ def fiddle_json(reference: str) -> Any:
 @documented(
     "A fiddle's results area (an HTML fragment), as the editor shows it after a run",
     page("The results markup."),
-    errors=(404,),
+    errors=(400, 404),
     path={"reference": REFERENCE},
+    query=(VERSION_QUERY,),
 )
 def fiddle_results(reference: str) -> Any:
     """The editor page's results area alone (an HTML fragment), which the editor's script shows
-    after a run; like /e/<hash>, any origin may read it."""
-    return render_template("results.html", view=load_view(reference))
+    after a run (at the build of `?version=`, if given); like /e/<hash>, any origin may read
+    it."""
+    return render_template("results.html", view=load_view(reference, _version_argument()))
 
 
 def _base_url() -> str:

@@ -7,6 +7,15 @@
                                          does. A withdrawal marker (metadata `withdrawn`) takes
                                          its place for good when the run's source image is
                                          deleted (functions/source_runs.py)
+    fiddle/<hash>/<runid>/failed.json    the errors of the last run at that build that failed
+                                         (compile errors, runtime error), for the pages to show
+                                         in place of its outputs; no run, and overwritten by the
+                                         next failure
+    fiddle/<hash>/<runid>/diff/<runid2>.png
+                                         the pixel difference of this run's raster output and
+                                         run <runid2>'s, where <runid> sorts before <runid2>
+                                         (stored once per pair); its metadata counts the changed
+                                         pixels (`changed`, `total`)
     source/<id>                          an uploaded source image, as a normalised PNG
     source/lastid.txt                    the largest source id ever used
     thumbnail/<id>/<size>.png            its thumbnails (64, 128 and 256 pixels)
@@ -27,13 +36,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from fiddle_protocol import versions
+
 HASH_RE = re.compile(r"[0-9a-f]{32}")
-RUNID_RE = re.compile(r"[0-9][0-9A-Za-z:.+_-]{0,79}")
+RUNID_RE = versions.RUNID_RE  # the runner names its builds' runs by the same rule
 NAME_RE = re.compile(r"[0-9a-zA-Z_]{1,128}")
 
 FIDDLES = "fiddle/"
 CODE = "draw.py"
 RUN_MARKER = "run.json"
+FAILED = "failed.json"
+DIFFS = "diff/"
 # Metadata key of a withdrawal marker: it says the run was taken back, and why.
 WITHDRAWN = "withdrawn"
 ALIASES = "alias/"
@@ -61,6 +74,16 @@ def output(fiddle_hash: str, runid: str, name: str) -> str:
 
 def run_marker(fiddle_hash: str, runid: str) -> str:
     return output(fiddle_hash, runid, RUN_MARKER)
+
+
+def failure(fiddle_hash: str, runid: str) -> str:
+    return output(fiddle_hash, runid, FAILED)
+
+
+def diff(fiddle_hash: str, runid: str, other: str) -> str:
+    """The difference of two runs' rasters, kept under the run that sorts first (the older)."""
+    first, second = sorted((runid, other))
+    return f"{run_prefix(fiddle_hash, first)}{DIFFS}{second}.png"
 
 
 def source(source_id: int) -> str:

@@ -11,8 +11,8 @@ locals {
     upload = ["/_/upload"]
     admin  = ["/admin", "/admin/*", "/_/source/*", "/_/named/*"]
     pages = [
-      "/_/*", "/_/sources", "/c/*", "/iframe/*", "/e/*", "/i/*", "/ai/*", "/s/*", "/named",
-      "/named/*", "/oembed", "/signin", "/signout", "/healthz", "/openapi.json", "/api",
+      "/_/*", "/_/sources", "/_/builds", "/c/*", "/iframe/*", "/e/*", "/i/*", "/ai/*", "/s/*",
+      "/named", "/named/*", "/oembed", "/signin", "/signout", "/healthz", "/openapi.json", "/api",
     ]
   }
 

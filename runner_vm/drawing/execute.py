@@ -23,7 +23,7 @@ from fiddle_protocol.messages import CompileError, Limit, RunRequest
 from fiddle_protocol.options import FiddleOptions
 from runner_vm import cuts
 from runner_vm.child.refusals import ForbiddenCall
-from runner_vm.drawing import images, render
+from runner_vm.drawing import compare, images, render
 
 USER_FILENAME = "draw.py"
 MAX_FRAMES = 50
@@ -91,6 +91,8 @@ def compile_error(message: str, line: int, col: int) -> CompileError:
 def run(request: RunRequest) -> Outcome:
     if request.task == outputs.DECODE_IMAGE:
         return decode_image(request)
+    if request.task == outputs.DIFF_IMAGES:
+        return diff_images(request)
     compiled = compile_user_code(request.code)
     if isinstance(compiled, CompileError):
         return Outcome(compile_errors=(compiled,))
@@ -117,6 +119,13 @@ def decode_image(request: RunRequest) -> Outcome:
         return Outcome(runtime_error=str(rejected))
     except MemoryError:
         return Outcome(runtime_error="The image needs more memory to decode than is allowed.")
+
+
+def diff_images(request: RunRequest) -> Outcome:
+    try:
+        return Outcome(outputs=compare.diff(request.source_png or b"", request.compare_png or b""))
+    except compare.NotComparable as refused:
+        return Outcome(runtime_error=str(refused))
 
 
 def _with_text(rendered: dict[str, bytes], text: str) -> dict[str, bytes]:

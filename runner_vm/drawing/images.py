@@ -79,9 +79,19 @@ def _thumbnail(image: Any, size: int) -> Any:
     surface = skia.Surface.MakeRaster(skia.ImageInfo.MakeN32Premul(width, height))
     canvas = surface.getCanvas()
     canvas.clear(skia.ColorTRANSPARENT)
-    sampling = skia.SamplingOptions(skia.FilterMode.kLinear, skia.MipmapMode.kLinear)
-    canvas.drawImageRect(image, skia.Rect.MakeWH(width, height), sampling)
+    _draw_smoothly(canvas, image, skia.Rect.MakeWH(width, height))
     return surface.makeImageSnapshot()
+
+
+def _draw_smoothly(canvas: Any, image: Any, rect: Any) -> None:
+    """Linear sampling between linear mipmaps. Skia before m88 (skia-python 87.x, a build the
+    runner serves) has no SamplingOptions; its paint's medium filter quality is the same."""
+    if hasattr(skia, "SamplingOptions"):
+        sampling = skia.SamplingOptions(skia.FilterMode.kLinear, skia.MipmapMode.kLinear)
+        canvas.drawImageRect(image, rect, sampling)
+    else:
+        paint = skia.Paint(FilterQuality=skia.kMedium_FilterQuality)
+        canvas.drawImageRect(image, rect, paint)
 
 
 def _png(image: Any) -> bytes:

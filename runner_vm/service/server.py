@@ -1,6 +1,6 @@
 """The runner service's HTTP face: POST /run with a RunRequest (fiddle_protocol/messages.py), plus
 health, version and metrics. A run's answer is the RunResult's bytes as its sandbox host wrote
-them, sent on unread."""
+them, sent on unread; a run at a build the runner does not have is a 404 naming those it has."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from fiddle_protocol.signing import LoopbackOnly, Verifier
 from runner_vm.service.events import JsonLogHook, MetricsHook
 from runner_vm.service.pool import HostDied, PoolBusy
 from runner_vm.service.runner import RunnerService
+from runner_vm.service.warm import UnknownBuild
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 2
@@ -39,6 +40,9 @@ def create_runner_app(runner: RunnerService, verifier: Verifier | None = None) -
             return jsonify(error=f"Bad protocol message: {error}."), 400
         try:
             result = runner.answer(run_request, body)
+        except UnknownBuild as unknown:
+            # The functions' view of the runner's builds is behind: they read /version again.
+            return jsonify(error=str(unknown)), 404
         except PoolBusy as busy:
             return _unavailable("Every sandbox is busy; try again shortly.", 429, busy.retry_after)
         except HostDied:
