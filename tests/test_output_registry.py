@@ -1,7 +1,7 @@
 """The output registry (fiddle_protocol/outputs.py) is the one place outputs are listed.
 
-Adding an output is one registry entry and its renderer: a fake output registered here (a copy of
-the registry with one more entry, and a renderer for it) is rendered by the runner's drawing code,
+Adding an output is one registry entry and its pass: a fake output registered here (a copy of
+the registry with one more entry, and a pass for it) is rendered by the runner's drawing code,
 passed by the sandbox host's verdict, stored, listed in /e/<hash> JSON and in the results area,
 and served by its suffix, with no other change. A meta-test fails when a stored name or URL suffix
 is written anywhere else in the code, the templates or the editor's scripts.
@@ -32,7 +32,7 @@ from functions.runner_client import RunnerClient
 skia = pytest.importorskip("skia")
 
 from runner_vm.child.main import report  # noqa: E402
-from runner_vm.drawing import execute, render  # noqa: E402
+from runner_vm.drawing import execute, passes, render  # noqa: E402
 from runner_vm.host.collect import ChildReport  # noqa: E402
 from runner_vm.host.exchange import RunHeader  # noqa: E402
 from runner_vm.host.framing import encode  # noqa: E402
@@ -64,9 +64,11 @@ class InProcessRunner(RunnerClient):
 
 @pytest.fixture
 def fake_output(monkeypatch: pytest.MonkeyPatch) -> Iterator[Output]:
-    """The registry with one more output, and its renderer: nothing else."""
+    """The registry with one more output, and its pass: nothing else."""
     monkeypatch.setattr(registry, "DRAW_OUTPUTS", (*registry.DRAW_OUTPUTS, FAKE))
-    monkeypatch.setitem(render.RENDERERS, FAKE.name, render.raster)
+    monkeypatch.setattr(
+        passes, "PASSES", (*passes.PASSES, passes.Pass("fake", FAKE.name, render.raster))
+    )
     yield FAKE
 
 
@@ -77,9 +79,7 @@ def app(tmp_path: Path) -> Flask:
     return application
 
 
-def test_a_new_output_is_one_registry_entry_and_its_renderer(
-    fake_output: Output, app: Flask
-) -> None:
+def test_a_new_output_is_one_registry_entry_and_its_pass(fake_output: Output, app: Flask) -> None:
     client = app.test_client()
     answer = client.post("/_/run", json={"code": DRAW, "options": {"width": 32, "height": 16}})
     assert answer.status_code == 200 and not answer.json["runtime_error"], answer.json
@@ -124,12 +124,13 @@ def test_without_the_entry_the_output_is_refused_everywhere() -> None:
         RunResult.from_json(message)
 
 
-def test_every_drawn_output_has_a_renderer_and_every_renderer_an_output() -> None:
+def test_every_drawn_output_has_a_pass_and_every_pass_an_output() -> None:
     names = {output.name for output in registry.DRAW_OUTPUTS}
-    assert set(render.RENDERERS) <= names
+    assert {step.output for step in passes.PASSES} <= names
+    assert len({step.name for step in passes.PASSES}) == len(passes.PASSES)
     for options in (FiddleOptions(), FiddleOptions(text_only=True), FiddleOptions(animated=True)):
         for output in registry.rendered(RunFacts(options)):
-            assert output.name in render.RENDERERS, output.name
+            assert passes.for_output(output.name).output == output.name
 
 
 def test_names_suffixes_and_labels_are_unique() -> None:
