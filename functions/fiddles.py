@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeGuard, TypeVar
 
 from fiddle_protocol import outputs as registry
@@ -52,6 +52,8 @@ class StoredRun:
     runid: str
     outputs: tuple[str, ...]
     text: str
+    # Output name -> the user's traceback, for each output whose pass failed alone.
+    output_errors: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -102,10 +104,17 @@ class FiddleRepository:
 
     # --- storing runs -------------------------------------------------------------------------
 
-    def save_run(self, fiddle_hash: str, runid: str, outputs: dict[str, bytes], text: str) -> None:
+    def save_run(
+        self,
+        fiddle_hash: str,
+        runid: str,
+        outputs: dict[str, bytes],
+        text: str,
+        output_errors: Mapping[str, str] | None = None,
+    ) -> None:
         """Store a run that renders no source image: outputs, then the marker that shows it."""
         self.store_outputs(fiddle_hash, runid, outputs)
-        self.commit_run(fiddle_hash, runid, outputs, text, None)
+        self.commit_run(fiddle_hash, runid, outputs, text, None, output_errors)
 
     def store_outputs(self, fiddle_hash: str, runid: str, outputs: dict[str, bytes]) -> None:
         for name, data in outputs.items():
@@ -121,10 +130,16 @@ class FiddleRepository:
         outputs: dict[str, bytes],
         text: str,
         source: SourceRef | None,
+        output_errors: Mapping[str, str] | None = None,
     ) -> None:
-        """Write the run's marker, create-only; RunWithdrawn if a withdrawal marker is there."""
+        """Write the run's marker, create-only; RunWithdrawn if a withdrawal marker is there.
+        The marker names the outputs, holds the printed text and the errors of the outputs
+        whose pass failed alone (output name -> traceback), and the source image rendered."""
         marker: dict[str, Any] = {"outputs": sorted(outputs), "text": valid_text(text)}
         marker.update(source={"id": source.id, "generation": source.generation} if source else 0)
+        errors = {name: valid_text(error) for name, error in (output_errors or {}).items()}
+        if errors:
+            marker["output_errors"] = errors
         name = layout.run_marker(fiddle_hash, runid)
         data = json.dumps(marker).encode()
         try:
@@ -195,7 +210,9 @@ class FiddleRepository:
         marker = _marker(blob)
         if marker is None or not self._source_current(fiddle_hash, marker.get("source")):
             return None
-        return StoredRun(runid, _output_names(marker), _marker_text(marker))
+        return StoredRun(
+            runid, _output_names(marker), _marker_text(marker), _marker_output_errors(marker)
+        )
 
     def newest_run(self, fiddle_hash: str) -> StoredRun | None:
         runs = self.runs(fiddle_hash) if HASH_RE.fullmatch(fiddle_hash) else []
@@ -367,6 +384,19 @@ def _output_names(marker: dict[str, Any]) -> tuple[str, ...]:
     return tuple(
         name for name in names if isinstance(name, str) and registry.by_stored(name) is not None
     )
+
+
+def _marker_output_errors(marker: dict[str, Any]) -> dict[str, str]:
+    """The marker's output errors: those naming an output of the registry, each as text; a
+    marker of an older version has none."""
+    errors = marker.get("output_errors")
+    if not isinstance(errors, dict):
+        return {}
+    return {
+        name: valid_text(error)
+        for name, error in errors.items()
+        if isinstance(error, str) and registry.by_name(name) is not None
+    }
 
 
 def _marker_text(marker: dict[str, Any]) -> str:

@@ -34,12 +34,15 @@ class RunAnswer:
     runtime_error: str = ""
     text: str = ""
     cached: bool = False
+    # Output name -> the user's traceback, for each output pass that failed alone.
+    output_errors: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "fiddleHash": self.fiddle_hash,
             "compile_errors": self.compile_errors,
             "runtime_error": self.runtime_error,
+            "output_errors": self.output_errors,
             "text": self.text,
             "version": self.version,
             "runid": self.runid,
@@ -136,7 +139,9 @@ class RunDispatcher:
         # The code and its alias before the run: a stored run always has both.
         self.fiddles.save_code(digest, data.code, data.options)
         if result.succeeded:
-            self.source_runs.store(digest, result.runid, result.outputs, result.text, source)
+            self.source_runs.store(
+                digest, result.runid, result.outputs, result.text, source, result.output_errors
+            )
         return _from_result(digest, result, build.skia_python)
 
     def _source_image(self, data: RunRequestData) -> tuple[SourceRef | None, bytes | None]:
@@ -154,7 +159,9 @@ class RunDispatcher:
         size = len(data.code.encode("utf-8"))
         if result.succeeded:
             size += sum(len(output) for output in result.outputs.values())
-            size += len(result.text.encode("utf-8", "replace"))  # again in the run's marker
+            # The printed text and the outputs' errors are in the run's marker too.
+            size += len(result.text.encode("utf-8", "replace"))
+            size += sum(len(e.encode("utf-8", "replace")) for e in result.output_errors.values())
         check_run_size(size, self.limits.max_run_bytes)
         self.limits.quota.charge(client, size)
 
@@ -180,6 +187,7 @@ def _from_storage(digest: str, run: StoredRun, version: str) -> RunAnswer:
         runid=run.runid,
         version=version,
         text=run.text,
+        output_errors=dict(run.output_errors),
         cached=True,
     )
 
@@ -191,5 +199,6 @@ def _from_result(digest: str, result: RunResult, version: str) -> RunAnswer:
         version=version,
         compile_errors=[error.to_json() for error in result.compile_errors],
         runtime_error=result.runtime_error,
+        output_errors=result.output_errors,
         text=result.text,
     )

@@ -169,3 +169,55 @@ def test_no_other_file_lists_an_output(path: Path) -> None:
     # Nor builds one from a pattern of them (f"thumb{size}.png"; the built-in images' own files,
     # "<id>.thumb<size>.png", are no output).
     assert not re.search(r"[\"']thumb\{", text)
+
+
+# --------------------------------------------------------------------------------------------
+# Passes that failed alone
+
+
+def genuine_outputs(options: FiddleOptions) -> dict[str, bytes]:
+    return execute.run(RunRequest("u", DRAW, options)).outputs
+
+
+@pytest.mark.parametrize(
+    "failed, dropped, succeeded, why",
+    [
+        ({"pdf"}, {"pdf.pdf"}, True, None),
+        ({"pdf", "skp"}, {"pdf.pdf", "skp.skp"}, True, None),
+        (set(), {"pdf.pdf"}, True, "output pdf.pdf is missing"),
+        ({"pdf"}, set(), True, "output pdf.pdf is not one this run produces"),
+        ({"pdf"}, {"pdf.pdf", "skp.skp"}, True, "output skp.skp is missing"),
+        ({"raster"}, {"cpu.png"}, True,
+         "its output_errors name raster, whose failure fails the run"),
+        ({"gpu"}, set(), True, "its output_errors name 'gpu', which is no output this run renders"),
+        ({"x"}, set(), True, "its output_errors name 'x', which is no output this run renders"),
+        ({"pdf"}, {"cpu.png", "pdf.pdf", "skp.skp"}, False,
+         "its output_errors name 'pdf', which is no output this run renders"),
+    ],
+)  # fmt: skip
+def test_a_run_may_lack_only_the_outputs_whose_pass_failed_alone(
+    failed: set[str], dropped: set[str], succeeded: bool, why: str | None
+) -> None:
+    options = FiddleOptions(width=16, height=16)
+    produced = {k: v for k, v in genuine_outputs(options).items() if k not in dropped}
+    facts = RunFacts(options, failed=frozenset(failed))
+    assert registry.problem(registry.DRAW, facts, produced, succeeded) == why
+
+
+def test_a_text_only_run_and_an_upload_have_no_pass_that_fails_alone() -> None:
+    text_only = RunFacts(FiddleOptions(text_only=True), "x\n", frozenset({"pdf"}))
+    assert registry.problem(registry.DRAW, text_only, {"txt.txt": b"x\n"}, True) == (
+        "its output_errors name 'pdf', which is no output this run renders"
+    )
+    upload = RunFacts(failed=frozenset({"thumbnail64"}))
+    assert registry.failure_problem(registry.DECODE_IMAGE, upload, True) == (
+        "its output_errors name thumbnail64, whose failure fails the run"
+    )
+
+
+def test_only_the_passes_after_the_raster_may_fail_alone() -> None:
+    """The raster pass comes first and fails the run; every other drawn output stands alone."""
+    drawn = [o for o in registry.DRAW_OUTPUTS if o.kind is not Kind.TEXT]
+    assert drawn[0] is registry.RASTER and not registry.RASTER.stands_alone
+    assert all(output.stands_alone for output in drawn[1:])
+    assert not any(output.stands_alone for output in registry.IMAGE_OUTPUTS)
