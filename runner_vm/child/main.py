@@ -15,7 +15,7 @@ from typing import Any
 
 from fiddle_protocol.messages import RunRequest
 from fiddle_protocol.options import FiddleOptions
-from runner_vm.child import confine
+from runner_vm.child import confine, imports
 from runner_vm.child.seccomp import SeccompFilter
 from runner_vm.drawing import execute
 from runner_vm.host import framing
@@ -38,6 +38,7 @@ def child_main(
     """Never returns: the child ends with os._exit so no host cleanup code runs twice."""
     try:
         confine.confine(policy, (request_fd, result_fd), uid, *guards)
+        imports.allow_only_fiddle_imports()
         request = RunRequest.from_json(framing.read_frame(request_fd))
         outcome = execute.run(request, lambda name: framing.write_frame(result_fd, mark(name)))
         framing.write_frame(result_fd, report(outcome))
