@@ -170,3 +170,13 @@ def test_the_errors_are_kept_with_the_run_and_shown_beside_their_outputs(client:
         assert "RuntimeError: Unsupported color type</pre>" in html
         # The PDF's view is gone; the raster is shown and offered.
         assert "<object" not in html and "_raster.png" in html
+
+
+def test_a_limit_hit_in_any_pass_fails_the_run(client: Any, data_dir: Path) -> None:
+    code = "def draw(canvas):\n    if fiddle_pass == 'skp':\n        bytearray(4 << 30)\n"
+    body = run(client, code)
+    assert (body["runtime_error"], body["output_errors"]) == ("memory limit of 1 GiB exceeded", {})
+    digest = body["fiddleHash"]
+    assert [name for name in stored_names(data_dir) if digest in name] == [
+        f"fiddle/{digest}/draw.py"
+    ]

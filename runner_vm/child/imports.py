@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from importlib.abc import MetaPathFinder
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 
@@ -23,7 +22,11 @@ RUNNER_PACKAGES = ("runner_vm", "fiddle_protocol")
 HINT = "a fiddle may import skia, numpy, PIL (Pillow) and Python's standard library"
 
 
-class FiddleImports(MetaPathFinder):
+class FiddleImports:
+    """A meta path finder. Not an importlib.abc.MetaPathFinder: importing importlib.abc brings
+    in random and tempfile, whose at-fork handlers would then run in every child (see
+    tests/test_runner_service.py)."""
+
     def __init__(self, allowed: frozenset[str]) -> None:
         self.allowed = allowed
 

@@ -1,9 +1,12 @@
 """Compile and run one fiddle, in whatever process calls it (the confined child, or a benchmark).
 
 User code is compiled under the file name `draw.py`, so its tracebacks can be cut down to the
-user's own lines: the runner's frames are never shown. A limit the program runs into inside the
-child (memory, processes, a refused process start) is reported by kind; the host writes its
-sentence with the policy's numbers (fiddle_protocol/messages.py, Limit).
+user's own lines: the runner's frames are never shown. The module runs once; its draw(canvas) is
+then called once per output pass (passes.py), with `fiddle_pass` naming the pass. An exception
+in a pass whose output stands alone is that output's error; in the raster pass it is the run's.
+A limit the program runs into inside the child (memory, processes, a refused process start), in
+any pass, is reported by kind; the host writes its sentence with the policy's numbers
+(fiddle_protocol/messages.py, Limit).
 """
 
 from __future__ import annotations
