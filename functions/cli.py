@@ -333,7 +333,13 @@ def _report(server: str, status: int, answer: dict[str, Any], options: FiddleOpt
     print(f"page:   {server}/c/{digest}")
     if answer["compile_errors"] or answer["runtime_error"]:
         return 1
-    for output in expected_outputs(DRAW, RunFacts(options, answer["text"])):
+    failed = answer.get("output_errors", {})
+    for name, error in failed.items():  # the run succeeded without these outputs
+        print(
+            f"{name}: not rendered: the program raised an error in its {name} pass", file=sys.stderr
+        )
+        print(error, file=sys.stderr)
+    for output in expected_outputs(DRAW, RunFacts(options, answer["text"], frozenset(failed))):
         print(f"{output.name + ':':<8}{server}/i/{digest}{output.suffix}")
     if answer["text"]:
         print(answer["text"], end="" if answer["text"].endswith("\n") else "\n")
