@@ -180,3 +180,26 @@ def test_a_limit_hit_in_any_pass_fails_the_run(client: Any, data_dir: Path) -> N
     assert [name for name in stored_names(data_dir) if digest in name] == [
         f"fiddle/{digest}/draw.py"
     ]
+
+
+# The PDF pass keeps its canvas and raises; the SKP pass draws on the kept canvas of the
+# aborted document, and the module keeps the exception's frames alive through `kept`.
+KEEPS_THE_PDF_CANVAS = """
+kept = []
+
+def draw(canvas):
+    canvas.drawCircle(16, 16, 8, skia.Paint())
+    if fiddle_pass == 'pdf':
+        kept.append(canvas)
+        raise RuntimeError('kept the page')
+    if kept:
+        kept[0].drawRect(skia.Rect(1, 1, 5, 5), skia.Paint())
+        kept.clear()
+"""
+
+
+def test_native_resources_outlive_whatever_a_pass_keeps(client: Any) -> None:
+    body = run(client, KEEPS_THE_PDF_CANVAS)
+    assert body["runtime_error"] == "" and list(body["output_errors"]) == ["pdf"]
+    assert body["output_errors"]["pdf"].endswith("RuntimeError: kept the page")
+    assert client.get(f"/i/{body['fiddleHash']}.skp").data.startswith(b"skiapict")
