@@ -58,6 +58,12 @@ class RunAnswerSchema(Schema):
     version = fields.String(required=True, metadata={"description": "The skia-python version."})
     runid = fields.String(required=True, metadata={"description": "The run: /ai/<runid>/..."})
     cached = fields.Boolean(required=True, metadata={"description": "Answered from storage."})
+    output_errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "Output name -> the traceback of its pass, which failed alone."},
+    )
 
 
 class BuildRunSchema(Schema):
@@ -72,6 +78,7 @@ class BuildRunSchema(Schema):
     runtime_error = fields.String()
     text = fields.String()
     cached = fields.Boolean()
+    output_errors = fields.Dict(keys=fields.String(), values=fields.String())
     error = fields.String(metadata={"description": "Why this build has no run."})
 
 
@@ -173,6 +180,12 @@ class FiddleJsonSchema(Schema):
     outputList = fields.List(fields.Nested(OutputSchema), required=True)
     notices = fields.List(fields.String(), required=True)
     sourceRemoved = fields.Boolean(required=True)
+    outputErrors = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "Output name -> the traceback of its pass, which failed alone."},
+    )
     builds = fields.List(fields.Nested(FiddleBuildSchema), required=True)
 
 

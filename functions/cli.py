@@ -427,7 +427,13 @@ def _report(
         return 1
     print(f"build:  {answer['runid']} (skia-python {answer['version']})")
     where = f"ai/{answer['runid']}" if pinned else "i"
-    for output in expected_outputs(DRAW, RunFacts(options, answer["text"])):
+    failed = answer.get("output_errors", {})
+    for name, error in failed.items():  # the run succeeded without these outputs
+        print(
+            f"{name}: not rendered: the program raised an error in its {name} pass", file=sys.stderr
+        )
+        print(error, file=sys.stderr)
+    for output in expected_outputs(DRAW, RunFacts(options, answer["text"], frozenset(failed))):
         print(f"{output.name + ':':<8}{server}/{where}/{digest}{output.suffix}")
     if answer["text"]:
         print(answer["text"], end="" if answer["text"].endswith("\n") else "\n")

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeGuard, TypeVar
 
 from fiddle_protocol import outputs as registry
@@ -76,6 +76,8 @@ class StoredRun:
     text: str
     # The source image the run rendered (0: none), so whether it can ever be withdrawn.
     source: int = 0
+    # Output name -> the user's traceback, for each output whose pass failed alone.
+    output_errors: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class _Marker:
     outputs: tuple[str, ...]
     text: str
     source: object
+    output_errors: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -162,10 +165,17 @@ class FiddleRepository:
 
     # --- storing runs -------------------------------------------------------------------------
 
-    def save_run(self, fiddle_hash: str, runid: str, outputs: dict[str, bytes], text: str) -> None:
+    def save_run(
+        self,
+        fiddle_hash: str,
+        runid: str,
+        outputs: dict[str, bytes],
+        text: str,
+        output_errors: Mapping[str, str] | None = None,
+    ) -> None:
         """Store a run that renders no source image: outputs, then the marker that shows it."""
         self.store_outputs(fiddle_hash, runid, outputs)
-        self.commit_run(fiddle_hash, runid, outputs, text, None)
+        self.commit_run(fiddle_hash, runid, outputs, text, None, output_errors)
 
     def store_outputs(self, fiddle_hash: str, runid: str, outputs: dict[str, bytes]) -> None:
         for name, data in outputs.items():
@@ -181,10 +191,16 @@ class FiddleRepository:
         outputs: dict[str, bytes],
         text: str,
         source: SourceRef | None,
+        output_errors: Mapping[str, str] | None = None,
     ) -> None:
-        """Write the run's marker, create-only; RunWithdrawn if a withdrawal marker is there."""
+        """Write the run's marker, create-only; RunWithdrawn if a withdrawal marker is there.
+        The marker names the outputs, holds the printed text and the errors of the outputs
+        whose pass failed alone (output name -> traceback), and the source image rendered."""
         marker: dict[str, Any] = {"outputs": sorted(outputs), "text": valid_text(text)}
         marker.update(source={"id": source.id, "generation": source.generation} if source else 0)
+        errors = {name: valid_text(error) for name, error in (output_errors or {}).items()}
+        if errors:
+            marker["output_errors"] = errors
         name = layout.run_marker(fiddle_hash, runid)
         data = json.dumps(marker).encode()
         try:
@@ -299,7 +315,7 @@ class FiddleRepository:
         if marker is None or not self._source_current(fiddle_hash, marker.source):
             return None
         source = self._source_id(fiddle_hash, marker.source)
-        return StoredRun(runid, marker.outputs, marker.text, source)
+        return StoredRun(runid, marker.outputs, marker.text, source, marker.output_errors)
 
     def _source_id(self, fiddle_hash: str, source: object) -> int:
         """The id of the image a shown run rendered, from its marker (or, for a marker from
@@ -322,7 +338,12 @@ class FiddleRepository:
         contents = _marker(blob)
         if contents is None:
             return None
-        marker = _Marker(_output_names(contents), _marker_text(contents), contents.get("source"))
+        marker = _Marker(
+            _output_names(contents),
+            _marker_text(contents),
+            contents.get("source"),
+            _marker_output_errors(contents),
+        )
         self.cache.put(key, marker, len(blob.data) + _ENTRY_OVERHEAD)
         return marker
 
@@ -552,6 +573,19 @@ def _output_names(marker: dict[str, Any]) -> tuple[str, ...]:
     return tuple(
         name for name in names if isinstance(name, str) and registry.by_stored(name) is not None
     )
+
+
+def _marker_output_errors(marker: dict[str, Any]) -> dict[str, str]:
+    """The marker's output errors: those naming an output of the registry, each as text; a
+    marker of an older version has none."""
+    errors = marker.get("output_errors")
+    if not isinstance(errors, dict):
+        return {}
+    return {
+        name: valid_text(error)
+        for name, error in errors.items()
+        if isinstance(error, str) and registry.by_name(name) is not None
+    }
 
 
 def _marker_text(marker: dict[str, Any]) -> str:

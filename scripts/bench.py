@@ -53,10 +53,10 @@ def draw(canvas):
 COLD_SCRIPT = f"""
 import skia
 from fiddle_protocol.options import FiddleOptions
-from runner_vm.drawing import render
+from runner_vm.drawing import passes, render
 {DRAW}
-for renderer in render.RENDERERS.values():
-    renderer(draw, FiddleOptions())
+for step in passes.PASSES:
+    step.render(render.Program(draw), FiddleOptions())
 """
 
 

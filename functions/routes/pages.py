@@ -13,12 +13,14 @@ results have one rendering.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flask import abort, current_app, jsonify, render_template, request
 
+from fiddle_protocol import outputs as registry
 from fiddle_protocol.options import FiddleOptions
 from functions.api_schemas import FiddleJsonSchema
 from functions.apidoc import REFERENCE, Answer, Query, documented, page
@@ -105,6 +107,8 @@ NOT_YET_RENDERED = {
 }
 # The iframe's `code` parameter: whether the embed shows the code in an editor with Run.
 IFRAME_CODE_FLAGS = {"0": False, "1": True}
+# Where a traceback of the user's program names a line of it.
+USER_LINE = re.compile(r'File "draw\.py", line (\d+)')
 IFRAME_CODE_REFUSED = (
     "The code parameter is 1 (the code in an editor with Run) or 0 (the result only)."
 )
@@ -118,6 +122,22 @@ def draw(canvas):
 """
 
 
+@dataclass(frozen=True)
+class FailedOutput:
+    """An output of the shown run whose pass failed alone: the registry's entry and the
+    traceback of what the program raised in that pass. The results area shows it where the
+    output would be."""
+
+    output: registry.Output
+    error: str
+
+    @property
+    def line(self) -> int | None:
+        """The line of draw.py the traceback ends in (its last frame in the user's code)."""
+        lines = USER_LINE.findall(self.error)
+        return int(lines[-1]) if lines else None
+
+
 @dataclass
 class FiddleView:
     reference: str
@@ -125,6 +145,8 @@ class FiddleView:
     run: StoredRun | None
     # The run's outputs in the registry's order: what the results area and /e/ JSON list.
     shown: list[ShownOutput] = field(default_factory=list)
+    # The run's outputs whose pass failed alone, in the registry's order.
+    failed: list[FailedOutput] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     # The fiddle names a source image that an admin has since deleted.
     source_removed: bool = False
@@ -139,6 +161,13 @@ class FiddleView:
     def urls(self) -> dict[str, str]:
         """Stored output name -> its URL (the /e/ JSON's `outputs`)."""
         return {shown.output.stored: shown.url for shown in self.shown}
+
+    @property
+    def entries(self) -> list[ShownOutput | FailedOutput]:
+        """Every output of the run, shown or failed, in the registry's order."""
+        order = {output.name: index for index, output in enumerate(registry.DRAW_OUTPUTS)}
+        both: list[ShownOutput | FailedOutput] = [*self.shown, *self.failed]
+        return sorted(both, key=lambda entry: order.get(entry.output.name, len(order)))
 
     def to_json(self, source_ids: list[int]) -> dict[str, Any]:
         """The fiddle as JSON: every field of Skia Fiddle's FiddleContext with its type (so
@@ -166,6 +195,7 @@ class FiddleView:
             "text": self.run.text if self.run else "",
             "outputs": self.urls,
             "outputList": [shown.to_json() for shown in self.shown],
+            "outputErrors": {failed.output.name: failed.error for failed in self.failed},
             "notices": self.notices,
             "sourceRemoved": self.source_removed,
             "builds": [row.to_json() for row in self.builds],
@@ -189,6 +219,7 @@ def load_view(reference: str, version: str | None = None) -> FiddleView:
         view.selected = next((row for row in rows if row.runid == shown), None)
     if view.run:
         view.shown = shown_outputs(digest, view.run)
+        view.failed = _failed_outputs(view.run)
     source = fiddle.options.source
     view.source_removed = bool(source) and not built.fiddles.source_exists(source)
     view.notices = _notices(fiddle, view.source_removed)
@@ -211,6 +242,14 @@ def _version_argument() -> str | None:
     """`?version=`: HEAD, m87, 87.9 or a runid; absent or empty: the newest run."""
     value = request.args.get("version", "").strip()
     return value or None
+
+
+def _failed_outputs(run: StoredRun) -> list[FailedOutput]:
+    return [
+        FailedOutput(output, run.output_errors[output.name])
+        for output in registry.DRAW_OUTPUTS
+        if output.name in run.output_errors and output.stored not in run.outputs
+    ]
 
 
 def _notices(fiddle: StoredFiddle, source_removed: bool) -> list[str]:
