@@ -62,7 +62,7 @@ def test_run_names_each_output_whose_pass_failed_and_lists_the_others(
     result = fiddle_run(server, source)
     assert result.returncode == 0, result.stderr
     names = [line.split(":", 1)[0] for line in result.stdout.splitlines()]
-    assert names == ["hash", "page", "raster"]
+    assert names == ["hash", "page", "build", "raster"]
     for name in ("pdf", "skp"):
         assert f"{name}: not rendered: the program raised an error in its {name} pass\n" in (
             result.stderr

@@ -148,8 +148,10 @@ def test_only_the_raster_pass_fails_the_run(client: Any, data_dir: Path) -> None
     )
     assert body["output_errors"] == {}
     digest = body["fiddleHash"]
-    assert [name for name in stored_names(data_dir) if digest in name] == [
-        f"fiddle/{digest}/draw.py"
+    # The code and the failure's record at the build (what its page shows), no outputs.
+    assert sorted(name for name in stored_names(data_dir) if digest in name) == [
+        f"fiddle/{digest}/{body['runid']}/failed.json",
+        f"fiddle/{digest}/draw.py",
     ]
 
 
@@ -177,8 +179,10 @@ def test_a_limit_hit_in_any_pass_fails_the_run(client: Any, data_dir: Path) -> N
     body = run(client, code)
     assert (body["runtime_error"], body["output_errors"]) == ("memory limit of 1 GiB exceeded", {})
     digest = body["fiddleHash"]
-    assert [name for name in stored_names(data_dir) if digest in name] == [
-        f"fiddle/{digest}/draw.py"
+    # The code and the failure's record at the build (what its page shows), no outputs.
+    assert sorted(name for name in stored_names(data_dir) if digest in name) == [
+        f"fiddle/{digest}/{body['runid']}/failed.json",
+        f"fiddle/{digest}/draw.py",
     ]
 
 
