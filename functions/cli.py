@@ -8,10 +8,7 @@ import logging
 import os
 import secrets
 import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,6 @@ from fiddle_protocol.checks import RunFacts
 from fiddle_protocol.options import FiddleOptions
 from fiddle_protocol.outputs import DRAW, expected_outputs
 
-RUNNER_START_TIMEOUT = 120.0
 # Who the audit log names for what an operator does with `fiddle admin`.
 COMMAND_LINE = "(command line)"
 
@@ -255,47 +251,18 @@ def _store_examples_in_background(app: Any) -> None:
 @contextlib.contextmanager
 def _local_runner(settings: Any, sandbox: str, secret: str) -> Iterator[tuple[str, ...]]:
     """Use FIDDLE_RUNNERS when set; otherwise start one runner beside the functions."""
+    from functions.devserver import DidNotStart, runner_process
+
     if settings.runners:
         yield settings.runners
         return
-    port = _free_port()
-    command = [sys.executable, "-m", "runner_vm.cli", "--port", str(port), "--sandbox", sandbox]
-    env = {**os.environ, "FIDDLE_RUNNER_SECRET": secret}
-    process = subprocess.Popen(command, start_new_session=True, env=env)
     signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(128 + signo))
+    env = {**os.environ, "FIDDLE_RUNNER_SECRET": secret}
     try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_for_runner(url, process)
-        yield (url,)
-    finally:
-        _stop(process)
-
-
-def _wait_for_runner(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + RUNNER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"fiddle: the runner exited with status {process.returncode}")
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(f"{url}/healthz", timeout=1).ok:
-                return
-        time.sleep(0.1)
-    raise SystemExit("fiddle: the runner did not start in time")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+        with runner_process(sandbox, env=env) as url:
+            yield (url,)
+    except DidNotStart as error:
+        raise SystemExit(f"fiddle: the runner did not start: {error}") from error
 
 
 def run_file(args: argparse.Namespace) -> int:

@@ -12,7 +12,6 @@ import argparse
 import http.client
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -26,10 +25,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from functions.devserver import free_port, runner_process, serve_command, stop, wait_until_healthy
 
-from tests.conftest import free_port, runner_process, wait_until_healthy  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 DRAW = """
 def draw(canvas):
@@ -189,8 +187,7 @@ def succeeded(answer: dict[str, Any]) -> dict[str, Any]:
 def start_service(data_dir: str, runner_url: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     # Without the examples, which would otherwise run beside the first measurements.
-    command = [sys.executable, "-m", "functions.cli", "serve", "--port", str(port),
-               "--data-dir", data_dir, "--no-examples"]  # fmt: skip
+    command = serve_command(port, data_dir, examples=False)
     # Benchmarks send far more than a person would, all from one address: lift the rate limit,
     # the fair share of runs in flight and the storage quota for them.
     env = {
@@ -202,7 +199,7 @@ def start_service(data_dir: str, runner_url: str) -> tuple[subprocess.Popen[byte
     }
     process = subprocess.Popen(command, start_new_session=True, env=env, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    wait_until_healthy(base, process, 120)
+    wait_until_healthy(base, process)
     return process, base
 
 
@@ -233,8 +230,7 @@ def main() -> None:
             serve_benchmarks(base, args.count)
             report_throughput("/_/run", interleaved_rounds(base, service_run, runs, args.rounds))
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
+            stop(process, timeout=30)
 
 
 def report(what: str, samples: list[float]) -> None:

@@ -4,68 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from functions.app import create_app
 from functions.config import Settings
-
-RUNNER_START_SECONDS = 120
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} exited with status {process.returncode}")
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(f"{url}/healthz", timeout=1).ok:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not become healthy")
-
-
-@contextlib.contextmanager
-def serving(
-    command: list[str], url: str, env: dict[str, str] | None = None, **popen: Any
-) -> Iterator[str]:
-    """Start a server in its own process group, wait for its /healthz, stop the group after."""
-    process = subprocess.Popen(command, env=env, start_new_session=True, **popen)
-    try:
-        wait_until_healthy(url, process, RUNNER_START_SECONDS)
-        yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-
-
-@contextlib.contextmanager
-def runner_process(
-    sandbox: str = "auto", hosts: int = 2, max_waiting: int = 8, stderr: int | None = None
-) -> Iterator[str]:
-    port = free_port()
-    command = [
-        sys.executable, "-m", "runner_vm.cli", "--port", str(port), "--sandbox", sandbox,
-        "--hosts", str(hosts), "--max-waiting", str(max_waiting),
-    ]  # fmt: skip
-    with serving(command, f"http://127.0.0.1:{port}", stderr=stderr) as url:
-        yield url
+from functions.devserver import runner_process
 
 
 @contextlib.contextmanager
@@ -91,7 +38,7 @@ def started_runner(backend: str, policy: Any, state_dir: Path, pool_size: int) -
 
 @pytest.fixture(scope="session")
 def runner_url() -> Iterator[str]:
-    with runner_process() as url:
+    with runner_process(hosts=2, max_waiting=8) as url:
         yield url
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from functions.devserver import free_port, serve_command, serving
 from functions.examples import load_examples
-from tests.conftest import free_port, serving
 from tests.test_run_api import SPEC_EXAMPLE, pixels, render_directly
 
 FIDDLE = [sys.executable, "-m", "functions.cli"]
@@ -22,8 +22,7 @@ FIDDLE = [sys.executable, "-m", "functions.cli"]
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("serve-data")
     port = free_port()
-    command = [*FIDDLE, "serve", "--port", str(port), "--data-dir", str(data_dir)]
-    with serving(command, f"http://127.0.0.1:{port}") as url:
+    with serving(serve_command(port, data_dir), f"http://127.0.0.1:{port}") as url:
         yield url
 
 

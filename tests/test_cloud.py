@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import free_port, serving
+from functions.devserver import free_port, serve_command, serving
 from tests.firestore_emulator import FirestoreEmulator, firestore_emulator  # noqa: F401
 from tests.gcs_server import fake_gcs_server  # noqa: F401
 from tests.test_run_api import SPEC_EXAMPLE
@@ -72,8 +72,7 @@ def test_fiddle_serve_on_gcs_and_firestore(cloud_env: dict[str, str], tmp_path: 
     token = subprocess.run([*FIDDLE, "admin", "create-token", "carol"], env=cloud_env,
                            capture_output=True, text=True, timeout=60).stdout.strip()  # fmt: skip
     port = free_port()
-    command = [*FIDDLE, "serve", "--port", str(port), "--data-dir", str(tmp_path)]
-    with serving(command, f"http://127.0.0.1:{port}", cloud_env) as url:
+    with serving(serve_command(port, tmp_path), f"http://127.0.0.1:{port}", cloud_env) as url:
         answer = requests.post(f"{url}/_/run", json={"code": SPEC_EXAMPLE}, timeout=60).json()
         digest, runid = answer["fiddleHash"], answer["runid"]
         named = requests.post(f"{url}/_/name", json={"name": "cloudy", "hash": digest},
@@ -92,9 +91,9 @@ def test_fiddle_serve_on_gcs_and_firestore(cloud_env: dict[str, str], tmp_path: 
 
 @pytest.fixture(scope="module")
 def runner(request: Any) -> Iterator[str]:
-    from tests.conftest import runner_process
+    from functions.devserver import runner_process
 
-    with runner_process(hosts=1) as url:
+    with runner_process(hosts=1, max_waiting=8) as url:
         yield url
 
 

@@ -194,7 +194,7 @@ def test_fiddle_page_iframe_and_json(client: Any) -> None:
 
 
 def test_unreachable_runner_gives_503_and_stores_nothing(data_dir: Path) -> None:
-    from tests.conftest import free_port
+    from functions.devserver import free_port
 
     settings = Settings(
         data_dir=data_dir, runners=(f"http://127.0.0.1:{free_port()}",), runner_timeout=2

@@ -14,7 +14,7 @@ import requests
 from fiddle_protocol.messages import RunRequest
 from fiddle_protocol.options import FiddleOptions
 from fiddle_protocol.signing import HmacSigner, HmacVerifier, LoopbackOnly
-from tests.conftest import runner_process
+from functions.devserver import runner_process
 
 SECRET = "s3cret-for-tests"
 BODY = json.dumps(
@@ -26,7 +26,7 @@ BODY = json.dumps(
 def signed_runner() -> Iterator[str]:
     with (
         mock.patch.dict(os.environ, {"FIDDLE_RUNNER_SECRET": SECRET}),
-        runner_process(hosts=1) as url,
+        runner_process(hosts=1, max_waiting=8) as url,
     ):
         yield url
 
