@@ -1,4 +1,8 @@
-"""`fiddle runner`: the runner process, serving the protocol over HTTP."""
+"""`fiddle runner`: the runner process, serving the protocol over HTTP.
+
+Its command-line flags say how it runs; the environment (VARIABLES, read here and nowhere else
+on the runner) holds what it must share with its functions: how they sign run requests.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,47 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from fiddle_protocol.environment import Variable, read_all
 from runner_vm.policy import DEFAULT_POLICY_PATH, load_policy
 from runner_vm.sandbox.base import SandboxUnavailable
 from runner_vm.service.pool import default_pool_size
 from runner_vm.service.runner import BACKENDS, RunnerService, RunnerSettings
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable(
+        "FIDDLE_RUNNER_SECRET", "secret", "",
+        "The HMAC key run requests must be signed with (the functions' FIDDLE_RUNNER_SECRET)."
+        " Unset, and without FIDDLE_RUNNER_AUDIENCE: runs are taken from loopback only.",
+    ),
+    Variable(
+        "FIDDLE_RUNNER_AUDIENCE", "audience", "",
+        "On Google Cloud: take run requests carrying a Google ID token for this audience instead"
+        " (the functions' FIDDLE_RUNNER_AUDIENCE).",
+    ),
+    Variable(
+        "FIDDLE_RUNNER_CALLER", "caller", "",
+        "With FIDDLE_RUNNER_AUDIENCE: the one service account (its e-mail) whose tokens are"
+        " taken; any Google account can mint a token for any audience. Unset: any caller's.",
+    ),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunnerEnvironment:
+    """What the runner reads from its environment: who may send it runs."""
+
+    secret: str = ""
+    audience: str = ""
+    caller: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RunnerEnvironment:
+        return cls(**read_all(VARIABLES, os.environ if env is None else env))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,11 +87,8 @@ def run_runner(args: argparse.Namespace) -> int:
     print(f"fiddle runner: sandbox {runner.backend.name!r}, listening on {args.host}:{args.port}",
           file=sys.stderr, flush=True)  # fmt: skip
     try:
-        verifier = make_verifier(
-            os.environ.get("FIDDLE_RUNNER_SECRET", ""),
-            os.environ.get("FIDDLE_RUNNER_AUDIENCE", ""),
-            os.environ.get("FIDDLE_RUNNER_CALLER", ""),
-        )
+        env = RunnerEnvironment.from_env()
+        verifier = make_verifier(env.secret, env.audience, env.caller)
         serve(create_runner_app(runner, verifier), host=args.host, port=args.port,
               threads=args.hosts + args.max_waiting + 2, _quiet=True)  # fmt: skip
     finally:
