@@ -41,6 +41,13 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Write docs/ from the code (`-- --check`: only say which pages are stale)."""
+    session.install("-e", ".[runner]")
+    session.run("python", "-m", "functions.docs", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Latency and throughput numbers of the runner and the functions."""
     session.install("-e", ".[test]")

@@ -24,6 +24,14 @@ COMMAND_LINE = "(command line)"
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    handler: Any = args.handler
+    return int(handler(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `fiddle` command and its subcommands (docs/configuration.md lists their flags)."""
     parser = argparse.ArgumentParser(prog="fiddle", description="Skia Fiddle for Python.")
     commands = parser.add_subparsers(dest="command", required=True)
     _serve_parser(commands.add_parser("serve", help="the whole service on this machine"))
@@ -31,10 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     _run_parser(commands.add_parser("run", help="run one fiddle on a server and print its URLs"))
     _admin_parser(commands.add_parser("admin", help="accounts: create users and API tokens"))
     _site_parser(commands.add_parser("build-site", help="write the static site (editor page)"))
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    handler: Any = args.handler
-    return int(handler(args))
+    return parser
 
 
 def _serve_parser(parser: argparse.ArgumentParser) -> None:
@@ -43,8 +48,10 @@ def _serve_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir", type=Path, default=None, help="where fiddles are stored (./data)"
     )
-    parser.add_argument("--sandbox", default="auto", help="sandbox backend of the local runner")
-    parser.add_argument("--threads", type=int, default=8, help="HTTP worker threads")
+    parser.add_argument(
+        "--sandbox", default="auto", help="sandbox backend of the local runner (auto)"
+    )
+    parser.add_argument("--threads", type=int, default=8, help="HTTP worker threads (8)")
     parser.add_argument(
         "--no-examples",
         dest="examples",

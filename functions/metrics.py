@@ -61,5 +61,6 @@ def install(app: Flask) -> None:
 
 @blueprint.get("/metrics")
 def metrics() -> Response:
+    """Prometheus metrics of this process: requests by route and status, and their latency."""
     registry = services().metrics.registry
     return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")

@@ -59,13 +59,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8081, help="port to listen on (8081)")
     parser.add_argument(
         "--sandbox", default="auto", choices=["auto", *BACKENDS],
-        help="sandbox backend; auto picks the strongest that works here",
+        help="sandbox backend; auto (the default) picks the strongest that works here",
     )  # fmt: skip
-    parser.add_argument("--hosts", type=int, default=default_pool_size(), help="warm sandbox hosts")
-    parser.add_argument("--max-waiting", type=int, default=16, help="runs that may queue")
     parser.add_argument(
-        "--policy", type=Path, default=DEFAULT_POLICY_PATH, help="sandbox policy file"
-    )
+        "--hosts", type=int, default=default_pool_size(),
+        help="warm sandbox hosts (2 x cores + 2: a host costs little while its run sleeps)",
+    )  # fmt: skip
+    parser.add_argument("--max-waiting", type=int, default=16, help="runs that may queue (16)")
+    parser.add_argument(
+        "--policy", type=Path, default=DEFAULT_POLICY_PATH,
+        help="sandbox policy file (runner_vm/data/policy.toml)",
+    )  # fmt: skip
 
 
 def run_runner(args: argparse.Namespace) -> int:

@@ -41,18 +41,21 @@ api_blueprint = FiddleBlueprint(
 
 @blueprint.get("/admin/")
 def admin_home() -> Any:
+    """Admins: 303 to /admin/sources."""
     require_admin()
     return redirect("/admin/sources", 303)
 
 
 @blueprint.get("/admin/sources")
 def sources_page() -> Any:
+    """Admins: every source image, each uploaded one with a delete button."""
     require_admin()
     return render_template("admin_sources.html", sources=services().sources.all())
 
 
 @blueprint.get("/admin/named")
 def named_page() -> Any:
+    """Admins: every named fiddle, with a delete button."""
     require_admin()
     named = sorted(services().named.all(), key=lambda n: n.name)
     return render_template("admin_named.html", named=named)
@@ -60,6 +63,7 @@ def named_page() -> Any:
 
 @blueprint.get("/admin/audit")
 def audit_page() -> Any:
+    """Admins: the newest entries of the audit log."""
     require_admin()
     return render_template("admin_audit.html", entries=services().audit.newest())
 
@@ -73,11 +77,14 @@ def delete_source(source_id: int) -> list[str]:
 
 @api_blueprint.delete(f"/_/source/<{SOURCE_ID}:source_id>")
 def delete_source_json(source_id: int) -> Any:
+    """Admins: delete an uploaded source image and every output rendered from it -> `{"deleted":
+    id, "fiddles": [the hashes whose runs were withdrawn]}`; a built-in image is 409."""
     return jsonify(deleted=source_id, fiddles=delete_source(source_id))
 
 
 @blueprint.post(f"/admin/sources/<{SOURCE_ID}:source_id>/delete")
 def delete_source_form(source_id: int) -> Any:
+    """Admins: the same from the admin page's form (with its `csrf_token`), then 303 back."""
     delete_source(source_id)
     return redirect("/admin/sources", 303)
 
@@ -90,11 +97,13 @@ def delete_named(name: str) -> None:
 
 @api_blueprint.delete("/_/named/<name>")
 def delete_named_json(name: str) -> Any:
+    """Admins: delete a name -> `{"deleted": name}`."""
     delete_named(name)
     return jsonify(deleted=name)
 
 
 @blueprint.post("/admin/named/<name>/delete")
 def delete_named_form(name: str) -> Any:
+    """Admins: the same from the admin page's form (with its `csrf_token`), then 303 back."""
     delete_named(name)
     return redirect("/admin/named", 303)

@@ -56,6 +56,8 @@ unknown_api_blueprint = FiddleBlueprint(
 @blueprint.post("/_/run")
 @limit("run")
 def run() -> Any:
+    """Run a fiddle, or answer it from storage (see "The run request"); rate-limited per client
+    (FIDDLE_RATE_LIMIT_RUN) and held to its quotas (429 or 413 with a sentence)."""
     # Any content type: Skia Fiddle's own client does not always say application/json.
     answer = services().runs.run(json_body(), client_keys())
     return jsonify(answer.to_json())
@@ -63,6 +65,8 @@ def run() -> Any:
 
 @health_blueprint.get("/healthz")
 def healthz() -> Any:
+    """Liveness: `{"status": "ok", "runner": RunnerInfo, "sandbox"}` while a runner answers,
+    else 503 with `{"status": "degraded", "runner": null}`."""
     try:
         runner = services().runner.describe()
     except RunnerUnavailable:

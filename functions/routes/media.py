@@ -28,6 +28,8 @@ blueprint = FiddleBlueprint(
 
 @blueprint.get("/i/<path:filename>")
 def newest_output(filename: str) -> Any:
+    """An output of the fiddle's newest run, named by its URL suffix (see "Outputs"); cached for
+    a minute, as a new Skia build may render the fiddle again."""
     reference, output = _split_or_404(filename)
     fiddles = services().fiddles
     digest, newest = fiddles.lookup(reference, fiddles.newest_run) or abort(404)
@@ -38,6 +40,8 @@ def newest_output(filename: str) -> Any:
 
 @blueprint.get("/ai/<runid>/<path:filename>")
 def run_output(runid: str, filename: str) -> Any:
+    """An output of one run (one Skia build, named by its runid); cached for good when the
+    fiddle is named by its hash."""
     reference, output = _split_or_404(filename)
     fiddles = services().fiddles
     found = fiddles.lookup(reference, lambda digest: fiddles.output(digest, runid, output.stored))

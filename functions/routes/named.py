@@ -42,6 +42,9 @@ list_blueprint = FiddleBlueprint(
 @blueprint.post("/_/name")
 @limit("name")
 def name_fiddle() -> Any:
+    """Name a fiddle, signed in: `{"name", "hash", "overwrite"?}` -> `{"name", "hash",
+    "creator", "url"}`, and `@name` works wherever a hash does. A taken name is 409, unless
+    `overwrite` is true and the caller made it or is an admin."""
     user = require_user()
     body = json_object(require_json_type=True)
     overwrite = body.get("overwrite", False)
@@ -53,5 +56,6 @@ def name_fiddle() -> Any:
 
 @list_blueprint.get("/named/")
 def named_list() -> Any:
+    """Every named fiddle, with its link."""
     named = sorted(services().named.all(), key=lambda n: n.name)
     return render_template("named.html", named=named)

@@ -38,6 +38,8 @@ NOT_OURS = "That url is not a fiddle page of this service."
 
 @blueprint.get("/oembed")
 def oembed() -> Any:
+    """oEmbed JSON (type `rich`: an iframe of the fiddle) for `?url=` a /c/ or /iframe/ page at
+    this service's public origin; `format` is json or absent (else 501)."""
     if request.args.get("format", "json") != "json":
         abort(501, "Only the json format is supported.")
     base = public_base_url()

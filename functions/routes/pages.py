@@ -218,6 +218,7 @@ def _page_settings() -> dict[str, Any]:
 
 @blueprint.get("/")
 def index() -> Any:
+    """The editor with a new fiddle (behind the load balancer, the static site's own copy)."""
     return render_template(
         "index.html", view=None, code=DEFAULT_CODE, options=FiddleOptions(), base_url=_base_url()
     )
@@ -225,6 +226,8 @@ def index() -> Any:
 
 @blueprint.get("/c/<reference>")
 def fiddle_page(reference: str) -> Any:
+    """The fiddle page: the editor with the fiddle's code, options and the outputs of its newest
+    run, rendered on the server so that it works without JavaScript."""
     view = load_view(reference)
     return render_template(
         "fiddle.html",
@@ -253,6 +256,11 @@ def _iframe_code_flag(value: str) -> bool:
 
 @json_blueprint.get("/e/<reference>")
 def fiddle_json(reference: str) -> Any:
+    """The fiddle as JSON: every field of Skia's FiddleContext (`version`, `sources`,
+    `fiddlehash`, `code`, `name`, `overwrite`, `fast`, `options`), then this service's own:
+    `fiddleHash`, `runid`, `text`, `outputs` (stored name -> URL), `outputList` (each output
+    with its `name`, `stored`, `url`, `label`, `title`, `kind`, `mime`, `suffix`), `notices`
+    and `sourceRemoved`."""
     view = load_view(reference)
     return jsonify(view.to_json(services().sources.ids()))
 
