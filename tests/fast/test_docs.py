@@ -26,7 +26,7 @@ from functions.storage import layout
 from runner_vm import cli as runner_cli
 
 ROOT = build.ROOT
-REGENERATE = "then run `python -m functions.docs` (or `nox -s docs`) and commit docs/"
+REGENERATE = "run `python -m functions.docs` (or `nox -s docs`) and commit docs/"
 # Where the code of the service lives (tests/ may name anything; docs/ is what is checked).
 SOURCES = ("functions", "runner_vm", "fiddle_protocol", "scripts", "infra", "templates", "site/src")
 SKIPPED_PARTS = {"__pycache__", "node_modules", "dist", ".terraform"}
@@ -60,7 +60,7 @@ def test_each_page_is_what_the_code_writes_now(name: str) -> None:
     path = ROOT / "docs" / name
     assert path.exists(), f"docs/{name} is missing: {REGENERATE}"
     assert path.read_text(encoding="utf-8") == build.rendered()[name](), (
-        f"docs/{name} is stale (the code or functions/docs/partials/ changed): {REGENERATE}"
+        f"docs/{name} is stale (its code or functions/docs/partials/ changed): {REGENERATE}"
     )
 
 
@@ -98,7 +98,7 @@ def test_every_route_says_what_it_does(route: http_api.Route) -> None:
     assert first_paragraph(view), (
         f"{' '.join(route.methods)} {route.path} has no docstring: give its view "
         f"{view.__qualname__} in {Path(module.__file__ or '').relative_to(ROOT)} one (its first "
-        f"paragraph is the route's line in docs/http-api.md), {REGENERATE}"
+        f"paragraph is the route's line in docs/http-api.md), then {REGENERATE}"
     )
     assert code(route.path) in page("http-api.md"), (
         f"{route.path} is not in docs/http-api.md: {REGENERATE}"
@@ -117,7 +117,7 @@ def test_every_output_is_documented(output: outputs.Output) -> None:
         assert first_paragraph(function), (
             f"output {output.name}: its {role} function {function.__qualname__} has no docstring"
             " (its first line says, in docs/http-api.md, which runs produce the output or what"
-            f" its bytes must be): write one in fiddle_protocol/, {REGENERATE}"
+            f" its bytes must be): write one in fiddle_protocol/, then {REGENERATE}"
         )
     assert code(output.stored) in page("http-api.md"), (
         f"output {output.name} is not in docs/http-api.md: {REGENERATE}"
@@ -128,7 +128,7 @@ def test_every_limit_has_an_example() -> None:
     missing = set(LIMIT_KINDS) - set(http_api.limit_examples())
     assert not missing, (
         f"limit kinds {sorted(missing)} have no example: add one to limit_examples in"
-        f" functions/docs/http_api.py, {REGENERATE}"
+        f" functions/docs/http_api.py, then {REGENERATE}"
     )
 
 
@@ -141,7 +141,7 @@ def test_every_option_is_documented_and_validated(option: dataclasses.Field[obje
     assert option.metadata.get("doc"), (
         f"FiddleOptions.{option.name} says nothing of what it does: declare it in"
         f' fiddle_protocol/options.py as `{option.name}: T = option(default, "what it does")`,'
-        f" {REGENERATE}"
+        f" then {REGENERATE}"
     )
     field = schemas.OptionsSchema().declared_fields.get(option.name)
     assert field is not None, (
@@ -205,7 +205,7 @@ def test_every_fiddle_variable_the_code_names_is_documented() -> None:
                 f"{place} names {name}, which docs/configuration.md does not document: declare"
                 " it in functions/config.py VARIABLES (read by the functions) or runner_vm/cli.py"
                 " VARIABLES (read by the runner); one neither reads (set by the deployment) goes"
-                f" in functions/docs/partials/configuration-deployment.md; {REGENERATE}"
+                f" in functions/docs/partials/configuration-deployment.md; then {REGENERATE}"
             )
 
 
@@ -218,7 +218,7 @@ def test_the_environment_is_read_in_two_places_only() -> None:
             raise AssertionError(
                 f"{where(path, text, match.start())} reads the environment: declare the variable"
                 " in functions/config.py VARIABLES (the functions) or runner_vm/cli.py VARIABLES"
-                f" (the runner) and read it from the settings there; {REGENERATE}"
+                f" (the runner) and read it from the settings there; then {REGENERATE}"
             )
 
 
@@ -241,7 +241,7 @@ def test_every_key_of_the_layout_has_an_example() -> None:
         if callable(value) and own and not name.startswith(("_", "parse")):
             assert f"layout.{name}(" in shown, (
                 f"functions/storage/layout.py {name}() has no example in docs/storage.md: add"
-                f" one to key_examples in functions/docs/storage.py, {REGENERATE}"
+                f" one to key_examples in functions/docs/storage.py, then {REGENERATE}"
             )
 
 
@@ -259,5 +259,5 @@ def test_every_document_collection_is_documented() -> None:
             assert name in layout.COLLECTIONS, (
                 f"{where(path, text, match.start())} uses the document collection {name!r}"
                 " (through " + match.group(1) + "), which docs/storage.md does not document:"
-                f" add it to COLLECTIONS in functions/storage/layout.py, {REGENERATE}"
+                f" add it to COLLECTIONS in functions/storage/layout.py, then {REGENERATE}"
             )
