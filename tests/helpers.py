@@ -15,16 +15,22 @@ from flask import Flask
 from waitress import wasyncore
 from waitress.server import create_server
 
+from functions.routes.pages import DEFAULT_CODE
 from functions.services import services
 
-# A first fiddle: a red line, as the README's example draws it.
-EXAMPLE = """import skia
+# The program a new fiddle starts with (and the README's first example): a red line.
+EXAMPLE = DEFAULT_CODE
+# Skia Fiddle's known C++ program (a red line), whose hashes Skia documents and tests: 9 lines, no
+# trailing newline.
+SKIA_RED_LINE = """void draw(SkCanvas* canvas) {
+    SkPaint p;
+    p.setColor(SK_ColorRED);
+    p.setAntiAlias(true);
+    p.setStyle(SkPaint::kStroke_Style);
+    p.setStrokeWidth(10);
 
-def draw(canvas):
-    paint = skia.Paint(AntiAlias=True, Color=skia.ColorRED, StrokeWidth=10,
-                       Style=skia.Paint.kStroke_Style)
-    canvas.drawLine(20, 20, 100, 100, paint)
-"""
+    canvas->drawLine(20, 20, 100, 100, p);
+}"""
 # Generous limits: tests send many requests from one address, some all at once.
 GENEROUS = {"run": "10000/minute", "upload": "10000/minute", "name": "10000/minute"}
 USES_IMAGE = (

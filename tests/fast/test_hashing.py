@@ -21,17 +21,9 @@ from functions.hashing import (
     number_once,
     skia_hash,
 )
+from tests.helpers import SKIA_RED_LINE
 
-# Skia Fiddle 1.0's known program, whose hash it documents: 9 lines, no trailing newline.
-STAR = """void draw(SkCanvas* canvas) {
-    SkPaint p;
-    p.setColor(SK_ColorRED);
-    p.setAntiAlias(true);
-    p.setStyle(SkPaint::kStroke_Style);
-    p.setStrokeWidth(10);
-
-    canvas->drawLine(20, 20, 100, 100, p);
-}"""
+STAR = SKIA_RED_LINE  # Skia Fiddle 1.0's known program, whose hash it documents
 
 HEADER = ["DECLARE_bool(portableFonts);", "// WxH: 256, 256"]
 

@@ -39,7 +39,7 @@ import requests
 from functions.config import Settings
 from functions.services import services
 from tests.fast.fakes import fast_app
-from tests.helpers import served
+from tests.helpers import SKIA_RED_LINE, served
 
 # --- Go's encoding/json, as far as these types need it -------------------------------------------
 
@@ -352,15 +352,7 @@ class FlakyProxy:
 
 # --- the Go types, the decoder and the hash themselves --------------------------------------------
 
-RED_LINE = """void draw(SkCanvas* canvas) {
-    SkPaint p;
-    p.setColor(SK_ColorRED);
-    p.setAntiAlias(true);
-    p.setStyle(SkPaint::kStroke_Style);
-    p.setStrokeWidth(10);
-
-    canvas->drawLine(20, 20, 100, 100, p);
-}"""
+RED_LINE = SKIA_RED_LINE
 
 
 def test_the_client_side_hash_gives_skias_own_vectors() -> None:
