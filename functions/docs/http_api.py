@@ -215,7 +215,7 @@ def _messages() -> str:
         request.run_uuid,
         "2025-11-18T00:00:00Z-144.1",
         text="hello\n",
-        outputs={"cpu.png": b"\x89PNG\r\n\x1a\n\x00", "txt.txt": b"hello\n"},
+        outputs={outputs.RASTER.stored: b"\x89PNG\r\n\x1a\n\x00", outputs.TEXT.stored: b"hello\n"},
         duration_ms=11.5,
     )
     info = RunnerInfo("2025-11-18T00:00:00Z-144.1", "144.1", "nspawn", hosts=6, busy=1)
@@ -258,7 +258,7 @@ def limit_examples() -> dict[str, Limit]:
         "processes": Limit("processes", limits.processes),
         "syscall": Limit("syscall", detail="socket"),
         "crash": Limit("crash", detail="the program crashed (SIGSEGV)"),
-        "tampered": Limit("tampered", detail="output cpu.png is not a PNG"),
+        "tampered": Limit("tampered", detail=f"output {outputs.RASTER.stored} is not a PNG"),
     }
 
 

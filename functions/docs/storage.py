@@ -3,6 +3,7 @@ how the fiddle hash is made (functions/hashing.py), with examples computed by th
 
 from __future__ import annotations
 
+from fiddle_protocol import outputs
 from fiddle_protocol.options import FiddleOptions
 from functions import hashing
 from functions.docs.markdown import (
@@ -23,6 +24,7 @@ SUMMARY = "the blob keys, the document collections, how the fiddle hash is made"
 HASH = "0123456789abcdef0123456789abcdef"
 OTHER = "fedcba9876543210fedcba9876543210"
 RUNID = "2025-11-18T00:00:00Z-144.1"
+RASTER = outputs.RASTER.stored
 
 
 def render() -> str:
@@ -49,7 +51,7 @@ def key_examples() -> list[tuple[str, str]]:
         ("layout.fiddle_prefix(hash)", layout.fiddle_prefix(HASH)),
         ("layout.code(hash)", layout.code(HASH)),
         ("layout.run_prefix(hash, runid)", layout.run_prefix(HASH, RUNID)),
-        ('layout.output(hash, runid, "cpu.png")', layout.output(HASH, RUNID, "cpu.png")),
+        (f'layout.output(hash, runid, "{RASTER}")', layout.output(HASH, RUNID, RASTER)),
         ("layout.run_marker(hash, runid)", layout.run_marker(HASH, RUNID)),
         ("layout.source(7)", layout.source(7)),
         ("layout.LAST_SOURCE_ID", layout.LAST_SOURCE_ID),
