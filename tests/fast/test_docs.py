@@ -166,9 +166,12 @@ READERS = {ROOT / "functions/config.py", ROOT / "runner_vm/cli.py"}
 FIDDLE_NAME = re.compile(r"\bFIDDLE_[A-Z0-9_]*[A-Z0-9_]")
 # Where Python code names a variable: in a string (f-strings are strings before Python 3.12).
 TEXT_TOKENS = {tokenize.STRING, tokenize.COMMENT, getattr(tokenize, "FSTRING_MIDDLE", -1)}
-# A read of the environment; copying it for a child process ({**os.environ}) or setting a
-# default for one (os.environ.setdefault) reads no setting.
-ENV_READ = re.compile(r"os\.environ(?!\.setdefault)\b(?<!\*\*os\.environ)|os\.getenv|getenv\(")
+# A read of the environment: .get, getenv, a subscript that is not assigned to, `in`. Copying it
+# for a child process ({**os.environ}), setting a variable for one (os.environ["X"] = ...) or a
+# default (os.environ.setdefault) reads no setting.
+ENV_READ = re.compile(
+    r"\benviron\.get\(|\bgetenv\(|\benviron\[[^\]]*\](?!\s*=[^=])|\bin\s+(?:os\.)?environ\b"
+)
 
 
 @pytest.mark.parametrize("variable", DECLARED, ids=lambda v: v.name)
