@@ -85,5 +85,6 @@ def record(response: Any, metrics: HttpMetrics) -> Any:
     Answer(200, "The metrics, in Prometheus' text format.", media_type="text/plain"),
 )
 def metrics() -> Response:
+    """Prometheus metrics of this process: requests by route and status, and their latency."""
     registry = services().metrics.registry
     return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")

@@ -54,6 +54,7 @@ _PAGE_ERRORS = (401, 403)
     security=ADMINS,
 )  # fmt: skip
 def admin_home() -> Any:
+    """Admins: 303 to /admin/sources."""
     require_admin()
     return redirect("/admin/sources", 303)
 
@@ -61,6 +62,7 @@ def admin_home() -> Any:
 @blueprint.get("/admin/sources")
 @documented("Source images, to delete", page("The list."), errors=_PAGE_ERRORS, security=ADMINS)
 def sources_page() -> Any:
+    """Admins: every source image, each uploaded one with a delete button."""
     require_admin()
     return render_template("admin_sources.html", sources=services().sources.all())
 
@@ -68,6 +70,7 @@ def sources_page() -> Any:
 @blueprint.get("/admin/named")
 @documented("Named fiddles, to delete", page("The list."), errors=_PAGE_ERRORS, security=ADMINS)
 def named_page() -> Any:
+    """Admins: every named fiddle, with a delete button."""
     require_admin()
     named = sorted(services().named.all(), key=lambda n: n.name)
     return render_template("admin_named.html", named=named)
@@ -76,6 +79,7 @@ def named_page() -> Any:
 @blueprint.get("/admin/audit")
 @documented("The audit log", page("The newest entries."), errors=_PAGE_ERRORS, security=ADMINS)
 def audit_page() -> Any:
+    """Admins: the newest entries of the audit log."""
     require_admin()
     return render_template("admin_audit.html", entries=services().audit.newest())
 
@@ -97,6 +101,8 @@ def delete_source(source_id: int) -> list[str]:
     security=ADMINS,
 )  # fmt: skip
 def delete_source_json(source_id: int) -> Any:
+    """Admins: delete an uploaded source image and every output rendered from it -> `{"deleted":
+    id, "fiddles": [the hashes whose runs were withdrawn]}`; a built-in image is 409."""
     return jsonify(deleted=source_id, fiddles=delete_source(source_id))
 
 
@@ -110,6 +116,7 @@ def delete_source_json(source_id: int) -> Any:
     security=ADMINS,
 )
 def delete_source_form(source_id: int) -> Any:
+    """Admins: the same from the admin page's form (with its `csrf_token`), then 303 back."""
     delete_source(source_id)
     return redirect("/admin/sources", 303)
 
@@ -129,6 +136,7 @@ def delete_named(name: str) -> None:
     security=ADMINS,
 )
 def delete_named_json(name: str) -> Any:
+    """Admins: delete a name -> `{"deleted": name}`."""
     delete_named(name)
     return jsonify(deleted=name)
 
@@ -143,5 +151,6 @@ def delete_named_json(name: str) -> Any:
     security=ADMINS,
 )
 def delete_named_form(name: str) -> Any:
+    """Admins: the same from the admin page's form (with its `csrf_token`), then 303 back."""
     delete_named(name)
     return redirect("/admin/named", 303)
