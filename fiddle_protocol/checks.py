@@ -9,6 +9,7 @@ BadOutput with what is wrong; `Output.check` turns that into the sentence of the
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 import zlib
@@ -58,12 +59,14 @@ class BadOutput(ValueError):
 @dataclass
 class RunFacts:
     """What the registry knows of a run when it says which outputs the run produces and checks
-    them: the options, what the program printed, the runner's GPU (the GPU outputs exist only
-    on a runner that has one), and (once checked) the size of a decoded image, which its
-    thumbnails' sizes follow from."""
+    them: the options, what the program printed, the outputs whose pass failed alone (by name,
+    as the run's output_errors names them), the runner's GPU (the GPU outputs exist only on a
+    runner that has one), and (once checked) the size of a decoded image, which its thumbnails'
+    sizes follow from."""
 
     options: FiddleOptions = field(default_factory=FiddleOptions)
     text: str = ""
+    failed: frozenset[str] = frozenset()
     source_size: tuple[int, int] | None = None
     gpu: GpuStatus = field(default_factory=GpuStatus)
 
@@ -130,18 +133,20 @@ def _walk_chunks(data: bytes) -> None:
     raise BadOutput("is a PNG without an end")
 
 
-def exact_png(size: Callable[[RunFacts], tuple[int, int]]) -> Check:
-    """A PNG of exactly the size `size` says for the run."""
+def exact_png(size: Callable[[RunFacts], tuple[int, int]], what: str) -> Check:
+    """A PNG of exactly the size `size` says for the run; `what` says which size, as the check's
+    docstring."""
 
     def check(data: bytes, run: RunFacts) -> None:
         found, wanted = png_size(data), size(run)
         if found != wanted:
             raise BadOutput(f"is {found[0]}x{found[1]}, not {wanted[0]}x{wanted[1]}")
 
+    check.__doc__ = what
     return check
 
 
-canvas_png = exact_png(lambda run: run.options.size)
+canvas_png = exact_png(lambda run: run.options.size, "A PNG of the canvas's width and height.")
 
 
 def source_png(data: bytes, run: RunFacts) -> None:
@@ -154,7 +159,8 @@ def source_png(data: bytes, run: RunFacts) -> None:
 
 def thumbnail_png(size: int) -> Check:
     """The source image scaled to fit size x size (checked after the source image)."""
-    return exact_png(lambda run: thumbnail_size(*_source_size(run), size))
+    what = f"A PNG of the source image's size scaled to fit {size}x{size}."
+    return exact_png(lambda run: thumbnail_size(*_source_size(run), size), what)
 
 
 def _source_size(run: RunFacts) -> tuple[int, int]:
@@ -178,6 +184,7 @@ def pdf_actions(data: bytes) -> list[str]:
 
 
 def pdf(data: bytes, _run: RunFacts) -> None:
+    """A PDF without actions (no JavaScript, no launching, no object streams)."""
     if not data.startswith(b"%PDF-"):
         raise BadOutput("is not a PDF")
     actions = pdf_actions(data)
@@ -186,6 +193,7 @@ def pdf(data: bytes, _run: RunFacts) -> None:
 
 
 def skp(data: bytes, _run: RunFacts) -> None:
+    """An SKP (a Skia picture: its magic bytes)."""
     if not data.startswith(SKP_MAGIC):
         raise BadOutput("is not an SKP")
 
@@ -203,5 +211,32 @@ def glinfo(data: bytes, run: RunFacts) -> None:
 
 
 def printed_text(data: bytes, run: RunFacts) -> None:
+    """Exactly the text the run printed, as UTF-8."""
     if data != printed_bytes(run.text):
         raise BadOutput("is not the text the run printed")
+
+
+# --------------------------------------------------------------------------------------------
+# A comparison's count
+
+_MAX_COUNT_BYTES = 256
+
+
+def diff_count(data: bytes, run: RunFacts) -> None:
+    changed_and_total(data, run.options.size)
+
+
+def changed_and_total(data: bytes, size: tuple[int, int]) -> tuple[int, int]:
+    """A comparison's count, `{"changed": N, "total": W*H}` with 0 <= N <= W*H."""
+    if len(data) > _MAX_COUNT_BYTES:
+        raise BadOutput("is too long for a count")
+    try:
+        counts = json.loads(data)
+    except (ValueError, RecursionError):
+        raise BadOutput("is not JSON") from None
+    if not isinstance(counts, dict) or set(counts) != {"changed", "total"}:
+        raise BadOutput("is not a count of changed pixels")
+    changed, total = counts["changed"], counts["total"]
+    if type(changed) is not int or total != size[0] * size[1] or not 0 <= changed <= total:
+        raise BadOutput(f"does not count the changed pixels of {size[0]}x{size[1]} pixels")
+    return changed, total

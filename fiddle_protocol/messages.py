@@ -9,6 +9,12 @@ and the functions parse them (functions/runner_client.py). Binary payloads trave
 The functions and the runners are deployed together, so a message of another PROTOCOL_VERSION is
 refused with a ProtocolError that says so, not half understood.
 
+A run whose output passes (PDF, SKP, later GPU and animation) failed alone still succeeded: its
+`output_errors` name each failed output with the user's traceback, and those outputs are absent.
+The field is additive, so the protocol version stays: a result without it has no failed pass,
+and functions older than it refuse a result missing an output (its registry check) rather than
+store half of one.
+
 A run stopped by a limit carries it twice: as a `Limit` (kind, value, unit) for programs, and as
 the human sentence in `runtime_error`, which `Limit.sentence` writes from the policy's numbers.
 """
@@ -24,8 +30,10 @@ from typing import Any
 from fiddle_protocol import outputs
 from fiddle_protocol.gpu import GpuStatus
 from fiddle_protocol.options import FiddleOptions
+from fiddle_protocol.versions import BuildInfo
 
-PROTOCOL_VERSION = 2
+# 3: a run names its build, a runner lists its builds, and diff_images compares two PNGs.
+PROTOCOL_VERSION = 3
 _MIB_PER_GIB = 1024
 
 
@@ -169,17 +177,23 @@ class RunRequest:
     code: str
     options: FiddleOptions = field(default_factory=FiddleOptions)
     source_png: bytes | None = None
-    # "draw" runs the code; "decode_image" decodes source_png (an upload) into a normalised PNG.
+    # "draw" runs the code; "decode_image" decodes source_png (an upload) into a normalised PNG;
+    # "diff_images" compares source_png with compare_png (two builds' outputs of one fiddle).
     task: str = outputs.DRAW
+    # The runid of the build to run at; "" for the runner's newest (HEAD).
+    build: str = ""
+    compare_png: bytes | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "protocol": PROTOCOL_VERSION,
             "task": self.task,
             "run_uuid": self.run_uuid,
+            "build": self.build,
             "code": self.code,
             "options": self.options.to_json(),
             "source_png": _b64(self.source_png) if self.source_png is not None else None,
+            "compare_png": _b64(self.compare_png) if self.compare_png is not None else None,
         }
 
     def to_bytes(self) -> bytes:
@@ -191,13 +205,15 @@ class RunRequest:
         task = obj.get("task", outputs.DRAW)
         if task not in outputs.TASKS:
             raise ProtocolError(f"unknown task {task!r}")
-        source = obj.get("source_png")
+        source, compare = obj.get("source_png"), obj.get("compare_png")
         return cls(
             task=task,
             run_uuid=_expect(obj, "run_uuid", str),
             code=_expect(obj, "code", str),
             options=_options(_expect(obj, "options", dict)),
             source_png=_unb64(source) if source is not None else None,
+            build=_expect(obj, "build", str),
+            compare_png=_unb64(compare) if compare is not None else None,
         )
 
     @classmethod
@@ -218,6 +234,9 @@ class RunResult:
     # The GPU of the runner (its host's, written outside the program): whether the GPU outputs
     # were rendered, on what, or why not.
     gpu: GpuStatus = field(default_factory=GpuStatus)
+    # Output name -> the user's traceback, for each output pass that failed alone (the run
+    # succeeded without those outputs; fiddle_protocol/outputs.py says which passes may).
+    output_errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def succeeded(self) -> bool:
@@ -233,6 +252,7 @@ class RunResult:
             "limit": self.limit.to_json() if self.limit else None,
             "text": self.text,
             "outputs": {name: _b64(data) for name, data in self.outputs.items()},
+            "output_errors": self.output_errors,
             "duration_ms": self.duration_ms,
             "gpu": self.gpu.to_json(),
         }
@@ -259,6 +279,7 @@ class RunResult:
             outputs={name: _unb64(value) for name, value in produced.items()},
             duration_ms=_duration(obj.get("duration_ms", 0.0)),
             gpu=_gpu(obj.get("gpu")),
+            output_errors=_output_errors(obj.get("output_errors", {})),
         )
 
     @classmethod
@@ -272,17 +293,20 @@ class RunResult:
 
 @dataclass(frozen=True)
 class RunnerInfo:
-    """What a runner service says of itself on /version and /healthz: the Skia build it renders
-    with (its runid names the outputs), its sandbox, and how loaded its pool of hosts is. Grows
-    with the runner (several builds, GPU) as fields with defaults, so older answers still read."""
+    """What a runner service says of itself on /version and /healthz: its newest Skia build
+    (HEAD: `runid`, `skia_python`), every build it serves (`builds`, newest first, each saying
+    whether it is warm and with how many hosts), its sandbox, and how loaded its pools of hosts
+    are. Grows with the runner (GPU) as fields with defaults, so older answers still read."""
 
     runid: str
     skia_python: str
     sandbox: str
-    hosts: int
+    hosts: int  # every warm host, of every build
     busy: int = 0
     waiting: int = 0
     turned_away: int = 0  # runs answered 429 at once so far
+    builds: tuple[BuildInfo, ...] = ()
+    warm_builds: int = 0  # how many builds besides HEAD it keeps warm at most
     protocol: int = PROTOCOL_VERSION
     gpu: GpuStatus = field(default_factory=GpuStatus)  # its hosts' GPU, or why it has none
 
@@ -297,12 +321,14 @@ class RunnerInfo:
             "waiting": self.waiting,
             "turned_away": self.turned_away,
             "gpu": self.gpu.to_json(),
+            "builds": [build.to_json() for build in self.builds],
+            "warm_builds": self.warm_builds,
         }
 
     @classmethod
     def from_json(cls, data: object) -> RunnerInfo:
         obj = _expect_message(data)
-        counts = {key: obj.get(key, 0) for key in ("busy", "waiting", "turned_away")}
+        counts = {key: obj.get(key, 0) for key in ("busy", "waiting", "turned_away", "warm_builds")}
         for key, value in counts.items():
             if type(value) is not int:
                 raise ProtocolError(f"{key} must be of type int")
@@ -312,6 +338,7 @@ class RunnerInfo:
             sandbox=_expect(obj, "sandbox", str),
             hosts=_expect(obj, "hosts", int),
             gpu=_gpu(obj.get("gpu")),
+            builds=_builds(obj.get("builds", [])),
             **counts,
         )
 
@@ -362,6 +389,27 @@ def _gpu(data: object) -> GpuStatus:
         return GpuStatus.from_json(data)
     except ValueError as error:
         raise ProtocolError(str(error)) from error
+
+
+def _builds(value: object) -> tuple[BuildInfo, ...]:
+    if not isinstance(value, list):
+        raise ProtocolError("builds must be of type list")
+    try:
+        return tuple(BuildInfo.from_json(build) for build in value)
+    except ValueError as error:
+        raise ProtocolError(str(error)) from error
+
+
+def _output_errors(value: object) -> dict[str, str]:
+    """Output name -> error; absent in a message of a runner that reports none."""
+    if not isinstance(value, dict):
+        raise ProtocolError("output_errors must be an object")
+    for name, error in value.items():
+        if outputs.by_name(name) is None:
+            raise ProtocolError(f"output_errors name an unknown output {name[:64]!r}")
+        if not isinstance(error, str):
+            raise ProtocolError("output_errors must map output names to strings")
+    return dict(value)
 
 
 def _duration(value: object) -> float:

@@ -8,10 +8,7 @@ import logging
 import os
 import secrets
 import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,23 +17,31 @@ import requests
 
 from fiddle_protocol.options import FiddleOptions
 
-RUNNER_START_TIMEOUT = 120.0
+# The distributions of the `runner` extra (pyproject.toml), when the project's own metadata
+# cannot say (a source tree that was never installed).
+RUNNER_EXTRA = ("skia-python", "pyseccomp", "numpy")
 # Who the audit log names for what an operator does with `fiddle admin`.
 COMMAND_LINE = "(command line)"
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    handler: Any = args.handler
+    return int(handler(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `fiddle` command and its subcommands (docs/configuration.md lists their flags)."""
     parser = argparse.ArgumentParser(prog="fiddle", description="Skia Fiddle for Python.")
     commands = parser.add_subparsers(dest="command", required=True)
     _serve_parser(commands.add_parser("serve", help="the whole service on this machine"))
     _runner_parser(commands.add_parser("runner", help="a runner: sandboxes that run fiddles"))
     _run_parser(commands.add_parser("run", help="run one fiddle on a server and print its URLs"))
+    _builds_parser(commands.add_parser("builds", help="the Skia builds of this machine's runner"))
     _admin_parser(commands.add_parser("admin", help="accounts: create users and API tokens"))
     _site_parser(commands.add_parser("build-site", help="write the static site (editor page)"))
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    handler: Any = args.handler
-    return int(handler(args))
+    return parser
 
 
 def _serve_parser(parser: argparse.ArgumentParser) -> None:
@@ -45,8 +50,14 @@ def _serve_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir", type=Path, default=None, help="where fiddles are stored (./data)"
     )
-    parser.add_argument("--sandbox", default="auto", help="sandbox backend of the local runner")
-    parser.add_argument("--threads", type=int, default=8, help="HTTP worker threads")
+    parser.add_argument(
+        "--sandbox", default="auto", help="sandbox backend of the local runner (auto)"
+    )
+    parser.add_argument("--threads", type=int, default=8, help="HTTP worker threads (8)")
+    parser.add_argument(
+        "--builds-dir", type=Path, default=None,
+        help="the local runner's Skia builds (FIDDLE_BUILDS_DIR, else <data dir>/builds)",
+    )  # fmt: skip
     parser.add_argument(
         "--no-examples",
         dest="examples",
@@ -56,11 +67,67 @@ def _serve_parser(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=serve)
 
 
-def _runner_parser(parser: argparse.ArgumentParser) -> None:
-    from runner_vm.cli import add_arguments, run_runner
+def _builds_parser(parser: argparse.ArgumentParser) -> None:
+    from runner_vm.builds.cli import add_arguments, run
 
     add_arguments(parser)
-    parser.set_defaults(handler=run_runner)
+    parser.set_defaults(handler=run)
+
+
+def _runner_parser(parser: argparse.ArgumentParser) -> None:
+    from runner_vm.cli import add_arguments
+
+    add_arguments(parser)
+    parser.set_defaults(handler=runner)
+
+
+def runner(args: argparse.Namespace) -> int:
+    require_runner_extra("runner")
+    from runner_vm.cli import run_runner
+
+    return int(run_runner(args))
+
+
+def require_runner_extra(command: str, otherwise: str = "") -> None:
+    """Stop with one sentence when the packages a local runner needs are not installed."""
+    missing = missing_runner_packages()
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        raise SystemExit(
+            f"fiddle {command}: running fiddles here needs the runner extra, and "
+            f"{', '.join(missing)} {verb} not installed: "
+            f"pip install 'fiddle-service[runner]'{otherwise}."
+        )
+
+
+def missing_runner_packages() -> list[str]:
+    """The distributions of the runner extra that are not installed."""
+    from importlib import metadata
+
+    missing = []
+    for name in _runner_extra():
+        try:
+            metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            missing.append(name)
+    return missing
+
+
+def _runner_extra() -> tuple[str, ...]:
+    """The runner extra's distributions, as the installed project declares them."""
+    import re
+    from importlib import metadata
+
+    try:
+        requirements = metadata.requires("fiddle-service") or []
+    except metadata.PackageNotFoundError:
+        return RUNNER_EXTRA
+    names = [
+        re.split(r"[\s<>=!~;\[(]", requirement, maxsplit=1)[0]
+        for requirement in requirements
+        if re.search(r"""extra\s*==\s*["']runner["']""", requirement)
+    ]
+    return tuple(names) or RUNNER_EXTRA
 
 
 def _run_parser(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +136,15 @@ def _run_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--height", type=int, default=256)
     parser.add_argument("--source", type=int, default=0)
     parser.add_argument("--server", default="http://127.0.0.1:8080", help="the fiddle service")
+    versions = parser.add_mutually_exclusive_group()
+    versions.add_argument(
+        "--version",
+        default=None,
+        help="the Skia build to run at: HEAD (default), m87, 87.9, a runid",
+    )
+    versions.add_argument(
+        "--all-versions", action="store_true", help="run at every Skia build the service has"
+    )
     parser.set_defaults(handler=run_file)
 
 
@@ -222,15 +298,21 @@ def serve(args: argparse.Namespace) -> int:
     from functions.config import Settings
 
     settings = Settings.from_env(data_dir=args.data_dir)
+    if not settings.runners:
+        require_runner_extra("serve", " (or set FIDDLE_RUNNERS to runners elsewhere)")
     # The local runner trusts only requests signed with a secret made for this run of serve.
     secret = settings.runner_secret or secrets.token_hex(32)
-    with _local_runner(settings, args.sandbox, secret) as runners:
+    builds = args.builds_dir or settings.builds_dir or settings.data_dir / "builds"
+    with _local_runner(settings, args.sandbox, secret, builds) as runners:
         settings = Settings.from_env(data_dir=args.data_dir, runners=runners, runner_secret=secret)
         app = create_app(settings)
         if args.examples:
             _store_examples_in_background(app)
         print(f"fiddle: serving on http://{args.host}:{args.port}/ (data in {settings.data_dir})",
               file=sys.stderr, flush=True)  # fmt: skip
+        # Under load waitress logs every time requests wait for a thread ("Task queue depth"):
+        # a line per request at worst, written under the logging lock by every thread.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         waitress_serve(app, host=args.host, port=args.port, threads=args.threads, _quiet=True)
     return 0
 
@@ -251,49 +333,23 @@ def _store_examples_in_background(app: Any) -> None:
 
 
 @contextlib.contextmanager
-def _local_runner(settings: Any, sandbox: str, secret: str) -> Iterator[tuple[str, ...]]:
-    """Use FIDDLE_RUNNERS when set; otherwise start one runner beside the functions."""
+def _local_runner(
+    settings: Any, sandbox: str, secret: str, builds: Path
+) -> Iterator[tuple[str, ...]]:
+    """Use FIDDLE_RUNNERS when set; otherwise start one runner beside the functions, with the
+    Skia builds in `builds` (none there: it renders with its own skia-python, and says so)."""
+    from functions.devserver import DidNotStart, runner_process
+
     if settings.runners:
         yield settings.runners
         return
-    port = _free_port()
-    command = [sys.executable, "-m", "runner_vm.cli", "--port", str(port), "--sandbox", sandbox]
-    env = {**os.environ, "FIDDLE_RUNNER_SECRET": secret}
-    process = subprocess.Popen(command, start_new_session=True, env=env)
     signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(128 + signo))
+    env = {**os.environ, "FIDDLE_RUNNER_SECRET": secret}
     try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_for_runner(url, process)
-        yield (url,)
-    finally:
-        _stop(process)
-
-
-def _wait_for_runner(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + RUNNER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"fiddle: the runner exited with status {process.returncode}")
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(f"{url}/healthz", timeout=1).ok:
-                return
-        time.sleep(0.1)
-    raise SystemExit("fiddle: the runner did not start in time")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+        with runner_process(sandbox, env=env, builds_dir=builds) as url:
+            yield (url,)
+    except DidNotStart as error:
+        raise SystemExit(f"fiddle: the runner did not start: {error}") from error
 
 
 def run_file(args: argparse.Namespace) -> int:
@@ -303,40 +359,83 @@ def run_file(args: argparse.Namespace) -> int:
         print(f"fiddle run: cannot read {args.file}: {error}", file=sys.stderr)
         return 2
     options = FiddleOptions(width=args.width, height=args.height, source=args.source)
-    sent = {"width": options.width, "height": options.height, "source": options.source}
+    sent: dict[str, Any] = {
+        "code": code,
+        "options": {"width": options.width, "height": options.height, "source": options.source},
+    }
+    if args.version:
+        sent["version"] = args.version
+    if args.all_versions:
+        sent["versions"] = "all"
     server = args.server.rstrip("/")
     try:
-        response = requests.post(
-            f"{server}/_/run", json={"code": code, "options": sent}, timeout=60
-        )
+        response = requests.post(f"{server}/_/run", json=sent, timeout=120)
         answer = response.json()
     except (requests.RequestException, ValueError) as error:
         print(f"fiddle run: the server at {server} did not answer: {error}", file=sys.stderr)
         return 2
-    return _report(server, response.status_code, answer, options)
+    if response.status_code == 200 and "runs" in answer:
+        return _report_several(server, answer, options)
+    return _report(server, response.status_code, answer, options, pinned=bool(args.version))
 
 
-def _report(server: str, status: int, answer: dict[str, Any], options: FiddleOptions) -> int:
+def _report(
+    server: str, status: int, answer: dict[str, Any], options: FiddleOptions, pinned: bool
+) -> int:
+    """The run's URLs: of the newest run (/i/), or at a --version the run at that build (/ai/)."""
     if status != 200:
         print(f"fiddle run: {answer.get('error', f'HTTP {status}')}", file=sys.stderr)
         for field, reasons in answer.get("fields", {}).items():
             print(f"  {field}: {'; '.join(reasons)}", file=sys.stderr)
         return 1
-    for error in answer["compile_errors"]:
-        print(error["text"], file=sys.stderr)  # compiler style: draw.py:LINE:COL: error: ...
-    if answer["runtime_error"]:
-        print(answer["runtime_error"], file=sys.stderr)
+    _print_errors(answer)
     digest = answer["fiddleHash"]
     print(f"hash:   {digest}")
     print(f"page:   {server}/c/{digest}")
     if answer["compile_errors"] or answer["runtime_error"]:
         return 1
+    print(f"build:  {answer['runid']} (skia-python {answer['version']})")
+    where = f"ai/{answer['runid']}" if pinned else "i"
+    for name, error in answer.get("output_errors", {}).items():  # the run succeeded without it
+        print(
+            f"{name}: not rendered: the program raised an error in its {name} pass", file=sys.stderr
+        )
+        print(error, file=sys.stderr)
     # The outputs the run stored, as the service lists them (it knows the runner's GPU).
     for output in answer.get("outputList", []):
-        print(f"{output['name'] + ':':<15}{server}/i/{digest}{output['suffix']}")
+        print(f"{output['name'] + ':':<15}{server}/{where}/{digest}{output['suffix']}")
     if answer["text"]:
         print(answer["text"], end="" if answer["text"].endswith("\n") else "\n")
     return 0
+
+
+def _print_errors(answer: dict[str, Any]) -> None:
+    for error in answer.get("compile_errors", []):
+        print(error["text"], file=sys.stderr)  # compiler style: draw.py:LINE:COL: error: ...
+    if answer.get("runtime_error"):
+        print(answer["runtime_error"], file=sys.stderr)
+
+
+def _report_several(server: str, answer: dict[str, Any], options: FiddleOptions) -> int:
+    """One block per build, newest first; exit 1 if the fiddle failed at any of them."""
+    digest = answer["fiddleHash"]
+    print(f"hash:   {digest}")
+    print(f"page:   {server}/c/{digest}")
+    failed = 0
+    for run in answer["runs"]:
+        head = ", HEAD" if run["head"] else ""
+        print(f"\nm{run['milestone']} (skia-python {run['version']}{head}): {run['runid']}")
+        if run.get("error") or run.get("compile_errors") or run.get("runtime_error"):
+            failed += 1
+            print(f"fiddle run: at {run['runid']}: {run['error']}" if run.get("error") else "",
+                  file=sys.stderr, end="\n" if run.get("error") else "")  # fmt: skip
+            _print_errors(run)
+            print("  failed (the errors are above, on stderr)")
+            continue
+        at = f"{server}/ai/{run['runid']}/{digest}"
+        for output in run["outputList"]:
+            print(f"  {output['name'] + ':':<15}{at}{output['suffix']}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.hashing import fiddle_hash
-from functions.runs import RunDispatcher
+from functions.runs import RunAnswer, RunDispatcher
 from functions.schemas import parse_run_request
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,8 @@ def store_examples(runs: RunDispatcher, examples: list[Example]) -> int:
             log.warning("example %s not stored: %s", example.file, error)
             failed += 1
             continue
-        if answer.compile_errors or answer.runtime_error:
+        failing = [answer] if isinstance(answer, RunAnswer) else [r.answer for r in answer.runs]
+        if any(one is None or one.compile_errors or one.runtime_error for one in failing):
             log.warning("example %s failed to run", example.file)
             failed += 1
     return failed

@@ -13,7 +13,8 @@ from fiddle_protocol import outputs as registry
 @dataclass(frozen=True)
 class ShownOutput:
     output: registry.Output
-    url: str
+    url: str  # under /ai/<runid>/, which names the run
+    error: str = ""  # a shown output has none (the pages' FailedOutput has one)
 
     def to_json(self) -> dict[str, str]:
         output = self.output

@@ -165,6 +165,33 @@ class FairShare:
         finally:
             self._give_back(keys)
 
+    @contextlib.contextmanager
+    def slots(self, keys: ClientKeys, wanted: int) -> Iterator[int]:
+        """Hold as many of the client's free slots as it has, up to `wanted`, for the duration:
+        how many (runs at several builds go that many at a time). TooManyInFlight if none is
+        free."""
+        if not self.per_client or not keys:
+            yield wanted
+            return
+        granted = self._take_up_to(keys, wanted)
+        try:
+            yield granted
+        finally:
+            for _ in range(granted):
+                self._give_back(keys)
+
+    def _take_up_to(self, keys: ClientKeys, wanted: int) -> int:
+        self._take(keys)  # the first, or the refusal
+        granted = 1
+        with self._lock:
+            while granted < wanted and all(
+                self._in_flight.get(key, 0) < self.per_client for key in keys
+            ):
+                for key in keys:
+                    self._in_flight[key] += 1
+                granted += 1
+        return granted
+
     def in_flight(self, key: str) -> int:
         with self._lock:
             return self._in_flight.get(key, 0)

@@ -1,8 +1,13 @@
 """The functions' client of runner services (the messages are fiddle_protocol/messages.py's): one
-interface, an HTTP implementation beside it. A runner's answer is parsed here, once."""
+interface, an HTTP implementation beside it. A runner's answer is parsed here, once.
+
+Runners may hold different Skia builds (a new build rolls out runner by runner): each runner's
+RunnerInfo says which it has, and a run goes only to runners that have the build it names. The
+service's builds are those of every runner in rotation together; HEAD is the newest of them."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import random
@@ -12,10 +17,11 @@ from abc import ABC, abstractmethod
 
 import requests
 
-from fiddle_protocol import outputs
+from fiddle_protocol import outputs, versions
 from fiddle_protocol.checks import RunFacts
 from fiddle_protocol.messages import ProtocolError, RunnerInfo, RunRequest, RunResult
 from fiddle_protocol.signing import NoSigner, Signer
+from fiddle_protocol.versions import BuildInfo
 from functions.text import clean_result
 
 log = logging.getLogger(__name__)
@@ -38,14 +44,46 @@ class RunnerBusy(RunnerUnavailable):
     """Runners answer, but every one is busy: waiting a little helps."""
 
 
+class BuildGone(RunnerUnavailable):
+    """No runner has the build the run names (any more): the service's builds changed."""
+
+
 class RunnerClient(ABC):
     @abstractmethod
     def run(self, request: RunRequest) -> RunResult:
-        """Run one fiddle; raise RunnerUnavailable when no runner can."""
+        """Run one fiddle at the build it names; raise RunnerUnavailable when no runner can,
+        BuildGone when no runner has that build."""
 
     @abstractmethod
     def describe(self) -> RunnerInfo:
-        """The runner's build and sandbox."""
+        """A runner's builds and sandbox."""
+
+    def builds(self) -> list[BuildInfo]:
+        """Every build some runner has, newest first, HEAD (the newest) marked."""
+        return merged_builds([self.describe()])
+
+    def forget_builds(self) -> None:  # noqa: B027  -- optional: a client that keeps no copy
+        """Read the runners' builds again at the next question (a build came or went)."""
+
+
+def merged_builds(infos: list[RunnerInfo]) -> list[BuildInfo]:
+    """The builds of several runners as one list: each once, warm if warm anywhere, with the
+    hosts of all; HEAD is the newest of them all. A runner that lists no builds (an older one)
+    has its one build."""
+    found: dict[str, BuildInfo] = {}
+    for info in infos:
+        listed = info.builds or (
+            BuildInfo(info.runid, info.skia_python, info.runid.rsplit("-", 1)[0], True, True, 1),
+        )
+        for build in listed:
+            seen = found.get(build.runid)
+            if seen is not None:
+                build = dataclasses.replace(
+                    seen, warm=seen.warm or build.warm, hosts=seen.hosts + build.hosts
+                )
+            found[build.runid] = build
+    ordered = versions.newest_first(found.values())
+    return [dataclasses.replace(build, head=index == 0) for index, build in enumerate(ordered)]
 
 
 class RunnerHealth:
@@ -101,7 +139,7 @@ class HttpRunnerClient(RunnerClient):
         # between (and looking them up costs half a millisecond per run).
         self._session.trust_env = False
         self.health = RunnerHealth(urls, self._session)
-        self._described: tuple[float, RunnerInfo] | None = None
+        self._infos: dict[str, tuple[float, RunnerInfo]] = {}
         self._lock = threading.Lock()
 
     def _order(self) -> list[str]:
@@ -110,6 +148,13 @@ class HttpRunnerClient(RunnerClient):
         ordered = [self.urls[(start + i) % len(self.urls)] for i in range(len(self.urls))]
         healthy = [url for url in ordered if self.health.in_rotation(url)]
         return healthy or ordered
+
+    def _having(self, build: str) -> list[str]:
+        """The runners, in turn, that have the build ("": any)."""
+        ordered = self._order()
+        if not build:
+            return ordered
+        return [url for url in ordered if any(b.runid == build for b in self._builds_of(url))]
 
     def run(self, request: RunRequest) -> RunResult:
         return verified(request, self._run_with_backoff(request))
@@ -120,20 +165,22 @@ class HttpRunnerClient(RunnerClient):
         body = request.to_bytes()
         while True:
             try:
-                return self._run_anywhere(body)
+                return self._run_anywhere(body, request.build)
             except RunnerBusy:
                 if time.monotonic() + delay > deadline:
                     raise
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 1.0)
 
-    def _run_anywhere(self, body: bytes) -> RunResult:
+    def _run_anywhere(self, body: bytes, build: str) -> RunResult:
         failures: list[RunnerUnavailable] = []
-        for url in self._order():
+        for url in self._having(build):
             try:
                 return self._run_on(url, body)
             except RunnerUnavailable as why:
                 failures.append(why)
+        if not failures:
+            raise BuildGone(f"no runner has build {build}")
         # Busy wins over down: a busy runner will soon take the run.
         raise next((f for f in failures if isinstance(f, RunnerBusy)), failures[-1])
 
@@ -149,6 +196,11 @@ class HttpRunnerClient(RunnerClient):
         return self._result(url, response)
 
     def _result(self, url: str, response: requests.Response) -> RunResult:
+        if response.status_code == 404:
+            # The runner no longer has the build: read its builds again before the next run.
+            with self._lock:
+                self._infos.pop(url, None)
+            raise BuildGone(f"runner {url} does not have the build")
         if response.status_code in (429, 503):
             retry = _retry_after(response.headers.get("Retry-After", ""))
             busy = RunnerBusy if response.status_code == 429 else RunnerUnavailable
@@ -157,28 +209,56 @@ class HttpRunnerClient(RunnerClient):
             log.error("runner %s answered HTTP %d", url, response.status_code)
             raise RunnerUnavailable(f"runner {url} failed with HTTP {response.status_code}")
         try:
-            # Text crosses into storage and pages here: make it valid Unicode once, at the edge.
-            return clean_result(RunResult.from_bytes(response.content))
+            return read_result(response.content)
         except ProtocolError as error:
             log.error("runner %s sent a malformed answer: %s", url, error)
             raise RunnerUnavailable(f"runner {url} sent a malformed answer") from error
 
     def describe(self) -> RunnerInfo:
-        cached = self._described
+        for url in self._order():
+            info = self._info(url)
+            if info is not None:
+                return info
+        raise RunnerUnavailable("no runner is reachable")
+
+    def builds(self) -> list[BuildInfo]:
+        infos = [info for url in self._order() if (info := self._info(url)) is not None]
+        if not infos:
+            raise RunnerUnavailable("no runner is reachable")
+        return merged_builds(infos)
+
+    def forget_builds(self) -> None:
+        """Read every runner's builds again at the next question (a build came or went)."""
+        with self._lock:
+            self._infos.clear()
+
+    def _builds_of(self, url: str) -> tuple[BuildInfo, ...]:
+        info = self._info(url)
+        if info is None:
+            return ()
+        return info.builds or tuple(merged_builds([info]))  # an older runner: its one build
+
+    def _info(self, url: str) -> RunnerInfo | None:
+        """The runner's /version, read again after VERSION_TTL_SECONDS; None when it does not
+        answer (it leaves rotation)."""
+        with self._lock:
+            cached = self._infos.get(url)
         if cached and time.monotonic() - cached[0] < VERSION_TTL_SECONDS:
             return cached[1]
-        for url in self._order():
-            try:
-                response = self._session.get(f"{url}/version", timeout=5)
-                if response.ok:
-                    self._described = (time.monotonic(), RunnerInfo.from_json(response.json()))
-                    return self._described[1]
-            except ProtocolError as error:
-                log.error("runner %s describes itself in another protocol: %s", url, error)
-                self.health.mark_down(url)
-            except (requests.RequestException, ValueError):
-                self.health.mark_down(url)
-        raise RunnerUnavailable("no runner is reachable")
+        try:
+            response = self._session.get(f"{url}/version", timeout=5)
+            if response.ok:
+                info = RunnerInfo.from_json(response.json())
+                with self._lock:
+                    self._infos[url] = (time.monotonic(), info)
+                return info
+            self.health.mark_down(url)
+        except ProtocolError as error:
+            log.error("runner %s describes itself in another protocol: %s", url, error)
+            self.health.mark_down(url)
+        except (requests.RequestException, ValueError):
+            self.health.mark_down(url)
+        return None
 
 
 def _retry_after(header: str) -> int:
@@ -187,11 +267,18 @@ def _retry_after(header: str) -> int:
     return min(int(header), 3600) if header.isascii() and header.isdigit() else 2
 
 
+def read_result(body: bytes) -> RunResult:
+    """A runner's answer to a run, parsed: the one reading of a RunResult on this side. Text
+    crosses into storage and pages here, so it is made valid Unicode once, at the edge. Raises
+    ProtocolError for anything but a RunResult of this protocol."""
+    return clean_result(RunResult.from_bytes(body))
+
+
 def verified(request: RunRequest, result: RunResult) -> RunResult:
     """The result, if its outputs are exactly those the request produces and each is what it
     claims. The sandbox host checks them too, but it lives in the container with the program:
     nothing it answers is stored unchecked."""
-    facts = RunFacts(request.options, result.text, gpu=result.gpu)
+    facts = RunFacts(request.options, result.text, frozenset(result.output_errors), gpu=result.gpu)
     problem = outputs.problem(request.task, facts, result.outputs, result.succeeded)
     if problem:
         log.error("a runner answered outputs that fail their checks: %s", problem)

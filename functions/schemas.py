@@ -71,6 +71,8 @@ class RunRequestData:
     options: FiddleOptions
     version: str | None
     fast: bool
+    # "all", or the versions to run at, each once; None: one version (`version`).
+    versions: tuple[str, ...] | None = None
 
 
 # --- fields -------------------------------------------------------------------------------------
@@ -152,6 +154,28 @@ class VersionField(_Field):
         return value
 
 
+ALL_VERSIONS = "all"
+MAX_VERSIONS = 16
+
+
+class VersionsField(_Field):
+    """`"all"`, or a list of 1 to 16 versions (each as `version` takes it); null is none given,
+    as for `version`."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> tuple[str, ...]:
+        if value == ALL_VERSIONS:
+            return (ALL_VERSIONS,)
+        if not isinstance(value, list) or not 1 <= len(value) <= MAX_VERSIONS:
+            raise ValidationError(f'must be "all" or a list of 1 to {MAX_VERSIONS} versions')
+        for item in value:
+            if not isinstance(item, str) or not VERSION_RE.fullmatch(item):
+                raise ValidationError(
+                    "must list versions of 1 to 64 letters, digits, dots, underscores, colons "
+                    "or dashes"
+                )
+        return tuple(dict.fromkeys(value))
+
+
 class StrictString(_Field):
     default_error_messages = {"null": "must be a string"}  # noqa: RUF012
 
@@ -168,6 +192,22 @@ def _utf8_size(text: str) -> int:
 
 _SIZE_RANGE = f"must be between {MIN_SIZE} and {MAX_SIZE}"
 _SAMPLE_RANGE = f"must be between 0 and {MAX_SAMPLE_COUNT}"
+# The rules between fields, as their errors say them.
+F16_NEEDS_SRGB = "requires srgb to be true"
+ANIMATED_DURATION = "must be more than 0 and at most 60 seconds for an animated fiddle"
+STILL_DURATION = "must be between 0 and 60 seconds"
+MIPMAP_NEEDS_TEXTURABLE = "requires offscreen_texturable to be true"
+_WHEN_OFFSCREEN = "when offscreen is true"
+# Each option's rules beyond its type and range, for docs/options.md (python -m functions.docs).
+OPTION_RULES: dict[str, tuple[str, ...]] = {
+    "source": ("must name a source image that exists (`GET /_/sources`), or be 0",),
+    "f16": (F16_NEEDS_SRGB,),
+    "duration": (STILL_DURATION, ANIMATED_DURATION),
+    "offscreen_width": (f"{_SIZE_RANGE} {_WHEN_OFFSCREEN}",),
+    "offscreen_height": (f"{_SIZE_RANGE} {_WHEN_OFFSCREEN}",),
+    "offscreen_sample_count": (f"{_SAMPLE_RANGE} {_WHEN_OFFSCREEN}",),
+    "offscreen_mipmap": (f"{MIPMAP_NEEDS_TEXTURABLE} {_WHEN_OFFSCREEN}",),
+}
 
 
 def _size(default: int) -> StrictInteger:
@@ -234,9 +274,51 @@ class OptionsSchema(Schema):
         return FiddleOptions(**data)
 
 
+# The rules across fields below (_f16_errors, _duration_errors, _offscreen_errors) as JSON
+# Schema says them, for the OpenAPI document's Options.
+_OFFSCREEN_SIZE = {"minimum": MIN_SIZE, "maximum": MAX_SIZE}
+OPTIONS_RULES_JSON_SCHEMA = [
+    {
+        "description": "f16 requires srgb.",
+        "if": {"properties": {"f16": {"const": True}}, "required": ["f16"]},
+        "then": {"properties": {"srgb": {"const": True}}, "required": ["srgb"]},
+    },
+    {
+        "description": "An animated fiddle lasts more than 0 and at most 60 seconds; a still "
+        "one may keep a duration of 0 to 60.",
+        "if": {"properties": {"animated": {"const": True}}, "required": ["animated"]},
+        "then": {
+            "properties": {"duration": {"exclusiveMinimum": 0, "maximum": MAX_DURATION}},
+            "required": ["duration"],
+        },
+        "else": {"properties": {"duration": {"minimum": 0, "maximum": MAX_DURATION}}},
+    },
+    {
+        "description": "The offscreen fields are read only for an offscreen fiddle; then its "
+        "size is 4 to 2048, its samples 0 to 64, and a mipmapped target is texturable.",
+        "if": {"properties": {"offscreen": {"const": True}}, "required": ["offscreen"]},
+        "then": {
+            "properties": {
+                "offscreen_width": _OFFSCREEN_SIZE,
+                "offscreen_height": _OFFSCREEN_SIZE,
+                "offscreen_sample_count": {"minimum": 0, "maximum": MAX_SAMPLE_COUNT},
+            },
+            "if": {
+                "properties": {"offscreen_mipmap": {"const": True}},
+                "required": ["offscreen_mipmap"],
+            },
+            "then": {
+                "properties": {"offscreen_texturable": {"const": True}},
+                "required": ["offscreen_texturable"],
+            },
+        },
+    },
+]
+
+
 def _f16_errors(data: dict[str, Any]) -> dict[str, list[str]]:
     if "f16" in data and "srgb" in data and data["f16"] and not data["srgb"]:
-        return {"f16": ["requires srgb to be true"]}
+        return {"f16": [F16_NEEDS_SRGB]}
     return {}
 
 
@@ -245,9 +327,9 @@ def _duration_errors(data: dict[str, Any]) -> dict[str, list[str]]:
         return {}
     duration = data["duration"]
     if data["animated"] and not 0 < duration <= MAX_DURATION:
-        return {"duration": ["must be more than 0 and at most 60 seconds for an animated fiddle"]}
+        return {"duration": [ANIMATED_DURATION]}
     if not data["animated"] and not 0 <= duration <= MAX_DURATION:
-        return {"duration": ["must be between 0 and 60 seconds"]}
+        return {"duration": [STILL_DURATION]}
     return {}
 
 
@@ -263,8 +345,44 @@ def _offscreen_errors(data: dict[str, Any]) -> dict[str, list[str]]:
     if not 0 <= samples <= MAX_SAMPLE_COUNT:
         errors["offscreen_sample_count"] = [_SAMPLE_RANGE]
     if data.get("offscreen_mipmap") and data.get("offscreen_texturable") is False:
-        errors["offscreen_mipmap"] = ["requires offscreen_texturable to be true"]
+        errors["offscreen_mipmap"] = [MIPMAP_NEEDS_TEXTURABLE]
     return errors
+
+
+# The code's rules as JSON Schema says them (for the OpenAPI document): not blank, no NUL, at
+# most MAX_CODE_BYTES (JSON Schema counts characters; the byte limit is in the description).
+CODE_JSON_SCHEMA = {
+    "minLength": 1,
+    "maxLength": MAX_CODE_BYTES,
+    "pattern": "^[^\\x00]*[^\\s\\x00][^\\x00]*$",
+    "description": "The program: at most 128 KiB of UTF-8, not blank, no NUL characters.",
+}
+VERSION_JSON_SCHEMA = {
+    "pattern": "^[0-9A-Za-z._:-]{0,64}$",
+    "description": "A skia-python version or runid this service runs (empty: the newest).",
+}
+VERSIONS_JSON_SCHEMA = {
+    "oneOf": [
+        {"const": ALL_VERSIONS},
+        {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_VERSIONS,
+            "items": {"type": "string", "pattern": "^[0-9A-Za-z._:-]{1,64}$"},
+        },
+        {"type": "null"},
+    ],
+    "description": 'Several builds to run at: "all", or a list of versions (not with version).',
+}
+
+
+SKIA_CLIENT_FIELD = "sent by Skia Fiddle's web client on every run (naming is `POST /_/name`)."
+
+
+def _doc(text: str, json_schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A field's meaning, for docs/http-api.md and docs/options.md (python -m functions.docs),
+    beside its JSON Schema rules for the OpenAPI document (apispec ignores "doc")."""
+    return {**(json_schema or {}), "doc": text}
 
 
 class RunRequestSchema(Schema):
@@ -275,20 +393,47 @@ class RunRequestSchema(Schema):
 
     error_messages = _SCHEMA_MESSAGES
 
-    code = CodeField(required=True)
+    code = CodeField(
+        required=True,
+        metadata=_doc(
+            "The program: Python drawing with skia-python, at most 128 KiB of UTF-8.",
+            CODE_JSON_SCHEMA,
+        ),
+    )
     options = fields.Nested(
         OptionsSchema,
         load_default=FiddleOptions,
         error_messages={"null": "must be an object", "type": "must be an object"},
+        metadata=_doc("The options (docs/options.md); absent, a new fiddle's."),
     )
-    version = VersionField(load_default=None, allow_none=True)
-    fast = StrictBoolean(load_default=False)
+    version = VersionField(
+        load_default=None,
+        allow_none=True,
+        metadata=_doc(
+            "The Skia build: HEAD, m<milestone>, a skia-python version or a runid; empty or"
+            " absent: HEAD.",
+            VERSION_JSON_SCHEMA,
+        ),
+    )
+    fast = StrictBoolean(
+        load_default=False,
+        metadata=_doc("True: answer the newest stored run of the fiddle without a runner."),
+    )
+    versions = VersionsField(
+        load_default=None,
+        allow_none=True,
+        metadata=_doc(
+            'Several builds to run at: "all", or a list of versions (not with version); one'
+            " answer per build.",
+            VERSIONS_JSON_SCHEMA,
+        ),
+    )
     # Sent by Skia Fiddle's own web client on every run; accepted so it keeps working, and ignored
     # (naming a fiddle is `POST /_/name`).
-    sources = StrictString(load_only=True)
-    fiddlehash = StrictString(load_only=True)
-    name = StrictString(load_only=True)
-    overwrite = StrictBoolean(load_only=True)
+    sources = StrictString(load_only=True, metadata=_doc(SKIA_CLIENT_FIELD))
+    fiddlehash = StrictString(load_only=True, metadata=_doc(SKIA_CLIENT_FIELD))
+    name = StrictString(load_only=True, metadata=_doc(SKIA_CLIENT_FIELD))
+    overwrite = StrictBoolean(load_only=True, metadata=_doc(SKIA_CLIENT_FIELD))
 
 
 _SCHEMA = RunRequestSchema()
@@ -310,7 +455,12 @@ def parse_run_request(payload: object) -> RunRequestData:
         reasons = _in_body_order(_flatten(err.messages, ""), body)
         reasons = {renames.get(path, path): why for path, why in reasons.items()}
         raise InvalidRequest(_sentence(reasons), reasons) from None
-    return RunRequestData(data["code"], data["options"], data["version"], data["fast"])
+    if data["version"] is not None and data["versions"] is not None:
+        reasons = {"versions": ["cannot be given with version: one or the other"]}
+        raise InvalidRequest("Give version (one build) or versions (several), not both.", reasons)
+    return RunRequestData(
+        data["code"], data["options"], data["version"], data["fast"], data["versions"]
+    )
 
 
 def _lift_legacy_options(payload: dict[Any, Any]) -> tuple[dict[Any, Any], dict[str, str]]:

@@ -11,6 +11,7 @@ from flask import Flask, current_app
 if TYPE_CHECKING:
     from functions.accounts import Accounts
     from functions.audit import AuditLog
+    from functions.comparisons import Comparisons
     from functions.config import Settings
     from functions.docstore.base import DocumentStore
     from functions.fiddles import FiddleRepository
@@ -40,6 +41,7 @@ class Services:
     accounts: Accounts
     audit: AuditLog
     runs: RunDispatcher
+    comparisons: Comparisons
     runner: RunnerClient
     limits: ClientLimits
     rate_limits: RateLimits

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from fiddle_protocol.messages import RunnerInfo, RunRequest, RunResult
+from fiddle_protocol.versions import BuildInfo
 from functions.config import Settings
 from functions.runner_client import RunnerClient
 
@@ -73,3 +74,8 @@ class _NoRunner(RunnerClient):
 
     def describe(self) -> RunnerInfo:
         raise RuntimeError("the static site build asks no runner")
+
+    def builds(self) -> list[BuildInfo]:
+        """None: the static page has no build picker (builds come and go; its Run runs at
+        HEAD), and the server-rendered pages have one."""
+        return []

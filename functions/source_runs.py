@@ -53,7 +53,7 @@ at any point and delete the image there.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from fiddle_protocol.gpu import GpuStatus
 from functions.docstore.base import AlreadyExists, Document, DocumentStore
@@ -95,12 +95,14 @@ class SourceRuns:
         outputs: dict[str, bytes],
         text: str,
         source: SourceRef | None,
+        output_errors: Mapping[str, str] | None = None,
         gpu: GpuStatus | None = None,
     ) -> None:
-        """Store a successful run; SourceWithdrawn if its source image was deleted meanwhile."""
+        """Store a successful run (with the errors of the outputs whose pass failed alone);
+        SourceWithdrawn if its source image was deleted meanwhile."""
         self.on_step("rendered")
         if source is None:
-            self.fiddles.save_run(fiddle_hash, runid, outputs, text, gpu)
+            self.fiddles.save_run(fiddle_hash, runid, outputs, text, output_errors, gpu)
             return
         self._register(source.id, fiddle_hash, runid)
         self.on_step("registered")
@@ -110,10 +112,34 @@ class SourceRuns:
         self._check(source, fiddle_hash, runid)
         self.on_step("checked")
         try:
-            self.fiddles.commit_run(fiddle_hash, runid, outputs, text, source, gpu)
+            self.fiddles.commit_run(
+                fiddle_hash, runid, outputs, text, source, output_errors, gpu
+            )
         except RunWithdrawn:
             self._lose(source, fiddle_hash, runid)
         self.on_step("committed")
+
+    def store_failure(
+        self,
+        fiddle_hash: str,
+        runid: str,
+        errors: tuple[tuple[str, ...], str],
+        source: SourceRef | None,
+    ) -> None:
+        """Record a failed run's errors (compile errors, runtime error) for the pages. A run of
+        an image registers first, like a stored run, so that deleting the image withdraws the
+        record with everything else of the run; if the image went meanwhile, nothing stays."""
+        compile_errors, runtime_error = errors
+        if source is None:
+            self.fiddles.save_failure(fiddle_hash, runid, compile_errors, runtime_error, None)
+            return
+        self._register(source.id, fiddle_hash, runid)
+        try:
+            self._check(source, fiddle_hash, runid)
+            self.fiddles.save_failure(fiddle_hash, runid, compile_errors, runtime_error, source)
+            self._check(source, fiddle_hash, runid)
+        except SourceWithdrawn:
+            pass  # _lose removed what was written: the failure is still answered, not recorded
 
     def _check(self, source: SourceRef, fiddle_hash: str, runid: str) -> None:
         if self.fiddles.source_generation(source.id) != source.generation:

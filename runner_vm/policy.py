@@ -66,7 +66,7 @@ class SeccompPolicy:
 
 @dataclass(frozen=True)
 class ContainerPolicy:
-    bind_ro: tuple[str, ...] = ("/usr", "{base_prefix}", "{prefix}")
+    bind_ro: tuple[str, ...] = ("/usr", "{base_prefix}")
     etc_files: tuple[str, ...] = ("/etc/ld.so.cache", "/etc/fonts")
     package_dir: str = "/opt/fiddle"
     # Paths no run may read: the machine's counters (see runner_vm/sandbox/hiding.py).

@@ -3,18 +3,23 @@
 Prints p50/p95 of: the in-process floor (no sandbox), a cold `python draw.py` process, a new run
 through HTTP (warm sandbox), a cached run, an image GET; then runs per second at several
 concurrencies, of sandboxed runs straight to the runner and of new runs through `/_/run` (run and
-store); then what the GPU output and a 1-second animation add to a run, on runners without a GPU,
-with GL warm in the host, and with a GL context made in each child (`--gpu-only`: only that).
-Everything runs on loopback against a runner and a `fiddle serve` started here.
+store); then the serving table (scripts/bench_serving.py): requests per second of stored outputs,
+fiddle JSON and source images at 1 to 16 connections beside a bare Flask handler (`--serving-only`
+prints only that); then what the GPU output and a 1-second animation add to a run, on runners
+without a GPU, with GL warm in the host, and with a GL context made in each child (`--gpu-only`:
+only that); then, with the Skia builds of `--builds-dir` (the default ones), a warm run's p50 at
+each build, what a cold build start costs, runs per second with every build warm, and the memory
+of each warm host (from /proc/<pid>/smaps_rollup; `--builds-only` prints only those). Everything
+runs on loopback against runners and a `fiddle serve` started here.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import http.client
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -28,10 +33,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from functions.devserver import free_port, runner_process, serve_command, stop, wait_until_healthy
 
-from tests.conftest import free_port, runner_process, wait_until_healthy  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+# The default Skia builds, where scripts/setup installs them.
+DEFAULT_BUILDS = ROOT / "data" / "builds"
+sys.path.insert(0, str(ROOT))  # scripts/ is no package that is installed
+
+from scripts.bench_serving import report_serving  # noqa: E402
 
 DRAW = """
 def draw(canvas):
@@ -43,10 +52,11 @@ def draw(canvas):
 COLD_SCRIPT = f"""
 import skia
 from fiddle_protocol.options import FiddleOptions
-from runner_vm.drawing import render
+from runner_vm.drawing import passes, render
 {DRAW}
-for renderer in (render.raster, render.pdf, render.skp):
-    renderer(render.Program(draw), FiddleOptions())
+for step in passes.PASSES:
+    if step.name in ("raster", "pdf", "skp"):  # the CPU's still outputs, as the floor has
+        step.render(render.Program(draw), FiddleOptions())
 """
 
 
@@ -188,11 +198,14 @@ def succeeded(answer: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
+# fiddle serve's HTTP threads; the serving table's bare handler gets as many.
+SERVE_THREADS = 8
+
+
 def start_service(data_dir: str, runner_url: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     # Without the examples, which would otherwise run beside the first measurements.
-    command = [sys.executable, "-m", "functions.cli", "serve", "--port", str(port),
-               "--data-dir", data_dir, "--no-examples"]  # fmt: skip
+    command = [*serve_command(port, data_dir, examples=False), "--threads", str(SERVE_THREADS)]
     # Benchmarks send far more than a person would, all from one address: lift the rate limit,
     # the fair share of runs in flight and the storage quota for them.
     env = {
@@ -204,7 +217,7 @@ def start_service(data_dir: str, runner_url: str) -> tuple[subprocess.Popen[byte
     }
     process = subprocess.Popen(command, start_new_session=True, env=env, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    wait_until_healthy(base, process, 120)
+    wait_until_healthy(base, process)
     return process, base
 
 
@@ -215,13 +228,28 @@ def main() -> None:
     parser.add_argument("--sandbox", default="auto")
     # As many hosts as a runner keeps by default: with fewer, concurrency 8 is turned away (429).
     parser.add_argument("--hosts", type=int, default=2 * (os.cpu_count() or 1) + 2)
-    parser.add_argument("--gpu-only", action="store_true")
+    parser.add_argument("--serve-seconds", type=float, default=2.0, help="each serving window")
+    parser.add_argument("--serve-rounds", type=int, default=3, help="serving rounds (median)")
+    parser.add_argument("--serving-only", action="store_true", help="only the serving table")
+    parser.add_argument("--gpu-only", action="store_true", help="only the GPU and animation costs")
+    parser.add_argument("--builds-dir", type=Path, default=DEFAULT_BUILDS)
+    parser.add_argument("--builds-only", action="store_true", help="only the builds' numbers")
     args = parser.parse_args()
     if args.gpu_only:
         gpu_benchmarks(args.sandbox, args.count)
         return
-    report("floor, in-process, no sandbox", floor(args.count))
-    report("cold `python draw.py` process", cold(max(5, args.count // 6)))
+    if not args.builds_only:
+        service_and_runner(args)
+    if not (args.serving_only or args.builds_only):
+        gpu_benchmarks(args.sandbox, args.count)
+    if not args.serving_only:
+        builds_benchmarks(args)
+
+
+def service_and_runner(args: argparse.Namespace) -> None:
+    if not args.serving_only:
+        report("floor, in-process, no sandbox", floor(args.count))
+        report("cold `python draw.py` process", cold(max(5, args.count // 6)))
     # The runner's one JSON log line per run would bury the numbers.
     quiet_runner = runner_process(args.sandbox, args.hosts, stderr=subprocess.DEVNULL)
     # The store lives where `fiddle serve` keeps it by default (beside the code, not in /tmp).
@@ -230,18 +258,21 @@ def main() -> None:
     # under /tmp, creating one there costs up to 1 ms of CPU instead of 0.05 (measured).
     (ROOT / "build").mkdir(exist_ok=True)
     scratch = tempfile.TemporaryDirectory(prefix="bench-data-", dir=ROOT / "build")
+    runs = max(24, args.count)
     with quiet_runner as runner_url, scratch as data_dir:
-        runner_benchmarks(runner_url, args.count)
-        runs = max(24, args.count)
-        report_throughput("runner", interleaved_rounds(runner_url, runner_run, runs, args.rounds))
+        if not args.serving_only:
+            runner_benchmarks(runner_url, args.count)
+            runner_rates = interleaved_rounds(runner_url, runner_run, runs, args.rounds)
+            report_throughput("runner", runner_rates)
         process, base = start_service(data_dir, runner_url)
         try:
-            serve_benchmarks(base, args.count)
-            report_throughput("/_/run", interleaved_rounds(base, service_run, runs, args.rounds))
+            if not args.serving_only:
+                serve_benchmarks(base, args.count)
+                service_rates = interleaved_rounds(base, service_run, runs, args.rounds)
+                report_throughput("/_/run", service_rates)
+            report_serving(base, data_dir, SERVE_THREADS, args.serve_seconds, args.serve_rounds)
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
-    gpu_benchmarks(args.sandbox, args.count)
+            stop(process, timeout=30)
 
 
 # The runners the GPU benchmarks compare, by the switches in their environment
@@ -258,19 +289,11 @@ def gpu_benchmarks(sandbox: str, count: int) -> None:
     """A still 256x256 run and a 1-second animation (61 frames, 256x256) straight to a runner
     in each GPU mode: latency, and the runner's CPU per run (its whole process tree)."""
     for mode, switches in GPU_MODES.items():
-        saved = {name: os.environ.get(name) for name in switches}
-        os.environ.update(switches)
-        try:
-            with runner_process(sandbox, 2, stderr=subprocess.DEVNULL) as runner_url:
-                connection = connect(runner_url)
-                for what, options in (("still", {}), ("1 s animation", ONE_SECOND)):
-                    measure_gpu_mode(connection, f"{mode}, {what}", options, count)
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+        env = {**os.environ, **switches}
+        with runner_process(sandbox, 2, env=env, stderr=subprocess.DEVNULL) as runner_url:
+            connection = connect(runner_url)
+            for what, options in (("still", {}), ("1 s animation", ONE_SECOND)):
+                measure_gpu_mode(connection, f"{mode}, {what}", options, count)
 
 
 def measure_gpu_mode(
@@ -400,6 +423,159 @@ def report_throughput(what: str, windows: list[dict[int, Window]]) -> None:
         f"  (median of {rounds} rounds; range {per_run[0]:.2f}-{per_run[-1]:.2f})",
         flush=True,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Skia builds
+
+
+def builds_benchmarks(args: argparse.Namespace) -> None:
+    from runner_vm.builds.catalog import BuildsDir
+
+    builds = BuildsDir(args.builds_dir).builds()
+    if len(builds) < 2:
+        print(f"builds: skipped, {args.builds_dir} has {len(builds)} builds "
+              "(scripts/setup installs the default ones)", flush=True)  # fmt: skip
+        return
+    runids = sorted((build.runid for build in builds), reverse=True)
+    count = max(20, args.count // 2)
+    warm = ("--build-hosts", "2", "--warm-builds", str(len(runids)))
+    with runner_process(args.sandbox, args.hosts, stderr=subprocess.DEVNULL,
+                        builds_dir=args.builds_dir, extra=warm) as url:  # fmt: skip
+        connection = connect(url)
+        for runid in runids:
+            for _ in range(5):
+                build_run(connection, runid)
+            samples = timed(functools.partial(build_run, connection, runid), count)
+            report(f"warm run at {runid}", samples)
+        window = measured_window(url, every_build(runids), 4, count * 2)
+        rate, cores = window.rate()
+        print(f"{'runs/s, every build warm, concurrency 4:':<46}{rate:7.1f}"
+              f"  ({cores:.2f} cores busy, builds in turn)", flush=True)  # fmt: skip
+        report_memory(host_memory(os.getpid()))
+    cold = ("--build-hosts", "1", "--warm-builds", "0")
+    with runner_process(args.sandbox, 1, stderr=subprocess.DEVNULL,
+                        builds_dir=args.builds_dir, extra=cold) as url:  # fmt: skip
+        connection = connect(url)
+        oldest = runids[-1]
+        samples = timed(lambda: cold_start(connection, oldest), max(8, count // 3))
+        report(f"cold build start + run, {oldest}", samples)
+
+
+def build_run(connection: http.client.HTTPConnection, runid: str) -> None:
+    from fiddle_protocol.messages import RunRequest
+
+    request = RunRequest(str(uuid.uuid4()), unique_code(), build=runid)
+    succeeded(json.loads(fetch(connection, "POST", "/run", request.to_bytes().decode())))
+
+
+def every_build(runids: list[str]) -> OneRun:
+    turn = iter(range(1 << 62))
+
+    def one_run(connection: http.client.HTTPConnection) -> None:
+        build_run(connection, runids[next(turn) % len(runids)])
+
+    return one_run
+
+
+def cold_start(connection: http.client.HTTPConnection, runid: str) -> None:
+    """A run at a build that is not warm (with --warm-builds 0 its hosts start for the run and
+    stop after it: wait until they have)."""
+    build_run(connection, runid)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        builds = json.loads(fetch(connection, "GET", "/version"))["builds"]
+        if not any(build["warm"] for build in builds if build["runid"] == runid):
+            return
+        time.sleep(0.05)
+
+
+@dataclass(frozen=True)
+class HostMemory:
+    build: str
+    rss_mib: float  # the host process alone
+    pss_mib: float  # host, zygote and spare child: each page shared by n processes counts 1/n
+    private_mib: float  # the tree's pages no other process maps: gone with the host
+
+
+def host_memory(ancestor: int) -> list[HostMemory]:
+    """Every sandbox host below `ancestor`, with its build (the source of its /opt/fiddle/build
+    bind, from its mountinfo) and the memory of its tree (host, zygote, spare child)."""
+    parents = process_parents()
+    found = []
+    for pid in parents:
+        command = _read(f"/proc/{pid}/cmdline")
+        program = Path(command.split(b"\0")[0].decode(errors="replace")).name
+        if b"\0runner_vm.host\0" not in command or not program.startswith("python"):
+            continue  # not a host (its container's launcher names it too)
+        if (
+            not _descends(pid, ancestor, parents)
+            or _read(f"/proc/{parents[pid]}/cmdline") == command
+        ):
+            continue  # another's, or a zygote or child (a fork of its host: counted with it)
+        tree = [pid, *(p for p in parents if _descends(p, pid, parents))]
+        rollups = [smaps_rollup(p) for p in tree]
+        found.append(HostMemory(
+            build_of(pid),
+            rollups[0].get("Rss", 0) / 1024,
+            sum(r.get("Pss", 0) for r in rollups) / 1024,
+            sum(r.get("Private_Clean", 0) + r.get("Private_Dirty", 0) for r in rollups) / 1024,
+        ))  # fmt: skip
+    return found
+
+
+def process_parents() -> dict[int, int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
+            except OSError:
+                continue
+    return parents
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError:
+        return b""
+
+
+def smaps_rollup(pid: int) -> dict[str, int]:
+    """The kB counts of /proc/<pid>/smaps_rollup."""
+    counts = {}
+    for line in _read(f"/proc/{pid}/smaps_rollup").decode().splitlines()[1:]:
+        key, _, value = line.partition(":")
+        if value.strip().endswith("kB"):
+            counts[key] = int(value.split()[0])
+    return counts
+
+
+def build_of(pid: int) -> str:
+    for line in _read(f"/proc/{pid}/mountinfo").decode().splitlines():
+        fields = line.split()
+        if len(fields) > 4 and fields[4].endswith("/build"):
+            return Path(fields[3]).name
+    return "?"
+
+
+def report_memory(hosts: list[HostMemory]) -> None:
+    by_build: dict[str, list[HostMemory]] = {}
+    for host in hosts:
+        by_build.setdefault(host.build, []).append(host)
+    for build, found in sorted(by_build.items(), reverse=True):
+        pss = statistics.median(h.pss_mib for h in found)
+        private = statistics.median(h.private_mib for h in found)
+        rss = statistics.median(h.rss_mib for h in found)
+        label = f"memory per warm host, {build}:"
+        print(
+            f"{label:<46}private {private:5.1f} MiB  Pss {pss:5.1f} MiB  host Rss {rss:5.1f}"
+            f" MiB  (median of {len(found)} hosts; host + zygote + spare child)",
+            flush=True,
+        )
 
 
 def cpu_per_run_ms(windows: Iterable[Window]) -> float:

@@ -4,80 +4,66 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
+from functions import devserver
 from functions.app import create_app
 from functions.config import Settings
 
-RUNNER_START_SECONDS = 120
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} exited with status {process.returncode}")
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(f"{url}/healthz", timeout=1).ok:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not become healthy")
-
-
-@contextlib.contextmanager
-def serving(
-    command: list[str], url: str, env: dict[str, str] | None = None, **popen: Any
-) -> Iterator[str]:
-    """Start a server in its own process group, wait for its /healthz, stop the group after."""
-    process = subprocess.Popen(command, env=env, start_new_session=True, **popen)
-    try:
-        wait_until_healthy(url, process, RUNNER_START_SECONDS)
-        yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+ROOT = Path(__file__).resolve().parents[1]
+# The default Skia builds, where scripts/setup installs them (tests never change them).
+DEFAULT_BUILDS = ROOT / "data" / "builds"
+# A builds directory with nothing in it: a runner there renders with the test environment's own
+# skia-python, and starts fast.
+NO_BUILDS = Path(tempfile.gettempdir()) / "fiddle-no-builds"
 
 
 @contextlib.contextmanager
 def runner_process(
-    sandbox: str = "auto", hosts: int = 2, max_waiting: int = 8, stderr: int | None = None
+    sandbox: str = "auto",
+    hosts: int = 2,
+    max_waiting: int = 8,
+    stderr: int | None = None,
+    builds_dir: Path | None = None,
+    extra: tuple[str, ...] = (),
 ) -> Iterator[str]:
-    port = free_port()
-    command = [
-        sys.executable, "-m", "runner_vm.cli", "--port", str(port), "--sandbox", sandbox,
-        "--hosts", str(hosts), "--max-waiting", str(max_waiting),
-    ]  # fmt: skip
-    with serving(command, f"http://127.0.0.1:{port}", stderr=stderr) as url:
+    """A runner on a free port; without `builds_dir`, one that has no builds (it renders with
+    its own skia-python)."""
+    with devserver.runner_process(
+        sandbox, hosts, max_waiting, stderr=stderr, builds_dir=builds_dir or NO_BUILDS, extra=extra
+    ) as url:
         yield url
 
 
 @contextlib.contextmanager
-def started_runner(backend: str, policy: Any, state_dir: Path, pool_size: int) -> Iterator[Any]:
+def started_runner(
+    backend: str,
+    policy: Any,
+    state_dir: Path,
+    pool_size: int,
+    builds_dir: Path | None = None,
+    **settings_given: Any,
+) -> Iterator[Any]:
     """An in-process RunnerService on a sandbox backend, started and stopped after; skips the test
-    where the backend cannot exist (not root, or not installed here)."""
+    where the backend cannot exist (not root, or not installed here). Without `builds_dir` it has
+    no builds, and renders with the test environment's own skia-python."""
     from runner_vm.sandbox.base import SandboxUnavailable
     from runner_vm.service.runner import RunnerService, RunnerSettings
 
     if os.geteuid() != 0:
         pytest.skip("the sandbox backends need root")
-    settings = RunnerSettings(backend=backend, pool_size=pool_size, state_dir=state_dir)
+    settings = RunnerSettings(
+        backend=backend,
+        pool_size=pool_size,
+        state_dir=state_dir,
+        builds_dir=builds_dir or state_dir / "no-builds",
+        **settings_given,
+    )
     try:
         runner = RunnerService(settings, policy)
     except SandboxUnavailable as why:
@@ -90,8 +76,46 @@ def started_runner(backend: str, policy: Any, state_dir: Path, pool_size: int) -
 
 
 @pytest.fixture(scope="session")
+def default_builds() -> Path:
+    """The default Skia builds (m87, m138, the newest m144) where scripts/setup installs them,
+    installed first if any is missing (from PyPI, each checked by its smoke render). Tests read
+    them and never change them: those that add or remove builds work on `copied_builds`."""
+    from runner_vm.builds.catalog import BuildsDir, default_versions
+    from runner_vm.builds.install import Installer, source_of
+    from runner_vm.policy import load_policy
+
+    builds = BuildsDir(DEFAULT_BUILDS)
+    present = {build.skia_python for build in builds.builds()}
+    missing = [version for version in default_versions() if version not in present]
+    if missing and os.geteuid() != 0:
+        pytest.skip(f"the default Skia builds {missing} are missing (scripts/setup installs them)")
+    installer = Installer(builds, load_policy())
+    for version in missing:
+        installer.add(source_of(version))
+    return DEFAULT_BUILDS
+
+
+def copy_builds(source: Path, target: Path) -> Path:
+    """A builds directory of its own with the same builds: every file a hard link (no copy)."""
+    import shutil
+
+    def bookkeeping(folder: str, names: list[str]) -> list[str]:
+        """The commands' lock and staging directory, at the top only."""
+        return [name for name in names if name.startswith(".")] if folder == str(source) else []
+
+    shutil.copytree(source, target, copy_function=os.link, ignore=bookkeeping)
+    return target
+
+
+@pytest.fixture
+def copied_builds(default_builds: Path, tmp_path: Path) -> Path:
+    """The default builds in a directory this test may change (add, remove, decimate)."""
+    return copy_builds(default_builds, tmp_path / "builds")
+
+
+@pytest.fixture(scope="session")
 def runner_url() -> Iterator[str]:
-    with runner_process() as url:
+    with runner_process(hosts=2, max_waiting=8) as url:
         yield url
 
 

@@ -199,6 +199,23 @@ def test_site_bucket_behind_cdn(tf: dict[str, dict[str, Any]]) -> None:
     assert database["type"] == "FIRESTORE_NATIVE"
 
 
+def test_only_the_pages_function_is_behind_the_cdn_and_only_as_it_says(
+    tf: dict[str, dict[str, Any]],
+) -> None:
+    """Outputs (/i/, /ai/) are served by the pages function; Cloud CDN keeps what its
+    Cache-Control allows (never the `private` outputs of source images, which an admin can
+    withdraw) and no error answers."""
+    backend = _resource(tf, "google_compute_backend_service", "function")
+    assert backend["enable_cdn"] == '${each.key == "pages"}'
+    dynamic = _block(backend, "dynamic")["cdn_policy"]
+    assert dynamic["for_each"] == '${each.key == "pages" ? [1] : []}'
+    policy = dynamic["content"][0] if isinstance(dynamic["content"], list) else dynamic["content"]
+    assert policy["cache_mode"] == "USE_ORIGIN_HEADERS"
+    assert policy["negative_caching"] is False
+    routes = tf["locals"]["routes"]
+    assert {"/i/*", "/ai/*", "/s/*"} <= set(routes["pages"])
+
+
 def test_the_site_bucket_lets_other_sites_load_the_embed_script(
     tf: dict[str, dict[str, Any]],
 ) -> None:
@@ -379,6 +396,8 @@ def _url_map_target(routes: dict[str, list[str]], path: str) -> str | None:
         "/e/@a/results",
         "/_/sources",
         "/_/sourcesx",
+        "/_/builds",
+        "/ai/r/" + "0" * 32 + "/diff/r2.png",
         "/_/nothing",
         "/_/name/x",
         "/_/named/x",
@@ -605,6 +624,21 @@ def test_systemd_unit_settings() -> None:
         "UMask",
     }
     assert not breaking & {key.split(".", 1)[1] for key in settings}
+
+
+def test_the_runner_vm_installs_the_default_builds_where_its_runner_looks() -> None:
+    """The start-up script adds the default builds (smoke-rendered under nspawn, as the runner
+    runs) before it (re)starts the runner, in the directory the unit gives the runner."""
+    script = STARTUP.read_text()
+    where = re.search(r"^readonly BUILDS_DIR=(\S+)$", script, re.MULTILINE)
+    assert where is not None
+    assert _unit_settings()["Service.Environment"].count(f"FIDDLE_BUILDS_DIR={where.group(1)}") == 1
+    assert (
+        '"$VENV/bin/fiddle" builds add --defaults --builds-dir "$BUILDS_DIR" --sandbox nspawn'
+        in script
+    )
+    main = script[script.index("main() {") :]
+    assert main.index("install_builds") < main.index("systemctl restart")
 
 
 def test_systemd_unit_verifies(tmp_path: Path) -> None:

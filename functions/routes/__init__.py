@@ -8,10 +8,11 @@ from functions.routing import FiddleBlueprint
 def blueprints() -> tuple[FiddleBlueprint, ...]:
     """Every blueprint of the app, in the order it registers them."""
     from functions import metrics
-    from functions.routes import accounts, admin, api, media, named, oembed, pages, sources
+    from functions.routes import accounts, admin, api, docs, media, named, oembed, pages, sources
 
     return (
         api.blueprint,
+        api.builds_blueprint,
         api.health_blueprint,
         api.unknown_api_blueprint,
         pages.blueprint,
@@ -28,4 +29,6 @@ def blueprints() -> tuple[FiddleBlueprint, ...]:
         admin.api_blueprint,
         oembed.blueprint,
         metrics.blueprint,
+        docs.blueprint,
+        docs.page_blueprint,
     )

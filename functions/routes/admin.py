@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import jsonify, redirect, render_template
 
+from functions.api_schemas import DeletedNameSchema, DeletedSourceSchema
+from functions.apidoc import Answer, Body, documented, moved, page
 from functions.guards import require_admin
 from functions.inputs import SOURCE_ID
 from functions.routing import FiddleBlueprint, Framing, Kind, RoutePolicy
@@ -39,27 +41,45 @@ api_blueprint = FiddleBlueprint(
 )
 
 
+ADMINS = "Administrators only (a session or an API token of an admin)."
+SOURCE = ("A source image's id.", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1})
+NAME = ("A fiddle's name.", {"type": "string", "pattern": "^[0-9A-Za-z_]{1,128}$"})
+CSRF_FORM = {"type": "object", "properties": {"csrf_token": {"type": "string"}}}
+_PAGE_ERRORS = (401, 403)
+
+
 @blueprint.get("/admin/")
+@documented(
+    "The admin pages", moved(303, "On to the source images."), errors=_PAGE_ERRORS,
+    security=ADMINS,
+)  # fmt: skip
 def admin_home() -> Any:
+    """Admins: 303 to /admin/sources."""
     require_admin()
     return redirect("/admin/sources", 303)
 
 
 @blueprint.get("/admin/sources")
+@documented("Source images, to delete", page("The list."), errors=_PAGE_ERRORS, security=ADMINS)
 def sources_page() -> Any:
+    """Admins: every source image, each uploaded one with a delete button."""
     require_admin()
     return render_template("admin_sources.html", sources=services().sources.all())
 
 
 @blueprint.get("/admin/named")
+@documented("Named fiddles, to delete", page("The list."), errors=_PAGE_ERRORS, security=ADMINS)
 def named_page() -> Any:
+    """Admins: every named fiddle, with a delete button."""
     require_admin()
     named = sorted(services().named.all(), key=lambda n: n.name)
     return render_template("admin_named.html", named=named)
 
 
 @blueprint.get("/admin/audit")
+@documented("The audit log", page("The newest entries."), errors=_PAGE_ERRORS, security=ADMINS)
 def audit_page() -> Any:
+    """Admins: the newest entries of the audit log."""
     require_admin()
     return render_template("admin_audit.html", entries=services().audit.newest())
 
@@ -72,12 +92,31 @@ def delete_source(source_id: int) -> list[str]:
 
 
 @api_blueprint.delete(f"/_/source/<{SOURCE_ID}:source_id>")
+@documented(
+    "Delete a source image and every output rendered from it",
+    Answer(200, "Deleted: the hashes of the fiddles whose runs were withdrawn.",
+           DeletedSourceSchema),
+    errors=(401, 403, 404, 409),
+    path={"source_id": SOURCE},
+    security=ADMINS,
+)  # fmt: skip
 def delete_source_json(source_id: int) -> Any:
+    """Admins: delete an uploaded source image and every output rendered from it -> `{"deleted":
+    id, "fiddles": [the hashes whose runs were withdrawn]}`; a built-in image is 409."""
     return jsonify(deleted=source_id, fiddles=delete_source(source_id))
 
 
 @blueprint.post(f"/admin/sources/<{SOURCE_ID}:source_id>/delete")
+@documented(
+    "Delete a source image (the admin page's form)",
+    moved(303, "Deleted: back to the list."),
+    errors=(401, 403, 404, 409),
+    body=Body("application/x-www-form-urlencoded", CSRF_FORM, required=False),
+    path={"source_id": SOURCE},
+    security=ADMINS,
+)
 def delete_source_form(source_id: int) -> Any:
+    """Admins: the same from the admin page's form (with its `csrf_token`), then 303 back."""
     delete_source(source_id)
     return redirect("/admin/sources", 303)
 
@@ -89,12 +128,29 @@ def delete_named(name: str) -> None:
 
 
 @api_blueprint.delete("/_/named/<name>")
+@documented(
+    "Delete a fiddle's name (the fiddle stays)",
+    Answer(200, "Deleted.", DeletedNameSchema),
+    errors=(400, 401, 403, 404),
+    path={"name": NAME},
+    security=ADMINS,
+)
 def delete_named_json(name: str) -> Any:
+    """Admins: delete a name -> `{"deleted": name}`."""
     delete_named(name)
     return jsonify(deleted=name)
 
 
 @blueprint.post("/admin/named/<name>/delete")
+@documented(
+    "Delete a fiddle's name (the admin page's form)",
+    moved(303, "Deleted: back to the list."),
+    errors=(400, 401, 403, 404),
+    body=Body("application/x-www-form-urlencoded", CSRF_FORM, required=False),
+    path={"name": NAME},
+    security=ADMINS,
+)
 def delete_named_form(name: str) -> Any:
+    """Admins: the same from the admin page's form (with its `csrf_token`), then 303 back."""
     delete_named(name)
     return redirect("/admin/named", 303)

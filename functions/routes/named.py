@@ -6,6 +6,9 @@ from typing import Any
 
 from flask import jsonify, render_template
 
+from fiddle_protocol import outputs as registry
+from functions.api_schemas import NameAnswerSchema, NameRequestSchema
+from functions.apidoc import Answer, Body, Link, documented, page
 from functions.errors import InvalidInput
 from functions.guards import require_user
 from functions.inputs import json_object
@@ -40,8 +43,31 @@ list_blueprint = FiddleBlueprint(
 
 
 @blueprint.post("/_/name")
+@documented(
+    "Give a stored fiddle a name (/c/@name, /i/@name...)",
+    Answer(
+        200,
+        "Named.",
+        NameAnswerSchema,
+        links=(
+            Link("Page", "pages.fiddle_page", {"reference": "@{$response.body#/name}"}),
+            Link(
+                "Raster",
+                "media.newest_output",
+                {"filename": "@{$response.body#/name}" + registry.RASTER.suffix},
+            ),
+            Link("Delete", "admin_api.delete_named_json", {"name": "$response.body#/name"}),
+        ),
+    ),
+    errors=(400, 401, 403, 404, 409, 413, 429),
+    body=Body("application/json", NameRequestSchema),
+    security="Signed-in users only; overwriting a name only its creator or an admin.",
+)
 @limit("name")
 def name_fiddle() -> Any:
+    """Name a fiddle, signed in: `{"name", "hash", "overwrite"?}` -> `{"name", "hash",
+    "creator", "url"}`, and `@name` works wherever a hash does. A taken name is 409, unless
+    `overwrite` is true and the caller made it or is an admin."""
     user = require_user()
     body = json_object(require_json_type=True)
     overwrite = body.get("overwrite", False)
@@ -52,6 +78,8 @@ def name_fiddle() -> Any:
 
 
 @list_blueprint.get("/named/")
+@documented("Every named fiddle", page("The list."))
 def named_list() -> Any:
+    """Every named fiddle, with its link."""
     named = sorted(services().named.all(), key=lambda n: n.name)
     return render_template("named.html", named=named)

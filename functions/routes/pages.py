@@ -13,16 +13,32 @@ results have one rendering.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from flask import abort, jsonify, render_template, request
+from flask import abort, current_app, jsonify, render_template, request
 
 from fiddle_protocol import outputs as registry
 from fiddle_protocol.options import FiddleOptions
 from functions import output_links
+from functions.api_schemas import FiddleJsonSchema
+from functions.apidoc import REFERENCE, Answer, Query, documented, page
+from functions.buildviews import (
+    BuildRow,
+    CompareView,
+    build_rows,
+    compare_pair,
+    compare_view,
+    pick,
+    service_builds,
+    shown_outputs,
+)
+from functions.bundles import missing_bundles
+from functions.clients import client_keys
 from functions.errors import InvalidInput
-from functions.fiddles import StoredFiddle, StoredRun
+from functions.fiddles import StoredFailure, StoredFiddle, StoredRun
 from functions.links import public_base_url
 from functions.output_links import ShownOutput
 from functions.routing import Csp, FiddleBlueprint, Framing, Kind, RoutePolicy
@@ -97,6 +113,8 @@ FEWER_SAMPLES = (
 )
 # The iframe's `code` parameter: whether the embed shows the code in an editor with Run.
 IFRAME_CODE_FLAGS = {"0": False, "1": True}
+# Where a traceback of the user's program names a line of it.
+USER_LINE = re.compile(r'File "draw\.py", line (\d+)')
 IFRAME_CODE_REFUSED = (
     "The code parameter is 1 (the code in an editor with Run) or 0 (the result only)."
 )
@@ -110,6 +128,22 @@ def draw(canvas):
 """
 
 
+@dataclass(frozen=True)
+class FailedOutput:
+    """An output of the shown run whose pass failed alone: the registry's entry and the
+    traceback of what the program raised in that pass. The results area shows it where the
+    output would be."""
+
+    output: registry.Output
+    error: str
+
+    @property
+    def line(self) -> int | None:
+        """The line of draw.py the traceback ends in (its last frame in the user's code)."""
+        lines = USER_LINE.findall(self.error)
+        return int(lines[-1]) if lines else None
+
+
 @dataclass
 class FiddleView:
     reference: str
@@ -117,9 +151,17 @@ class FiddleView:
     run: StoredRun | None
     # The run's outputs in the registry's order: what the results area and /e/ JSON list.
     shown: list[ShownOutput] = field(default_factory=list)
+    # The run's outputs whose pass failed alone, in the registry's order.
+    failed: list[FailedOutput] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     # The fiddle names a source image that an admin has since deleted.
     source_removed: bool = False
+    # Every build of the service or of the fiddle (buildviews.py), newest first; the one shown
+    # (the newest run's, or the one `?version=` asked for); its failure when it has no run.
+    builds: list[BuildRow] = field(default_factory=list)
+    selected: BuildRow | None = None
+    failure: StoredFailure | None = None
+    compare: CompareView | None = None
 
     @property
     def no_gpu(self) -> str:
@@ -147,6 +189,13 @@ class FiddleView:
         """Stored output name -> its URL (the /e/ JSON's `outputs`)."""
         return output_links.urls(self.shown)
 
+    @property
+    def entries(self) -> list[ShownOutput | FailedOutput]:
+        """Every output of the run, shown or failed, in the registry's order."""
+        order = {output.name: index for index, output in enumerate(registry.DRAW_OUTPUTS)}
+        both: list[ShownOutput | FailedOutput] = [*self.shown, *self.failed]
+        return sorted(both, key=lambda entry: order.get(entry.output.name, len(order)))
+
     def to_json(self, source_ids: list[int]) -> dict[str, Any]:
         """The fiddle as JSON: every field of Skia Fiddle's FiddleContext with its type (so
         Skia's fiddle-embed-sk reads it), then this service's own."""
@@ -173,27 +222,62 @@ class FiddleView:
             "text": self.run.text if self.run else "",
             "outputs": self.urls,
             "outputList": [shown.to_json() for shown in self.shown],
+            "outputErrors": {failed.output.name: failed.error for failed in self.failed},
             "notices": self.notices,
             "sourceRemoved": self.source_removed,
             "gpu": self.run.gpu.to_json() if self.run and self.run.gpu else None,
+            "builds": [row.to_json() for row in self.builds],
         }
 
 
-def load_view(reference: str) -> FiddleView:
-    fiddles = services().fiddles
-    digest, fiddle = fiddles.lookup(reference, fiddles.load) or abort(404)
-    run = fiddles.newest_run(digest)
-    view = FiddleView(reference, fiddle, run)
-    if run:
-        view.shown = _shown_outputs(digest, run)
+def load_view(reference: str, version: str | None = None) -> FiddleView:
+    """The fiddle with its newest run, or with its run at the build `version` names (a 400
+    naming the builds there are when none is)."""
+    built = services()
+    digest, fiddle = built.fiddles.lookup(reference, built.fiddles.load) or abort(404)
+    states = built.fiddles.build_states(digest)
+    rows = build_rows(digest, states, service_builds(built.runner))
+    view = FiddleView(reference, fiddle, None, builds=rows)
+    if version:
+        view.selected = pick(version, rows)
+        view.run, view.failure = view.selected.run, view.selected.failure
+    else:
+        view.run = built.fiddles.newest_run(digest)
+        shown = view.run.runid if view.run else None
+        view.selected = next((row for row in rows if row.runid == shown), None)
+    if view.run:
+        view.shown = shown_outputs(digest, view.run)
+        view.failed = _failed_outputs(view.run)
     source = fiddle.options.source
-    view.source_removed = bool(source) and not fiddles.source_exists(source)
-    view.notices = _notices(fiddle, run, view.source_removed)
+    view.source_removed = bool(source) and not built.fiddles.source_exists(source)
+    view.notices = _notices(fiddle, view.run, view.source_removed)
     return view
 
 
-def _shown_outputs(digest: str, run: StoredRun) -> list[ShownOutput]:
-    return output_links.shown_outputs(digest, run.runid, run.outputs)
+VERSION_QUERY = Query(
+    "version",
+    "A build (HEAD, m87, 87.9 or a runid): that build's run instead of the newest.",
+    {"type": "string", "maxLength": 64},
+)
+COMPARE_QUERY = Query(
+    "compare",
+    "Two builds, A,B: their outputs side by side and the difference of their rasters.",
+    {"type": "string", "maxLength": 130},
+)
+
+
+def _version_argument() -> str | None:
+    """`?version=`: HEAD, m87, 87.9 or a runid; absent or empty: the newest run."""
+    value = request.args.get("version", "").strip()
+    return value or None
+
+
+def _failed_outputs(run: StoredRun) -> list[FailedOutput]:
+    return [
+        FailedOutput(output, run.output_errors[output.name])
+        for output in registry.DRAW_OUTPUTS
+        if output.name in run.output_errors and output.stored not in run.outputs
+    ]
 
 
 def _notices(fiddle: StoredFiddle, run: StoredRun | None, source_removed: bool) -> list[str]:
@@ -219,19 +303,47 @@ def _fewer_samples(options: FiddleOptions, run: StoredRun | None) -> str:
 @blueprint.app_context_processor
 def _page_settings() -> dict[str, Any]:
     # Where the pages' JavaScript finds the JSON API; empty means the same origin.
-    return {"api_base": services().settings.api_base}
+    # A bundle that is not built is named on the pages that need it (functions/bundles.py).
+    return {
+        "api_base": services().settings.api_base,
+        "missing_bundles": missing_bundles(Path(str(current_app.static_folder))),
+    }
 
 
 @blueprint.get("/")
+@documented("The editor with a new fiddle", page("The editor page."))
 def index() -> Any:
+    """The editor with a new fiddle (behind the load balancer, the static site's own copy)."""
+    all_builds = build_rows("", {}, service_builds(services().runner))
     return render_template(
-        "index.html", view=None, code=DEFAULT_CODE, options=FiddleOptions(), base_url=_base_url()
+        "index.html",
+        view=None,
+        code=DEFAULT_CODE,
+        options=FiddleOptions(),
+        base_url=_base_url(),
+        all_builds=all_builds,
     )
 
 
 @blueprint.get("/c/<reference>")
+@documented(
+    "A fiddle in the editor: its code, options and newest outputs",
+    page("The editor page."),
+    errors=(400, 404),
+    path={"reference": REFERENCE},
+    query=(VERSION_QUERY, COMPARE_QUERY),
+)
 def fiddle_page(reference: str) -> Any:
-    view = load_view(reference)
+    """The fiddle page: the editor with the fiddle's code, options and the outputs of its newest
+    run, rendered on the server so that it works without JavaScript. `?version=` shows its
+    outputs at one build, `?compare=A,B` (or `compare` twice) two builds side by side with the
+    difference of their rasters."""
+    view = load_view(reference, _version_argument())
+    pair = request.args.getlist("compare")
+    if pair:
+        view.compare = compare_view(
+            view.fiddle, view.builds, compare_pair(pair), services().comparisons, client_keys()
+        )
     return render_template(
         "fiddle.html",
         view=view,
@@ -239,16 +351,31 @@ def fiddle_page(reference: str) -> Any:
         options=view.fiddle.options,
         source_removed=view.source_removed,
         base_url=_base_url(),
+        all_builds=view.builds,
     )
 
 
 @embed_blueprint.get("/iframe/<reference>")
+@documented(
+    "A fiddle's result for other sites' iframes",
+    page("The result alone (with ?code=1, the code in a compact editor above it)."),
+    errors=(400, 404),
+    path={"reference": REFERENCE},
+    query=(
+        Query(
+            "code",
+            "1: the code in an editor with Run above the result.",
+            {"type": "string", "enum": list(IFRAME_CODE_FLAGS)},
+        ),
+    ),
+)
 def iframe_page(reference: str) -> Any:
     """The result alone, for other sites to frame; with `?code=1` the code above it in a compact
     editor with Run (the <fiddle-embed> element of site/src/embed.js, over the same markup
     rendered here for browsers without JavaScript)."""
     interactive = _iframe_code_flag(request.args.get("code", "0"))
-    return render_template("iframe.html", view=load_view(reference), interactive=interactive)
+    view = load_view(reference, _version_argument())
+    return render_template("iframe.html", view=view, interactive=interactive)
 
 
 def _iframe_code_flag(value: str) -> bool:
@@ -258,16 +385,36 @@ def _iframe_code_flag(value: str) -> bool:
 
 
 @json_blueprint.get("/e/<reference>")
+@documented(
+    "A fiddle as JSON",
+    Answer(200, "The code, options, newest run and its outputs' URLs.", FiddleJsonSchema),
+    errors=(400, 404),
+    path={"reference": REFERENCE},
+    query=(VERSION_QUERY,),
+)
 def fiddle_json(reference: str) -> Any:
-    view = load_view(reference)
+    """The fiddle as JSON: every field of Skia's FiddleContext (`version`, `sources`,
+    `fiddlehash`, `code`, `name`, `overwrite`, `fast`, `options`), then this service's own:
+    `fiddleHash`, `runid`, `text`, `outputs` (stored name -> URL), `outputList` (each output
+    with its `name`, `stored`, `url`, `label`, `title`, `kind`, `mime`, `suffix`),
+    `outputErrors`, `notices`, `sourceRemoved` and `builds`; `?version=` picks the build."""
+    view = load_view(reference, _version_argument())
     return jsonify(view.to_json(services().sources.ids()))
 
 
 @json_blueprint.get("/e/<reference>/results")
+@documented(
+    "A fiddle's results area (an HTML fragment), as the editor shows it after a run",
+    page("The results markup."),
+    errors=(400, 404),
+    path={"reference": REFERENCE},
+    query=(VERSION_QUERY,),
+)
 def fiddle_results(reference: str) -> Any:
     """The editor page's results area alone (an HTML fragment), which the editor's script shows
-    after a run; like /e/<hash>, any origin may read it."""
-    return render_template("results.html", view=load_view(reference))
+    after a run (at the build of `?version=`, if given); like /e/<hash>, any origin may read
+    it."""
+    return render_template("results.html", view=load_view(reference, _version_argument()))
 
 
 def _base_url() -> str:

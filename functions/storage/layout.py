@@ -7,6 +7,15 @@
                                          does. A withdrawal marker (metadata `withdrawn`) takes
                                          its place for good when the run's source image is
                                          deleted (functions/source_runs.py)
+    fiddle/<hash>/<runid>/failed.json    the errors of the last run at that build that failed
+                                         (compile errors, runtime error), for the pages to show
+                                         in place of its outputs; no run, and overwritten by the
+                                         next failure
+    fiddle/<hash>/<runid>/diff/<runid2>.png
+                                         the pixel difference of this run's raster output and
+                                         run <runid2>'s, where <runid> sorts before <runid2>
+                                         (stored once per pair); its metadata counts the changed
+                                         pixels (`changed`, `total`)
     source/<id>                          an uploaded source image, as a normalised PNG
     source/lastid.txt                    the largest source id ever used
     thumbnail/<id>/<size>.png            its thumbnails (64, 128 and 256 pixels)
@@ -27,18 +36,40 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from fiddle_protocol import versions
+
 HASH_RE = re.compile(r"[0-9a-f]{32}")
-RUNID_RE = re.compile(r"[0-9][0-9A-Za-z:.+_-]{0,79}")
+RUNID_RE = versions.RUNID_RE  # the runner names its builds' runs by the same rule
 NAME_RE = re.compile(r"[0-9a-zA-Z_]{1,128}")
 
 FIDDLES = "fiddle/"
 CODE = "draw.py"
 RUN_MARKER = "run.json"
+FAILED = "failed.json"
+DIFFS = "diff/"
 # Metadata key of a withdrawal marker: it says the run was taken back, and why.
 WITHDRAWN = "withdrawn"
 ALIASES = "alias/"
 LAST_SOURCE_ID = "source/lastid.txt"
 SOURCE_USES = "source_uses"
+# The document store's collections and what each document holds, for docs/storage.md. The
+# modules that use a collection keep its name (functions/accounts.py's USERS, ...); a meta-test
+# (tests/fast/test_docs.py) finds every collection the code uses here.
+COLLECTIONS = {
+    "users": "A user, by name: the argon2 hash of the password, the role (user or admin), when"
+    " it was made.",
+    "sessions": "A signed-in browser, by the SHA-256 of its session id: the user, a fingerprint"
+    " of the password it was made under, when it started and expires (30 days).",
+    "tokens": "An API token, by its SHA-256: the user, a label, when it was made.",
+    "named": "A name, by itself: the fiddle's hash, who named it, when; an index of the"
+    " `named/<name>` objects, which decide.",
+    "sources": "A source image, by its id: who uploaded it (`fiddle` for a built-in one), when.",
+    SOURCE_USES: "A run rendered from a source image, by `<id>-<hash>-<runid>`: what deleting the"
+    " image withdraws.",
+    "signin_failures": "Failed sign-ins of one client address or account name in one window of"
+    " the sign-in limits; swept as new ones come.",
+    "audit": "What an admin (or `fiddle admin`) did: who, the action, its target, details, when.",
+}
 
 
 def fiddle_prefix(fiddle_hash: str) -> str:
@@ -61,6 +92,16 @@ def output(fiddle_hash: str, runid: str, name: str) -> str:
 
 def run_marker(fiddle_hash: str, runid: str) -> str:
     return output(fiddle_hash, runid, RUN_MARKER)
+
+
+def failure(fiddle_hash: str, runid: str) -> str:
+    return output(fiddle_hash, runid, FAILED)
+
+
+def diff(fiddle_hash: str, runid: str, other: str) -> str:
+    """The difference of two runs' rasters, kept under the run that sorts first (the older)."""
+    first, second = sorted((runid, other))
+    return f"{run_prefix(fiddle_hash, first)}{DIFFS}{second}.png"
 
 
 def source(source_id: int) -> str:

@@ -28,6 +28,8 @@ readonly STAMP=/opt/fiddle/installed
 readonly ENV_FILE=/etc/fiddle/runner.env
 readonly UNIT_NAME=fiddle-runner.service
 readonly UNIT_PATH=/etc/systemd/system/fiddle-runner.service
+# The runner's Skia builds (infra/systemd/fiddle-runner.service gives it FIDDLE_BUILDS_DIR).
+readonly BUILDS_DIR=/var/lib/fiddle/builds
 readonly PACKAGES=(
   ca-certificates curl git gnupg
   python3 python3-venv
@@ -209,6 +211,18 @@ install_from_git() {
   record_release "$release"
 }
 
+# The default Skia builds of infra/skia-releases.toml (m87, m138 and the newest m144, from the
+# package index), each checked by a smoke render in an nspawn sandbox before it counts; one that
+# is installed already is left as it is. A running runner takes new builds up by itself. Not
+# fatal: without them (no route to the index, say) the runner serves the builds it has, or its
+# own skia-python when it has none, and says so in its log.
+install_builds() {
+  install -d -m 0755 -- "$BUILDS_DIR"
+  if ! "$VENV/bin/fiddle" builds add --defaults --builds-dir "$BUILDS_DIR" --sandbox nspawn; then
+    log "the default Skia builds could not all be installed; the runner serves those it has"
+  fi
+}
+
 # same_file SOURCE DEST: whether DEST exists with the content of SOURCE.
 same_file() {
   [[ -f $2 ]] && cmp --silent -- "$1" "$2"
@@ -280,6 +294,7 @@ main() {
   else
     die "set instance metadata fiddle-wheel (with fiddle-wheel-name) or fiddle-git-url"
   fi
+  install_builds
   write_environment
   install_unit
   systemctl enable --quiet "$UNIT_NAME"

@@ -31,11 +31,33 @@ from fiddle_protocol.gpu import GpuStatus
 
 # Set before Mesa loads; see the module's docstring for why each is needed.
 GL_ENVIRONMENT = {"LP_NUM_THREADS": "0", "MESA_SHADER_CACHE_DISABLE": "true"}
-# Set this to any value to start a runner without a GPU (tests of the no-GPU path, operators).
+# The runner's switches (runner_vm/cli.py reads them from its environment and hands them to each
+# host as flags, HOST_FLAGS): a runner without a GPU (tests of the no-GPU path, operators), and a
+# GL context made in every child instead of the host's warm one (only to measure what the warm
+# context saves, scripts/bench.py).
 DISABLE_VARIABLE = "FIDDLE_NO_GPU"
-# Set this to make every child make a GL context of its own instead of drawing on the host's warm
-# one: only to measure what the warm context saves (scripts/bench.py).
 COLD_VARIABLE = "FIDDLE_GL_COLD"
+NO_GPU_FLAG, GL_COLD_FLAG = "--no-gpu", "--gl-cold"
+
+
+@dataclass(frozen=True)
+class Switches:
+    disabled: bool = False
+    cold: bool = False
+
+
+_switches = Switches()
+
+
+def configure(flags: list[str]) -> None:
+    """Take the runner's switches from the host's command-line flags."""
+    global _switches
+    _switches = Switches(disabled=NO_GPU_FLAG in flags, cold=GL_COLD_FLAG in flags)
+
+
+def host_flags(disabled: bool, cold: bool) -> tuple[str, ...]:
+    """The flags that hand the runner's switches to a host."""
+    return (*((NO_GPU_FLAG,) if disabled else ()), *((GL_COLD_FLAG,) if cold else ()))
 
 _EGL_PLATFORM_SURFACELESS_MESA = 0x31DD
 _EGL_OPENGL_API = 0x30A2
@@ -87,7 +109,7 @@ def status() -> GpuStatus:
 def direct_context() -> Any | None:
     """The GrDirectContext every GPU output renders with, or None without a GPU."""
     global _current, _cold
-    if _current is not None and _cold and os.environ.get(COLD_VARIABLE):
+    if _current is not None and _cold and _switches.cold:
         _cold = False  # once per process: a child makes its own, the host's is left unused
         _current = _make_context()
     return _current.skia if _current is not None else None
@@ -103,7 +125,7 @@ _cold = False
 
 
 def _make_context() -> GlContext:
-    if os.environ.get(DISABLE_VARIABLE):
+    if _switches.disabled:
         raise GlUnavailable(f"the GPU was turned off with {DISABLE_VARIABLE}")
     apply_environment()
     egl = _load_egl()

@@ -1,10 +1,12 @@
-"""Rendering a user's draw function into each drawn output of the registry with skia-python.
+"""Rendering a user's program into the drawn outputs of the registry with skia-python.
 
-runner_vm/drawing/renderers.py has one renderer per drawn output the registry
-(fiddle_protocol/outputs.py) lists, by its name; a run renders those the registry says its options
-produce on its runner. Every canvas starts cleared
-to opaque white, as in Skia Fiddle, and draw(canvas) is called once per output (once per frame
-for the animations, runner_vm/drawing/animation.py). The GPU outputs are runner_vm/drawing/gpu.py.
+One renderer per output pass (runner_vm/drawing/passes.py lists them, with the registry's
+outputs, fiddle_protocol/outputs.py): each calls the program's draw(canvas) on a canvas of its
+own (once per frame for the animations, runner_vm/drawing/animation.py; the GPU outputs are
+runner_vm/drawing/gpu.py), cleared to opaque white as in Skia Fiddle, and returns the output's
+bytes. Whatever draw raises, a renderer leaves its native resources in a state that is safe to
+free in any order, since the exception's traceback keeps them alive and is freed later, when the
+renderer's own frame is long gone.
 
 Colour (README, "Colour"): by default a canvas is N32 with no colour space; with `srgb` it is N32
 in sRGB; with `f16` it is half float (kRGBA_F16) in *linear* sRGB, as Skia Fiddle does. The PNG
@@ -14,7 +16,8 @@ tagged with an ICC profile of linear sRGB for f16, so a viewer shows the colours
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +31,9 @@ DrawFunction = Callable[[Any], object]
 
 @dataclass
 class Program:
-    """The user's program as a renderer calls it: its draw function and its module globals, where
-    each output sets what the program reads of it (`offscreen`, an animation's `frame`)."""
+    """The user's program as a pass calls it: its draw function and its module globals, where
+    each pass sets what the program reads of it (`fiddle_pass`, `offscreen`, an animation's
+    `frame`)."""
 
     draw: DrawFunction
     globals: dict[str, Any] = field(default_factory=dict)
@@ -57,15 +61,35 @@ def raster(program: Program, options: FiddleOptions) -> bytes:
     return encode_png(surface.makeImageSnapshot())
 
 
+def raster_png(draw: DrawFunction, width: int, height: int, *, srgb: bool, f16: bool) -> bytes:
+    """The raster output of a draw function alone (tests and benchmarks draw with it)."""
+    return raster(Program(draw), FiddleOptions(width=width, height=height, srgb=srgb, f16=f16))
+
+
 def pdf(program: Program, options: FiddleOptions) -> bytes:
     program.begin_pass(options)
     width, height = options.size
     stream = skia.DynamicMemoryWStream()
     document = skia.PDF.MakeDocument(stream)
-    with document.page(width, height) as canvas:
+    with _aborted_on_error(document):
+        canvas = document.beginPage(width, height)
         program.draw_on(canvas)
-    document.close()
+        document.endPage()
+        document.close()
     return bytes(stream.detachAsData())
+
+
+@contextlib.contextmanager
+def _aborted_on_error(document: Any) -> Iterator[None]:
+    """Abort a PDF document that draw left open. An open document closes itself when it is
+    freed, writing to its stream; when draw raised, the traceback frees the two in any order,
+    and a document closing into a freed stream crashed the child (SIGSEGV, measured). An aborted
+    document forgets its stream, so either may go first."""
+    try:
+        yield
+    except BaseException:
+        document.abort()
+        raise
 
 
 def skp(program: Program, options: FiddleOptions) -> bytes:
@@ -79,7 +103,7 @@ def skp(program: Program, options: FiddleOptions) -> bytes:
 
 
 def discard(program: Program, options: FiddleOptions) -> None:
-    """A text-only fiddle still gets a canvas to draw on; nothing is kept."""
+    """A text-only fiddle still gets a (raster) canvas to draw on; nothing is kept."""
     program.begin_pass(options)
     surface = skia.Surface.MakeRaster(skia.ImageInfo.MakeN32Premul(*options.size))
     program.draw_on(surface.getCanvas())

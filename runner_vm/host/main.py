@@ -171,4 +171,5 @@ def warm_up(policy: Policy) -> GpuStatus:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     policy = Policy.from_json(json.loads(args[0]))
+    gl.configure(args[2:])
     serve(policy, int(args[1]) if len(args) > 1 else 0, hide="--hide" in args[2:])

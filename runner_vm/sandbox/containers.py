@@ -12,7 +12,7 @@ from runner_vm.sandbox.base import (
     _run_quietly,
     bind_sources,
     build_root,
-    package_binds,
+    container_path,
 )
 from runner_vm.sandbox.hiding import cover, hidden_paths, inaccessible_nodes
 
@@ -32,6 +32,7 @@ class RootedBackend(SandboxBackend):
         return self.state_dir / f"root-{self.name}"
 
     def prepare(self) -> None:
+        super().prepare()
         build_root(self.policy, self.root)
 
     def check(self) -> None:
@@ -44,9 +45,9 @@ class RootedBackend(SandboxBackend):
         if result.returncode != 0:
             raise SandboxUnavailable(f"{self.binary} failed: {result.stderr.strip()[-300:]}")
 
-    def environment(self) -> dict[str, str]:
-        env = super().environment()
-        env["PYTHONPATH"] = self.policy.container.package_dir
+    def environment(self, build_dir: Path | None = None) -> dict[str, str]:
+        env = super().environment(build_dir)
+        env["PYTHONPATH"] = container_path(self.policy)
         return env
 
     def _setenv_flags(self, flag: str) -> list[str]:
@@ -64,9 +65,12 @@ class NspawnBackend(RootedBackend):
     # nspawn mounts /sys and /proc after any mount it is given: the host covers what is hidden.
     hides_in_host = True
 
-    def wrap(self, host_argv: list[str]) -> list[str]:
-        binds = [f"--bind-ro={path}" for path in bind_sources(self.policy)]
-        binds += [f"--bind-ro={source}:{mount}" for source, mount in package_binds(self.policy)]
+    def wrap(self, host_argv: list[str], build_dir: Path | None = None) -> list[str]:
+        binds = [f"--bind-ro={_escaped(path)}" for path in bind_sources(self.policy)]
+        binds += [
+            f"--bind-ro={_escaped(source)}:{_escaped(mount)}"
+            for source, mount in self.binds(build_dir)
+        ]
         return [
             "systemd-nspawn", "--quiet", "--register=no", "--keep-unit",
             f"--directory={self.root}", "--read-only", "--private-users=pick",
@@ -88,11 +92,11 @@ class BubblewrapBackend(RootedBackend):
     def nodes(self) -> tuple[Path, Path]:
         return inaccessible_nodes(self.state_dir / "hidden")
 
-    def wrap(self, host_argv: list[str]) -> list[str]:
+    def wrap(self, host_argv: list[str], build_dir: Path | None = None) -> list[str]:
         binds: list[str] = []
         for path in bind_sources(self.policy):
             binds += ["--ro-bind", path, path]
-        for source, mount in package_binds(self.policy):
+        for source, mount in self.binds(build_dir):
             binds += ["--ro-bind", source, mount]
         env = [item for k, v in self.environment().items() for item in ("--setenv", k, v)]
         # Run as real root, bwrap would keep every capability: the host needs only these.
@@ -115,6 +119,11 @@ class BubblewrapBackend(RootedBackend):
         nodes = self.nodes
         hidden = [(str(cover(path, nodes)), str(path)) for path in hidden_paths(self.policy)]
         return [item for source, path in hidden for item in ("--ro-bind", source, path)]
+
+
+def _escaped(path: str) -> str:
+    """A path as nspawn's --bind-ro takes it: a colon separates source and mount point."""
+    return path.replace("\\", "\\\\").replace(":", "\\:")
 
 
 def _traversable_parents(destinations: list[str], tmpfs: str) -> list[str]:

@@ -34,9 +34,9 @@ from runner_vm.sandbox.base import (
     SandboxUnavailable,
     _run_quietly,
     bind_sources,
-    package_binds,
 )
 from runner_vm.sandbox.containers import RootedBackend
+from runner_vm.sandbox.hiding import hidden_paths
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +111,13 @@ class RunscBackend(RootedBackend):
         if result.returncode != 0:
             raise SandboxUnavailable(f"runsc failed: {result.stderr.strip()[-300:]}")
 
-    def wrap(self, host_argv: list[str]) -> list[str]:
+    def wrap(self, host_argv: list[str], build_dir: Path | None = None) -> list[str]:
         """A fresh container for host_argv; its watcher removes it once its runsc has ended."""
         container_id = CONTAINER_PREFIX + secrets.token_hex(6)
         bundle = self.bundles / container_id
         bundle.mkdir(parents=True)
-        (bundle / "config.json").write_text(json.dumps(self.spec(host_argv), indent=1))
+        spec = self.spec(host_argv, build_dir)
+        (bundle / "config.json").write_text(json.dumps(spec, indent=1))
         fifo = bundle / "launcher.pid"
         os.mkfifo(fifo, 0o600)
         reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
@@ -136,7 +137,7 @@ class RunscBackend(RootedBackend):
         run = [RUNSC, *self.runsc_flags(), "run", f"--bundle={bundle}", container_id]
         return ["/bin/sh", "-c", LAUNCHER, str(fifo), *run]
 
-    def spec(self, host_argv: list[str]) -> dict[str, Any]:
+    def spec(self, host_argv: list[str], build_dir: Path | None = None) -> dict[str, Any]:
         """The OCI runtime spec of one host's container."""
         env = {"PATH": "/usr/bin:/bin", **self.environment()}
         return {
@@ -160,7 +161,7 @@ class RunscBackend(RootedBackend):
             },
             "root": {"path": str(self.root), "readonly": True},
             "hostname": "fiddle",
-            "mounts": self._mounts(),
+            "mounts": self._mounts(build_dir),
             "linux": {
                 "namespaces": [{"type": kind} for kind in NAMESPACES],
                 "resources": {
@@ -170,7 +171,7 @@ class RunscBackend(RootedBackend):
             },
         }
 
-    def _mounts(self) -> list[dict[str, Any]]:
+    def _mounts(self, build_dir: Path | None) -> list[dict[str, Any]]:
         mounts: list[dict[str, Any]] = [
             {"destination": "/proc", "type": "proc", "source": "proc"},
             # gVisor's own /sys says little, but nothing a run needs: hidden as everywhere (its
@@ -189,7 +190,7 @@ class RunscBackend(RootedBackend):
             },
         ]
         binds = [(path, path) for path in bind_sources(self.policy)]
-        binds += package_binds(self.policy)
+        binds += self.binds(build_dir)
         for source, destination in binds:
             mounts.append(
                 {
@@ -199,7 +200,22 @@ class RunscBackend(RootedBackend):
                     "options": ["rbind", "ro", "nosuid", "nodev"],
                 }
             )
-        return mounts
+        return mounts + self._covers()
+
+    def _covers(self) -> list[dict[str, Any]]:
+        """Empty, unreadable tmpfs over the hidden paths outside /proc and /sys (which gVisor
+        answers itself, above), after the binds they lie in."""
+        kernel = (Path("/proc"), Path("/sys"))
+        return [
+            {
+                "destination": str(path),
+                "type": "tmpfs",
+                "source": "tmpfs",
+                "options": ["ro", "nosuid", "nodev", "noexec", "mode=000", "size=4k"],
+            }
+            for path in hidden_paths(self.policy)
+            if path.is_dir() and not any(path.is_relative_to(top) for top in kernel)
+        ]
 
     def _memory_limit(self) -> int:
         return (self.policy.limits.cgroup_memory_mib + SANDBOX_MEMORY_HEADROOM_MIB) << 20

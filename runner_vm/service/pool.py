@@ -18,17 +18,18 @@ import os
 import queue
 import select
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import IO, Any
 
 from fiddle_protocol.gpu import GpuStatus
 from runner_vm.host import framing
 from runner_vm.host.exchange import RunHeader, RunSummary
 from runner_vm.policy import Policy
-from runner_vm.sandbox.base import SandboxBackend
+from runner_vm.sandbox.base import SandboxBackend, host_command
 from runner_vm.sandbox.cgroups import HostCgroups
 
 log = logging.getLogger(__name__)
@@ -53,20 +54,49 @@ class PoolBusy(RuntimeError):
         self.retry_after = retry_after
 
 
+# Where every host is forked. A container launcher that dies with its parent (bwrap's
+# --die-with-parent, prctl PR_SET_PDEATHSIG) takes the *thread* that forked it for its parent: a
+# host forked from a short-lived thread (one that starts a pool together with others, a run's
+# that replaces a dead host) would be killed the moment that thread ended. These threads, made
+# once, live as long as the runner.
+_LAUNCHER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="host-launcher")
+
+
+def spawn(argv: list[str], **options: Any) -> subprocess.Popen[bytes]:
+    """subprocess.Popen(argv, **options) (bytes streams), forked from a thread that lives as
+    long as the runner."""
+
+    def popen() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(argv, **options)
+
+    return _LAUNCHER.submit(popen).result()
+
+
 class HostProcess:
-    def __init__(self, backend: SandboxBackend, policy: Policy, index: int) -> None:
-        argv = [sys.executable, "-m", "runner_vm.host", json.dumps(policy.to_json()), str(index)]
-        if backend.hides_in_host:
-            argv.append("--hide")
+    """One sandbox host of the build in `build_dir` (sandbox/base.py: it sees that build alone).
+    `stderr`: where the host's own messages go (the runner's stderr unless given)."""
+
+    def __init__(
+        self,
+        backend: SandboxBackend,
+        policy: Policy,
+        index: int,
+        build_dir: Path | None = None,
+        stderr: IO[bytes] | None = None,
+    ) -> None:
+        argv = host_command(
+            json.dumps(policy.to_json()), index, backend.hides_in_host, backend.host_flags
+        )
         self.index = index
         self.policy = policy
         self.cgroups = HostCgroups(policy.limits, index) if backend.host_cgroups else None
         try:
-            self.process = subprocess.Popen(
-                backend.wrap(argv),
+            self.process = spawn(
+                backend.wrap(argv, build_dir),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                env={"PATH": "/usr/bin:/bin", **backend.environment()},
+                stderr=stderr,
+                env={"PATH": "/usr/bin:/bin", **backend.environment(build_dir)},
                 start_new_session=True,
                 # Born in its cgroups, so that nothing the host starts is ever outside them.
                 preexec_fn=self.cgroups.enter if self.cgroups else None,
@@ -136,15 +166,27 @@ class HostProcess:
 
 
 class HostPool:
-    """N warm hosts; a run waits in a bounded line for a free one, or is turned away at once."""
+    """N warm hosts of one build; a run waits in a bounded line for a free one, or is turned
+    away at once. `indices`: the hosts' indices, which give each its own uids (policy.py), so
+    no two hosts of a runner, of whatever build, may share one."""
 
     def __init__(
-        self, backend: SandboxBackend, policy: Policy, size: int, max_waiting: int
+        self,
+        backend: SandboxBackend,
+        policy: Policy,
+        size: int,
+        max_waiting: int,
+        build_dir: Path | None = None,
+        indices: Sequence[int] | None = None,
     ) -> None:
         self.backend = backend
         self.policy = policy
         self.size = size
         self.max_waiting = max_waiting
+        self.build_dir = build_dir
+        self.indices = list(indices) if indices is not None else list(range(size))
+        if len(self.indices) != size:
+            raise ValueError(f"a pool of {size} hosts needs {size} host indices")
         self._idle: queue.Queue[HostProcess] = queue.Queue()
         self._waiting = 0
         self._lock = threading.Lock()
@@ -156,11 +198,23 @@ class HostPool:
         self.gpu = GpuStatus(reason="no sandbox host has started yet")
 
     def start(self) -> None:
-        self.backend.prepare()
-        for index in range(self.size):
-            host = HostProcess(self.backend, self.policy, index)
+        """Start every host (the backend must be prepared); all or none: a host that fails to
+        start stops those started before it."""
+        # Together: each host spends most of its start waiting for its container and its imports.
+        with ThreadPoolExecutor(max_workers=len(self.indices) or 1) as starting:
+            attempts = [starting.submit(self._start_one, index) for index in self.indices]
+        started = [a.result() for a in attempts if a.exception() is None]
+        failure = next((a.exception() for a in attempts if a.exception() is not None), None)
+        if failure is not None:
+            for host in started:
+                host.stop()
+            raise failure
+        for host in started:
             self.gpu = GpuStatus.from_json(host.info.get("gpu"))
             self._idle.put(host)
+
+    def _start_one(self, index: int) -> HostProcess:
+        return HostProcess(self.backend, self.policy, index, self.build_dir)
 
     @contextlib.contextmanager
     def lease(self) -> Iterator[HostProcess]:
@@ -223,10 +277,10 @@ class HostPool:
     def _restart(self, index: int) -> HostProcess:
         for attempt in range(3):
             try:
-                return HostProcess(self.backend, self.policy, index)
+                return HostProcess(self.backend, self.policy, index, self.build_dir)
             except HostDied:
                 time.sleep(0.5 * (attempt + 1))
-        return HostProcess(self.backend, self.policy, index)
+        return HostProcess(self.backend, self.policy, index, self.build_dir)
 
     @property
     def busy(self) -> int:

@@ -1,5 +1,5 @@
-"""The runner service (RunnerService): one Skia build, a sandbox backend, a pool of warm sandbox
-hosts, lifecycle events around every run."""
+"""The runner service (RunnerService): its Skia builds, a sandbox backend, warm sandbox hosts for
+each build (warm.py), lifecycle events around every run."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fiddle_protocol.messages import RunnerInfo, RunRequest, RunResult
-from runner_vm import builds
+from runner_vm.builds.catalog import DEFAULT_BUILDS_DIR, Build
+from runner_vm.drawing import gl
 from runner_vm.host.exchange import RunHeader, RunSummary
 from runner_vm.policy import Policy
 from runner_vm.sandbox.base import NoSandbox, SandboxBackend, SandboxUnavailable
@@ -18,6 +19,7 @@ from runner_vm.sandbox.containers import BubblewrapBackend, NspawnBackend
 from runner_vm.sandbox.runsc import RunscBackend
 from runner_vm.service.events import Event, EventBus
 from runner_vm.service.pool import HostPool, default_pool_size
+from runner_vm.service.warm import BuildSource, WarmBuilds, WarmSettings
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +33,17 @@ AUTO_ORDER = ("nspawn", "namespaces")
 @dataclass
 class RunnerSettings:
     backend: str = "auto"
-    pool_size: int = field(default_factory=default_pool_size)
+    pool_size: int = field(default_factory=default_pool_size)  # HEAD's hosts
     max_waiting: int = 16
     state_dir: Path | None = None
+    builds_dir: Path = DEFAULT_BUILDS_DIR
+    build_hosts: int = 2  # hosts of each other warm build
+    warm_builds: int = 2  # builds besides HEAD kept warm at most
+    no_gpu: bool = False  # hosts make no GL context (FIDDLE_NO_GPU)
+    gl_cold: bool = False  # a GL context per child, to measure the warm one (FIDDLE_GL_COLD)
+
+    def warm(self) -> WarmSettings:
+        return WarmSettings(self.pool_size, self.build_hosts, self.warm_builds, self.max_waiting)
 
 
 def choose_backend(name: str, policy: Policy, state_dir: Path) -> SandboxBackend:
@@ -57,7 +67,7 @@ def choose_backend(name: str, policy: Policy, state_dir: Path) -> SandboxBackend
 
 
 class RunnerService:
-    """The runner service: one Skia build, a pool of warm sandbox hosts, events around each run.
+    """The runner service: its builds, their warm sandbox hosts, events around each run.
 
     A request is parsed once here (to refuse a bad one before it takes a host, and to give the
     host what it needs in a header); its bytes go on to the child as they came. The result comes
@@ -71,31 +81,50 @@ class RunnerService:
         # A state directory made here is ours to remove; one given by the operator is not.
         self._temporary_state = None if settings.state_dir else state
         self.backend = choose_backend(settings.backend, policy, state)
-        self.pool = HostPool(self.backend, policy, settings.pool_size, settings.max_waiting)
+        self.backend.host_flags = gl.host_flags(settings.no_gpu, settings.gl_cold)
+        source = BuildSource(settings.builds_dir)
+        self.builds = WarmBuilds(self.backend, policy, source, settings.warm())
         self.events = EventBus()
-        self.build = builds.current_build()
 
     def start(self) -> None:
-        log.info("runner: sandbox backend %r, %d warm hosts", self.backend.name, self.pool.size)
-        self.pool.start()
-        log.info("runner: GPU: %s", self.pool.gpu.summary)
+        self.backend.prepare()
+        self.builds.start()
+        head = self.builds.head()
+        log.info(
+            "runner: sandbox backend %r, HEAD %s with %d warm hosts",
+            self.backend.name, head.runid, self.settings.pool_size,
+        )  # fmt: skip
+        log.info("runner: GPU: %s", self.builds.gpu().summary)
 
     def stop(self) -> None:
-        self.pool.stop()
+        self.builds.stop()
         if self._temporary_state is not None:
             shutil.rmtree(self._temporary_state, ignore_errors=True)
+
+    @property
+    def build(self) -> Build:
+        """HEAD: the newest build."""
+        return self.builds.head()
+
+    @property
+    def pool(self) -> HostPool:
+        """HEAD's pool of warm hosts."""
+        return self.builds.pool(self.builds.head().runid)
 
     def run(self, request: RunRequest) -> RunResult:
         """Run in this process's own terms (tests, tools): the result, parsed."""
         return RunResult.from_bytes(self.answer(request, request.to_bytes()))
 
     def answer(self, request: RunRequest, body: bytes) -> bytes:
-        """The RunResult's bytes for `request`, whose bytes as sent are `body`. Raises PoolBusy
-        (before any event: the run never started) or HostDied."""
+        """The RunResult's bytes for `request`, whose bytes as sent are `body`, at the build it
+        names. Raises UnknownBuild or PoolBusy (before any event: the run never started), or
+        HostDied."""
         uuid = request.run_uuid
-        header = RunHeader.of(request, self.build.runid)
-        with self.pool.lease() as host:
-            self.events.emit(Event.PRE_COMPILE, uuid, code_bytes=len(request.code.encode()))
+        with self.builds.lease(request.build) as (build, host):
+            header = RunHeader.of(request, build.runid)
+            self.events.emit(
+                Event.PRE_COMPILE, uuid, code_bytes=len(request.code.encode()), runid=build.runid
+            )
             try:
                 summary, result = host.run(header, body)
                 self._emit_outcome(uuid, summary)
@@ -117,13 +146,14 @@ class RunnerService:
         )  # fmt: skip
 
     def describe(self) -> RunnerInfo:
+        self.builds.refresh()
+        head = self.builds.head()
         return RunnerInfo(
-            runid=self.build.runid,
-            skia_python=self.build.skia_python,
+            runid=head.runid,
+            skia_python=head.skia_python,
             sandbox=self.backend.name,
-            hosts=self.pool.size,
-            busy=self.pool.busy,
-            waiting=self.pool.waiting,
-            turned_away=self.pool.turned_away,
-            gpu=self.pool.gpu,
+            builds=tuple(self.builds.infos()),
+            warm_builds=self.settings.warm_builds,
+            **self.builds.totals(),
+            gpu=self.builds.gpu(),
         )

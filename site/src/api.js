@@ -35,9 +35,10 @@ export function apiClient(base, credentials = "same-origin") {
   const url = (path) => base + path;
   return {
     url,
-    // POST /_/run: `{ response, body }`, body being the run's answer or the error.
-    postRun(code, options) {
-      const body = JSON.stringify({ code, options });
+    // POST /_/run: `{ response, body }`, body being the run's answer or the error. `version`
+    // (HEAD, m87, 87.9, a runid; none: HEAD) is the Skia build to run at.
+    postRun(code, options, version) {
+      const body = JSON.stringify(version ? { code, options, version } : { code, options });
       const headers = { "Content-Type": "application/json" };
       return fetchJson(url("/_/run"), { method: "POST", credentials, headers, body });
     },
@@ -47,9 +48,11 @@ export function apiClient(base, credentials = "same-origin") {
       if (!response.ok) throw new ApiError(body.error || `HTTP ${response.status}`, response.status);
       return body;
     },
-    // GET /e/<reference>/results: the results area as the server renders it (an HTML fragment).
-    async loadResults(reference) {
-      const response = await fetch(url(`/e/${reference}/results`), { credentials, headers: { Accept: "text/html" } });
+    // GET /e/<reference>/results: the results area as the server renders it (an HTML fragment),
+    // of the run at the build `runid` (none: the newest run).
+    async loadResults(reference, runid) {
+      const query = runid ? `?version=${encodeURIComponent(runid)}` : "";
+      const response = await fetch(url(`/e/${reference}/results${query}`), { credentials, headers: { Accept: "text/html" } });
       if (response.ok) return response.text();
       const { error } = await response.json().catch(() => ({}));
       throw new ApiError(error || `HTTP ${response.status}`, response.status);

@@ -34,20 +34,29 @@ function showRefusal(response, body) {
   setStatus(response.status === 400 ? "The service refused the fiddle." : body.error, "error");
 }
 
+// The Skia build the page's picker names (templates/_results.html); HEAD when it has none.
+function pickedVersion() {
+  const picked = document.getElementById("version")?.value || "HEAD";
+  return picked === "HEAD" ? undefined : picked;
+}
+
 async function runAndShow() {
   const options = readOptions();
+  const version = pickedVersion();
   const started = performance.now();
-  const { response, body } = await postRun(getCode(), options);
+  const { response, body } = await postRun(getCode(), options, version);
   const seconds = (performance.now() - started) / 1000;
   if (!response.ok) return showRefusal(response, body);
   const answer = {
     compile_errors: body.compile_errors || [],
     runtime_error: body.runtime_error || "",
+    output_errors: body.output_errors || {},
     cached: body.cached,
     seconds,
   };
   showAnswerProblems(answer);
-  showStored(body.fiddleHash, await loadStored(body.fiddleHash), answer);
+  // At a picked build, the results of the run there, which need not be the fiddle's newest.
+  showStored(body.fiddleHash, await loadStored(body.fiddleHash, version && body.runid), answer);
   recordRun(body.fiddleHash, answer);
 }
 

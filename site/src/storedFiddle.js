@@ -2,13 +2,15 @@
 // status line (the problems are the caller's: a run shows them before this loads).
 
 import { loadFiddle, loadResults } from "./api.js";
+import { showBuilds } from "./builds.js";
 import { showResults } from "./results.js";
 import { updateShare } from "./share.js";
 import { describeRun, runFailed, setStatus } from "./status.js";
 
-// The fiddle's JSON (code, options) and its results markup, fetched together.
-export async function loadStored(hash) {
-  const [fiddle, html] = await Promise.all([loadFiddle(hash), loadResults(hash)]);
+// The fiddle's JSON (code, options) and its results markup (of its run at the build `runid`;
+// none: its newest run), fetched together.
+export async function loadStored(hash, runid) {
+  const [fiddle, html] = await Promise.all([loadFiddle(hash), loadResults(hash, runid)]);
   return { fiddle, html };
 }
 
@@ -16,5 +18,6 @@ export async function loadStored(hash) {
 export function showStored(hash, { fiddle, html }, answer) {
   showResults(html, answer);
   updateShare(hash, fiddle.options);
+  showBuilds(hash, fiddle.builds);
   setStatus(answer ? describeRun(answer) : "", runFailed(answer) ? "error" : "ok");
 }
