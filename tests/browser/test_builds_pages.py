@@ -14,7 +14,7 @@ import requests
 
 from tests.browser.conftest import SCREENSHOTS, wait_for_shown_images
 from tests.browser.test_pages import editor, run_and_wait, type_program
-from tests.conftest import free_port, serving
+from functions.devserver import free_port, serving
 
 pytestmark = pytest.mark.browser
 
