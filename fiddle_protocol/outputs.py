@@ -85,14 +85,17 @@ def on_gpu(run: RunFacts) -> bool:
 
 
 def still_on_gpu(run: RunFacts) -> bool:
+    """A still fiddle drawn on a runner that has a GPU."""
     return still(run) and run.gpu.available
 
 
 def animated(run: RunFacts) -> bool:
+    """An animated fiddle (`animated`), one video frame per 1/60 s of its duration."""
     return drawn(run) and run.options.animated
 
 
 def animated_on_gpu(run: RunFacts) -> bool:
+    """An animated fiddle on a runner that has a GPU."""
     return animated(run) and run.gpu.available
 
 
