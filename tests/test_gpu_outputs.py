@@ -25,8 +25,8 @@ import requests
 
 from functions.app import create_app
 from functions.config import Settings
+from functions.devserver import free_port, serving
 from functions.storage.local import LocalBlobStore
-from tests.conftest import free_port, serving
 
 skia = pytest.importorskip("skia")
 av = pytest.importorskip("av")

@@ -18,6 +18,7 @@ black. Colour: frames are read back as 8-bit sRGB (an f16 canvas is converted fr
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 from collections.abc import Iterator
@@ -121,6 +122,15 @@ def frame_pixels(image: Any, options: FiddleOptions) -> Any:
     return image.toarray(
         colorType=skia.kRGBA_8888_ColorType, alphaType=skia.kPremul_AlphaType, colorSpace=space
     )
+
+
+def load_encoder(options: FiddleOptions) -> None:
+    """Import PyAV in a child that will encode (runner_vm/child/imports.py then lets a fiddle import
+    only the documented packages, and PyAV is the runner's, not the fiddle's). A build without it
+    is told apart later, by the Encoder, with its sentence."""
+    if options.animated and not options.text_only:
+        with contextlib.suppress(ImportError):
+            import av  # noqa: F401
 
 
 class Encoder:
