@@ -47,6 +47,14 @@ class Settings:
     # or Skia's current one, which Skia's own clients (fiddlecli) check the answer against. Every
     # fiddle is reachable by both either way.
     fiddle_hash: str = FIDDLE1
+    # Jobs (functions/jobs/): a worker's lease on the job it holds, the background runs it has
+    # in flight, its longest wait between polls, and whether `fiddle serve` runs one.
+    job_lease_seconds: float = 30.0
+    job_runs_in_flight: int = 2
+    job_poll_seconds: float = 10.0
+    serve_worker: bool = True
+    # The admin API token `fiddle jobs` sends (Authorization: Bearer).
+    api_token: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -76,6 +84,11 @@ class Settings:
             "runs_in_flight_per_client": _count(env, "FIDDLE_RUNS_IN_FLIGHT_PER_CLIENT", 2),
             "trusted_proxies": _count(env, "FIDDLE_TRUSTED_PROXIES", 0),
             "fiddle_hash": hash_form(env.get("FIDDLE_HASH", "")),
+            "job_lease_seconds": _seconds(env, "FIDDLE_JOB_LEASE_SECONDS", 30.0),
+            "job_runs_in_flight": max(1, _count(env, "FIDDLE_JOB_RUNS_IN_FLIGHT", 2)),
+            "job_poll_seconds": _seconds(env, "FIDDLE_JOB_POLL_SECONDS", 10.0),
+            "serve_worker": env.get("FIDDLE_SERVE_WORKER", "on") not in ("0", "off", "no", "false"),
+            "api_token": env.get("FIDDLE_API_TOKEN", ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
@@ -109,6 +122,19 @@ def hash_form(value: str) -> str:
 
 def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip().rstrip("/") for part in value.split(",") if part.strip())
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0.1 <= seconds <= 86400:
+        raise ValueError(f"{name} must be a number of seconds from 0.1 to 86400, not {value!r}")
+    return seconds
 
 
 def _count(env: Mapping[str, str], name: str, default: int) -> int:

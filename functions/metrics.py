@@ -6,8 +6,9 @@ import time
 from typing import Any
 
 from flask import Flask, Response, g, request
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from functions.jobs.named_status import BROKEN
 from functions.routing import FiddleBlueprint, Framing, Kind, RoutePolicy
 from functions.services import services
 
@@ -40,6 +41,11 @@ class HttpMetrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30),
         )  # fmt: skip
+        self.named_broken = Gauge(
+            "fiddle_named_broken",
+            "Named fiddles that ran cleanly at the previous Skia build and fail at the newest",
+            registry=self.registry,
+        )
 
 
 def install(app: Flask) -> None:
@@ -61,5 +67,8 @@ def install(app: Flask) -> None:
 
 @blueprint.get("/metrics")
 def metrics() -> Response:
-    registry = services().metrics.registry
+    built = services()
+    # Counted at each scrape from the statuses jobs recorded (shared by every instance).
+    built.metrics.named_broken.set(built.named_status.count(BROKEN))
+    registry = built.metrics.registry
     return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")

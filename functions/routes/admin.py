@@ -58,6 +58,20 @@ def named_page() -> Any:
     return render_template("admin_named.html", named=named)
 
 
+@blueprint.get("/admin/jobs")
+def jobs_page() -> Any:
+    from functions.routes.jobs import admin_jobs_page
+
+    return admin_jobs_page()
+
+
+@blueprint.post("/admin/jobs/<job_id>/cancel")
+def cancel_job_form(job_id: str) -> Any:
+    from functions.routes.jobs import cancel_job_form as cancel
+
+    return cancel(job_id)
+
+
 @blueprint.get("/admin/audit")
 def audit_page() -> Any:
     require_admin()

@@ -33,6 +33,7 @@ from functions.buildviews import (
 from functions.clients import client_keys
 from functions.errors import InvalidInput
 from functions.fiddles import StoredFailure, StoredFiddle, StoredRun
+from functions.jobs.named_status import NamedStatus
 from functions.links import public_base_url
 from functions.routing import Csp, FiddleBlueprint, Framing, Kind, RoutePolicy
 from functions.services import services
@@ -130,6 +131,8 @@ class FiddleView:
     selected: BuildRow | None = None
     failure: StoredFailure | None = None
     compare: CompareView | None = None
+    # For @name: how the name ran at the newest build a rerun-named job checked.
+    named_status: NamedStatus | None = None
 
     @property
     def urls(self) -> dict[str, str]:
@@ -165,6 +168,7 @@ class FiddleView:
             "notices": self.notices,
             "sourceRemoved": self.source_removed,
             "builds": [row.to_json() for row in self.builds],
+            "namedStatus": self.named_status.to_json() if self.named_status else None,
         }
 
 
@@ -176,6 +180,8 @@ def load_view(reference: str, version: str | None = None) -> FiddleView:
     states = built.fiddles.build_states(digest)
     rows = build_rows(digest, states, service_builds(built.runner))
     view = FiddleView(reference, fiddle, None, builds=rows)
+    if reference.startswith("@"):
+        view.named_status = built.named_status.get(reference[1:], digest)
     if version:
         view.selected = pick(version, rows)
         view.run, view.failure = view.selected.run, view.selected.failure

@@ -9,7 +9,7 @@ locals {
     run    = ["/_/run"]
     name   = ["/_/name"]
     upload = ["/_/upload"]
-    admin  = ["/admin", "/admin/*", "/_/source/*", "/_/named/*"]
+    admin  = ["/admin", "/admin/*", "/_/source/*", "/_/named/*", "/_/jobs", "/_/jobs/*"]
     pages = [
       "/_/*", "/_/sources", "/_/builds", "/c/*", "/iframe/*", "/e/*", "/i/*", "/ai/*", "/s/*",
       "/named", "/named/*", "/oembed", "/signin", "/signout", "/healthz",

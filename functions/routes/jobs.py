@@ -1,0 +1,85 @@
+"""Jobs for administrators: start one, read its progress, cancel it (JSON for programs and
+`fiddle jobs`), and the /admin/jobs page. Starting and cancelling are recorded in the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, redirect, render_template, request
+
+from functions.errors import InvalidInput
+from functions.guards import require_admin
+from functions.inputs import json_object
+from functions.routing import FiddleBlueprint, Framing, Kind, RoutePolicy
+from functions.services import services
+
+MAX_LISTED = 200
+
+blueprint = FiddleBlueprint(
+    "jobs",
+    __name__,
+    policy=RoutePolicy(
+        kind=Kind.API,
+        target="admin",
+        paths=("/_/jobs", "/_/jobs/*"),
+        json_errors=True,
+        cors=False,
+        framing=Framing.DENY,
+    ),
+)
+
+
+@blueprint.post("/_/jobs")
+def start_job() -> Any:
+    admin = require_admin()
+    body = json_object(require_json_type=True)
+    unknown = sorted(set(body) - {"kind", "params"})
+    if unknown:
+        raise InvalidInput(f'Unknown field {unknown[0]!r}: a job is {{"kind", "params"}}.')
+    job = services().jobs.start(body.get("kind"), body.get("params"), admin.name)
+    services().audit.record(admin.name, "start_job", job.id, kind=job.kind, items=job.total)
+    return jsonify(job.to_json()), 201, {"Location": f"/_/jobs/{job.id}"}
+
+
+@blueprint.get("/_/jobs")
+def list_jobs() -> Any:
+    require_admin()
+    limit = _limit()
+    return jsonify(jobs=[_summary(job.to_json()) for job in services().jobs.newest(limit)])
+
+
+@blueprint.get("/_/jobs/<job_id>")
+def get_job(job_id: str) -> Any:
+    require_admin()
+    return jsonify(services().jobs.get(job_id).to_json())
+
+
+@blueprint.post("/_/jobs/<job_id>/cancel")
+def cancel_job(job_id: str) -> Any:
+    admin = require_admin()
+    job = services().jobs.cancel(job_id)
+    services().audit.record(admin.name, "cancel_job", job.id, state=job.state)
+    return jsonify(job.to_json()), 202
+
+
+def admin_jobs_page() -> Any:
+    require_admin()
+    jobs = services().jobs.newest(MAX_LISTED)
+    return render_template("admin_jobs.html", jobs=jobs, active=any(not j.final for j in jobs))
+
+
+def cancel_job_form(job_id: str) -> Any:
+    cancel_job(job_id)
+    return redirect("/admin/jobs", 303)
+
+
+def _limit() -> int:
+    value = request.args.get("limit", "50")
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_LISTED:
+        raise InvalidInput(f"limit must be a whole number from 1 to {MAX_LISTED}.")
+    return int(value)
+
+
+def _summary(job: dict[str, Any]) -> dict[str, Any]:
+    """A job as the list shows it: without its failures' details."""
+    return {key: value for key, value in job.items() if key != "failures"}
