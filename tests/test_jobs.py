@@ -351,7 +351,8 @@ def test_a_queued_job_is_cancelled_at_once(proxy: RunnerProxy, tmp_path: Path) -
          f"There is no fiddle {'0' * 32}."),
         ({"kind": "rerun-fiddles", "params": {"hashes": ["x"], "builds": "some"}},
          "There is no fiddle x."),
-        ({"kind": "rerun-named", "extra": 1}, 'Unknown field \'extra\': a job is {"kind", "params"}.'),
+        ({"kind": "rerun-named", "extra": 1},
+         'Unknown field \'extra\': a job is {"kind", "params"}.'),
     ],
 )  # fmt: skip
 def test_bad_jobs_are_a_400_that_says_why_and_start_nothing(
