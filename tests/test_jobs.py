@@ -12,18 +12,24 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 
+from fiddle_protocol.messages import RunRequest
 from fiddle_protocol.options import FiddleOptions
 from functions.app import create_app
 from functions.config import Settings
 from functions.hashing import fiddle_hash
+from functions.jobs.service import BuildWatch
 from functions.services import services
+from runner_vm.builds.catalog import BuildsDir
 from tests.conftest import ROOT, runner_process
 from tests.firestore_emulator import (  # noqa: F401 - fixtures
     PROJECT,
@@ -33,7 +39,11 @@ from tests.firestore_emulator import (  # noqa: F401 - fixtures
 )
 from tests.runner_proxy import RunnerProxy, runner_proxy
 
-M87, M144 = "2025-06-08T01:46:56Z-87.9", "2026-10-20T09:47:00Z-144.1"
+M87, M138, M144 = (
+    "2025-06-08T01:46:56Z-87.9",
+    "2025-06-09T14:00:32Z-138.0",
+    "2026-10-20T09:47:00Z-144.1",
+)
 LISTING = "HEAD = m144 (144.1), m138 (138.0), m87 (87.9)"
 OPTIONS = FiddleOptions()
 
@@ -385,3 +395,60 @@ def test_unknown_jobs_are_a_404(proxy: RunnerProxy, tmp_path: Path) -> None:
     )
     assert client.post("/_/jobs/nothing/cancel", headers=headers).status_code == 404
     assert client.get("/_/jobs?limit=0", headers=headers).status_code == 400
+
+
+# --------------------------------------------------------------------------------------------
+# Interactive runs first; a new build starts rerun-named by itself
+
+
+def test_a_background_run_is_refused_while_it_would_take_an_interactive_runs_host(
+    builds_runner: str,
+) -> None:
+    """Two hosts: while one runs an interactive fiddle, the other stays free for the next one."""
+    slow = "import time\n\ndef draw(canvas):\n    time.sleep(1.5)\n"
+    quick = "def draw(canvas):\n    canvas.clear(skia.ColorBLUE)\n"
+
+    def post(code: str, background: bool) -> requests.Response:
+        request = RunRequest(str(uuid.uuid4()), code, OPTIONS, build=M144, background=background)
+        return requests.post(f"{builds_runner}/run", data=request.to_bytes(), timeout=30)
+
+    with ThreadPoolExecutor(1) as pool:
+        interactive = pool.submit(post, slow, False)
+        time.sleep(0.5)
+        refused = post(quick, True)
+        assert post(quick, False).status_code == 200  # the spare host takes it at once
+        assert interactive.result().status_code == 200
+    assert refused.status_code == 429 and refused.headers["Retry-After"]
+    assert post(quick, True).status_code == 200  # both hosts idle again: one may go to a job
+
+
+def test_a_new_head_build_starts_rerun_named_by_itself(copied_builds: Path, tmp_path: Path) -> None:
+    """As `fiddle builds add` does it: the build's directory moves into place, then is listed."""
+    builds = BuildsDir(copied_builds)
+    aside = tmp_path / "aside"
+    builds.directory(M144).rename(aside)
+    builds.listed([M87, M138])
+    with runner_process(hosts=2, builds_dir=copied_builds, extra=("--build-hosts", "1")) as url:
+        app = make_app(tmp_path / "data", url)
+        admin_headers(app)
+        name_fiddle(app, "rect", RECT.replace("{i}", "watch"))
+        watch = services(app).worker.on_idle
+        assert isinstance(watch, BuildWatch)
+        watch()  # the first look only records the builds there are
+        assert services(app).jobs.newest() == []
+        aside.rename(builds.directory(M144))
+        builds.listed([M87, M138, M144])
+
+        def started() -> list[Any]:
+            watch._checked = 0.0
+            watch()
+            return services(app).jobs.newest()
+
+        (new,) = eventually(started, timeout=30)
+        assert (new.id, new.who) == ("rerun-named-2026-10-20T094700Z-144.1", "(new build)")
+        assert new.params == {"build": M144, "previous": M138} and new.items == ("rect",)
+        assert services(app).worker.run_once()
+        assert job(app, new.id)["progress"]["counts"] == {"ok": 1}
+        watch._checked = 0.0
+        watch()
+        assert len(services(app).jobs.newest()) == 1
