@@ -452,3 +452,50 @@ def test_a_new_head_build_starts_rerun_named_by_itself(copied_builds: Path, tmp_
         watch._checked = 0.0
         watch()
         assert len(services(app).jobs.newest()) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# fiddle jobs
+
+
+def test_fiddle_jobs_starts_watches_lists_and_cancels(
+    proxy: RunnerProxy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from werkzeug.serving import make_server
+
+    from functions.cli import main
+
+    app = make_app(tmp_path / "data", proxy.url)
+    token = admin_headers(app)["Authorization"].split()[1]
+    hashes = [store_fiddle(app, RECT.replace("{i}", f"cli {i}")) for i in range(2)]
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    serving, worker = _thread(server.serve_forever), services(app).worker
+    working = _thread(worker.run_forever)
+    jobs = ["jobs", "--server", url, "--token", token]
+    try:
+        started = [*jobs, "start", "rerun-fiddles", "--hash", hashes[0], "--hash", hashes[1]]
+        assert main([*started, "--version", "m87", "--version", "HEAD", "--watch"]) == 0
+        out = capsys.readouterr().out
+        job_id = out.split()[2].rstrip(":")
+        assert out.splitlines() == [
+            f"started job {job_id}: rerun-fiddles, 4 items",
+            f"job {job_id} done: ok 4",
+        ]
+        assert main([*jobs, "list"]) == 0
+        listed = capsys.readouterr().out
+        assert listed.startswith(f"{job_id}  rerun-fiddles  done       4/4 (0 failed)  ")
+        assert main([*jobs, "cancel", job_id]) == 1
+        assert capsys.readouterr().err == (
+            f"fiddle jobs: Job {job_id} is done already; only a queued or running job can be"
+            " cancelled.\n"
+        )
+        assert main([*jobs, "start", "reboot"]) == 1
+        assert "Unknown job kind 'reboot'" in capsys.readouterr().err
+        assert main(["jobs", "--server", url, "--token", "", "list"]) == 1
+        assert capsys.readouterr().err == "fiddle jobs: Sign in to do this.\n"
+    finally:
+        worker.stop()
+        server.shutdown()
+        working.join(30)
+        serving.join(30)
