@@ -37,6 +37,19 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """Schemathesis against a live `fiddle serve`, long: every phase (examples, coverage,
+    fuzzing, stateful), FUZZ_EXAMPLES per operation (500 unless set). The suite runs the same
+    test bounded (tests/test_fuzz.py)."""
+    session.install("-e", ".[test]")
+    env = {
+        "FUZZ_EXAMPLES": session.env.get("FUZZ_EXAMPLES", "500"),
+        "FUZZ_PHASES": "examples,coverage,fuzzing,stateful",
+    }
+    session.run("pytest", "-q", "-s", "tests/test_fuzz.py", *session.posargs, env=env)
+
+
+@nox.session(python=PYTHON)
 def serve(session: nox.Session) -> None:
     """The whole service on this machine (same as `fiddle serve`)."""
     session.install("-e", ".[runner]")

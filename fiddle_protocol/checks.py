@@ -57,11 +57,13 @@ class BadOutput(ValueError):
 @dataclass
 class RunFacts:
     """What the registry knows of a run when it says which outputs the run produces and checks
-    them: the options, what the program printed, and (once checked) the size of a decoded
-    image, which its thumbnails' sizes follow from."""
+    them: the options, what the program printed, the outputs whose pass failed alone (by name,
+    as the run's output_errors names them), and (once checked) the size of a decoded image,
+    which its thumbnails' sizes follow from."""
 
     options: FiddleOptions = field(default_factory=FiddleOptions)
     text: str = ""
+    failed: frozenset[str] = frozenset()
     source_size: tuple[int, int] | None = None
 
 

@@ -9,6 +9,12 @@ and the functions parse them (functions/runner_client.py). Binary payloads trave
 The functions and the runners are deployed together, so a message of another PROTOCOL_VERSION is
 refused with a ProtocolError that says so, not half understood.
 
+A run whose output passes (PDF, SKP, later GPU and animation) failed alone still succeeded: its
+`output_errors` name each failed output with the user's traceback, and those outputs are absent.
+The field is additive, so the protocol version stays: a result without it has no failed pass,
+and functions older than it refuse a result missing an output (its registry check) rather than
+store half of one.
+
 A run stopped by a limit carries it twice: as a `Limit` (kind, value, unit) for programs, and as
 the human sentence in `runtime_error`, which `Limit.sentence` writes from the policy's numbers.
 """
@@ -208,6 +214,9 @@ class RunResult:
     outputs: dict[str, bytes] = field(default_factory=dict)
     duration_ms: float = 0.0
     limit: Limit | None = None  # what stopped the run; runtime_error is its sentence
+    # Output name -> the user's traceback, for each output pass that failed alone (the run
+    # succeeded without those outputs; fiddle_protocol/outputs.py says which passes may).
+    output_errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def succeeded(self) -> bool:
@@ -223,6 +232,7 @@ class RunResult:
             "limit": self.limit.to_json() if self.limit else None,
             "text": self.text,
             "outputs": {name: _b64(data) for name, data in self.outputs.items()},
+            "output_errors": self.output_errors,
             "duration_ms": self.duration_ms,
         }
 
@@ -247,6 +257,7 @@ class RunResult:
             text=_expect(obj, "text", str),
             outputs={name: _unb64(value) for name, value in produced.items()},
             duration_ms=_duration(obj.get("duration_ms", 0.0)),
+            output_errors=_output_errors(obj.get("output_errors", {})),
         )
 
     @classmethod
@@ -355,6 +366,18 @@ def _builds(value: object) -> tuple[BuildInfo, ...]:
         return tuple(BuildInfo.from_json(build) for build in value)
     except ValueError as error:
         raise ProtocolError(str(error)) from error
+
+
+def _output_errors(value: object) -> dict[str, str]:
+    """Output name -> error; absent in a message of a runner that reports none."""
+    if not isinstance(value, dict):
+        raise ProtocolError("output_errors must be an object")
+    for name, error in value.items():
+        if outputs.by_name(name) is None:
+            raise ProtocolError(f"output_errors name an unknown output {name[:64]!r}")
+        if not isinstance(error, str):
+            raise ProtocolError("output_errors must map output names to strings")
+    return dict(value)
 
 
 def _duration(value: object) -> float:

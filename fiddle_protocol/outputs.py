@@ -1,13 +1,14 @@
 """The output registry: every output a run may store, in the one place that lists them.
 
-Each `Output` says what the output is called where (the renderer's name, the stored object under
-fiddle/<hash>/<runid>/, the suffix of its /i/ and /ai/ URLs and download name), its MIME type, how
-pages label and show it (its kind picks the view in templates/_results.html), which runs produce
-it, and what its bytes must be (fiddle_protocol/checks.py). Everything else reads this table: the
-runner renders the outputs a request produces (runner_vm/drawing/render.py has one renderer per
-drawn output) and its sandbox host checks them; the functions store them with their type, serve
-them by suffix, and list them on pages and in /e/<hash> JSON. Adding an output is one entry here
-and its renderer.
+Each `Output` says what the output is called where (its name, which its pass and the run's
+output_errors use; the stored object under fiddle/<hash>/<runid>/; the suffix of its /i/ and
+/ai/ URLs and download name), its MIME type, how pages label and show it (its kind picks the view
+in templates/_results.html), which runs produce it, whether its pass may fail alone, and what its
+bytes must be (fiddle_protocol/checks.py). Everything else reads this table: the runner renders
+the outputs a request produces (runner_vm/drawing/passes.py has one pass per drawn output) and
+its sandbox host checks them; the functions store them with their type, serve them by suffix,
+and list them (and the errors of those whose pass failed) on pages and in /e/<hash> JSON. Adding
+an output is one entry here and its pass.
 
 The lookups read the module's tables when called, so a test may extend a table and see every
 consumer pick the new entry up.
@@ -50,6 +51,9 @@ class Output:
     kind: Kind
     produced_by: Callable[[RunFacts], bool]  # whether a run with these facts produces it
     verify: Check  # raises BadOutput when the bytes are not what the output claims to be
+    # Whether its pass may fail alone: the run goes on without it, and its error is in the
+    # run's output_errors. A pass of any other output (the raster) that fails fails the run.
+    stands_alone: bool = False
 
     def check(self, data: bytes, run: RunFacts) -> str | None:
         """What is wrong with these bytes as this output, or None when nothing is."""
@@ -90,24 +94,24 @@ DRAW_OUTPUTS: tuple[Output, ...] = (
     RASTER,
     Output(
         "gpu", "gpu.png", "_gpu.png", "image/png", "GPU PNG", "GPU raster", Kind.IMAGE,
-        not_rendered_yet, checks.canvas_png,
+        not_rendered_yet, checks.canvas_png, stands_alone=True,
     ),
     Output(
         "pdf", "pdf.pdf", ".pdf", "application/pdf", "PDF", "PDF", Kind.DOCUMENT,
-        drawn, checks.pdf,
+        drawn, checks.pdf, stands_alone=True,
     ),
     Output(
         "skp", "skp.skp", ".skp", "application/octet-stream", "SKP", "SKP", Kind.BINARY,
-        drawn, checks.skp,
+        drawn, checks.skp, stands_alone=True,
     ),
     TEXT,
     Output(
         "animation", "cpu.webm", "_cpu.webm", "video/webm", "WebM", "Animation", Kind.VIDEO,
-        not_rendered_yet, checks.webm,
+        not_rendered_yet, checks.webm, stands_alone=True,
     ),
     Output(
         "gpu_animation", "gpu.webm", "_gpu.webm", "video/webm", "GPU WebM", "GPU animation",
-        Kind.VIDEO, not_rendered_yet, checks.webm,
+        Kind.VIDEO, not_rendered_yet, checks.webm, stands_alone=True,
     ),
 )  # fmt: skip
 # What decoding an upload produces: the normalised image, then its thumbnails (each checked
@@ -171,8 +175,9 @@ def known(stored: str) -> bool:
 
 
 def expected_outputs(task: str, run: RunFacts) -> tuple[Output, ...]:
-    """The outputs a successful run of this task produces, given its options and what it printed."""
-    return tuple(output for output in for_task(task) if output.produced_by(run))
+    """The outputs a successful run of this task produces, given its options, what it printed
+    and which of its passes failed alone."""
+    return tuple(o for o in for_task(task) if o.produced_by(run) and o.name not in run.failed)
 
 
 def rendered(run: RunFacts) -> tuple[Output, ...]:
@@ -182,7 +187,11 @@ def rendered(run: RunFacts) -> tuple[Output, ...]:
 
 def problem(task: str, run: RunFacts, produced: Mapping[str, bytes], succeeded: bool) -> str | None:
     """What is wrong with a run's outputs, or None when they are exactly the ones it produces
-    (none, when it failed) and each is what it claims to be."""
+    (none, when it failed) and each is what it claims to be. A pass may have failed alone only
+    in a run that succeeded, and only where its output stands alone (run.failed)."""
+    wrong = failure_problem(task, run, succeeded)
+    if wrong:
+        return wrong
     wanted = expected_outputs(task, run) if succeeded else ()
     names = {output.stored for output in wanted}
     extra = sorted(set(produced) - names)
@@ -195,4 +204,15 @@ def problem(task: str, run: RunFacts, produced: Mapping[str, bytes], succeeded: 
         found = output.check(produced[output.stored], run)
         if found:
             return found
+    return None
+
+
+def failure_problem(task: str, run: RunFacts, succeeded: bool) -> str | None:
+    """What is wrong with the outputs a run says failed alone, or None."""
+    for name in sorted(run.failed):
+        output = by_name(name, task)
+        if output is None or not succeeded or not output.produced_by(run):
+            return f"its output_errors name {name[:64]!r}, which is no output this run renders"
+        if not output.stands_alone:
+            return f"its output_errors name {name}, whose failure fails the run"
     return None

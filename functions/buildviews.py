@@ -31,6 +31,7 @@ class ShownOutput:
 
     output: registry.Output
     url: str  # under /ai/<runid>/, which names the run
+    error: str = ""  # a shown output has none (FailedOutput's has one)
 
     def to_json(self) -> dict[str, str]:
         output = self.output

@@ -23,6 +23,9 @@ from fiddle_protocol.options import FiddleOptions
 from fiddle_protocol.outputs import DRAW, expected_outputs
 
 RUNNER_START_TIMEOUT = 120.0
+# The distributions of the `runner` extra (pyproject.toml), when the project's own metadata
+# cannot say (a source tree that was never installed).
+RUNNER_EXTRA = ("skia-python", "pyseccomp", "numpy")
 # Who the audit log names for what an operator does with `fiddle admin`.
 COMMAND_LINE = "(command line)"
 
@@ -79,10 +82,59 @@ def _builds_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def _runner_parser(parser: argparse.ArgumentParser) -> None:
-    from runner_vm.cli import add_arguments, run_runner
+    from runner_vm.cli import add_arguments
 
     add_arguments(parser)
-    parser.set_defaults(handler=run_runner)
+    parser.set_defaults(handler=runner)
+
+
+def runner(args: argparse.Namespace) -> int:
+    require_runner_extra("runner")
+    from runner_vm.cli import run_runner
+
+    return int(run_runner(args))
+
+
+def require_runner_extra(command: str, otherwise: str = "") -> None:
+    """Stop with one sentence when the packages a local runner needs are not installed."""
+    missing = missing_runner_packages()
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        raise SystemExit(
+            f"fiddle {command}: running fiddles here needs the runner extra, and "
+            f"{', '.join(missing)} {verb} not installed: "
+            f"pip install 'fiddle-service[runner]'{otherwise}."
+        )
+
+
+def missing_runner_packages() -> list[str]:
+    """The distributions of the runner extra that are not installed."""
+    from importlib import metadata
+
+    missing = []
+    for name in _runner_extra():
+        try:
+            metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            missing.append(name)
+    return missing
+
+
+def _runner_extra() -> tuple[str, ...]:
+    """The runner extra's distributions, as the installed project declares them."""
+    import re
+    from importlib import metadata
+
+    try:
+        requirements = metadata.requires("fiddle-service") or []
+    except metadata.PackageNotFoundError:
+        return RUNNER_EXTRA
+    names = [
+        re.split(r"[\s<>=!~;\[(]", requirement, maxsplit=1)[0]
+        for requirement in requirements
+        if re.search(r"""extra\s*==\s*["']runner["']""", requirement)
+    ]
+    return tuple(names) or RUNNER_EXTRA
 
 
 def _run_parser(parser: argparse.ArgumentParser) -> None:
@@ -253,6 +305,8 @@ def serve(args: argparse.Namespace) -> int:
     from functions.config import Settings
 
     settings = Settings.from_env(data_dir=args.data_dir)
+    if not settings.runners:
+        require_runner_extra("serve", " (or set FIDDLE_RUNNERS to runners elsewhere)")
     # The local runner trusts only requests signed with a secret made for this run of serve.
     secret = settings.runner_secret or secrets.token_hex(32)
     builds = args.builds_dir or settings.builds_dir or settings.data_dir / "builds"
@@ -264,6 +318,9 @@ def serve(args: argparse.Namespace) -> int:
         worker = _start_worker(app) if settings.serve_worker else None
         print(f"fiddle: serving on http://{args.host}:{args.port}/ (data in {settings.data_dir})",
               file=sys.stderr, flush=True)  # fmt: skip
+        # Under load waitress logs every time requests wait for a thread ("Task queue depth"):
+        # a line per request at worst, written under the logging lock by every thread.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         try:
             waitress_serve(app, host=args.host, port=args.port, threads=args.threads, _quiet=True)
         finally:
@@ -394,7 +451,13 @@ def _report(
         return 1
     print(f"build:  {answer['runid']} (skia-python {answer['version']})")
     where = f"ai/{answer['runid']}" if pinned else "i"
-    for output in expected_outputs(DRAW, RunFacts(options, answer["text"])):
+    failed = answer.get("output_errors", {})
+    for name, error in failed.items():  # the run succeeded without these outputs
+        print(
+            f"{name}: not rendered: the program raised an error in its {name} pass", file=sys.stderr
+        )
+        print(error, file=sys.stderr)
+    for output in expected_outputs(DRAW, RunFacts(options, answer["text"], frozenset(failed))):
         print(f"{output.name + ':':<8}{server}/{where}/{digest}{output.suffix}")
     if answer["text"]:
         print(answer["text"], end="" if answer["text"].endswith("\n") else "\n")

@@ -11,19 +11,32 @@ A run is shown (by run(), runs(), newest_run() and output()) only when its marke
 marker and, for a fiddle that renders a source image, that image still exists with the
 generation the run rendered: a run whose image was deleted is never served, whatever was left
 in storage by a crash or by runs stored before deletions withdrew them.
+
+What the read path learns is kept in a bounded cache of this process (functions/readcache.py),
+so that serving an output costs no storage request once it has been served before:
+- a fiddle's code and options, a run's commit marker and a run's outputs, for good: they are
+  written once and never change. The one change, withdrawal, is seen without the cache: a
+  withdrawn run always rendered a source image, and whether that image is still there (with the
+  generation the marker names) is asked of storage on every read, so a deletion made by another
+  process (another Cloud Functions instance) hides the run at once. A withdrawal made here also
+  drops what the cache holds of the run;
+- the list of a fiddle's committed runs, for RUN_LIST_SECONDS: a run committed by another
+  process (a new Skia build) shows up by then, and at once when it was committed here. An empty
+  list is never kept, so a fiddle run elsewhere is found on its first read.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeGuard, TypeVar
 
 from fiddle_protocol import outputs as registry
 from fiddle_protocol.options import FiddleOptions
 from functions.hashing import fiddle_hash, skia_hash
+from functions.readcache import ReadCache
 from functions.storage import layout
 from functions.storage.blobstore import (
     Blob,
@@ -38,6 +51,15 @@ from functions.text import decode_text, valid_text, valid_utf8
 log = logging.getLogger(__name__)
 TEXT_OUTPUT = registry.TEXT.stored
 Found = TypeVar("Found")
+# What the read cache may hold in all, and the largest output it keeps (bigger ones are read from
+# storage each time: they are few, and their transfer costs more than the read).
+READ_CACHE_BYTES = 64 << 20
+LARGEST_CACHED_OUTPUT = 2 << 20
+# How long a fiddle's list of committed runs is trusted (see the module's docstring); /i/ answers
+# say max-age=60, so a client may see an older run that long anyway.
+RUN_LIST_SECONDS = 10.0
+# The bookkeeping of an entry beyond its data, for the cache's size accounting.
+_ENTRY_OVERHEAD = 200
 
 
 @dataclass(frozen=True)
@@ -52,6 +74,21 @@ class StoredRun:
     runid: str
     outputs: tuple[str, ...]
     text: str
+    # The source image the run rendered (0: none), so whether it can ever be withdrawn.
+    source: int = 0
+    # Output name -> the user's traceback, for each output whose pass failed alone.
+    output_errors: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Marker:
+    """A commit marker as read: the outputs and text it names, and its `source` field as stored
+    (None in markers written before markers named their source)."""
+
+    outputs: tuple[str, ...]
+    text: str
+    source: object
+    output_errors: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -85,8 +122,10 @@ class RunWithdrawn(Exception):
 
 
 class FiddleRepository:
-    def __init__(self, store: BlobStore) -> None:
+    def __init__(self, store: BlobStore, cache: ReadCache | None = None) -> None:
         self.store = store
+        self.cache = cache or ReadCache(READ_CACHE_BYTES)
+        self.run_list_seconds = RUN_LIST_SECONDS
 
     # --- code ---------------------------------------------------------------------------------
 
@@ -112,18 +151,31 @@ class FiddleRepository:
     def load(self, fiddle_hash: str) -> StoredFiddle | None:
         if not HASH_RE.fullmatch(fiddle_hash):
             return None
+        key = ("code", fiddle_hash)
+        cached: StoredFiddle | None = self.cache.get(key)
+        if cached is not None:
+            return cached
         try:
             blob = self.store.read(layout.code(fiddle_hash))
         except NotFound:
             return None
-        return StoredFiddle(fiddle_hash, decode_text(blob.data), _options(blob.metadata))
+        fiddle = StoredFiddle(fiddle_hash, decode_text(blob.data), _options(blob.metadata))
+        self.cache.put(key, fiddle, len(blob.data) + _ENTRY_OVERHEAD)
+        return fiddle
 
     # --- storing runs -------------------------------------------------------------------------
 
-    def save_run(self, fiddle_hash: str, runid: str, outputs: dict[str, bytes], text: str) -> None:
+    def save_run(
+        self,
+        fiddle_hash: str,
+        runid: str,
+        outputs: dict[str, bytes],
+        text: str,
+        output_errors: Mapping[str, str] | None = None,
+    ) -> None:
         """Store a run that renders no source image: outputs, then the marker that shows it."""
         self.store_outputs(fiddle_hash, runid, outputs)
-        self.commit_run(fiddle_hash, runid, outputs, text, None)
+        self.commit_run(fiddle_hash, runid, outputs, text, None, output_errors)
 
     def store_outputs(self, fiddle_hash: str, runid: str, outputs: dict[str, bytes]) -> None:
         for name, data in outputs.items():
@@ -139,10 +191,16 @@ class FiddleRepository:
         outputs: dict[str, bytes],
         text: str,
         source: SourceRef | None,
+        output_errors: Mapping[str, str] | None = None,
     ) -> None:
-        """Write the run's marker, create-only; RunWithdrawn if a withdrawal marker is there."""
+        """Write the run's marker, create-only; RunWithdrawn if a withdrawal marker is there.
+        The marker names the outputs, holds the printed text and the errors of the outputs
+        whose pass failed alone (output name -> traceback), and the source image rendered."""
         marker: dict[str, Any] = {"outputs": sorted(outputs), "text": valid_text(text)}
         marker.update(source={"id": source.id, "generation": source.generation} if source else 0)
+        errors = {name: valid_text(error) for name, error in (output_errors or {}).items()}
+        if errors:
+            marker["output_errors"] = errors
         name = layout.run_marker(fiddle_hash, runid)
         data = json.dumps(marker).encode()
         try:
@@ -152,6 +210,8 @@ class FiddleRepository:
             # was withdrawn before it could commit.
             if self._withdrawn(name):
                 raise RunWithdrawn(name) from None
+        finally:
+            self.cache.discard(_runs_key(fiddle_hash))
 
     def _withdrawn(self, marker_name: str) -> bool:
         try:
@@ -196,6 +256,7 @@ class FiddleRepository:
             metadata={WITHDRAWN: reason},
             content_type="application/json",
         )
+        self._forget_run(fiddle_hash, runid)
         self.discard_outputs(fiddle_hash, runid)
 
     def discard_outputs(self, fiddle_hash: str, runid: str) -> None:
@@ -203,6 +264,12 @@ class FiddleRepository:
         for info in list(self.store.list(layout.run_prefix(fiddle_hash, runid))):
             if not _is_marker(info.name):
                 self._delete_quietly(info.name)
+        self._forget_run(fiddle_hash, runid)
+
+    def _forget_run(self, fiddle_hash: str, runid: str) -> None:
+        """Drop what the read cache holds of the run (its marker, outputs, its fiddle's list)."""
+        outputs = [_output_key(fiddle_hash, runid, out.stored) for out in registry.DRAW_OUTPUTS]
+        self.cache.discard(_marker_key(fiddle_hash, runid), _runs_key(fiddle_hash), *outputs)
 
     def stored_runids(self, fiddle_hash: str) -> list[str]:
         """Every run directory of the fiddle: committed, withdrawn or left unfinished."""
@@ -219,6 +286,18 @@ class FiddleRepository:
         }
         return sorted(found)
 
+    def _recent_runs(self, fiddle_hash: str) -> tuple[str, ...]:
+        """runs(), as listed at most run_list_seconds ago (see the module's docstring)."""
+        key = _runs_key(fiddle_hash)
+        cached: tuple[str, ...] | None = self.cache.get(key)
+        if cached is not None:
+            return cached
+        runids = tuple(self.runs(fiddle_hash))
+        if runids:
+            size = sum(map(len, runids)) + _ENTRY_OVERHEAD
+            self.cache.put(key, runids, size, ttl=self.run_list_seconds)
+        return runids
+
     def _run_objects(self, fiddle_hash: str) -> list[tuple[layout.RunObject, dict[str, str]]]:
         """Every object in the fiddle's run directories, with its metadata."""
         found = []
@@ -232,14 +311,41 @@ class FiddleRepository:
         """The run, if it is committed and may be shown; None otherwise."""
         if not (HASH_RE.fullmatch(fiddle_hash) and RUNID_RE.fullmatch(runid)):
             return None
+        marker = self._commit_marker(fiddle_hash, runid)
+        if marker is None or not self._source_current(fiddle_hash, marker.source):
+            return None
+        source = self._source_id(fiddle_hash, marker.source)
+        return StoredRun(runid, marker.outputs, marker.text, source, marker.output_errors)
+
+    def _source_id(self, fiddle_hash: str, source: object) -> int:
+        """The id of the image a shown run rendered, from its marker (or, for a marker from
+        before markers named it, the fiddle's options)."""
+        if isinstance(source, dict):
+            return int(source["id"])
+        return self._options_source(fiddle_hash) if source is None else 0
+
+    def _commit_marker(self, fiddle_hash: str, runid: str) -> _Marker | None:
+        """The run's commit marker, from the cache when it was read before; None when there is
+        none (a withdrawal marker, or one that cannot be read, is never kept)."""
+        key = _marker_key(fiddle_hash, runid)
+        cached: _Marker | None = self.cache.get(key)
+        if cached is not None:
+            return cached
         try:
             blob = self.store.read(layout.run_marker(fiddle_hash, runid))
         except NotFound:
             return None
-        marker = _marker(blob)
-        if marker is None or not self._source_current(fiddle_hash, marker.get("source")):
+        contents = _marker(blob)
+        if contents is None:
             return None
-        return StoredRun(runid, _output_names(marker), _marker_text(marker))
+        marker = _Marker(
+            _output_names(contents),
+            _marker_text(contents),
+            contents.get("source"),
+            _marker_output_errors(contents),
+        )
+        self.cache.put(key, marker, len(blob.data) + _ENTRY_OVERHEAD)
+        return marker
 
     def failure(self, fiddle_hash: str, runid: str) -> StoredFailure | None:
         """The recorded failure of the fiddle at a build, if it may be shown."""
@@ -282,7 +388,7 @@ class FiddleRepository:
         return StoredDiff(blob.data, changed, total)
 
     def newest_run(self, fiddle_hash: str) -> StoredRun | None:
-        runs = self.runs(fiddle_hash) if HASH_RE.fullmatch(fiddle_hash) else []
+        runs = self._recent_runs(fiddle_hash) if HASH_RE.fullmatch(fiddle_hash) else ()
         for runid in reversed(runs):
             run = self.run(fiddle_hash, runid)
             if run is not None:
@@ -298,10 +404,17 @@ class FiddleRepository:
         """An output of a run just found by run() or newest_run(); None if it has no such one."""
         if name not in run.outputs or registry.by_stored(name) is None:
             return None
+        key = _output_key(fiddle_hash, run.runid, name)
+        cached: bytes | None = self.cache.get(key)
+        if cached is not None:
+            return cached
         try:
-            return self.store.read(layout.output(fiddle_hash, run.runid, name)).data
+            data = self.store.read(layout.output(fiddle_hash, run.runid, name)).data
         except (NotFound, InvalidName):
             return None
+        if len(data) <= LARGEST_CACHED_OUTPUT:
+            self.cache.put(key, data, len(data) + _ENTRY_OVERHEAD)
+        return data
 
     def _source_current(self, fiddle_hash: str, source: object) -> bool:
         """Whether the source image the run rendered is still there, as it was then."""
@@ -318,11 +431,8 @@ class FiddleRepository:
         return self.source_generation(source_id) == generation
 
     def _options_source(self, fiddle_hash: str) -> int:
-        try:
-            info = self.store.stat(layout.code(fiddle_hash))
-        except NotFound:
-            return 0
-        return _options(info.metadata).source
+        fiddle = self.load(fiddle_hash)
+        return fiddle.options.source if fiddle else 0
 
     # --- names, aliases and source images ------------------------------------------------------
 
@@ -428,6 +538,18 @@ class FiddleRepository:
             pass
 
 
+def _runs_key(fiddle_hash: str) -> Hashable:
+    return ("runs", fiddle_hash)
+
+
+def _marker_key(fiddle_hash: str, runid: str) -> Hashable:
+    return ("marker", fiddle_hash, runid)
+
+
+def _output_key(fiddle_hash: str, runid: str, name: str) -> Hashable:
+    return ("output", fiddle_hash, runid, name)
+
+
 def _is_marker(key: str) -> bool:
     run_object = layout.parse_run_object(key)
     return run_object is not None and run_object.is_marker
@@ -451,6 +573,19 @@ def _output_names(marker: dict[str, Any]) -> tuple[str, ...]:
     return tuple(
         name for name in names if isinstance(name, str) and registry.by_stored(name) is not None
     )
+
+
+def _marker_output_errors(marker: dict[str, Any]) -> dict[str, str]:
+    """The marker's output errors: those naming an output of the registry, each as text; a
+    marker of an older version has none."""
+    errors = marker.get("output_errors")
+    if not isinstance(errors, dict):
+        return {}
+    return {
+        name: valid_text(error)
+        for name, error in errors.items()
+        if isinstance(error, str) and registry.by_name(name) is not None
+    }
 
 
 def _marker_text(marker: dict[str, Any]) -> str:

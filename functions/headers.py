@@ -10,13 +10,13 @@ module. Nothing that needs a session (name, upload, admin) is opened up that way
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import request
 
 from functions.routing import Csp, Framing, RoutePolicy, current_policy
-from functions.services import services
 
 PREFLIGHT = {
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
@@ -44,32 +44,40 @@ def embed_policy(api_base: str) -> str:
     return f"default-src 'self'; connect-src 'self'{extra}; img-src 'self'{extra}"
 
 
-def add_headers(response: Any) -> Any:
+def add_headers(response: Any, api_base: str) -> Any:
     policy = current_policy()
-    _add_framing_and_csp(response.headers, policy, services().settings.api_base)
-    if policy.cors:
-        _add_cors(response.headers)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    preflight = policy.cors and request.method == "OPTIONS"
+    headers = response.headers
+    # A view's own header wins; checked by name once, since Headers.setdefault raises and
+    # catches an exception for every header that is missing (all of them, usually).
+    present = {name.lower() for name, _ in headers}
+    for name, value in policy_headers(policy, api_base, preflight):
+        if name.lower() not in present:
+            headers.add(name, value)
     return response
+
+
+@functools.lru_cache(maxsize=256)
+def policy_headers(
+    policy: RoutePolicy, api_base: str, preflight: bool
+) -> tuple[tuple[str, str], ...]:
+    """Every header the policy adds to an answer, worked out once per policy."""
+    found: list[tuple[str, str]] = []
+    if policy.framing in FRAME_OPTIONS:
+        found.append(("X-Frame-Options", FRAME_OPTIONS[policy.framing]))
+    found.append(("Content-Security-Policy", content_security_policy(policy, api_base)))
+    if policy.cors:
+        # "*" and never Allow-Credentials: a cross-origin caller is always anonymous.
+        found.append(("Access-Control-Allow-Origin", "*"))
+        found.extend(PREFLIGHT.items() if preflight else ())
+    found.append(("X-Content-Type-Options", "nosniff"))
+    return tuple(found)
 
 
 def content_security_policy(policy: RoutePolicy, api_base: str) -> str:
     csp = page_policy(api_base) if policy.csp == Csp.PAGE else embed_policy(api_base)
     ancestors = FRAME_ANCESTORS.get(policy.framing)
     return f"{csp}; frame-ancestors {ancestors}" if ancestors else csp
-
-
-def _add_framing_and_csp(headers: Any, policy: RoutePolicy, api_base: str) -> None:
-    if policy.framing in FRAME_OPTIONS:
-        headers.setdefault("X-Frame-Options", FRAME_OPTIONS[policy.framing])
-    headers.setdefault("Content-Security-Policy", content_security_policy(policy, api_base))
-
-
-def _add_cors(headers: Any) -> None:
-    # "*" and never Allow-Credentials: a cross-origin caller is always anonymous.
-    headers["Access-Control-Allow-Origin"] = "*"
-    if request.method == "OPTIONS":
-        headers.update(PREFLIGHT)
 
 
 def _extra_origin(api_base: str) -> str:

@@ -3,8 +3,9 @@ the status of their class, HTTP errors (an unknown address, a method a route doe
 body too large) their own; each is answered as JSON `{"error", "fields"}` or as the HTML error
 page, as the route's policy says (functions/routing.py).
 
-The JSON answer always has "error", one sentence; "fields" (the reasons per request field) when
-the error concerns fields, and on every 400, where it names the request itself if nothing else.
+The JSON answer always has "error", one sentence, and "fields", the reasons per request field:
+empty when the error concerns no field, except on a 400, where it names the request itself if
+nothing else. 429 and 503 always say when to come back (Retry-After).
 
 A 404 of an image or video address (the route policy's `image_paths`) has an empty body, unless
 the request's Accept header names JSON or HTML (a program asking for the sentence, a browser tab
@@ -42,6 +43,8 @@ HTTP_MESSAGES = {
     413: "The request is too large.",
 }
 UNEXPECTED = "The service failed to answer; please try again."
+# Retry-After of a 429 or 503 whose error did not say when to come back.
+DEFAULT_RETRY_SECONDS = 5
 
 
 def install(app: Flask) -> None:
@@ -93,23 +96,31 @@ def _empty(status: int) -> Response:
 def _json_error(status: int, message: str, fields: dict[str, list[str]]) -> dict[str, Any]:
     if not fields and status == 400:
         fields = {"request": [message]}
-    return {"error": message, "fields": fields} if fields else {"error": message}
+    return {"error": message, "fields": fields}
 
 
 def _domain_error(error: errors.FiddleError) -> Response:
-    response = error_response(status_of(error), error.message, error.fields)
+    status = status_of(error)
+    response = error_response(status, error.message, error.fields)
+    if error.retry_after is None and status in (429, 503):
+        return retry_later(response, DEFAULT_RETRY_SECONDS)
     return retry_later(response, error.retry_after)
 
 
 def _http_error(error: HTTPException) -> Response:
     code = error.code or 500
     message = HTTP_MESSAGES.get(code, error.description or "The request failed.")
-    return error_response(code, message)
+    response = error_response(code, message)
+    # What the error says besides its body: Allow on a 405 (RFC 9110), Retry-After on a 429/503.
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def _unexpected_error(error: Exception) -> Response:
     # JSON whatever the route: rendering a page may be what failed.
     log.exception("unexpected error on %s", request.path)
-    response = jsonify(error=UNEXPECTED)
+    response = jsonify(error=UNEXPECTED, fields={})
     response.status_code = 500
     return response

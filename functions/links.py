@@ -64,8 +64,10 @@ def public_base_url() -> str:
 def relative_redirects(response: Response) -> Response:
     """Werkzeug's own redirects (a missing trailing slash, doubled slashes) are absolute and name
     the request's Host header; make them relative, so they lead wherever the browser already is."""
+    if not 300 <= response.status_code < 400:
+        return response  # (before looking: a header lookup that misses raises inside Werkzeug)
     location = response.headers.get("Location")
-    if location and 300 <= response.status_code < 400:
+    if location:
         try:
             parts = urlsplit(location)
         except ValueError:

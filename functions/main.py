@@ -5,7 +5,10 @@
 Each target serves the paths its blueprints declare (functions/routing.py) through the same app
 and templates as `fiddle serve`, and answers 404 for any other; the load balancer's URL map
 (infra/terraform) sends each path to its target. The app is built on the first request, never
-at import: a cold start that only imports this module stays cheap.
+at import: a cold start that only imports this module stays cheap. What can be checked without
+building it is checked when functions-framework loads the module (it names it `main`; the
+deploy's root main.py calls `check_configuration` itself): a function that could only answer
+500 (no FIDDLE_RUNNERS, a malformed setting) stops at start with one sentence instead.
 """
 
 from __future__ import annotations
@@ -29,6 +32,24 @@ def _app() -> Flask:
     return create_app()
 
 
+NO_RUNNERS = (
+    "fiddle functions: FIDDLE_RUNNERS is not set, so no fiddle could run; set it to the "
+    "runners' addresses (comma-separated URLs, e.g. http://10.0.0.5:8081) and start again."
+)
+
+
+def check_configuration(env: dict[str, str] | None = None) -> None:
+    """SystemExit with one sentence when the functions' settings cannot work."""
+    from functions.config import Settings
+
+    try:
+        settings = Settings.from_env(env)
+    except ValueError as error:
+        raise SystemExit(f"fiddle functions: {error}") from None
+    if not settings.runners:
+        raise SystemExit(NO_RUNNERS)
+
+
 def target_for(path: str) -> str:
     """The target the blueprints declare for path (functions/routing.py); `pages` for any path
     no blueprint declares, as the URL map sends those to the site or its catch-alls."""
@@ -42,7 +63,9 @@ def _serve(target: str, request: Request) -> Any:
     app = _app()
     with app.request_context(request.environ):
         if target_for(request.path) != target:
-            return app.make_response(({"error": "There is nothing at this address."}, 404))
+            return app.make_response(
+                ({"error": "There is nothing at this address.", "fields": {}}, 404)
+            )
         return app.full_dispatch_request()
 
 
@@ -64,3 +87,7 @@ def pages(request: Request) -> Any:
 
 def admin(request: Request) -> Any:
     return _serve("admin", request)
+
+
+if __name__ == "main":  # loaded by functions-framework as its --source
+    check_configuration()

@@ -49,12 +49,15 @@ class RunAnswer:
     runtime_error: str = ""
     text: str = ""
     cached: bool = False
+    # Output name -> the user's traceback, for each output pass that failed alone.
+    output_errors: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "fiddleHash": self.fiddle_hash,
             "compile_errors": self.compile_errors,
             "runtime_error": self.runtime_error,
+            "output_errors": self.output_errors,
             "text": self.text,
             "version": self.version,
             "runid": self.runid,
@@ -85,7 +88,7 @@ class BuildRunAnswer:
         if self.answer is None:
             return {**named, "error": self.error}
         own = self.answer.to_json()
-        fields = ("compile_errors", "runtime_error", "text", "cached")
+        fields = ("compile_errors", "runtime_error", "text", "cached", "output_errors")
         return {**named, **{key: own[key] for key in fields}}
 
 
@@ -232,7 +235,9 @@ class RunDispatcher:
 
     def _store(self, digest: str, result: RunResult, source: SourceRef | None) -> None:
         if result.succeeded:
-            self.source_runs.store(digest, result.runid, result.outputs, result.text, source)
+            self.source_runs.store(
+                digest, result.runid, result.outputs, result.text, source, result.output_errors
+            )
         else:
             texts = tuple(error.text for error in result.compile_errors)
             errors = (texts, result.runtime_error)
@@ -316,7 +321,9 @@ class RunDispatcher:
         size = len(data.code.encode("utf-8"))
         if result.succeeded:
             size += sum(len(output) for output in result.outputs.values())
-            size += len(result.text.encode("utf-8", "replace"))  # again in the run's marker
+            # The printed text and the outputs' errors are in the run's marker too.
+            size += len(result.text.encode("utf-8", "replace"))
+            size += sum(len(e.encode("utf-8", "replace")) for e in result.output_errors.values())
         else:  # the failure's record
             texts = [result.runtime_error, *(error.text for error in result.compile_errors)]
             size += sum(len(text.encode("utf-8", "replace")) for text in texts)
@@ -345,6 +352,7 @@ def _from_storage(digest: str, run: StoredRun, version: str) -> RunAnswer:
         runid=run.runid,
         version=version,
         text=run.text,
+        output_errors=dict(run.output_errors),
         cached=True,
     )
 
@@ -356,5 +364,6 @@ def _from_result(digest: str, result: RunResult, version: str) -> RunAnswer:
         version=version,
         compile_errors=[error.to_json() for error in result.compile_errors],
         runtime_error=result.runtime_error,
+        output_errors=result.output_errors,
         text=result.text,
     )

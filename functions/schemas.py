@@ -258,6 +258,48 @@ class OptionsSchema(Schema):
         return FiddleOptions(**data)
 
 
+# The rules across fields below (_f16_errors, _duration_errors, _offscreen_errors) as JSON
+# Schema says them, for the OpenAPI document's Options.
+_OFFSCREEN_SIZE = {"minimum": MIN_SIZE, "maximum": MAX_SIZE}
+OPTIONS_RULES_JSON_SCHEMA = [
+    {
+        "description": "f16 requires srgb.",
+        "if": {"properties": {"f16": {"const": True}}, "required": ["f16"]},
+        "then": {"properties": {"srgb": {"const": True}}, "required": ["srgb"]},
+    },
+    {
+        "description": "An animated fiddle lasts more than 0 and at most 60 seconds; a still "
+        "one may keep a duration of 0 to 60.",
+        "if": {"properties": {"animated": {"const": True}}, "required": ["animated"]},
+        "then": {
+            "properties": {"duration": {"exclusiveMinimum": 0, "maximum": MAX_DURATION}},
+            "required": ["duration"],
+        },
+        "else": {"properties": {"duration": {"minimum": 0, "maximum": MAX_DURATION}}},
+    },
+    {
+        "description": "The offscreen fields are read only for an offscreen fiddle; then its "
+        "size is 4 to 2048, its samples 0 to 64, and a mipmapped target is texturable.",
+        "if": {"properties": {"offscreen": {"const": True}}, "required": ["offscreen"]},
+        "then": {
+            "properties": {
+                "offscreen_width": _OFFSCREEN_SIZE,
+                "offscreen_height": _OFFSCREEN_SIZE,
+                "offscreen_sample_count": {"minimum": 0, "maximum": MAX_SAMPLE_COUNT},
+            },
+            "if": {
+                "properties": {"offscreen_mipmap": {"const": True}},
+                "required": ["offscreen_mipmap"],
+            },
+            "then": {
+                "properties": {"offscreen_texturable": {"const": True}},
+                "required": ["offscreen_texturable"],
+            },
+        },
+    },
+]
+
+
 def _f16_errors(data: dict[str, Any]) -> dict[str, list[str]]:
     if "f16" in data and "srgb" in data and data["f16"] and not data["srgb"]:
         return {"f16": ["requires srgb to be true"]}
@@ -291,6 +333,33 @@ def _offscreen_errors(data: dict[str, Any]) -> dict[str, list[str]]:
     return errors
 
 
+# The code's rules as JSON Schema says them (for the OpenAPI document): not blank, no NUL, at
+# most MAX_CODE_BYTES (JSON Schema counts characters; the byte limit is in the description).
+CODE_JSON_SCHEMA = {
+    "minLength": 1,
+    "maxLength": MAX_CODE_BYTES,
+    "pattern": "^[^\\x00]*[^\\s\\x00][^\\x00]*$",
+    "description": "The program: at most 128 KiB of UTF-8, not blank, no NUL characters.",
+}
+VERSION_JSON_SCHEMA = {
+    "pattern": "^[0-9A-Za-z._:-]{0,64}$",
+    "description": "A skia-python version or runid this service runs (empty: the newest).",
+}
+VERSIONS_JSON_SCHEMA = {
+    "oneOf": [
+        {"const": ALL_VERSIONS},
+        {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_VERSIONS,
+            "items": {"type": "string", "pattern": "^[0-9A-Za-z._:-]{1,64}$"},
+        },
+        {"type": "null"},
+    ],
+    "description": 'Several builds to run at: "all", or a list of versions (not with version).',
+}
+
+
 class RunRequestSchema(Schema):
     """The whole `POST /_/run` body."""
 
@@ -299,14 +368,14 @@ class RunRequestSchema(Schema):
 
     error_messages = _SCHEMA_MESSAGES
 
-    code = CodeField(required=True)
+    code = CodeField(required=True, metadata=CODE_JSON_SCHEMA)
     options = fields.Nested(
         OptionsSchema,
         load_default=FiddleOptions,
         error_messages={"null": "must be an object", "type": "must be an object"},
     )
-    version = VersionField(load_default=None, allow_none=True)
-    versions = VersionsField(load_default=None)
+    version = VersionField(load_default=None, allow_none=True, metadata=VERSION_JSON_SCHEMA)
+    versions = VersionsField(load_default=None, allow_none=True, metadata=VERSIONS_JSON_SCHEMA)
     fast = StrictBoolean(load_default=False)
     # Sent by Skia Fiddle's own web client on every run; accepted so it keeps working, and ignored
     # (naming a fiddle is `POST /_/name`).

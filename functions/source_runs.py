@@ -53,7 +53,7 @@ at any point and delete the image there.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from functions.docstore.base import AlreadyExists, Document, DocumentStore
 from functions.docstore.base import NotFound as DocumentNotFound
@@ -94,11 +94,13 @@ class SourceRuns:
         outputs: dict[str, bytes],
         text: str,
         source: SourceRef | None,
+        output_errors: Mapping[str, str] | None = None,
     ) -> None:
-        """Store a successful run; SourceWithdrawn if its source image was deleted meanwhile."""
+        """Store a successful run (with the errors of the outputs whose pass failed alone);
+        SourceWithdrawn if its source image was deleted meanwhile."""
         self.on_step("rendered")
         if source is None:
-            self.fiddles.save_run(fiddle_hash, runid, outputs, text)
+            self.fiddles.save_run(fiddle_hash, runid, outputs, text, output_errors)
             return
         self._register(source.id, fiddle_hash, runid)
         self.on_step("registered")
@@ -108,7 +110,7 @@ class SourceRuns:
         self._check(source, fiddle_hash, runid)
         self.on_step("checked")
         try:
-            self.fiddles.commit_run(fiddle_hash, runid, outputs, text, source)
+            self.fiddles.commit_run(fiddle_hash, runid, outputs, text, source, output_errors)
         except RunWithdrawn:
             self._lose(source, fiddle_hash, runid)
         self.on_step("committed")

@@ -41,7 +41,8 @@ def valid_utf8(data: bytes) -> bytes:
 
 
 def clean_result(result: RunResult) -> RunResult:
-    """A runner's answer with every text field valid: printed text, errors and the text output."""
+    """A runner's answer with every text field valid: printed text, errors (of the run and of
+    each output) and the text output."""
     outputs = dict(result.outputs)
     if TEXT_OUTPUT in outputs:
         outputs[TEXT_OUTPUT] = _text_output(outputs[TEXT_OUTPUT], result.text)
@@ -54,6 +55,7 @@ def clean_result(result: RunResult) -> RunResult:
             for error in result.compile_errors
         ),
         outputs=outputs,
+        output_errors={name: valid_text(error) for name, error in result.output_errors.items()},
     )
 
 

@@ -3,10 +3,12 @@
 Prints p50/p95 of: the in-process floor (no sandbox), a cold `python draw.py` process, a new run
 through HTTP (warm sandbox), a cached run, an image GET; then runs per second at several
 concurrencies, of sandboxed runs straight to the runner and of new runs through `/_/run` (run and
-store); then, with the Skia builds of `--builds-dir` (the default ones), a warm run's p50 at each
-build, what a cold build start costs, runs per second with every build warm, and the memory of
-each warm host (from /proc/<pid>/smaps_rollup). Everything runs on loopback against runners and
-a `fiddle serve` started here.
+store); then the serving table (scripts/bench_serving.py): requests per second of stored outputs,
+fiddle JSON and source images at 1 to 16 connections beside a bare Flask handler (`--serving-only`
+prints only that); then, with the Skia builds of `--builds-dir` (the default ones), a warm run's p50
+at each build, what a cold build start costs, runs per second with every build warm, and the memory
+of each warm host (from /proc/<pid>/smaps_rollup; `--builds-only` prints only those). Everything
+runs on loopback against runners and a `fiddle serve` started here.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scripts.bench_serving import report_serving  # noqa: E402
 from tests.conftest import (  # noqa: E402
     DEFAULT_BUILDS,
     free_port,
@@ -50,10 +53,10 @@ def draw(canvas):
 COLD_SCRIPT = f"""
 import skia
 from fiddle_protocol.options import FiddleOptions
-from runner_vm.drawing import render
+from runner_vm.drawing import passes, render
 {DRAW}
-for renderer in render.RENDERERS.values():
-    renderer(draw, FiddleOptions())
+for step in passes.PASSES:
+    step.render(render.Program(draw), FiddleOptions())
 """
 
 
@@ -195,11 +198,16 @@ def succeeded(answer: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
+# fiddle serve's HTTP threads; the serving table's bare handler gets as many.
+SERVE_THREADS = 8
+
+
 def start_service(data_dir: str, runner_url: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     # Without the examples, which would otherwise run beside the first measurements.
     command = [sys.executable, "-m", "functions.cli", "serve", "--port", str(port),
-               "--data-dir", data_dir, "--no-examples"]  # fmt: skip
+               "--data-dir", data_dir, "--no-examples",
+               "--threads", str(SERVE_THREADS)]  # fmt: skip
     # Benchmarks send far more than a person would, all from one address: lift the rate limit,
     # the fair share of runs in flight and the storage quota for them.
     env = {
@@ -222,17 +230,22 @@ def main() -> None:
     parser.add_argument("--sandbox", default="auto")
     # As many hosts as a runner keeps by default: with fewer, concurrency 8 is turned away (429).
     parser.add_argument("--hosts", type=int, default=2 * (os.cpu_count() or 1) + 2)
+    parser.add_argument("--serve-seconds", type=float, default=2.0, help="each serving window")
+    parser.add_argument("--serve-rounds", type=int, default=3, help="serving rounds (median)")
+    parser.add_argument("--serving-only", action="store_true", help="only the serving table")
     parser.add_argument("--builds-dir", type=Path, default=DEFAULT_BUILDS)
     parser.add_argument("--builds-only", action="store_true", help="only the builds' numbers")
     args = parser.parse_args()
     if not args.builds_only:
         service_and_runner(args)
-    builds_benchmarks(args)
+    if not args.serving_only:
+        builds_benchmarks(args)
 
 
 def service_and_runner(args: argparse.Namespace) -> None:
-    report("floor, in-process, no sandbox", floor(args.count))
-    report("cold `python draw.py` process", cold(max(5, args.count // 6)))
+    if not args.serving_only:
+        report("floor, in-process, no sandbox", floor(args.count))
+        report("cold `python draw.py` process", cold(max(5, args.count // 6)))
     # The runner's one JSON log line per run would bury the numbers.
     quiet_runner = runner_process(args.sandbox, args.hosts, stderr=subprocess.DEVNULL)
     # The store lives where `fiddle serve` keeps it by default (beside the code, not in /tmp).
@@ -241,14 +254,19 @@ def service_and_runner(args: argparse.Namespace) -> None:
     # under /tmp, creating one there costs up to 1 ms of CPU instead of 0.05 (measured).
     (ROOT / "build").mkdir(exist_ok=True)
     scratch = tempfile.TemporaryDirectory(prefix="bench-data-", dir=ROOT / "build")
+    runs = max(24, args.count)
     with quiet_runner as runner_url, scratch as data_dir:
-        runner_benchmarks(runner_url, args.count)
-        runs = max(24, args.count)
-        report_throughput("runner", interleaved_rounds(runner_url, runner_run, runs, args.rounds))
+        if not args.serving_only:
+            runner_benchmarks(runner_url, args.count)
+            runner_rates = interleaved_rounds(runner_url, runner_run, runs, args.rounds)
+            report_throughput("runner", runner_rates)
         process, base = start_service(data_dir, runner_url)
         try:
-            serve_benchmarks(base, args.count)
-            report_throughput("/_/run", interleaved_rounds(base, service_run, runs, args.rounds))
+            if not args.serving_only:
+                serve_benchmarks(base, args.count)
+                service_rates = interleaved_rounds(base, service_run, runs, args.rounds)
+                report_throughput("/_/run", service_rates)
+            report_serving(base, data_dir, SERVE_THREADS, args.serve_seconds, args.serve_rounds)
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)

@@ -990,6 +990,20 @@ def _cut_error(total: str) -> Check:
     return check
 
 
+def _cut_output_error(name: str, total: str) -> Check:
+    """The run succeeded without the output, whose error is cut as a runtime error is."""
+
+    def check(result: RunResult) -> None:
+        assert result.succeeded, describe(result)
+        assert set(result.output_errors) == {name}, describe(result)
+        assert sorted(result.outputs) == ["cpu.png", "skp.skp"], sorted(result.outputs)
+        note = f"\n[error cut at 64 KiB: it was {total}; its middle is left out]\n"
+        error = result.output_errors[name]
+        assert note in error and len(error.encode()) == (64 << 10) + len(note)
+
+    return check
+
+
 def _tampered_text_cut(result: RunResult) -> None:
     assert result.runtime_error == tampered("output cpu.png is missing"), describe(result)
     assert result.text.endswith("\n[output cut at 1 MiB: the program printed 30.0 MiB]")
@@ -1122,6 +1136,32 @@ HOST_SURVIVES: list[Attack] = [
         "huge_runtime_error", "host", "raise ValueError('e' * (20 << 20))\n",
         _cut_error("20.0 MiB"),
     ),
+    # A crash says in which pass it happened (the child marks each pass before it begins).
+    Attack(
+        "segfault_in_the_skp_pass", "host",
+        "import ctypes\ndef draw(canvas):\n"
+        "    if fiddle_pass == 'skp':\n        ctypes.string_at(0)\n",
+        error("the program crashed (SIGSEGV) in the skp pass"),
+    ),
+    Attack(
+        "exit_in_the_pdf_pass", "host",
+        "import os\ndef draw(canvas):\n    if fiddle_pass == 'pdf':\n        os._exit(0)\n",
+        error("the program exited before finishing (status 0) in the pdf pass"),
+    ),
+    _frame(
+        "frame_pass_mark_only", "framed(b'{\"pass\":\"pdf\"}')",
+        error("the program exited before finishing (status 0) in the pdf pass"),
+    ),
+    _frame(
+        "frame_many_pass_marks", "framed(b'{\"pass\":\"pdf\"}') * 100000",
+        error(tampered("a frame cut short or with bytes after it")),
+    ),
+    Attack(
+        "frame_pass_mark_with_markup_then_crash", "host",
+        TO_RESULT_PIPE + "to_result_pipe(framed(b'{\"pass\":\"<b>raster</b>\"}'))\n"
+        "os.kill(os.getpid(), 11)\n",
+        error("the program crashed (SIGSEGV)"),
+    ),
 ]
 
 FORGED_RESULTS: list[Attack] = [
@@ -1231,6 +1271,49 @@ FORGED_RESULTS: list[Attack] = [
         "forged_limit_value",
         "forge(lambda fields: fields.update(limit={'kind': 'memory', 'value': 1}, outputs={}))",
         error(MEMORY_ERROR),
+    ),
+    # Output errors: only an output that stands alone (not the raster), only one this run
+    # renders and does not also send, only in a run that succeeded.
+    _forged(
+        "forged_error_of_the_raster",
+        "forge(lambda f: (f['outputs'].pop('cpu.png'), f.update(output_errors={'raster': 'x'})))",
+        "its output_errors name raster, whose failure fails the run",
+    ),
+    _forged(
+        "forged_error_of_an_output_not_rendered",
+        "forge(lambda f: f.update(output_errors={'gpu': 'x'}))",
+        "its output_errors name 'gpu', which is no output this run renders",
+    ),
+    _forged(
+        "forged_error_of_an_unknown_output",
+        "forge(lambda f: f.update(output_errors={'evil.html': 'x'}))",
+        "its output_errors name an unknown output 'evil.html'",
+    ),
+    _forged(
+        "forged_output_error_not_a_string", "forge(lambda f: f.update(output_errors={'pdf': 5}))",
+        "its output error of pdf is not a JSON string",
+    ),
+    _forged(
+        "forged_output_errors_not_an_object",
+        "forge(lambda f: f.update(output_errors=['pdf']))",
+        "its output_errors is not a JSON object",
+    ),
+    _forged(
+        "forged_error_beside_its_output", "forge(lambda f: f.update(output_errors={'pdf': 'x'}))",
+        "output pdf.pdf is not one this run produces",
+    ),
+    _forged(
+        "forged_output_error_of_a_failed_run",
+        "forge(lambda f: f.update(runtime_error='it failed', outputs={}, "
+        "output_errors={'pdf': 'x'}))",
+        "its output_errors name 'pdf', which is no output this run renders",
+    ),
+    Attack(
+        # What a program could have done genuinely (raise in its PDF pass), within the error cap.
+        "forged_huge_output_error", "host",
+        FORGE + "forge(lambda f: (f['outputs'].pop('pdf.pdf'), "
+        "f.update(output_errors={'pdf': 'e' * (20 << 20)})))\n",
+        _cut_output_error("pdf", "20.0 MiB"),
     ),
     Attack(
         "forged_huge_runtime_error", "host",

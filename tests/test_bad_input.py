@@ -144,7 +144,8 @@ def test_unknown_and_tricky_paths_are_404(client: Any, path: str) -> None:
 def test_json_paths_answer_404_as_json(client: Any) -> None:
     answer = client.get(f"/e/{UNKNOWN}")
     assert answer.status_code == 404 and answer.json == {
-        "error": "There is nothing at this address."
+        "error": "There is nothing at this address.",
+        "fields": {},
     }
 
 

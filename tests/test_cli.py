@@ -54,6 +54,22 @@ def test_run_prints_errors_and_fails(server: str, tmp_path: Path) -> None:
     assert "AttributeError" in result.stderr and 'File "draw.py", line 2' in result.stderr
 
 
+def test_run_names_each_output_whose_pass_failed_and_lists_the_others(
+    server: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "reads_back.py"
+    source.write_text("def draw(canvas):\n    canvas.toarray()\n")
+    result = fiddle_run(server, source)
+    assert result.returncode == 0, result.stderr
+    names = [line.split(":", 1)[0] for line in result.stdout.splitlines()]
+    assert names == ["hash", "page", "build", "raster"]
+    for name in ("pdf", "skp"):
+        assert f"{name}: not rendered: the program raised an error in its {name} pass\n" in (
+            result.stderr
+        )
+    assert result.stderr.count("RuntimeError: Unsupported color type") == 2
+
+
 def test_run_reports_invalid_options(server: str, tmp_path: Path) -> None:
     source = tmp_path / "draw.py"
     source.write_text(SPEC_EXAMPLE)

@@ -134,7 +134,8 @@ def check_target(target: str, url: str) -> None:
     if target == "run":
         assert run.status_code == 200 and run.json()["fiddleHash"]
         assert page.status_code == 404 and page.json() == {
-            "error": "There is nothing at this address."
+            "error": "There is nothing at this address.",
+            "fields": {},
         }
     else:
         assert run.status_code == 404

@@ -199,6 +199,23 @@ def test_site_bucket_behind_cdn(tf: dict[str, dict[str, Any]]) -> None:
     assert database["type"] == "FIRESTORE_NATIVE"
 
 
+def test_only_the_pages_function_is_behind_the_cdn_and_only_as_it_says(
+    tf: dict[str, dict[str, Any]],
+) -> None:
+    """Outputs (/i/, /ai/) are served by the pages function; Cloud CDN keeps what its
+    Cache-Control allows (never the `private` outputs of source images, which an admin can
+    withdraw) and no error answers."""
+    backend = _resource(tf, "google_compute_backend_service", "function")
+    assert backend["enable_cdn"] == '${each.key == "pages"}'
+    dynamic = _block(backend, "dynamic")["cdn_policy"]
+    assert dynamic["for_each"] == '${each.key == "pages" ? [1] : []}'
+    policy = dynamic["content"][0] if isinstance(dynamic["content"], list) else dynamic["content"]
+    assert policy["cache_mode"] == "USE_ORIGIN_HEADERS"
+    assert policy["negative_caching"] is False
+    routes = tf["locals"]["routes"]
+    assert {"/i/*", "/ai/*", "/s/*"} <= set(routes["pages"])
+
+
 def test_the_site_bucket_lets_other_sites_load_the_embed_script(
     tf: dict[str, dict[str, Any]],
 ) -> None:

@@ -1,7 +1,7 @@
 """The output registry (fiddle_protocol/outputs.py) is the one place outputs are listed.
 
-Adding an output is one registry entry and its renderer: a fake output registered here (a copy of
-the registry with one more entry, and a renderer for it) is rendered by the runner's drawing code,
+Adding an output is one registry entry and its pass: a fake output registered here (a copy of
+the registry with one more entry, and a pass for it) is rendered by the runner's drawing code,
 passed by the sandbox host's verdict, stored, listed in /e/<hash> JSON and in the results area,
 and served by its suffix, with no other change. A meta-test fails when a stored name or URL suffix
 is written anywhere else in the code, the templates or the editor's scripts.
@@ -32,7 +32,7 @@ from functions.runner_client import RunnerClient
 skia = pytest.importorskip("skia")
 
 from runner_vm.child.main import report  # noqa: E402
-from runner_vm.drawing import execute, render  # noqa: E402
+from runner_vm.drawing import execute, passes, render  # noqa: E402
 from runner_vm.host.collect import ChildReport  # noqa: E402
 from runner_vm.host.exchange import RunHeader  # noqa: E402
 from runner_vm.host.framing import encode  # noqa: E402
@@ -64,9 +64,11 @@ class InProcessRunner(RunnerClient):
 
 @pytest.fixture
 def fake_output(monkeypatch: pytest.MonkeyPatch) -> Iterator[Output]:
-    """The registry with one more output, and its renderer: nothing else."""
+    """The registry with one more output, and its pass: nothing else."""
     monkeypatch.setattr(registry, "DRAW_OUTPUTS", (*registry.DRAW_OUTPUTS, FAKE))
-    monkeypatch.setitem(render.RENDERERS, FAKE.name, render.raster)
+    monkeypatch.setattr(
+        passes, "PASSES", (*passes.PASSES, passes.Pass("fake", FAKE.name, render.raster))
+    )
     yield FAKE
 
 
@@ -77,9 +79,7 @@ def app(tmp_path: Path) -> Flask:
     return application
 
 
-def test_a_new_output_is_one_registry_entry_and_its_renderer(
-    fake_output: Output, app: Flask
-) -> None:
+def test_a_new_output_is_one_registry_entry_and_its_pass(fake_output: Output, app: Flask) -> None:
     client = app.test_client()
     answer = client.post("/_/run", json={"code": DRAW, "options": {"width": 32, "height": 16}})
     assert answer.status_code == 200 and not answer.json["runtime_error"], answer.json
@@ -124,12 +124,13 @@ def test_without_the_entry_the_output_is_refused_everywhere() -> None:
         RunResult.from_json(message)
 
 
-def test_every_drawn_output_has_a_renderer_and_every_renderer_an_output() -> None:
+def test_every_drawn_output_has_a_pass_and_every_pass_an_output() -> None:
     names = {output.name for output in registry.DRAW_OUTPUTS}
-    assert set(render.RENDERERS) <= names
+    assert {step.output for step in passes.PASSES} <= names
+    assert len({step.name for step in passes.PASSES}) == len(passes.PASSES)
     for options in (FiddleOptions(), FiddleOptions(text_only=True), FiddleOptions(animated=True)):
         for output in registry.rendered(RunFacts(options)):
-            assert output.name in render.RENDERERS, output.name
+            assert passes.for_output(output.name).output == output.name
 
 
 def test_names_suffixes_and_labels_are_unique() -> None:
@@ -168,3 +169,55 @@ def test_no_other_file_lists_an_output(path: Path) -> None:
     # Nor builds one from a pattern of them (f"thumb{size}.png"; the built-in images' own files,
     # "<id>.thumb<size>.png", are no output).
     assert not re.search(r"[\"']thumb\{", text)
+
+
+# --------------------------------------------------------------------------------------------
+# Passes that failed alone
+
+
+def genuine_outputs(options: FiddleOptions) -> dict[str, bytes]:
+    return execute.run(RunRequest("u", DRAW, options)).outputs
+
+
+@pytest.mark.parametrize(
+    "failed, dropped, succeeded, why",
+    [
+        ({"pdf"}, {"pdf.pdf"}, True, None),
+        ({"pdf", "skp"}, {"pdf.pdf", "skp.skp"}, True, None),
+        (set(), {"pdf.pdf"}, True, "output pdf.pdf is missing"),
+        ({"pdf"}, set(), True, "output pdf.pdf is not one this run produces"),
+        ({"pdf"}, {"pdf.pdf", "skp.skp"}, True, "output skp.skp is missing"),
+        ({"raster"}, {"cpu.png"}, True,
+         "its output_errors name raster, whose failure fails the run"),
+        ({"gpu"}, set(), True, "its output_errors name 'gpu', which is no output this run renders"),
+        ({"x"}, set(), True, "its output_errors name 'x', which is no output this run renders"),
+        ({"pdf"}, {"cpu.png", "pdf.pdf", "skp.skp"}, False,
+         "its output_errors name 'pdf', which is no output this run renders"),
+    ],
+)  # fmt: skip
+def test_a_run_may_lack_only_the_outputs_whose_pass_failed_alone(
+    failed: set[str], dropped: set[str], succeeded: bool, why: str | None
+) -> None:
+    options = FiddleOptions(width=16, height=16)
+    produced = {k: v for k, v in genuine_outputs(options).items() if k not in dropped}
+    facts = RunFacts(options, failed=frozenset(failed))
+    assert registry.problem(registry.DRAW, facts, produced, succeeded) == why
+
+
+def test_a_text_only_run_and_an_upload_have_no_pass_that_fails_alone() -> None:
+    text_only = RunFacts(FiddleOptions(text_only=True), "x\n", frozenset({"pdf"}))
+    assert registry.problem(registry.DRAW, text_only, {"txt.txt": b"x\n"}, True) == (
+        "its output_errors name 'pdf', which is no output this run renders"
+    )
+    upload = RunFacts(failed=frozenset({"thumbnail64"}))
+    assert registry.failure_problem(registry.DECODE_IMAGE, upload, True) == (
+        "its output_errors name thumbnail64, whose failure fails the run"
+    )
+
+
+def test_only_the_passes_after_the_raster_may_fail_alone() -> None:
+    """The raster pass comes first and fails the run; every other drawn output stands alone."""
+    drawn = [o for o in registry.DRAW_OUTPUTS if o.kind is not Kind.TEXT]
+    assert drawn[0] is registry.RASTER and not registry.RASTER.stands_alone
+    assert all(output.stands_alone for output in drawn[1:])
+    assert not any(output.stands_alone for output in registry.IMAGE_OUTPUTS)

@@ -39,11 +39,18 @@ BUILDS = (
 INFO = RunnerInfo(
     "r", "144.1", "nspawn", 8, busy=1, waiting=2, turned_away=3, builds=BUILDS, warm_builds=2
 )
+# A run whose PDF pass failed alone: no pdf.pdf, its traceback in output_errors.
+PASS_FAILED = RunResult(
+    "u", "r", outputs={"cpu.png": b"\x89PNG", "skp.skp": b"skiapict"},
+    output_errors={"pdf": 'Traceback (most recent call last):\n  File "draw.py", line 2\nE: é'},
+)  # fmt: skip
 
 
 def test_each_message_reads_back_what_it_wrote() -> None:
     assert RunRequest.from_bytes(REQUEST.to_bytes()) == REQUEST
     assert RunResult.from_bytes(RESULT.to_bytes()) == RESULT
+    assert RunResult.from_bytes(PASS_FAILED.to_bytes()) == PASS_FAILED
+    assert PASS_FAILED.succeeded
     assert RunnerInfo.from_json(json.loads(json.dumps(INFO.to_json()))) == INFO
     assert RunRequest.from_json(RunRequest("u", "").to_json()).options == FiddleOptions()
 
@@ -85,6 +92,13 @@ def result_with(**fields: Any) -> dict[str, Any]:
          "line must be of type int"),
         (json.dumps(result_with(duration_ms="1")).encode(), "duration_ms must be a number"),
         (json.dumps(result_with(text=None)).encode(), "text must be of type str"),
+        (json.dumps(result_with(output_errors=[])).encode(), "output_errors must be an object"),
+        (json.dumps(result_with(output_errors={"evil": "x"})).encode(),
+         "output_errors name an unknown output 'evil'"),
+        (json.dumps(result_with(output_errors={"pdf.pdf": "x"})).encode(),
+         "output_errors name an unknown output 'pdf.pdf'"),
+        (json.dumps(result_with(output_errors={"pdf": 1})).encode(),
+         "output_errors must map output names to strings"),
     ],
 )  # fmt: skip
 def test_a_malformed_result_is_a_protocol_error(message: bytes, why: str) -> None:
@@ -110,6 +124,13 @@ def test_a_malformed_result_is_a_protocol_error(message: bytes, why: str) -> Non
 def test_a_malformed_request_is_a_protocol_error(fields: dict[str, Any], why: str) -> None:
     with pytest.raises(ProtocolError, match=why):
         RunRequest.from_json({**REQUEST.to_json(), **fields})
+
+
+def test_a_result_of_a_runner_without_output_errors_has_none() -> None:
+    """The field is additive (protocol 2 stays): a message without it reads as no failed pass."""
+    message = RESULT.to_json()
+    del message["output_errors"]
+    assert RunResult.from_json(message).output_errors == {}
 
 
 def test_runner_info_refuses_counts_that_are_not_counts() -> None:

@@ -56,6 +56,11 @@ outputs = st.dictionaries(
     st.binary(max_size=64).map(lambda b: base64.b64encode(b).decode()) | json_values,
     max_size=4,
 )
+output_errors = st.dictionaries(
+    st.sampled_from(["pdf", "skp", "raster", "gpu", "text", "pdf.pdf", ""]),
+    st.text(max_size=40) | json_values,
+    max_size=3,
+)
 compile_errors = st.lists(
     st.fixed_dictionaries({"text": st.text(max_size=20), "line": json_leaves, "col": json_leaves}),
     max_size=3,
@@ -68,6 +73,7 @@ messages = st.fixed_dictionaries(
         "runtime_error": st.text(max_size=80) | json_values,
         "text": st.text(max_size=80) | json_values,
         "outputs": outputs | json_values,
+        "output_errors": output_errors | json_values,
         "limit": json_values,
     },
 )
@@ -96,7 +102,16 @@ child_bytes = st.one_of(
     st.integers().map(lambda n: b"\x00SIGSYS %d\n" % n),
     st.binary(max_size=200).map(lambda b: frame(b'{"text": "' + b + b'"}')),
 )
+# The marks a child writes before each pass, genuine and not.
+pass_marks = st.lists(
+    st.sampled_from(
+        [b'{"pass":"raster"}', b'{"pass":"pdf"}', b'{"pass":"<x>"}', b'{"pass":1}']
+    ).map(frame)
+    | st.binary(max_size=12),
+    max_size=20,
+).map(b"".join)
 child_bytes = child_bytes | st.tuples(child_bytes, child_bytes).map(lambda pair: b"".join(pair))
+child_bytes = child_bytes | st.tuples(pass_marks, child_bytes).map(lambda pair: b"".join(pair))
 statuses = st.one_of(
     st.integers(0, 255).map(lambda code: code << 8),  # exited with a code
     st.integers(1, 64),  # killed by a signal
@@ -116,8 +131,10 @@ def assert_a_result(result: RunResult) -> None:
     assert len(result.text.encode()) <= MIB + 512
     if result.limit:  # every failure says what it was, in the limit's own words
         assert result.runtime_error == result.limit.sentence != ""
-    if result.outputs:
+    if result.outputs or result.output_errors:
         assert result.succeeded and result.limit is None
+    for error in result.output_errors.values():
+        assert len(error.encode()) <= CAPPED
 
 
 @settings(max_examples=600, deadline=None)
@@ -192,15 +209,25 @@ def test_any_options_are_read_or_refused_as_a_protocol_error(options: dict[str, 
         | st.binary(max_size=100).map(lambda b: b"%PDF-" + b),
     ),
     text=st.text(max_size=20),
+    failed=st.frozensets(st.sampled_from(["raster", "pdf", "skp", "gpu", "text", "source", "x"])),
+    succeeded=st.booleans(),
 )
 def test_any_outputs_are_judged_without_raising(
-    options: FiddleOptions, task: str, produced: dict[str, bytes], text: str
+    options: FiddleOptions,
+    task: str,
+    produced: dict[str, bytes],
+    text: str,
+    failed: frozenset[str],
+    succeeded: bool,
 ) -> None:
-    found = registry.problem(task, RunFacts(options, text), produced, succeeded=True)
+    facts = RunFacts(options, text, failed)
+    found = registry.problem(task, facts, produced, succeeded)
     assert found is None or isinstance(found, str)
     if found is None:
-        expected = registry.expected_outputs(task, RunFacts(options, text))
+        expected = registry.expected_outputs(task, facts) if succeeded else ()
         assert set(produced) == {output.stored for output in expected}
+        # Only outputs that stand alone failed, each one the run would otherwise render.
+        assert all(registry.by_name(name, task).stands_alone for name in failed)  # type: ignore[union-attr]
 
 
 # --------------------------------------------------------------------------------------------

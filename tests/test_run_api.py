@@ -388,7 +388,8 @@ def test_missing_images_answer_404_without_a_body_to_an_img(client: Any) -> None
 
 def test_missing_images_answer_their_sentence_when_json_or_html_is_asked_for(client: Any) -> None:
     assert client.get("/s/99999", headers={"Accept": "application/json"}).json == {
-        "error": "There is nothing at this address."
+        "error": "There is nothing at this address.",
+        "fields": {},
     }
     page = client.get(f"/i/{'0' * 32}_raster.png", headers={"Accept": "text/html,*/*;q=0.8"})
     assert page.status_code == 404 and b"<html" in page.data.lower()

@@ -68,6 +68,7 @@ SINGLE_KEYS = {
     "fiddleHash",
     "compile_errors",
     "runtime_error",
+    "output_errors",
     "text",
     "version",
     "runid",

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import make_response, redirect, render_template, request, session
 
+from functions.apidoc import Answer, Body, Query, documented, moved, page
 from functions.errors import Forbidden
 from functions.guards import CSRF_MISSING, current_user
 from functions.http_errors import retry_later
@@ -28,12 +29,38 @@ blueprint = FiddleBlueprint(
 )
 
 
+SIGNIN_FORM = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "password": {"type": "string"},
+        "next": {"type": "string", "description": "A path of this site to go to after."},
+        "csrf_token": {"type": "string", "description": "The token the form was served with."},
+    },
+}
+CSRF_FORM = {"type": "object", "properties": {"csrf_token": {"type": "string"}}}
+
+
 @blueprint.get("/signin")
+@documented(
+    "The sign-in form",
+    page("The form."),
+    query=(Query("next", "A path of this site to go to after signing in.", {"type": "string"}),),
+)
 def signin_form() -> Any:
     return render_template("signin.html", error="", next=same_site_path(request.args.get("next")))
 
 
 @blueprint.post("/signin")
+@documented(
+    "Sign in with a name and password",
+    moved(303, "Signed in: on to `next` (a same-site path) or the front page."),
+    page("The name or password is wrong.", 401),
+    Answer(429, "Too many attempts for this account or client.", media_type="text/html",
+           headers=("Retry-After",)),
+    errors=(403,),
+    body=Body("application/x-www-form-urlencoded", SIGNIN_FORM),
+)  # fmt: skip
 def signin() -> Any:
     if not csrf_valid(request):
         raise Forbidden(CSRF_MISSING)
@@ -58,6 +85,12 @@ def signin() -> Any:
 
 
 @blueprint.post("/signout")
+@documented(
+    "Sign out, ending the session on the server too",
+    moved(303, "Signed out: on to the front page."),
+    errors=(403,),
+    body=Body("application/x-www-form-urlencoded", CSRF_FORM, required=False),
+)
 def signout() -> Any:
     """Ends this browser's session on the server too: a copy of the cookie stops working."""
     if current_user() is not None and not csrf_valid(request):

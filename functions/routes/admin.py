@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import jsonify, redirect, render_template
 
+from functions.api_schemas import DeletedNameSchema, DeletedSourceSchema
+from functions.apidoc import Answer, Body, documented, moved, page
 from functions.guards import require_admin
 from functions.inputs import SOURCE_ID
 from functions.routing import FiddleBlueprint, Framing, Kind, RoutePolicy
@@ -39,19 +41,32 @@ api_blueprint = FiddleBlueprint(
 )
 
 
+ADMINS = "Administrators only (a session or an API token of an admin)."
+SOURCE = ("A source image's id.", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1})
+NAME = ("A fiddle's name.", {"type": "string", "pattern": "^[0-9A-Za-z_]{1,128}$"})
+CSRF_FORM = {"type": "object", "properties": {"csrf_token": {"type": "string"}}}
+_PAGE_ERRORS = (401, 403)
+
+
 @blueprint.get("/admin/")
+@documented(
+    "The admin pages", moved(303, "On to the source images."), errors=_PAGE_ERRORS,
+    security=ADMINS,
+)  # fmt: skip
 def admin_home() -> Any:
     require_admin()
     return redirect("/admin/sources", 303)
 
 
 @blueprint.get("/admin/sources")
+@documented("Source images, to delete", page("The list."), errors=_PAGE_ERRORS, security=ADMINS)
 def sources_page() -> Any:
     require_admin()
     return render_template("admin_sources.html", sources=services().sources.all())
 
 
 @blueprint.get("/admin/named")
+@documented("Named fiddles, to delete", page("The list."), errors=_PAGE_ERRORS, security=ADMINS)
 def named_page() -> Any:
     require_admin()
     named = sorted(services().named.all(), key=lambda n: n.name)
@@ -59,6 +74,7 @@ def named_page() -> Any:
 
 
 @blueprint.get("/admin/jobs")
+@documented("Jobs, with live progress", page("The list."), errors=_PAGE_ERRORS, security=ADMINS)
 def jobs_page() -> Any:
     from functions.routes.jobs import admin_jobs_page
 
@@ -66,6 +82,14 @@ def jobs_page() -> Any:
 
 
 @blueprint.post("/admin/jobs/<job_id>/cancel")
+@documented(
+    "Cancel a job (the admin page's form)",
+    moved(303, "Back to the list."),
+    errors=(401, 403, 404, 409),
+    body=Body("application/x-www-form-urlencoded", CSRF_FORM, required=False),
+    path={"job_id": ("The job's id.", {"type": "string", "maxLength": 200})},
+    security=ADMINS,
+)
 def cancel_job_form(job_id: str) -> Any:
     from functions.routes.jobs import cancel_job_form as cancel
 
@@ -73,6 +97,7 @@ def cancel_job_form(job_id: str) -> Any:
 
 
 @blueprint.get("/admin/audit")
+@documented("The audit log", page("The newest entries."), errors=_PAGE_ERRORS, security=ADMINS)
 def audit_page() -> Any:
     require_admin()
     return render_template("admin_audit.html", entries=services().audit.newest())
@@ -86,11 +111,27 @@ def delete_source(source_id: int) -> list[str]:
 
 
 @api_blueprint.delete(f"/_/source/<{SOURCE_ID}:source_id>")
+@documented(
+    "Delete a source image and every output rendered from it",
+    Answer(200, "Deleted: the hashes of the fiddles whose runs were withdrawn.",
+           DeletedSourceSchema),
+    errors=(401, 403, 404, 409),
+    path={"source_id": SOURCE},
+    security=ADMINS,
+)  # fmt: skip
 def delete_source_json(source_id: int) -> Any:
     return jsonify(deleted=source_id, fiddles=delete_source(source_id))
 
 
 @blueprint.post(f"/admin/sources/<{SOURCE_ID}:source_id>/delete")
+@documented(
+    "Delete a source image (the admin page's form)",
+    moved(303, "Deleted: back to the list."),
+    errors=(401, 403, 404, 409),
+    body=Body("application/x-www-form-urlencoded", CSRF_FORM, required=False),
+    path={"source_id": SOURCE},
+    security=ADMINS,
+)
 def delete_source_form(source_id: int) -> Any:
     delete_source(source_id)
     return redirect("/admin/sources", 303)
@@ -103,12 +144,27 @@ def delete_named(name: str) -> None:
 
 
 @api_blueprint.delete("/_/named/<name>")
+@documented(
+    "Delete a fiddle's name (the fiddle stays)",
+    Answer(200, "Deleted.", DeletedNameSchema),
+    errors=(400, 401, 403, 404),
+    path={"name": NAME},
+    security=ADMINS,
+)
 def delete_named_json(name: str) -> Any:
     delete_named(name)
     return jsonify(deleted=name)
 
 
 @blueprint.post("/admin/named/<name>/delete")
+@documented(
+    "Delete a fiddle's name (the admin page's form)",
+    moved(303, "Deleted: back to the list."),
+    errors=(400, 401, 403, 404),
+    body=Body("application/x-www-form-urlencoded", CSRF_FORM, required=False),
+    path={"name": NAME},
+    security=ADMINS,
+)
 def delete_named_form(name: str) -> Any:
     delete_named(name)
     return redirect("/admin/named", 303)

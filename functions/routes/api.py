@@ -7,11 +7,20 @@ from typing import Any
 from flask import jsonify
 
 from functions import errors
+from functions.api_schemas import (
+    BuildsSchema,
+    HealthSchema,
+    LegacyRunRequestSchema,
+    RunAnswerSchema,
+    SeveralRunsAnswerSchema,
+)
+from functions.apidoc import Answer, Body, Link, documented
 from functions.clients import client_keys
 from functions.inputs import json_body
 from functions.ratelimits import limit
 from functions.routing import FiddleBlueprint, Framing, Kind, RoutePolicy
 from functions.runner_client import RunnerUnavailable
+from functions.schemas import RunRequestSchema
 from functions.services import services
 
 blueprint = FiddleBlueprint(
@@ -26,6 +35,11 @@ blueprint = FiddleBlueprint(
         framing=Framing.DENY,
     ),
 )
+HASH = "$response.body#/fiddleHash"
+EXAMPLE_CODE = """def draw(canvas):
+    canvas.drawCircle(128, 128, 60, skia.Paint(AntiAlias=True, Color=skia.ColorBLUE))
+    print("a blue circle")
+"""
 # The Skia builds a fiddle can run at (any origin may ask, as for /_/run).
 builds_blueprint = FiddleBlueprint(
     "builds",
@@ -70,6 +84,41 @@ unknown_api_blueprint = FiddleBlueprint(
 
 
 @blueprint.post("/_/run")
+@documented(
+    "Run a fiddle (or answer it from storage)",
+    Answer(
+        200,
+        "The run: its hash, runid, errors and printed text; with `versions`, one such run per "
+        "build (newest first) under `runs`.",
+        RunAnswerSchema,
+        alternatives=(SeveralRunsAnswerSchema,),
+        links=(
+            Link("FiddleJson", "fiddle_json.fiddle_json", {"reference": HASH}),
+            Link("Results", "fiddle_json.fiddle_results", {"reference": HASH}),
+            Link("Page", "pages.fiddle_page", {"reference": HASH}),
+            Link("Embed", "embed.iframe_page", {"reference": HASH}),
+            Link("Raster", "media.newest_output", {"filename": "{" + HASH + "}_raster.png"}),
+            Link("Text", "media.newest_output", {"filename": "{" + HASH + "}.txt"}),
+            Link(
+                "RunPdf",
+                "media.run_output",
+                {"runid": "$response.body#/runid", "filename": "{" + HASH + "}.pdf"},
+            ),
+            Link("Name", "named.name_fiddle", body={"name": "fuzzed", "hash": HASH}),
+        ),
+    ),
+    errors=(400, 409, 413, 429, 503),
+    body=Body(
+        "application/json",
+        RunRequestSchema,
+        description="The code and its options; Skia Fiddle 1.0's form (width, height and "
+        "source beside the code) is read too. Any content type is read as JSON.",
+        alternatives=(LegacyRunRequestSchema,),
+        example={"code": EXAMPLE_CODE, "options": {"width": 256, "height": 256}},
+    ),
+    description="The outputs are then at /i/<hash><suffix> and /ai/<runid>/<hash><suffix>. "
+    "A run whose source image is deleted while it runs answers 409 and stores nothing.",
+)
 @limit("run")
 def run() -> Any:
     # Any content type: Skia Fiddle's own client does not always say application/json.
@@ -78,6 +127,11 @@ def run() -> Any:
 
 
 @builds_blueprint.get("/_/builds")
+@documented(
+    "The Skia builds a fiddle can run at",
+    Answer(200, "Every build, newest first, and which one is HEAD.", BuildsSchema),
+    errors=(503,),
+)
 def builds() -> Any:
     """Every build, newest first: `{"head": runid, "builds": [{"runid", "skia_python",
     "milestone", "released", "head"}]}`; `version` in /_/run takes HEAD, `m<milestone>`,
@@ -91,6 +145,11 @@ def builds() -> Any:
 
 
 @health_blueprint.get("/healthz")
+@documented(
+    "Whether the service can run fiddles",
+    Answer(200, "A runner answers: its build and sandbox.", HealthSchema),
+    Answer(503, "No runner answers.", HealthSchema),
+)
 def healthz() -> Any:
     try:
         runner = services().runner.describe()

@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import jsonify, redirect, render_template, request
 
+from functions.api_schemas import JobListSchema, JobRequestSchema, JobSchema
+from functions.apidoc import Answer, Body, Query, documented
 from functions.errors import InvalidInput
 from functions.guards import require_admin
 from functions.inputs import json_object
@@ -29,7 +31,18 @@ blueprint = FiddleBlueprint(
 )
 
 
+ADMINS = "Administrators only."
+JOB_ID = ("The job's id.", {"type": "string", "maxLength": 200})
+
+
 @blueprint.post("/_/jobs")
+@documented(
+    "Start a job",
+    Answer(201, "Queued; a worker takes it up.", JobSchema, headers=("Location",)),
+    errors=(400, 401, 403),
+    body=Body("application/json", JobRequestSchema),
+    security=ADMINS,
+)
 def start_job() -> Any:
     admin = require_admin()
     body = json_object(require_json_type=True)
@@ -42,6 +55,13 @@ def start_job() -> Any:
 
 
 @blueprint.get("/_/jobs")
+@documented(
+    "The newest jobs, with their progress",
+    Answer(200, "Newest first.", JobListSchema),
+    errors=(400, 401, 403),
+    query=(Query("limit", "How many (50).", {"type": "integer", "minimum": 1, "maximum": 200}),),
+    security=ADMINS,
+)
 def list_jobs() -> Any:
     require_admin()
     limit = _limit()
@@ -49,12 +69,27 @@ def list_jobs() -> Any:
 
 
 @blueprint.get("/_/jobs/<job_id>")
+@documented(
+    "A job and its progress",
+    Answer(200, "The job.", JobSchema),
+    errors=(401, 403, 404),
+    path={"job_id": JOB_ID},
+    security=ADMINS,
+)
 def get_job(job_id: str) -> Any:
     require_admin()
     return jsonify(services().jobs.get(job_id).to_json())
 
 
 @blueprint.post("/_/jobs/<job_id>/cancel")
+@documented(
+    "Cancel a job",
+    Answer(202, "A queued job is cancelled; a running one is asked to stop (state cancel).",
+           JobSchema),
+    errors=(401, 403, 404, 409),
+    path={"job_id": JOB_ID},
+    security=ADMINS,
+)  # fmt: skip
 def cancel_job(job_id: str) -> Any:
     admin = require_admin()
     job = services().jobs.cancel(job_id)

@@ -6,6 +6,8 @@ from typing import Any
 
 from flask import jsonify, render_template
 
+from functions.api_schemas import NameAnswerSchema, NameRequestSchema
+from functions.apidoc import Answer, Body, Link, Query, documented, page
 from functions.errors import InvalidInput
 from functions.guards import require_user
 from functions.inputs import json_object, query_choice
@@ -44,6 +46,24 @@ list_blueprint = FiddleBlueprint(
 
 
 @blueprint.post("/_/name")
+@documented(
+    "Give a stored fiddle a name (/c/@name, /i/@name...)",
+    Answer(
+        200,
+        "Named.",
+        NameAnswerSchema,
+        links=(
+            Link("Page", "pages.fiddle_page", {"reference": "@{$response.body#/name}"}),
+            Link(
+                "Raster", "media.newest_output", {"filename": "@{$response.body#/name}_raster.png"}
+            ),
+            Link("Delete", "admin_api.delete_named_json", {"name": "$response.body#/name"}),
+        ),
+    ),
+    errors=(400, 401, 403, 404, 409, 413, 429),
+    body=Body("application/json", NameRequestSchema),
+    security="Signed-in users only; overwriting a name only its creator or an admin.",
+)
 @limit("name")
 def name_fiddle() -> Any:
     user = require_user()
@@ -56,6 +76,15 @@ def name_fiddle() -> Any:
 
 
 @list_blueprint.get("/named/")
+@documented(
+    "Every named fiddle, with its status at the newest Skia build checked",
+    page("The list."),
+    errors=(400,),
+    query=(
+        Query("status", "Only the names of this status.",
+              {"type": "string", "enum": [*STATUSES, "unchecked"]}),
+    ),
+)  # fmt: skip
 def named_list() -> Any:
     """Every named fiddle with its status at the newest build checked; `?status=` keeps one."""
     wanted = query_choice("status", {status: status for status in (*STATUSES, UNCHECKED)})

@@ -14,6 +14,8 @@ from urllib.parse import SplitResult, urlsplit
 from flask import abort, jsonify, request
 from markupsafe import escape
 
+from functions.api_schemas import OEmbedSchema
+from functions.apidoc import Answer, Query, documented
 from functions.errors import InvalidInput, NotFound
 from functions.links import public_base_url
 from functions.routing import FiddleBlueprint, Framing, Kind, RoutePolicy
@@ -34,12 +36,25 @@ blueprint = FiddleBlueprint(
 FIDDLE_PATH = re.compile(r"/(?:c|iframe)/(@?[0-9A-Za-z_]{1,128})")
 MAX_URL_LENGTH = 2048
 NOT_OURS = "That url is not a fiddle page of this service."
+# oEmbed's formats: json is served; xml is one oEmbed defines and this service does not offer,
+# which oEmbed answers with 501 (https://oembed.com, section 2.3.4). Anything else is no format.
+SERVED_FORMAT, UNOFFERED_FORMATS = "json", ("xml",)
 
 
 @blueprint.get("/oembed")
+@documented(
+    "oEmbed (https://oembed.com) of a fiddle page",
+    Answer(200, "The embed: an iframe of /iframe/<hash>.", OEmbedSchema),
+    errors=(400, 404, 501),
+    query=(
+        Query("url", "A fiddle page of this service (/c/<hash> or /iframe/<hash>).",
+              {"type": "string", "minLength": 1, "maxLength": MAX_URL_LENGTH}, required=True),
+        Query("format", "json (xml, which oEmbed defines, answers 501).",
+              {"type": "string", "enum": [SERVED_FORMAT]}),
+    ),
+)  # fmt: skip
 def oembed() -> Any:
-    if request.args.get("format", "json") != "json":
-        abort(501, "Only the json format is supported.")
+    _check_format(request.args.get("format", SERVED_FORMAT))
     base = public_base_url()
     reference = _reference(request.args.get("url", ""), base)
     fiddles = services().fiddles
@@ -63,6 +78,13 @@ def oembed() -> Any:
         width=width,
         height=height,
     )
+
+
+def _check_format(name: str) -> None:
+    if name in UNOFFERED_FORMATS:
+        abort(501, "Only the json format is supported.")
+    if name != SERVED_FORMAT:
+        raise InvalidInput.about("format", "format must be json.")
 
 
 def _reference(url: str, base: str) -> str:

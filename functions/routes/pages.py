@@ -13,12 +13,17 @@ results have one rendering.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from flask import abort, jsonify, render_template, request
+from flask import abort, current_app, jsonify, render_template, request
 
+from fiddle_protocol import outputs as registry
 from fiddle_protocol.options import FiddleOptions
+from functions.api_schemas import FiddleJsonSchema
+from functions.apidoc import REFERENCE, Answer, Query, documented, page
 from functions.buildviews import (
     BuildRow,
     CompareView,
@@ -30,6 +35,7 @@ from functions.buildviews import (
     service_builds,
     shown_outputs,
 )
+from functions.bundles import missing_bundles
 from functions.clients import client_keys
 from functions.errors import InvalidInput
 from functions.fiddles import StoredFailure, StoredFiddle, StoredRun
@@ -102,6 +108,8 @@ NOT_YET_RENDERED = {
 }
 # The iframe's `code` parameter: whether the embed shows the code in an editor with Run.
 IFRAME_CODE_FLAGS = {"0": False, "1": True}
+# Where a traceback of the user's program names a line of it.
+USER_LINE = re.compile(r'File "draw\.py", line (\d+)')
 IFRAME_CODE_REFUSED = (
     "The code parameter is 1 (the code in an editor with Run) or 0 (the result only)."
 )
@@ -115,6 +123,22 @@ def draw(canvas):
 """
 
 
+@dataclass(frozen=True)
+class FailedOutput:
+    """An output of the shown run whose pass failed alone: the registry's entry and the
+    traceback of what the program raised in that pass. The results area shows it where the
+    output would be."""
+
+    output: registry.Output
+    error: str
+
+    @property
+    def line(self) -> int | None:
+        """The line of draw.py the traceback ends in (its last frame in the user's code)."""
+        lines = USER_LINE.findall(self.error)
+        return int(lines[-1]) if lines else None
+
+
 @dataclass
 class FiddleView:
     reference: str
@@ -122,6 +146,8 @@ class FiddleView:
     run: StoredRun | None
     # The run's outputs in the registry's order: what the results area and /e/ JSON list.
     shown: list[ShownOutput] = field(default_factory=list)
+    # The run's outputs whose pass failed alone, in the registry's order.
+    failed: list[FailedOutput] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     # The fiddle names a source image that an admin has since deleted.
     source_removed: bool = False
@@ -138,6 +164,13 @@ class FiddleView:
     def urls(self) -> dict[str, str]:
         """Stored output name -> its URL (the /e/ JSON's `outputs`)."""
         return {shown.output.stored: shown.url for shown in self.shown}
+
+    @property
+    def entries(self) -> list[ShownOutput | FailedOutput]:
+        """Every output of the run, shown or failed, in the registry's order."""
+        order = {output.name: index for index, output in enumerate(registry.DRAW_OUTPUTS)}
+        both: list[ShownOutput | FailedOutput] = [*self.shown, *self.failed]
+        return sorted(both, key=lambda entry: order.get(entry.output.name, len(order)))
 
     def to_json(self, source_ids: list[int]) -> dict[str, Any]:
         """The fiddle as JSON: every field of Skia Fiddle's FiddleContext with its type (so
@@ -165,6 +198,7 @@ class FiddleView:
             "text": self.run.text if self.run else "",
             "outputs": self.urls,
             "outputList": [shown.to_json() for shown in self.shown],
+            "outputErrors": {failed.output.name: failed.error for failed in self.failed},
             "notices": self.notices,
             "sourceRemoved": self.source_removed,
             "builds": [row.to_json() for row in self.builds],
@@ -191,16 +225,37 @@ def load_view(reference: str, version: str | None = None) -> FiddleView:
         view.selected = next((row for row in rows if row.runid == shown), None)
     if view.run:
         view.shown = shown_outputs(digest, view.run)
+        view.failed = _failed_outputs(view.run)
     source = fiddle.options.source
     view.source_removed = bool(source) and not built.fiddles.source_exists(source)
     view.notices = _notices(fiddle, view.source_removed)
     return view
 
 
+VERSION_QUERY = Query(
+    "version",
+    "A build (HEAD, m87, 87.9 or a runid): that build's run instead of the newest.",
+    {"type": "string", "maxLength": 64},
+)
+COMPARE_QUERY = Query(
+    "compare",
+    "Two builds, A,B: their outputs side by side and the difference of their rasters.",
+    {"type": "string", "maxLength": 130},
+)
+
+
 def _version_argument() -> str | None:
     """`?version=`: HEAD, m87, 87.9 or a runid; absent or empty: the newest run."""
     value = request.args.get("version", "").strip()
     return value or None
+
+
+def _failed_outputs(run: StoredRun) -> list[FailedOutput]:
+    return [
+        FailedOutput(output, run.output_errors[output.name])
+        for output in registry.DRAW_OUTPUTS
+        if output.name in run.output_errors and output.stored not in run.outputs
+    ]
 
 
 def _notices(fiddle: StoredFiddle, source_removed: bool) -> list[str]:
@@ -219,13 +274,16 @@ def _notices(fiddle: StoredFiddle, source_removed: bool) -> list[str]:
 def _page_settings() -> dict[str, Any]:
     # Where the pages' JavaScript finds the JSON API; empty means the same origin.
     # The embed leaves out the notice that applies to every fiddle (no GPU output yet).
+    # A bundle that is not built is named on the pages that need it (functions/bundles.py).
     return {
         "api_base": services().settings.api_base,
         "gpu_notice": NOT_YET_RENDERED["gpu"],
+        "missing_bundles": missing_bundles(Path(str(current_app.static_folder))),
     }
 
 
 @blueprint.get("/")
+@documented("The editor with a new fiddle", page("The editor page."))
 def index() -> Any:
     all_builds = build_rows("", {}, service_builds(services().runner))
     return render_template(
@@ -239,6 +297,13 @@ def index() -> Any:
 
 
 @blueprint.get("/c/<reference>")
+@documented(
+    "A fiddle in the editor: its code, options and newest outputs",
+    page("The editor page."),
+    errors=(400, 404),
+    path={"reference": REFERENCE},
+    query=(VERSION_QUERY, COMPARE_QUERY),
+)
 def fiddle_page(reference: str) -> Any:
     """The fiddle; `?version=` shows its outputs at one build, `?compare=A,B` (or `compare`
     twice) two builds side by side with the difference of their rasters."""
@@ -260,6 +325,19 @@ def fiddle_page(reference: str) -> Any:
 
 
 @embed_blueprint.get("/iframe/<reference>")
+@documented(
+    "A fiddle's result for other sites' iframes",
+    page("The result alone (with ?code=1, the code in a compact editor above it)."),
+    errors=(400, 404),
+    path={"reference": REFERENCE},
+    query=(
+        Query(
+            "code",
+            "1: the code in an editor with Run above the result.",
+            {"type": "string", "enum": list(IFRAME_CODE_FLAGS)},
+        ),
+    ),
+)
 def iframe_page(reference: str) -> Any:
     """The result alone, for other sites to frame; with `?code=1` the code above it in a compact
     editor with Run (the <fiddle-embed> element of site/src/embed.js, over the same markup
@@ -276,12 +354,26 @@ def _iframe_code_flag(value: str) -> bool:
 
 
 @json_blueprint.get("/e/<reference>")
+@documented(
+    "A fiddle as JSON",
+    Answer(200, "The code, options, newest run and its outputs' URLs.", FiddleJsonSchema),
+    errors=(400, 404),
+    path={"reference": REFERENCE},
+    query=(VERSION_QUERY,),
+)
 def fiddle_json(reference: str) -> Any:
     view = load_view(reference, _version_argument())
     return jsonify(view.to_json(services().sources.ids()))
 
 
 @json_blueprint.get("/e/<reference>/results")
+@documented(
+    "A fiddle's results area (an HTML fragment), as the editor shows it after a run",
+    page("The results markup."),
+    errors=(400, 404),
+    path={"reference": REFERENCE},
+    query=(VERSION_QUERY,),
+)
 def fiddle_results(reference: str) -> Any:
     """The editor page's results area alone (an HTML fragment), which the editor's script shows
     after a run (at the build of `?version=`, if given); like /e/<hash>, any origin may read

@@ -6,6 +6,8 @@ from typing import Any
 
 from flask import Response, abort, jsonify, request
 
+from functions.api_schemas import SourceListSchema, UploadAnswerSchema
+from functions.apidoc import Answer, Body, Link, Query, documented
 from functions.clients import client_keys
 from functions.errors import InvalidInput
 from functions.guards import require_user
@@ -43,7 +45,31 @@ blueprint = FiddleBlueprint(
 )
 
 
+UPLOAD_FORM = {
+    "type": "object",
+    "required": [UPLOAD_FIELD],
+    "properties": {UPLOAD_FIELD: {"type": "string", "contentMediaType": "image/*",
+                                  "description": "A PNG, JPEG, GIF, WebP or BMP image."}},
+}  # fmt: skip
+SOURCE = ("A source image's id.", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1})
+
+
 @upload_blueprint.post("/_/upload")
+@documented(
+    "Upload a source image for fiddles to draw",
+    Answer(
+        200,
+        "Stored: the new image's id.",
+        UploadAnswerSchema,
+        links=(
+            Link("Image", "sources.source_image", {"source_id": "$response.body#/id"}),
+            Link("Delete", "admin_api.delete_source_json", {"source_id": "$response.body#/id"}),
+        ),
+    ),
+    errors=(400, 401, 403, 413, 429, 503),
+    body=Body("multipart/form-data", UPLOAD_FORM),
+    security="Signed-in users only.",
+)
 @limit("upload")
 def upload() -> Any:
     user = require_user()
@@ -56,6 +82,7 @@ def upload() -> Any:
 
 
 @blueprint.get("/_/sources")
+@documented("Every source image", Answer(200, "Their ids and URLs.", SourceListSchema))
 def source_list() -> Any:
     """Every source image, for the editor's source picker."""
     images = [
@@ -74,6 +101,14 @@ def source_list() -> Any:
 
 
 @blueprint.get(f"/s/<{SOURCE_ID}:source_id>")
+@documented(
+    "A source image, or one of its thumbnails",
+    Answer(200, "The image as PNG.", media_type="image/png", headers=("Cache-Control",)),
+    errors=(400, 404),
+    path={"source_id": SOURCE},
+    query=(Query("size", "A thumbnail of this many pixels.",
+                 {"type": "string", "enum": [str(size) for size in THUMBNAIL_SIZES]}),),
+)  # fmt: skip
 def source_image(source_id: int) -> Any:
     size = query_choice("size", {str(size): size for size in THUMBNAIL_SIZES})
     sources = services().sources
@@ -81,5 +116,6 @@ def source_image(source_id: int) -> Any:
     if data is None:
         abort(404)
     response = Response(data, content_type="image/png")
-    response.headers["Cache-Control"] = "public, max-age=300"
+    # An admin can take an upload down: browsers may keep it a while, shared caches (the CDN) not.
+    response.headers["Cache-Control"] = "private, max-age=300"
     return response

@@ -10,6 +10,12 @@ Layout under the root directory:
 Header and data live in one file so a single os.replace swaps both: a reader sees the old object or
 the new one, never a mix. Because object names are paths, an object cannot share its name with the
 directory of another ("a" and "a/b"); such a write raises InvalidName.
+
+No symlink under objects/ is ever followed: a file is opened with O_NOFOLLOW, and each directory
+on the way to it is checked with lstat the first time this store meets it. The store itself only
+ever makes real directories and never removes one, so a directory found real stays trusted for
+the life of the process (up to _TRUSTED_DIRECTORIES of them); reads then cost no path lookups
+beyond the open itself.
 """
 
 from __future__ import annotations
@@ -21,10 +27,11 @@ import os
 import pathlib
 import struct
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
-from stat import S_ISREG
-from typing import Any, BinaryIO
+from stat import S_ISDIR, S_ISLNK, S_ISREG
+from typing import Any
 
 from filelock import FileLock
 
@@ -45,6 +52,10 @@ _PREFIX_SIZE = len(_MAGIC) + _LENGTH.size
 _MAX_SEGMENT_BYTES = 255  # NAME_MAX on every filesystem we care about
 # filelock polls a contended lock; its 50 ms default would dominate every contended write.
 _LOCK_POLL_SECONDS = 0.002
+# How many directories found real a store remembers before it starts checking afresh.
+_TRUSTED_DIRECTORIES = 1 << 16
+# What stat() reads of a file at first: the header of nearly every object fits.
+_HEADER_READ = 4096
 
 
 class LocalBlobStore(BlobStore):
@@ -57,9 +68,12 @@ class LocalBlobStore(BlobStore):
             (self._root / sub).mkdir(parents=True, exist_ok=True)
         # Resolved once, so a root reached through a symlink (/tmp on macOS) still compares equal.
         self._objects = (self._root / "objects").resolve(strict=True)
+        self._objects_dir = str(self._objects)
         self._tmp = (self._root / "tmp").resolve(strict=True)
         self._locks = (self._root / "locks").resolve(strict=True)
         self._durable = durable
+        self._trusted: set[str] = set()  # object-name prefixes whose directories are real
+        self._trusted_lock = threading.Lock()
 
     @property
     def root(self) -> pathlib.Path:
@@ -68,14 +82,11 @@ class LocalBlobStore(BlobStore):
     # --- reading: never locks; os.replace makes every file we open complete ---
 
     def read(self, name: str) -> Blob:
-        with _open(self._path(name), name) as f:
-            header, _ = _read_header(f, name)
-            data = f.read()
+        header, data, _ = _read_object(self._file(name), name, with_data=True)
         return Blob(name, data, **header)
 
     def stat(self, name: str) -> BlobInfo:
-        with _open(self._path(name), name) as f:
-            header, size = _read_header(f, name)
+        header, _, size = _read_object(self._file(name), name, with_data=False)
         return BlobInfo(name, size=size, **header)
 
     def list(self, prefix: str) -> Iterator[BlobInfo]:
@@ -83,6 +94,7 @@ class LocalBlobStore(BlobStore):
         if base:
             try:
                 start = self._path(base)
+                self._check_directories(base, including_last=True)
             except InvalidName:
                 return  # no valid name starts with this prefix
         else:
@@ -142,6 +154,9 @@ class LocalBlobStore(BlobStore):
     # --- helpers ---
 
     def _path(self, name: str) -> pathlib.Path:
+        return pathlib.Path(self._file(name))
+
+    def _file(self, name: str) -> str:
         """The object's file; refuses names that could land outside objects/ or pass a symlink."""
         validate_name(name)
         try:
@@ -150,12 +165,35 @@ class LocalBlobStore(BlobStore):
             raise InvalidName(f"object names must be valid UTF-8: {name!r}") from None
         if any(len(part.encode()) > _MAX_SEGMENT_BYTES for part in name.split("/")):
             raise InvalidName(f"a path segment is longer than {_MAX_SEGMENT_BYTES} bytes: {name!r}")
-        path = self._objects.joinpath(*name.split("/"))
-        # validate_name already rules out '..'; resolving also catches symlinks planted in the tree.
-        # Demanding equality (not just containment) means no symlink is followed at all.
-        if path.resolve() != path:
-            raise InvalidName(f"object path passes through a symlink: {name!r}")
-        return path
+        # validate_name already rules out '..'; the directories on the way must not be symlinks
+        # (the file itself is opened with O_NOFOLLOW).
+        self._check_directories(name)
+        return f"{self._objects_dir}/{name}"
+
+    def _check_directories(self, name: str, *, including_last: bool = False) -> None:
+        """InvalidName if a directory on the way to name (or name itself, when it is to be a
+        directory) is a symlink; stops at the first that does not exist (nothing below it does)."""
+        parts = name.split("/")
+        parts = parts if including_last else parts[:-1]
+        for depth in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:depth])
+            if prefix in self._trusted:
+                continue
+            try:
+                mode = os.lstat(f"{self._objects_dir}/{prefix}").st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                return
+            if S_ISLNK(mode):
+                raise InvalidName(f"object path passes through a symlink: {name!r}")
+            if not S_ISDIR(mode):
+                return
+            self._trust(prefix)
+
+    def _trust(self, prefix: str) -> None:
+        with self._trusted_lock:
+            if len(self._trusted) >= _TRUSTED_DIRECTORIES:
+                self._trusted.clear()
+            self._trusted.add(prefix)
 
     def _lock(self, name: str) -> FileLock:
         digest = hashlib.sha256(name.encode()).hexdigest()
@@ -166,8 +204,7 @@ class LocalBlobStore(BlobStore):
     def _current_generation(self, path: pathlib.Path) -> int:
         """The generation on disk, 0 if there is no object. Call with the object's lock held."""
         try:
-            with _open(path, str(path)) as f:
-                header, _ = _read_header(f, str(path))
+            header, _, _ = _read_object(str(path), str(path), with_data=False)
         except NotFound:
             return 0
         return int(header["generation"])
@@ -237,7 +274,21 @@ def _sorted_entries(directory: pathlib.Path) -> list[tuple[os.DirEntry[str], boo
     return sorted(kept, key=lambda pair: pair[0].name + "/" if pair[1] else pair[0].name)
 
 
-def _open(path: pathlib.Path, name: str) -> BinaryIO:
+def _read_object(path: str, name: str, *, with_data: bool) -> tuple[dict[str, Any], bytes, int]:
+    """The object's header, its data (b"" unless with_data) and the data's size, read with as
+    few system calls as the file allows: open, fstat, one read, close for most objects."""
+    fd, size = _open_fd(path, name)
+    try:
+        content = _read_at(fd, 0, size if with_data else min(size, _HEADER_READ))
+        header, offset = _parse_header(content, name, fd)
+        data = content[offset:] if with_data else b""
+    finally:
+        os.close(fd)
+    return header, data, size - offset
+
+
+def _open_fd(path: str, name: str) -> tuple[int, int]:
+    """An open descriptor of the object's file, and the file's size."""
     try:
         # O_NOFOLLOW: a symlink swapped in after _path checked must still not be followed.
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
@@ -247,10 +298,23 @@ def _open(path: pathlib.Path, name: str) -> BinaryIO:
         if e.errno == errno.ELOOP:
             raise InvalidName(f"object is a symlink: {name!r}") from None
         raise
-    if not S_ISREG(os.fstat(fd).st_mode):
+    status = os.fstat(fd)
+    if not S_ISREG(status.st_mode):
         os.close(fd)
         raise NotFound(name)  # a directory: the prefix of other objects, not an object
-    return os.fdopen(fd, "rb")
+    return fd, status.st_size
+
+
+def _read_at(fd: int, offset: int, count: int) -> bytes:
+    chunks = []
+    while count > 0:
+        chunk = os.pread(fd, count, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+        count -= len(chunk)
+    return b"".join(chunks)
 
 
 def _encode_header(metadata: dict[str, str], content_type: str) -> dict[str, Any]:
@@ -265,15 +329,17 @@ def _pack(generation: int, header: dict[str, Any], data: bytes) -> bytes:
     return b"".join((_MAGIC, _LENGTH.pack(len(encoded)), encoded, data))
 
 
-def _read_header(f: BinaryIO, name: str) -> tuple[dict[str, Any], int]:
-    """Parse the header, leaving f at the data; return it with the data's size."""
-    prefix = f.read(_PREFIX_SIZE)
-    if len(prefix) != _PREFIX_SIZE or not prefix.startswith(_MAGIC):
+def _parse_header(content: bytes, name: str, fd: int) -> tuple[dict[str, Any], int]:
+    """The header at the start of content (read further from fd when content stops inside it)
+    and where the data starts."""
+    if len(content) < _PREFIX_SIZE or not content.startswith(_MAGIC):
         raise BlobStoreError(f"not a blob-store object file: {name!r}")
-    (length,) = _LENGTH.unpack(prefix[len(_MAGIC) :])
-    header = json.loads(f.read(length))
-    size = os.fstat(f.fileno()).st_size - _PREFIX_SIZE - length
-    return header, size
+    (length,) = _LENGTH.unpack(content[len(_MAGIC) : _PREFIX_SIZE])
+    end = _PREFIX_SIZE + length
+    encoded = content[_PREFIX_SIZE:end]
+    if len(encoded) < length:
+        encoded += _read_at(fd, _PREFIX_SIZE + len(encoded), length - len(encoded))
+    return json.loads(encoded), end
 
 
 def _check_precondition(name: str, current: int, expected: int | None) -> None:

@@ -12,7 +12,7 @@ locals {
     admin  = ["/admin", "/admin/*", "/_/source/*", "/_/named/*", "/_/jobs", "/_/jobs/*"]
     pages = [
       "/_/*", "/_/sources", "/_/builds", "/c/*", "/iframe/*", "/e/*", "/i/*", "/ai/*", "/s/*",
-      "/named", "/named/*", "/oembed", "/signin", "/signout", "/healthz",
+      "/named", "/named/*", "/oembed", "/signin", "/signout", "/healthz", "/openapi.json", "/api",
     ]
   }
 
@@ -68,6 +68,28 @@ resource "google_compute_backend_service" "function" {
 
   backend {
     group = google_compute_region_network_endpoint_group.function[each.key].id
+  }
+
+  # Cloud CDN in front of the pages function, which serves the outputs (/i/, /ai/) and source
+  # images: it keeps only what the function says it may (USE_ORIGIN_HEADERS). An output of a
+  # fiddle without a source image can never change or be withdrawn, so /ai/ says `public,
+  # max-age=31536000, immutable` and /i/ `public, max-age=60`; an output rendered from a source
+  # image, and the image itself, can be taken back by an admin, so they say `private` and no
+  # shared cache holds them (functions/routes/media.py). Errors are never cached: an output
+  # asked for before its run was stored must be found right after.
+  enable_cdn = each.key == "pages"
+
+  dynamic "cdn_policy" {
+    for_each = each.key == "pages" ? [1] : []
+    content {
+      cache_mode       = "USE_ORIGIN_HEADERS"
+      negative_caching = false
+      cache_key_policy {
+        include_host         = true
+        include_protocol     = true
+        include_query_string = true
+      }
+    }
   }
 
   log_config {

@@ -1,5 +1,7 @@
 """The child's entry: forked from the zygote for one run, it confines itself, reads its request,
 runs it and writes its report down its result pipe, then exits without unwinding into host code.
+Before each output pass it writes a mark naming the pass, so the frames on the pipe are the
+marks of the passes begun, then the report.
 
 The report is hostile input to the host (the program runs in this process and may replace
 `report` or write anything down the pipe itself): runner_vm/host/verdict.py reads it.
@@ -13,7 +15,7 @@ from typing import Any
 
 from fiddle_protocol.messages import RunRequest
 from fiddle_protocol.options import FiddleOptions
-from runner_vm.child import confine
+from runner_vm.child import confine, imports
 from runner_vm.child.seccomp import SeccompFilter
 from runner_vm.drawing import execute
 from runner_vm.host import framing
@@ -36,8 +38,9 @@ def child_main(
     """Never returns: the child ends with os._exit so no host cleanup code runs twice."""
     try:
         confine.confine(policy, (request_fd, result_fd), uid, *guards)
+        imports.allow_only_fiddle_imports()
         request = RunRequest.from_json(framing.read_frame(request_fd))
-        outcome = execute.run(request)
+        outcome = execute.run(request, lambda name: framing.write_frame(result_fd, mark(name)))
         framing.write_frame(result_fd, report(outcome))
         os._exit(0)
     except BaseException as error:  # report anything, then die without unwinding into host code
@@ -58,7 +61,18 @@ def report(outcome: execute.Outcome) -> dict[str, Any]:
         "outputs": {
             name: base64.b64encode(data).decode("ascii") for name, data in outcome.outputs.items()
         },
+        "output_errors": outcome.output_errors,
     }
+
+
+def mark(pass_name: str) -> dict[str, str]:
+    """What the child writes down its result pipe before each pass, ahead of its report: a crash
+    leaves no report, and the host then says in which pass it happened (host/verdict.py)."""
+    return {"pass": pass_name}
+
+
+def _encode_mark(pass_name: str) -> None:
+    framing.encode(mark(pass_name))
 
 
 def warm_up() -> None:
@@ -71,4 +85,4 @@ def warm_up() -> None:
         options = FiddleOptions(width=16, height=16, text_only=index % 4 == 3)
         message = framing.encode(RunRequest("warm-up", _WARM_UP_CODE, options).to_json())
         request = RunRequest.from_json(framing.read_frame_from_bytes(message))
-        framing.encode(report(execute.run(request)))
+        framing.encode(report(execute.run(request, _encode_mark)))

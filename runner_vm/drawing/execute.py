@@ -1,9 +1,12 @@
 """Compile and run one fiddle, in whatever process calls it (the confined child, or a benchmark).
 
 User code is compiled under the file name `draw.py`, so its tracebacks can be cut down to the
-user's own lines: the runner's frames are never shown. A limit the program runs into inside the
-child (memory, processes, a refused process start) is reported by kind; the host writes its
-sentence with the policy's numbers (fiddle_protocol/messages.py, Limit).
+user's own lines: the runner's frames are never shown. The module runs once; its draw(canvas) is
+then called once per output pass (passes.py), with `fiddle_pass` naming the pass. An exception
+in a pass whose output stands alone is that output's error; in the raster pass it is the run's.
+A limit the program runs into inside the child (memory, processes, a refused process start), in
+any pass, is reported by kind; the host writes its sentence with the policy's numbers
+(fiddle_protocol/messages.py, Limit).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from fiddle_protocol.messages import CompileError, Limit, RunRequest
 from fiddle_protocol.options import FiddleOptions
 from runner_vm import cuts
 from runner_vm.child.refusals import ForbiddenCall
-from runner_vm.drawing import compare, images, render
+from runner_vm.drawing import compare, images, passes, render
 
 USER_FILENAME = "draw.py"
 MAX_FRAMES = 50
@@ -68,6 +71,12 @@ class Outcome:
     limit: Limit | None = None  # by kind only: the host fills in the policy's number
     text: str = ""
     outputs: dict[str, bytes] = field(default_factory=dict)
+    # Output name -> the user's traceback, for each pass that failed alone (passes.py).
+    output_errors: dict[str, str] = field(default_factory=dict)
+
+
+def _no_mark(_pass_name: str) -> None:
+    pass
 
 
 def compile_user_code(code: str) -> CodeType | CompileError:
@@ -88,7 +97,9 @@ def compile_error(message: str, line: int, col: int) -> CompileError:
     return CompileError(text=f"{where}: error: {message}", line=line, col=col)
 
 
-def run(request: RunRequest) -> Outcome:
+def run(request: RunRequest, mark_pass: Callable[[str], None] = _no_mark) -> Outcome:
+    """Run the request. `mark_pass` is told each pass's name before it starts, so that a crash
+    can be placed in its pass (the child writes it down its result pipe)."""
     if request.task == outputs.DECODE_IMAGE:
         return decode_image(request)
     if request.task == outputs.DIFF_IMAGES:
@@ -105,11 +116,15 @@ def run(request: RunRequest) -> Outcome:
     text = _CappedText()
     try:
         with contextlib.redirect_stdout(text):
-            rendered = _run_compiled(compiled, request)
+            rendered = _run_compiled(compiled, request, mark_pass)
     except BaseException as error:  # the user's program may raise anything, SystemExit included
         runtime_error, limit = describe_error(error)
         return Outcome(runtime_error=runtime_error, limit=limit, text=text.getvalue())
-    return Outcome(text=text.getvalue(), outputs=_with_text(rendered, text.getvalue()))
+    return Outcome(
+        text=text.getvalue(),
+        outputs=_with_text(rendered.outputs, text.getvalue()),
+        output_errors=rendered.errors,
+    )
 
 
 def decode_image(request: RunRequest) -> Outcome:
@@ -134,13 +149,21 @@ def _with_text(rendered: dict[str, bytes], text: str) -> dict[str, bytes]:
     return rendered
 
 
-def _run_compiled(compiled: CodeType, request: RunRequest) -> dict[str, bytes]:
+@dataclass
+class _Rendered:
+    outputs: dict[str, bytes] = field(default_factory=dict)  # stored name -> bytes
+    errors: dict[str, str] = field(default_factory=dict)  # output name -> traceback
+
+
+def _run_compiled(
+    compiled: CodeType, request: RunRequest, mark_pass: Callable[[str], None]
+) -> _Rendered:
     namespace = _globals(request)
     exec(compiled, namespace)
     draw = namespace.get("draw")
     if not callable(draw):
         raise _NoDrawFunction()
-    return _render_all(draw, request.options)
+    return _render_all(render.Program(draw, namespace), request.options, mark_pass)
 
 
 class _NoDrawFunction(Exception):
@@ -162,37 +185,68 @@ def _globals(request: RunRequest) -> dict[str, Any]:
         "source": bitmap,
         "duration": request.options.duration,
         "frame": 0.0,
+        passes.PASS_GLOBAL: None,  # while the program loads, no pass is drawing
     }
 
 
-def _render_all(draw: Callable[[Any], object], options: FiddleOptions) -> dict[str, bytes]:
-    """Every output the registry says these options produce, each by its renderer."""
-    wanted = outputs.rendered(RunFacts(options))
-    if not wanted:
-        render.discard(draw, options)
-        return {}
-    rendered = {}
-    for index, output in enumerate(wanted):
-        # The text output is what one call of draw() prints, not one copy per output.
-        printing = (
-            contextlib.nullcontext() if index == 0 else contextlib.redirect_stdout(_Discard())
-        )
-        with printing:
-            rendered[output.stored] = render.RENDERERS[output.name](draw, options)
+def _render_all(
+    program: render.Program, options: FiddleOptions, mark_pass: Callable[[str], None]
+) -> _Rendered:
+    """Every output the registry says these options produce, each by its pass. A pass whose
+    output stands alone may fail without failing the others."""
+    rendered = _Rendered()
+    steps = passes.for_run(RunFacts(options))
+    if not steps:
+        _enter(program, passes.TEXT_ONLY_PASS, mark_pass)
+        render.discard(program, options)
+        return rendered
+    for index, (step, output) in enumerate(steps):
+        _enter(program, step.name, mark_pass)
+        try:
+            rendered.outputs[output.stored] = _quiet_after_first(index, step, program, options)
+        except BaseException as error:
+            if not output.stands_alone or _is_limit(error):
+                raise
+            rendered.errors[output.name] = user_traceback(error)
     return rendered
+
+
+def _enter(program: render.Program, name: str, mark_pass: Callable[[str], None]) -> None:
+    mark_pass(name)
+    program.globals[passes.PASS_GLOBAL] = name
+
+
+def _quiet_after_first(
+    index: int, step: passes.Pass, program: render.Program, options: FiddleOptions
+) -> bytes:
+    """The text output is what the first pass's call of draw() prints, not one copy per pass."""
+    if index == 0:
+        return step.render(program, options)
+    with contextlib.redirect_stdout(_Discard()):
+        return step.render(program, options)
 
 
 def describe_error(error: BaseException) -> tuple[str, Limit | None]:
     """The limit the program ran into, or else its traceback."""
+    limit = limit_of(error)
+    return ("", limit) if limit else (user_traceback(error), None)
+
+
+def limit_of(error: BaseException) -> Limit | None:
+    """The limit an exception means the program ran into (a limit ends the run in any pass)."""
     if isinstance(error, MemoryError):
-        return "", Limit("memory")
+        return Limit("memory")
     if isinstance(error, ForbiddenCall):
-        return "", Limit("syscall", detail=error.call)
+        return Limit("syscall", detail=error.call)
     if isinstance(error, RuntimeError) and "can't start new thread" in str(error):
-        return "", Limit("processes")
+        return Limit("processes")
     if isinstance(error, BlockingIOError):
-        return "", Limit("processes")
-    return user_traceback(error), None
+        return Limit("processes")
+    return None
+
+
+def _is_limit(error: BaseException) -> bool:
+    return limit_of(error) is not None
 
 
 def user_traceback(error: BaseException) -> str:

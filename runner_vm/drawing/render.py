@@ -1,13 +1,17 @@
-"""Rendering a user's draw function into each drawn output of the registry with skia-python.
+"""Rendering a user's program into the drawn outputs of the registry with skia-python.
 
-`RENDERERS` has one renderer per drawn output the registry (fiddle_protocol/outputs.py) lists, by
-its name; a run renders those the registry says its options produce. Every canvas starts cleared
-to opaque white, as in Skia Fiddle, and draw(canvas) is called once per output.
+One renderer per output pass (runner_vm/drawing/passes.py lists them): each calls the program's
+draw(canvas) once on a canvas of its own, cleared to opaque white as in Skia Fiddle, and returns
+the output's bytes. Whatever draw raises, a renderer leaves its native resources in a state
+that is safe to free in any order, since the exception's traceback keeps them alive and is freed
+later, when the renderer's own frame is long gone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import skia
@@ -15,11 +19,22 @@ import skia
 from fiddle_protocol.options import FiddleOptions
 
 DrawFunction = Callable[[Any], object]
-Renderer = Callable[[DrawFunction, FiddleOptions], bytes]
 
 
-def raster(draw: DrawFunction, options: FiddleOptions) -> bytes:
-    return raster_png(draw, *options.size, srgb=options.srgb, f16=options.f16)
+@dataclass
+class Program:
+    """The user's program as a pass calls it: its draw function and its module globals, where
+    the pass sets what the program may read of it (`fiddle_pass`; an animation's `frame`)."""
+
+    draw: DrawFunction
+    globals: dict[str, Any] = field(default_factory=dict)
+
+
+Renderer = Callable[[Program, FiddleOptions], bytes]
+
+
+def raster(program: Program, options: FiddleOptions) -> bytes:
+    return raster_png(program.draw, *options.size, srgb=options.srgb, f16=options.f16)
 
 
 def raster_png(draw: DrawFunction, width: int, height: int, *, srgb: bool, f16: bool) -> bytes:
@@ -31,37 +46,48 @@ def raster_png(draw: DrawFunction, width: int, height: int, *, srgb: bool, f16: 
     return _encode_png(image)
 
 
-def pdf(draw: DrawFunction, options: FiddleOptions) -> bytes:
+def pdf(program: Program, options: FiddleOptions) -> bytes:
     width, height = options.size
     stream = skia.DynamicMemoryWStream()
     document = skia.PDF.MakeDocument(stream)
-    with document.page(width, height) as canvas:
+    with _aborted_on_error(document):
+        canvas = document.beginPage(width, height)
         canvas.clear(skia.ColorWHITE)
-        draw(canvas)
-    document.close()
+        program.draw(canvas)
+        document.endPage()
+        document.close()
     return bytes(stream.detachAsData())
 
 
-def skp(draw: DrawFunction, options: FiddleOptions) -> bytes:
+@contextlib.contextmanager
+def _aborted_on_error(document: Any) -> Iterator[None]:
+    """Abort a PDF document that draw left open. An open document closes itself when it is
+    freed, writing to its stream; when draw raised, the traceback frees the two in any order,
+    and a document closing into a freed stream crashed the child (SIGSEGV, measured). An aborted
+    document forgets its stream, so either may go first."""
+    try:
+        yield
+    except BaseException:
+        document.abort()
+        raise
+
+
+def skp(program: Program, options: FiddleOptions) -> bytes:
     width, height = options.size
     recorder = skia.PictureRecorder()
     canvas = recorder.beginRecording(skia.Rect.MakeWH(width, height))
     canvas.clear(skia.ColorWHITE)
-    draw(canvas)
+    program.draw(canvas)
     picture = recorder.finishRecordingAsPicture()
     return bytes(picture.serialize())
 
 
-# Output name (fiddle_protocol/outputs.py) -> its renderer.
-RENDERERS: dict[str, Renderer] = {"raster": raster, "pdf": pdf, "skp": skp}
-
-
-def discard(draw: DrawFunction, options: FiddleOptions) -> None:
-    """A text-only fiddle still gets a canvas to draw on; nothing is kept."""
+def discard(program: Program, options: FiddleOptions) -> None:
+    """A text-only fiddle still gets a (raster) canvas to draw on; nothing is kept."""
     surface = skia.Surface.MakeRaster(skia.ImageInfo.MakeN32Premul(*options.size))
     canvas = surface.getCanvas()
     canvas.clear(skia.ColorWHITE)
-    draw(canvas)
+    program.draw(canvas)
 
 
 def decode_source(png: bytes) -> tuple[Any, Any]:
@@ -103,8 +129,9 @@ def warm_up() -> None:
     from runner_vm.drawing import images
 
     tiny = FiddleOptions(width=16, height=16)
-    raster(sample, tiny)
-    raster(sample, FiddleOptions(width=16, height=16, srgb=True, f16=True))
+    program = Program(sample)
+    raster(program, tiny)
+    raster(program, FiddleOptions(width=16, height=16, srgb=True, f16=True))
     images.warm_up()
-    pdf(sample, tiny)
-    skp(sample, tiny)
+    pdf(program, tiny)
+    skp(program, tiny)

@@ -9,7 +9,7 @@ import os
 import struct
 from typing import Any
 
-_HEADER = struct.Struct(">I")
+HEADER = struct.Struct(">I")
 # The largest frame between the runner and a host: a decode_image result (its output cap, see
 # policy.toml) or a request carrying the largest source image, both base64.
 MAX_FRAME = 128 << 20
@@ -21,7 +21,7 @@ class FrameError(EOFError):
 
 def encode(message: Any) -> bytes:
     body = json.dumps(message, separators=(",", ":")).encode("utf-8")
-    return _HEADER.pack(len(body)) + body
+    return HEADER.pack(len(body)) + body
 
 
 def write_frame(fd: int, message: Any) -> None:
@@ -30,7 +30,7 @@ def write_frame(fd: int, message: Any) -> None:
 
 def write_bytes_frame(fd: int, body: bytes) -> None:
     """A frame of bytes already encoded, written without copying them."""
-    write_all(fd, _HEADER.pack(len(body)))
+    write_all(fd, HEADER.pack(len(body)))
     write_all(fd, body)
 
 
@@ -55,7 +55,7 @@ def read_exactly(fd: int, size: int) -> bytes:
 
 def read_frame_body(fd: int) -> bytes:
     """One frame's bytes, without its header, unread (the host passes requests on so)."""
-    (size,) = _HEADER.unpack(read_exactly(fd, _HEADER.size))
+    (size,) = HEADER.unpack(read_exactly(fd, HEADER.size))
     if size > MAX_FRAME:
         raise FrameError(f"frame of {size} bytes is too large")
     return read_exactly(fd, size)
@@ -67,12 +67,12 @@ def read_frame(fd: int) -> Any:
 
 def read_frame_from_bytes(data: bytes) -> Any:
     """Decode one complete frame held in memory (what a child wrote before exiting)."""
-    if len(data) < _HEADER.size:
+    if len(data) < HEADER.size:
         raise FrameError("not a frame")
-    (size,) = _HEADER.unpack_from(data)
-    if len(data) != _HEADER.size + size:
+    (size,) = HEADER.unpack_from(data)
+    if len(data) != HEADER.size + size:
         raise FrameError("a frame cut short or with bytes after it")
-    return _decode(data[_HEADER.size :])
+    return _decode(data[HEADER.size :])
 
 
 def _decode(body: bytes) -> Any:

@@ -4,9 +4,11 @@ the run's RunResult, the message the functions receive.
 Everything here is hostile input. The program runs in the child and holds the pipe its result
 leaves by, so it may write anything down it (a forged frame, a forged SIGSYS report, JSON nested
 a hundred thousand deep, gigabytes of text, outputs of any name and content) and end in any way
-(any signal, any exit status). `judge` is total: whatever it is given, it returns a result with a
-clear `runtime_error`, and never raises, so that no program can take its host down with it. A
-result it passes holds exactly the outputs the run produces, each checked to be what it claims
+(any signal, any exit status). A genuine child writes a mark before each output pass, then its
+report, so that a crash can be placed in its pass. `judge` is total: whatever it is given, it
+returns a result with a clear `runtime_error`, and never raises, so that no program can take its
+host down with it. A result it passes holds exactly the outputs the run produces (less those
+whose pass failed alone, named in its output_errors), each checked to be what it claims
 (fiddle_protocol/outputs.py), and every limit with the policy's number.
 
 The runner service passes the result on without reading it: this is the runner's last check.
@@ -18,6 +20,7 @@ import base64
 import binascii
 import dataclasses
 import os
+import re
 import signal
 from typing import Any
 
@@ -41,6 +44,11 @@ _MAX_POSITION = (1 << 31) - 1
 _CHILD_LIMITS = frozenset({"memory", "processes", "syscall"})
 _MAX_DETAIL = 256
 _JSON_TYPES: dict[type, str] = {str: "string", list: "array", dict: "object"}
+# The pass marks a child writes before its report: a frame of {"pass": NAME} each, at most one
+# per output a run may render (a few more cost nothing to read).
+_MAX_MARKS = 16
+_MAX_MARK_BYTES = 64
+_MARK = re.compile(rb'\{"pass":"([a-z][a-z0-9_]{0,31})"\}')
 # Signals that mean the program itself went wrong; any other signal was sent to it.
 _CRASHES = frozenset(
     {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT, signal.SIGTRAP}
@@ -68,14 +76,15 @@ def failed(header: RunHeader, limit: Limit, text: str = "") -> RunResult:
 
 
 def _judge(report: ChildReport, header: RunHeader, limits: Limits) -> RunResult:
-    limit = _limit_hit(report, limits) or _ending(report.status, bool(report.data))
+    begun, rest = pass_marks(report.data)
+    limit = _limit_hit(report, limits) or _ending(report.status, bool(rest), begun)
     if limit:
         return failed(header, limit)
     try:
-        result = _reported(framing.read_frame_from_bytes(report.data), header, limits)
+        result = _reported(framing.read_frame_from_bytes(rest), header, limits)
     except (framing.FrameError, Tampered) as error:
         return failed(header, Limit("tampered", detail=str(error)))
-    facts = RunFacts(header.options, result.text)
+    facts = RunFacts(header.options, result.text, frozenset(result.output_errors))
     problem = outputs.problem(header.task, facts, result.outputs, result.succeeded)
     if problem:
         return failed(header, Limit("tampered", detail=problem), result.text)
@@ -103,17 +112,44 @@ def _limit_hit(report: ChildReport, limits: Limits) -> Limit | None:
     return None
 
 
-def _ending(status: int, sent_anything: bool) -> Limit | None:
-    """How the child ended, when that ended the run before it could report."""
+def _ending(status: int, reported: bool, begun: list[str]) -> Limit | None:
+    """How the child ended, when that ended the run before it could report, with the pass it
+    was in (the last it marked begun)."""
     if os.WIFSIGNALED(status):
-        return Limit("crash", detail=signal_description(os.WTERMSIG(status)))
-    if sent_anything:
+        why = signal_description(os.WTERMSIG(status))
+    elif reported:
         return None
-    if os.WIFEXITED(status):
+    elif os.WIFEXITED(status):
         why = f"the program exited before finishing (status {os.WEXITSTATUS(status)})"
     else:
         why = f"the program ended before finishing (wait status {status})"
-    return Limit("crash", detail=why)
+    return Limit("crash", detail=f"{why} in the {begun[-1]} pass" if begun else why)
+
+
+def pass_marks(data: bytes) -> tuple[list[str], bytes]:
+    """The passes a child marked begun at the start of its bytes (runner_vm/child/main.py,
+    `mark`; at most _MAX_MARKS), and the bytes after them, where its report is."""
+    begun: list[str] = []
+    at = 0
+    while len(begun) < _MAX_MARKS:
+        name, size = _mark_at(data, at)
+        if name is None:
+            break
+        begun.append(name)
+        at += size
+    return begun, data[at:] if at else data
+
+
+def _mark_at(data: bytes, at: int) -> tuple[str | None, int]:
+    """The pass named by a mark frame at `at`, and the frame's size; None if there is none."""
+    header = framing.HEADER.size
+    if len(data) - at < header:
+        return None, 0
+    (size,) = framing.HEADER.unpack_from(data, at)
+    if size > _MAX_MARK_BYTES or len(data) - at - header < size:
+        return None, 0
+    match = _MARK.fullmatch(data[at + header : at + header + size])
+    return (match.group(1).decode("ascii"), header + size) if match else (None, 0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,6 +216,7 @@ def _reported(message: Any, header: RunHeader, limits: Limits) -> RunResult:
     runtime_error = cuts.cut_error(_field(message, "runtime_error", str, ""))
     text = cuts.cut_printed(_field(message, "text", str, ""))
     produced = _outputs(_field(message, "outputs", dict, {}))
+    output_errors = _output_errors(_field(message, "output_errors", dict, {}), header.task)
     limit = _child_limit(message.get("limit"), limits)
     return RunResult(
         header.run_uuid,
@@ -188,8 +225,22 @@ def _reported(message: Any, header: RunHeader, limits: Limits) -> RunResult:
         runtime_error=limit.sentence if limit else runtime_error,
         text=text,
         outputs=produced,
+        output_errors=output_errors,
         limit=limit,
     )
+
+
+def _output_errors(reported: dict[str, Any], task: str) -> dict[str, str]:
+    """Output name -> its error, for the passes that failed alone; which may fail so is the
+    registry's to say (outputs.problem)."""
+    errors = {}
+    for name, error in reported.items():
+        if outputs.by_name(name, task) is None:
+            raise Tampered(f"its output_errors name an unknown output {name[:64]!r}")
+        if not isinstance(error, str):
+            raise Tampered(f"its output error of {name} is not a JSON string")
+        errors[name] = cuts.cut_error(error)
+    return errors
 
 
 def _field(message: dict[str, Any], key: str, kind: type, default: Any) -> Any:

@@ -36,6 +36,7 @@ from runner_vm.sandbox.base import (
     bind_sources,
 )
 from runner_vm.sandbox.containers import RootedBackend
+from runner_vm.sandbox.hiding import hidden_paths
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +200,22 @@ class RunscBackend(RootedBackend):
                     "options": ["rbind", "ro", "nosuid", "nodev"],
                 }
             )
-        return mounts
+        return mounts + self._covers()
+
+    def _covers(self) -> list[dict[str, Any]]:
+        """Empty, unreadable tmpfs over the hidden paths outside /proc and /sys (which gVisor
+        answers itself, above), after the binds they lie in."""
+        kernel = (Path("/proc"), Path("/sys"))
+        return [
+            {
+                "destination": str(path),
+                "type": "tmpfs",
+                "source": "tmpfs",
+                "options": ["ro", "nosuid", "nodev", "noexec", "mode=000", "size=4k"],
+            }
+            for path in hidden_paths(self.policy)
+            if path.is_dir() and not any(path.is_relative_to(top) for top in kernel)
+        ]
 
     def _memory_limit(self) -> int:
         return (self.policy.limits.cgroup_memory_mib + SANDBOX_MEMORY_HEADROOM_MIB) << 20

@@ -211,6 +211,7 @@ export class EmbedWidget {
     const answer = {
       compile_errors: body.compile_errors || [],
       runtime_error: body.runtime_error || "",
+      output_errors: body.output_errors || {},
       cached: body.cached,
       seconds,
     };

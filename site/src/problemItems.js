@@ -1,6 +1,7 @@
-// The problems of a run as list items and editor marks: compile errors and the runtime error
-// (each a button that moves the cursor to its place, a traceback shown below it), or why the
-// service refused the run. The editor page (problems.js) and the embeds show them.
+// The problems of a run as list items and editor marks: compile errors, the runtime error and
+// the error of each output pass that failed alone (each a button that moves the cursor to its
+// place, a traceback shown below it), or why the service refused the run. The editor page
+// (problems.js) and the embeds show them.
 
 import { element } from "./dom.js";
 
@@ -55,29 +56,41 @@ function compileProblems(errors, found, editor) {
   }
 }
 
-function runtimeProblem(traceback, found, editor) {
+// `pass`: the output pass it was raised in, when only that pass failed ("pdf").
+function runtimeProblem(traceback, found, editor, pass = "") {
   const line = runtimeLine(traceback);
   const range = editor.rangeAt(line, 0);
+  const inPass = pass ? ` (${pass} pass)` : "";
   if (range) {
     found.lines.push(line);
-    found.diagnostics.push({ ...range, severity: "error", message: lastLine(traceback), source: "runtime" });
+    found.diagnostics.push({ ...range, severity: "error", message: lastLine(traceback) + inPass, source: "runtime" });
   }
-  found.items.push(problemItem(line ? `Line ${line}` : "Runtime error", traceback, line, 1, true));
+  const where = line ? `Line ${line}${inPass}` : pass ? `In the ${pass} pass` : "Runtime error";
+  found.items.push(problemItem(where, traceback, line, 1, true));
 }
 
 // `{ items, diagnostics, lines }`: the list items, and the lint diagnostics and whole lines to
 // mark in `editor` (a CodeEditor of codeEditor.js, or anything with its rangeAt).
-export function findProblems({ compileErrors = [], runtimeError = "", requestError = null }, editor) {
+export function findProblems(
+  { compileErrors = [], runtimeError = "", outputErrors = {}, requestError = null },
+  editor,
+) {
   const found = { items: [], diagnostics: [], lines: [] };
   compileProblems(compileErrors, found, editor);
   if (runtimeError) runtimeProblem(runtimeError, found, editor);
+  for (const [pass, traceback] of Object.entries(outputErrors)) runtimeProblem(traceback, found, editor, pass);
   if (requestError) found.items.push(refusalItem(requestError));
   return found;
 }
 
 // The problems of a run's answer (none for a fiddle that was not run here).
 export function answerProblems(answer) {
-  return answer ? { compileErrors: answer.compile_errors, runtimeError: answer.runtime_error } : {};
+  if (!answer) return {};
+  return {
+    compileErrors: answer.compile_errors,
+    runtimeError: answer.runtime_error,
+    outputErrors: answer.output_errors || {},
+  };
 }
 
 // A click on a problem in `list` moves the cursor of `editor` (with jumpTo) there.

@@ -19,5 +19,10 @@ export function describeRun(answer) {
   const errors = answer.compile_errors.length;
   if (errors) return `${errors === 1 ? "1 compile error" : `${errors} compile errors`} (${time}).`;
   if (answer.runtime_error) return `The fiddle raised an error (${time}).`;
-  return answer.cached ? `Done in ${time}, from storage.` : `Ran in ${time}.`;
+  const done = answer.cached ? `Done in ${time}, from storage` : `Ran in ${time}`;
+  const passes = Object.keys(answer.output_errors || {});
+  if (!passes.length) return `${done}.`;
+  if (passes.length === 1) return `${done}; the ${passes[0]} pass raised an error, so its output is missing.`;
+  const named = `${passes.slice(0, -1).join(", ")} and ${passes.at(-1)}`;
+  return `${done}; the ${named} passes raised errors, so their outputs are missing.`;
 }

@@ -48,6 +48,13 @@ def draw(canvas):
     x = 1
     canvas.noSuchMethod()
 """
+# Reading pixels back works on the raster canvas only: the PDF and SKP passes fail on line 5.
+READS_BACK = """import skia
+
+def draw(canvas):
+    canvas.drawCircle(64, 64, 40, skia.Paint(Color=skia.ColorBLUE))
+    print(canvas.toarray().shape)
+"""
 # Printed text is the author's: its markup must be shown, never obeyed.
 PRINTS_MARKUP = """def draw(canvas):
     print("<script>alert(1)</script> <b>bold</b> </pre><img src=x onerror=nothere()> &amp;")
@@ -261,6 +268,44 @@ def test_a_runtime_error_is_marked_on_its_line(page: Any) -> None:
     problem = page.locator("#problem-list button.problem-jump")
     assert problem.inner_text().startswith("Line 5")
     assert "AttributeError" in page.locator("#problem-list .traceback").inner_text()
+
+
+def test_an_error_in_one_pass_is_shown_beside_its_output(page: Any) -> None:
+    page.goto("/")
+    type_program(page, READS_BACK)
+    digest = run_and_wait(page)
+    wait_for_image(page, digest)  # the raster rendered, and is shown
+    status = page.locator("#status")
+    assert re.fullmatch(
+        r"Ran in \d+ ms; the pdf and skp passes raised errors, so their outputs are missing\.",
+        status.inner_text(),
+    ), status.inner_text()
+    # Each failed output in its place, with its traceback and line; the PDF has no viewer.
+    for title in ("PDF", "SKP"):
+        failed = page.get_by_role("region", name=f"{title} not rendered")
+        assert failed.is_visible()
+        assert f"while drawing the {title}, at line 5" in failed.inner_text()
+        assert "RuntimeError: Unsupported color type" in failed.locator(".traceback").inner_text()
+    assert page.locator("#results object.pdf-view").count() == 0
+    downloads = page.get_by_role("list", name="Downloads").get_by_role("link")
+    assert [" ".join(t.split()) for t in downloads.all_inner_texts()] == [
+        "PNG download",
+        "Text download",
+    ]
+    # Listed under the editor by pass, and marked on line 5.
+    problems = page.locator("#problem-list button.problem-jump")
+    assert problems.all_inner_texts()[0].startswith("Line 5 (pdf pass)")
+    assert problems.all_inner_texts()[1].startswith("Line 5 (skp pass)")
+    assert page.locator("#editor .cm-error-line").inner_text() == (
+        "    print(canvas.toarray().shape)"
+    )
+    # The help under the options says why, and what to test.
+    help_panel = page.locator("#program-help")
+    help_panel.locator("summary").click()
+    assert 'test fiddle_pass == "raster" first' in help_panel.inner_text()
+    assert "numpy, PIL (Pillow) and Python's standard library" in help_panel.inner_text()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "output-errors-desktop-light.png"), full_page=True)
 
 
 def test_back_returns_to_the_previous_fiddle(page: Any) -> None:

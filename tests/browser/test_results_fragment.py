@@ -31,7 +31,7 @@ PRINTS_HOSTILE = f"def draw(canvas):\n    print({HOSTILE_TEXT!r})\n"
 BROKEN = "def draw(canvas):\n    canvas.drawCircle(\n"
 # The results area of the fiddle page, up to the empty-state template that follows it.
 RESULTS_AREA = r'<div id="results"[^>]*>(.*)</div>\s*<template id="results-empty">'
-NOTHING_HERE = {"error": "There is nothing at this address."}
+NOTHING_HERE = {"error": "There is nothing at this address.", "fields": {}}
 
 
 class Fragment(HTMLParser):
@@ -166,7 +166,7 @@ def test_other_paths_and_methods_below_it_are_refused_plainly(server: str) -> No
         assert (answer.status_code, answer.json()) == (404, NOTHING_HERE), path
     posted = requests.post(f"{server}/e/{digest}/results", data="x", timeout=10)
     assert posted.status_code == 405
-    assert "Traceback" not in posted.text and set(posted.json()) == {"error"}
+    assert "Traceback" not in posted.text and set(posted.json()) == {"error", "fields"}
     assert requests.get(f"{server}/healthz", timeout=10).ok  # still up
 
 
