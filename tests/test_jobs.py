@@ -499,3 +499,24 @@ def test_fiddle_jobs_starts_watches_lists_and_cancels(
         server.shutdown()
         working.join(30)
         serving.join(30)
+
+
+def test_a_worker_stopped_mid_job_gives_it_back_and_the_next_call_resumes(
+    proxy: RunnerProxy, tmp_path: Path
+) -> None:
+    """As the scheduled function does at the end of its time (and `fiddle worker` on SIGTERM)."""
+    app = make_app(tmp_path / "data", proxy.url, job_runs_in_flight=1, job_lease_seconds=30.0)
+    started, codes = fiddles_job(app, 6, "tick")
+    proxy.hold_at = 3
+    worker = services(app).worker
+    working = _thread(lambda: worker.run_for(60))
+    assert proxy.held.wait(60)
+    worker.stop()
+    proxy.release.set()
+    working.join(30)
+    given_back = job(app, started["id"])
+    assert given_back["state"] == "running" and given_back["lease_until"] is None
+    assert given_back["progress"]["done"] == 3  # the run in flight finished and was recorded
+    worker.run_for(60)
+    assert job(app, started["id"])["progress"]["counts"] == {"ok": 6}
+    assert dict(proxy.runs) == {code: 1 for code in codes}

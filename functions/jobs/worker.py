@@ -83,6 +83,18 @@ class Worker:
                 self._wake.wait(delay)
                 self._wake.clear()
 
+    def run_for(self, seconds: float) -> None:
+        """Work on jobs until none is free or `seconds` pass (a scheduled call); a job
+        unfinished then is given back at once, and the next call resumes it."""
+        self.stopping.clear()
+        deadline = threading.Timer(seconds, self.stop)
+        deadline.start()
+        try:
+            while not self.stopping.is_set() and self.run_once():
+                pass
+        finally:
+            deadline.cancel()
+
     def run_once(self) -> bool:
         """Claim one job and work on it until it ends (or is lost); False if none was free."""
         if self.on_idle is not None:
