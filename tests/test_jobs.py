@@ -520,3 +520,19 @@ def test_a_worker_stopped_mid_job_gives_it_back_and_the_next_call_resumes(
     worker.run_for(60)
     assert job(app, started["id"])["progress"]["counts"] == {"ok": 6}
     assert dict(proxy.runs) == {code: 1 for code in codes}
+
+
+def test_starting_a_job_while_no_runner_answers_is_a_503_and_starts_nothing(
+    tmp_path: Path,
+) -> None:
+    from tests.conftest import free_port
+
+    app = make_app(tmp_path / "data", f"http://127.0.0.1:{free_port()}")
+    answer = app.test_client().post(
+        "/_/jobs", json={"kind": "rerun-named"}, headers=admin_headers(app)
+    )
+    assert answer.status_code == 503 and answer.headers["Retry-After"]
+    assert answer.json["error"] == (
+        "No runner is available to say which Skia builds there are; try again shortly."
+    )
+    assert services(app).jobs.newest() == []

@@ -9,7 +9,7 @@ States. `queued` -> `running` -> `done` | `failed`; a cancel request moves `queu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 JOBS = "jobs"
@@ -48,7 +48,6 @@ class Job:
     error: str = ""
     version: str = ""
     finished: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def total(self) -> int:

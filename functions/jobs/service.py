@@ -36,8 +36,15 @@ class Jobs:
         self.wake = wake
 
     def start(self, kind: object, params: object, who: str, job_id: str = "") -> Job:
-        """A new queued job; a 400 (InvalidInput) for an unknown kind or bad parameters."""
-        checked, items = self.kinds.expand(kind, params)
+        """A new queued job; a 400 (InvalidInput) for an unknown kind or bad parameters, a 503
+        when no runner answers (the builds cannot be resolved)."""
+        try:
+            checked, items = self.kinds.expand(kind, params)
+        except RunnerUnavailable as down:
+            raise errors.Unavailable(
+                "No runner is available to say which Skia builds there are; try again shortly.",
+                retry_after=down.retry_after,
+            ) from down
         job = self.store.create(str(kind), checked, items, who, job_id)
         self.wake()
         return job
