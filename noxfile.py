@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import nox
 
 nox.options.sessions = ["lint", "tests"]
@@ -12,9 +14,18 @@ PYTHON = "3.11"
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The whole suite: contract, API, end-to-end and sandbox attack tests."""
+    """The whole suite: the fast layer, contract, end-to-end, sandbox attack and browser tests."""
     session.install("-e", ".[test]")
     session.run("pytest", *(session.posargs or ["-q", "-ra"]))
+
+
+@nox.session(python=PYTHON)
+def quick(session: nox.Session) -> None:
+    """The fast layer (tests/fast): no root, sandbox, emulator or browser; prints its wall time."""
+    session.install("-e", ".[test]")
+    started = time.perf_counter()
+    session.run("pytest", "tests/fast", *(session.posargs or ["-q"]))
+    session.log(f"quick: tests/fast took {time.perf_counter() - started:.1f} s of wall time")
 
 
 @nox.session(python=PYTHON)
@@ -27,6 +38,13 @@ def lint(session: nox.Session) -> None:
     ]  # fmt: skip
     session.run("ruff", "check", *paths)
     session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Write docs/ from the code (`-- --check`: only say which pages are stale)."""
+    session.install("-e", ".[runner]")
+    session.run("python", "-m", "functions.docs", *session.posargs)
 
 
 @nox.session(python=PYTHON)

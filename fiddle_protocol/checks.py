@@ -129,18 +129,20 @@ def _walk_chunks(data: bytes) -> None:
     raise BadOutput("is a PNG without an end")
 
 
-def exact_png(size: Callable[[RunFacts], tuple[int, int]]) -> Check:
-    """A PNG of exactly the size `size` says for the run."""
+def exact_png(size: Callable[[RunFacts], tuple[int, int]], what: str) -> Check:
+    """A PNG of exactly the size `size` says for the run; `what` says which size, as the check's
+    docstring."""
 
     def check(data: bytes, run: RunFacts) -> None:
         found, wanted = png_size(data), size(run)
         if found != wanted:
             raise BadOutput(f"is {found[0]}x{found[1]}, not {wanted[0]}x{wanted[1]}")
 
+    check.__doc__ = what
     return check
 
 
-canvas_png = exact_png(lambda run: run.options.size)
+canvas_png = exact_png(lambda run: run.options.size, "A PNG of the canvas's width and height.")
 
 
 def source_png(data: bytes, run: RunFacts) -> None:
@@ -153,7 +155,8 @@ def source_png(data: bytes, run: RunFacts) -> None:
 
 def thumbnail_png(size: int) -> Check:
     """The source image scaled to fit size x size (checked after the source image)."""
-    return exact_png(lambda run: thumbnail_size(*_source_size(run), size))
+    what = f"A PNG of the source image's size scaled to fit {size}x{size}."
+    return exact_png(lambda run: thumbnail_size(*_source_size(run), size), what)
 
 
 def _source_size(run: RunFacts) -> tuple[int, int]:
@@ -177,6 +180,7 @@ def pdf_actions(data: bytes) -> list[str]:
 
 
 def pdf(data: bytes, _run: RunFacts) -> None:
+    """A PDF without actions (no JavaScript, no launching, no object streams)."""
     if not data.startswith(b"%PDF-"):
         raise BadOutput("is not a PDF")
     actions = pdf_actions(data)
@@ -185,16 +189,19 @@ def pdf(data: bytes, _run: RunFacts) -> None:
 
 
 def skp(data: bytes, _run: RunFacts) -> None:
+    """An SKP (a Skia picture: its magic bytes)."""
     if not data.startswith(SKP_MAGIC):
         raise BadOutput("is not an SKP")
 
 
 def webm(data: bytes, _run: RunFacts) -> None:
+    """A WebM (an EBML header)."""
     if not data.startswith(EBML_MAGIC):
         raise BadOutput("is not a WebM")
 
 
 def printed_text(data: bytes, run: RunFacts) -> None:
+    """Exactly the text the run printed, as UTF-8."""
     if data != printed_bytes(run.text):
         raise BadOutput("is not the text the run printed")
 

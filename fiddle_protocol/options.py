@@ -21,25 +21,43 @@ METADATA_KEY = "options"
 _JSON_NAMES = {"text_only": "textOnly"}
 
 
+def option(default: Any, meaning: str) -> Any:
+    """A field of FiddleOptions: its default (a new fiddle's) and what it does, which
+    docs/options.md says (python -m functions.docs)."""
+    return dataclasses.field(default=default, metadata={"doc": meaning})
+
+
 @dataclass(frozen=True)
 class FiddleOptions:
     """Every option of a fiddle except its code; defaults are those of a new fiddle."""
 
-    width: int = 256
-    height: int = 256
-    source: int = 0
-    srgb: bool = False
-    f16: bool = False
-    text_only: bool = False
-    animated: bool = False
-    duration: float = 0.0
-    offscreen: bool = False
-    offscreen_width: int = 64
-    offscreen_height: int = 64
-    offscreen_sample_count: int = 1
-    offscreen_texturable: bool = False
-    offscreen_mipmap: bool = False
-    source_mipmap: bool = False
+    width: int = option(256, "The canvas's width in pixels.")
+    height: int = option(256, "The canvas's height in pixels.")
+    source: int = option(
+        0,
+        "The source image the program draws with (as `image`, a skia.Image, and `source`, a"
+        " skia.Bitmap): 0 for none, else an id of `GET /_/sources` (1 to 6 are built in).",
+    )
+    srgb: bool = option(False, "Render in the sRGB color space.")
+    f16: bool = option(False, "Render with 16-bit floating-point color (sRGB only).")
+    text_only: bool = option(
+        False, "Keep only what the program prints: no raster, PDF or SKP is rendered."
+    )
+    animated: bool = option(
+        False, "An animation of `duration` seconds (only its first frame is rendered yet)."
+    )
+    duration: float = option(
+        0.0,
+        "The animation's length in seconds. A still fiddle may keep one (Skia's editor does when"
+        " animation is switched off): it is part of the hash, and the program sees 0.",
+    )
+    offscreen: bool = option(False, "Give the program an offscreen GPU target (not rendered yet).")
+    offscreen_width: int = option(64, "The offscreen target's width in pixels.")
+    offscreen_height: int = option(64, "The offscreen target's height in pixels.")
+    offscreen_sample_count: int = option(1, "The offscreen target's MSAA sample count.")
+    offscreen_texturable: bool = option(False, "The offscreen target can be used as a texture.")
+    offscreen_mipmap: bool = option(False, "The offscreen target has mipmaps.")
+    source_mipmap: bool = option(False, "The source image has mipmaps.")
 
     @property
     def size(self) -> tuple[int, int]:

@@ -64,20 +64,29 @@ class Output:
         return None
 
 
+# Which runs produce an output; each docstring's first line is what docs/http-api.md says.
+
+
 def drawn(run: RunFacts) -> bool:
+    """Every run that is not text only."""
     return not run.options.text_only
 
 
 def printed(run: RunFacts) -> bool:
+    """Every run that prints something."""
     return bool(run.text)
 
 
 def always(_run: RunFacts) -> bool:
+    """Every decode of an upload."""
     return True
 
 
 def not_rendered_yet(_run: RunFacts) -> bool:
-    """No renderer exists yet (GPU, animation): flip this when one lands."""
+    """No run yet: its renderer has not landed.
+
+    Flip the output's entry to the runs that produce it when its renderer lands (GPU,
+    animation)."""
     return False
 
 

@@ -8,10 +8,7 @@ import logging
 import os
 import secrets
 import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,6 @@ from fiddle_protocol.checks import RunFacts
 from fiddle_protocol.options import FiddleOptions
 from fiddle_protocol.outputs import DRAW, expected_outputs
 
-RUNNER_START_TIMEOUT = 120.0
 # The distributions of the `runner` extra (pyproject.toml), when the project's own metadata
 # cannot say (a source tree that was never installed).
 RUNNER_EXTRA = ("skia-python", "pyseccomp", "numpy")
@@ -31,6 +27,14 @@ COMMAND_LINE = "(command line)"
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    handler: Any = args.handler
+    return int(handler(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `fiddle` command and its subcommands (docs/configuration.md lists their flags)."""
     parser = argparse.ArgumentParser(prog="fiddle", description="Skia Fiddle for Python.")
     commands = parser.add_subparsers(dest="command", required=True)
     _serve_parser(commands.add_parser("serve", help="the whole service on this machine"))
@@ -40,10 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     _admin_parser(commands.add_parser("admin", help="accounts: create users and API tokens"))
     _site_parser(commands.add_parser("build-site", help="write the static site (editor page)"))
     _jobs_parsers(commands)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    handler: Any = args.handler
-    return int(handler(args))
+    return parser
 
 
 def _serve_parser(parser: argparse.ArgumentParser) -> None:
@@ -52,8 +53,10 @@ def _serve_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir", type=Path, default=None, help="where fiddles are stored (./data)"
     )
-    parser.add_argument("--sandbox", default="auto", help="sandbox backend of the local runner")
-    parser.add_argument("--threads", type=int, default=8, help="HTTP worker threads")
+    parser.add_argument(
+        "--sandbox", default="auto", help="sandbox backend of the local runner (auto)"
+    )
+    parser.add_argument("--threads", type=int, default=8, help="HTTP worker threads (8)")
     parser.add_argument(
         "--builds-dir", type=Path, default=None,
         help="the local runner's Skia builds (FIDDLE_BUILDS_DIR, else <data dir>/builds)",
@@ -361,50 +364,18 @@ def _local_runner(
 ) -> Iterator[tuple[str, ...]]:
     """Use FIDDLE_RUNNERS when set; otherwise start one runner beside the functions, with the
     Skia builds in `builds` (none there: it renders with its own skia-python, and says so)."""
+    from functions.devserver import DidNotStart, runner_process
+
     if settings.runners:
         yield settings.runners
         return
-    port = _free_port()
-    command = [
-        sys.executable, "-m", "runner_vm.cli", "--port", str(port), "--sandbox", sandbox,
-        "--builds-dir", str(builds),
-    ]  # fmt: skip
-    env = {**os.environ, "FIDDLE_RUNNER_SECRET": secret}
-    process = subprocess.Popen(command, start_new_session=True, env=env)
     signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(128 + signo))
+    env = {**os.environ, "FIDDLE_RUNNER_SECRET": secret}
     try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_for_runner(url, process)
-        yield (url,)
-    finally:
-        _stop(process)
-
-
-def _wait_for_runner(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + RUNNER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"fiddle: the runner exited with status {process.returncode}")
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(f"{url}/healthz", timeout=1).ok:
-                return
-        time.sleep(0.1)
-    raise SystemExit("fiddle: the runner did not start in time")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+        with runner_process(sandbox, env=env, builds_dir=builds) as url:
+            yield (url,)
+    except DidNotStart as error:
+        raise SystemExit(f"fiddle: the runner did not start: {error}") from error
 
 
 def run_file(args: argparse.Namespace) -> int:

@@ -91,6 +91,8 @@ def record(response: Any, metrics: HttpMetrics) -> Any:
     Answer(200, "The metrics, in Prometheus' text format.", media_type="text/plain"),
 )
 def metrics() -> Response:
+    """Prometheus metrics of this process: requests by route and status, and their latency;
+    and how many named fiddles are broken (counted from the document store at each scrape)."""
     built = services()
     # Counted at each scrape from the statuses jobs recorded (shared by every instance).
     built.metrics.named_broken.set(built.named_status.count(BROKEN))

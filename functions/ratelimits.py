@@ -1,6 +1,7 @@
 """Rate limits per client address and per user, on the `limits` library (Flask-Limiter's core).
 
-Configured per kind of request (run, upload, name) as "N/period" strings; generous by default.
+Configured per kind of request (run, upload, name) as "N/period" strings; generous by default
+(functions/config.py has the defaults and the variables that set them).
 These count in the memory of each process: several instances of the functions each allow the
 full rate.
 
@@ -24,23 +25,19 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from functions.accounts import USERNAME_RE
+from functions.config import RATE_LIMITS, SIGNIN_LIMITS
 from functions.docstore.base import AlreadyExists, Conflict, Document, DocumentStore, NotFound
 from functions.errors import Busy
 from functions.services import services
 
 F = TypeVar("F", bound=Callable[..., Any])
-DEFAULT_LIMITS = {"run": "120/minute", "upload": "30/minute", "name": "60/minute"}
-# Failed sign-ins. One address is held back long, so it cannot guess for long; an account only
-# briefly and by more failures than one address may make, so locking a user out takes many
-# addresses and lasts at most a minute after they stop.
-SIGNIN_LIMITS = {"signin_client": "10/10 minutes", "signin_account": "20/minute"}
 FAILURES = "signin_failures"
 
 
 class RateLimits:
     def __init__(self, configured: dict[str, str], documents: DocumentStore) -> None:
         self.items: dict[str, RateLimitItem] = {
-            kind: parse(configured.get(kind) or default) for kind, default in DEFAULT_LIMITS.items()
+            kind: parse(configured.get(kind) or default) for kind, default in RATE_LIMITS.items()
         }
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
         self.signin = SigninLimits(documents, configured)

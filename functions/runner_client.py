@@ -230,8 +230,7 @@ class HttpRunnerClient(RunnerClient):
             log.error("runner %s answered HTTP %d", url, response.status_code)
             raise RunnerUnavailable(f"runner {url} failed with HTTP {response.status_code}")
         try:
-            # Text crosses into storage and pages here: make it valid Unicode once, at the edge.
-            return clean_result(RunResult.from_bytes(response.content))
+            return read_result(response.content)
         except ProtocolError as error:
             log.error("runner %s sent a malformed answer: %s", url, error)
             raise RunnerUnavailable(f"runner {url} sent a malformed answer") from error
@@ -287,6 +286,13 @@ def _retry_after(header: str) -> int:
     """A runner's Retry-After in whole seconds (2 when it sent none that can be read)."""
     header = header.strip()
     return min(int(header), 3600) if header.isascii() and header.isdigit() else 2
+
+
+def read_result(body: bytes) -> RunResult:
+    """A runner's answer to a run, parsed: the one reading of a RunResult on this side. Text
+    crosses into storage and pages here, so it is made valid Unicode once, at the edge. Raises
+    ProtocolError for anything but a RunResult of this protocol."""
+    return clean_result(RunResult.from_bytes(body))
 
 
 def verified(request: RunRequest, result: RunResult) -> RunResult:

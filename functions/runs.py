@@ -38,19 +38,53 @@ from functions.source_runs import SourceRuns
 UNKNOWN_VERSION = "is not an available Skia version"
 
 
+def _doc(text: str) -> dict[str, str]:
+    """A field's meaning, for docs/http-api.md (python -m functions.docs)."""
+    return {"doc": text}
+
+
 @dataclass
 class RunAnswer:
     """The body of a `POST /_/run` answer."""
 
-    fiddle_hash: str
-    runid: str
-    version: str
-    compile_errors: list[dict[str, Any]] = field(default_factory=list)
-    runtime_error: str = ""
-    text: str = ""
-    cached: bool = False
-    # Output name -> the user's traceback, for each output pass that failed alone.
-    output_errors: dict[str, str] = field(default_factory=dict)
+    fiddle_hash: str = field(
+        metadata=_doc(
+            "The fiddle's hash, in the form FIDDLE_HASH chooses (docs/configuration.md); either"
+            " form reaches the fiddle."
+        )
+    )
+    runid: str = field(
+        metadata=_doc(
+            "The run's id: the Skia build's release time and version, which names its outputs"
+            " under `/ai/<runid>/`."
+        )
+    )
+    version: str = field(metadata=_doc("The skia-python version the run used."))
+    compile_errors: list[dict[str, Any]] = field(
+        default_factory=list,
+        metadata=_doc(
+            "`[{text, line, col}]`, the text as a compiler prints it: `draw.py:LINE:COL: error:"
+            " MESSAGE`."
+        ),
+    )
+    runtime_error: str = field(
+        default="",
+        metadata=_doc(
+            "The traceback of the program's own lines, or the sentence of the limit that"
+            " stopped it; empty when the run succeeded."
+        ),
+    )
+    text: str = field(default="", metadata=_doc("What the program printed."))
+    cached: bool = field(
+        default=False, metadata=_doc("True when the answer came from storage: nothing ran.")
+    )
+    output_errors: dict[str, str] = field(
+        default_factory=dict,
+        metadata=_doc(
+            "Output name -> the traceback of its pass, for each output pass that failed alone"
+            " (the run succeeded without that output)."
+        ),
+    )
 
     def to_json(self) -> dict[str, Any]:
         return {

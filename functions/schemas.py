@@ -192,6 +192,22 @@ def _utf8_size(text: str) -> int:
 
 _SIZE_RANGE = f"must be between {MIN_SIZE} and {MAX_SIZE}"
 _SAMPLE_RANGE = f"must be between 0 and {MAX_SAMPLE_COUNT}"
+# The rules between fields, as their errors say them.
+F16_NEEDS_SRGB = "requires srgb to be true"
+ANIMATED_DURATION = "must be more than 0 and at most 60 seconds for an animated fiddle"
+STILL_DURATION = "must be between 0 and 60 seconds"
+MIPMAP_NEEDS_TEXTURABLE = "requires offscreen_texturable to be true"
+_WHEN_OFFSCREEN = "when offscreen is true"
+# Each option's rules beyond its type and range, for docs/options.md (python -m functions.docs).
+OPTION_RULES: dict[str, tuple[str, ...]] = {
+    "source": ("must name a source image that exists (`GET /_/sources`), or be 0",),
+    "f16": (F16_NEEDS_SRGB,),
+    "duration": (STILL_DURATION, ANIMATED_DURATION),
+    "offscreen_width": (f"{_SIZE_RANGE} {_WHEN_OFFSCREEN}",),
+    "offscreen_height": (f"{_SIZE_RANGE} {_WHEN_OFFSCREEN}",),
+    "offscreen_sample_count": (f"{_SAMPLE_RANGE} {_WHEN_OFFSCREEN}",),
+    "offscreen_mipmap": (f"{MIPMAP_NEEDS_TEXTURABLE} {_WHEN_OFFSCREEN}",),
+}
 
 
 def _size(default: int) -> StrictInteger:
@@ -302,7 +318,7 @@ OPTIONS_RULES_JSON_SCHEMA = [
 
 def _f16_errors(data: dict[str, Any]) -> dict[str, list[str]]:
     if "f16" in data and "srgb" in data and data["f16"] and not data["srgb"]:
-        return {"f16": ["requires srgb to be true"]}
+        return {"f16": [F16_NEEDS_SRGB]}
     return {}
 
 
@@ -311,9 +327,9 @@ def _duration_errors(data: dict[str, Any]) -> dict[str, list[str]]:
         return {}
     duration = data["duration"]
     if data["animated"] and not 0 < duration <= MAX_DURATION:
-        return {"duration": ["must be more than 0 and at most 60 seconds for an animated fiddle"]}
+        return {"duration": [ANIMATED_DURATION]}
     if not data["animated"] and not 0 <= duration <= MAX_DURATION:
-        return {"duration": ["must be between 0 and 60 seconds"]}
+        return {"duration": [STILL_DURATION]}
     return {}
 
 
@@ -329,7 +345,7 @@ def _offscreen_errors(data: dict[str, Any]) -> dict[str, list[str]]:
     if not 0 <= samples <= MAX_SAMPLE_COUNT:
         errors["offscreen_sample_count"] = [_SAMPLE_RANGE]
     if data.get("offscreen_mipmap") and data.get("offscreen_texturable") is False:
-        errors["offscreen_mipmap"] = ["requires offscreen_texturable to be true"]
+        errors["offscreen_mipmap"] = [MIPMAP_NEEDS_TEXTURABLE]
     return errors
 
 
@@ -360,6 +376,15 @@ VERSIONS_JSON_SCHEMA = {
 }
 
 
+SKIA_CLIENT_FIELD = "sent by Skia Fiddle's web client on every run (naming is `POST /_/name`)."
+
+
+def _doc(text: str, json_schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A field's meaning, for docs/http-api.md and docs/options.md (python -m functions.docs),
+    beside its JSON Schema rules for the OpenAPI document (apispec ignores "doc")."""
+    return {**(json_schema or {}), "doc": text}
+
+
 class RunRequestSchema(Schema):
     """The whole `POST /_/run` body."""
 
@@ -368,21 +393,47 @@ class RunRequestSchema(Schema):
 
     error_messages = _SCHEMA_MESSAGES
 
-    code = CodeField(required=True, metadata=CODE_JSON_SCHEMA)
+    code = CodeField(
+        required=True,
+        metadata=_doc(
+            "The program: Python drawing with skia-python, at most 128 KiB of UTF-8.",
+            CODE_JSON_SCHEMA,
+        ),
+    )
     options = fields.Nested(
         OptionsSchema,
         load_default=FiddleOptions,
         error_messages={"null": "must be an object", "type": "must be an object"},
+        metadata=_doc("The options (docs/options.md); absent, a new fiddle's."),
     )
-    version = VersionField(load_default=None, allow_none=True, metadata=VERSION_JSON_SCHEMA)
-    versions = VersionsField(load_default=None, allow_none=True, metadata=VERSIONS_JSON_SCHEMA)
-    fast = StrictBoolean(load_default=False)
+    version = VersionField(
+        load_default=None,
+        allow_none=True,
+        metadata=_doc(
+            "The Skia build: HEAD, m<milestone>, a skia-python version or a runid; empty or"
+            " absent: HEAD.",
+            VERSION_JSON_SCHEMA,
+        ),
+    )
+    fast = StrictBoolean(
+        load_default=False,
+        metadata=_doc("True: answer the newest stored run of the fiddle without a runner."),
+    )
+    versions = VersionsField(
+        load_default=None,
+        allow_none=True,
+        metadata=_doc(
+            'Several builds to run at: "all", or a list of versions (not with version); one'
+            " answer per build.",
+            VERSIONS_JSON_SCHEMA,
+        ),
+    )
     # Sent by Skia Fiddle's own web client on every run; accepted so it keeps working, and ignored
     # (naming a fiddle is `POST /_/name`).
-    sources = StrictString(load_only=True)
-    fiddlehash = StrictString(load_only=True)
-    name = StrictString(load_only=True)
-    overwrite = StrictBoolean(load_only=True)
+    sources = StrictString(load_only=True, metadata=_doc(SKIA_CLIENT_FIELD))
+    fiddlehash = StrictString(load_only=True, metadata=_doc(SKIA_CLIENT_FIELD))
+    name = StrictString(load_only=True, metadata=_doc(SKIA_CLIENT_FIELD))
+    overwrite = StrictBoolean(load_only=True, metadata=_doc(SKIA_CLIENT_FIELD))
 
 
 _SCHEMA = RunRequestSchema()

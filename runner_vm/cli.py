@@ -1,4 +1,8 @@
-"""`fiddle runner`: the runner process, serving the protocol over HTTP."""
+"""`fiddle runner`: the runner process, serving the protocol over HTTP.
+
+Its command-line flags say how it runs; the environment (VARIABLES, read here and nowhere else
+on the runner) holds what it must share with its functions: how they sign run requests.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,54 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from fiddle_protocol.environment import Variable, read_all
 from runner_vm.builds.catalog import DEFAULT_BUILDS_DIR
 from runner_vm.policy import DEFAULT_POLICY_PATH, load_policy
 from runner_vm.sandbox.base import SandboxUnavailable
 from runner_vm.service.pool import HostDied, default_pool_size
 from runner_vm.service.runner import BACKENDS, RunnerService, RunnerSettings
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable(
+        "FIDDLE_RUNNER_SECRET", "secret", "",
+        "The HMAC key run requests must be signed with (the functions' FIDDLE_RUNNER_SECRET)."
+        " Unset, and without FIDDLE_RUNNER_AUDIENCE: runs are taken from loopback only.",
+    ),
+    Variable(
+        "FIDDLE_RUNNER_AUDIENCE", "audience", "",
+        "On Google Cloud: take run requests carrying a Google ID token for this audience instead"
+        " (the functions' FIDDLE_RUNNER_AUDIENCE).",
+    ),
+    Variable(
+        "FIDDLE_RUNNER_CALLER", "caller", "",
+        "With FIDDLE_RUNNER_AUDIENCE: the one service account (its e-mail) whose tokens are"
+        " taken; any Google account can mint a token for any audience. Unset: any caller's.",
+    ),
+    Variable(
+        "FIDDLE_BUILDS_DIR", "builds_dir", str(DEFAULT_BUILDS_DIR),
+        "Where the runner keeps its Skia builds (`fiddle builds` installs them there);"
+        " --builds-dir wins.",
+    ),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunnerEnvironment:
+    """What the runner reads from its environment: who may send it runs, where its builds are."""
+
+    secret: str = ""
+    audience: str = ""
+    caller: str = ""
+    builds_dir: str = str(DEFAULT_BUILDS_DIR)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RunnerEnvironment:
+        return cls(**read_all(VARIABLES, os.environ if env is None else env))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,15 +66,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8081, help="port to listen on (8081)")
     parser.add_argument(
         "--sandbox", default="auto", choices=["auto", *BACKENDS],
-        help="sandbox backend; auto picks the strongest that works here",
+        help="sandbox backend; auto (the default) picks the strongest that works here",
     )  # fmt: skip
     parser.add_argument(
-        "--hosts", type=int, default=default_pool_size(), help="warm sandbox hosts of HEAD"
-    )
-    parser.add_argument("--max-waiting", type=int, default=16, help="runs that may queue")
+        "--hosts", type=int, default=default_pool_size(),
+        help="warm sandbox hosts of HEAD (2 x cores + 2: a host costs little while its run sleeps)",
+    )  # fmt: skip
+    parser.add_argument("--max-waiting", type=int, default=16, help="runs that may queue (16)")
     parser.add_argument(
-        "--policy", type=Path, default=DEFAULT_POLICY_PATH, help="sandbox policy file"
-    )
+        "--policy", type=Path, default=DEFAULT_POLICY_PATH,
+        help="sandbox policy file (runner_vm/data/policy.toml)",
+    )  # fmt: skip
     add_builds_dir(parser)
     parser.add_argument(
         "--warm-builds", type=int, default=2,
@@ -49,10 +95,10 @@ def add_builds_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def builds_dir(args: argparse.Namespace) -> Path:
-    """--builds-dir, else FIDDLE_BUILDS_DIR, else ./data/builds: read in this one place."""
+    """--builds-dir, else FIDDLE_BUILDS_DIR, else ./data/builds."""
     if args.builds_dir is not None:
         return Path(args.builds_dir)
-    return Path(os.environ.get("FIDDLE_BUILDS_DIR", "") or DEFAULT_BUILDS_DIR)
+    return Path(RunnerEnvironment.from_env().builds_dir)
 
 
 def run_runner(args: argparse.Namespace) -> int:
@@ -88,11 +134,8 @@ def run_runner(args: argparse.Namespace) -> int:
     print(f"fiddle runner: sandbox {runner.backend.name!r}, HEAD {runner.build.runid}, "
           f"listening on {args.host}:{args.port}", file=sys.stderr, flush=True)  # fmt: skip
     try:
-        verifier = make_verifier(
-            os.environ.get("FIDDLE_RUNNER_SECRET", ""),
-            os.environ.get("FIDDLE_RUNNER_AUDIENCE", ""),
-            os.environ.get("FIDDLE_RUNNER_CALLER", ""),
-        )
+        env = RunnerEnvironment.from_env()
+        verifier = make_verifier(env.secret, env.audience, env.caller)
         threads = settings.warm().most_hosts() + args.max_waiting + 2
         serve(create_runner_app(runner, verifier), host=args.host, port=args.port,
               threads=threads, _quiet=True)  # fmt: skip

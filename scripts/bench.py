@@ -18,7 +18,6 @@ import functools
 import http.client
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -32,16 +31,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from functions.devserver import free_port, runner_process, serve_command, stop, wait_until_healthy
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The default Skia builds, where scripts/setup installs them.
+DEFAULT_BUILDS = ROOT / "data" / "builds"
+sys.path.insert(0, str(ROOT))  # scripts/ is no package that is installed
 
 from scripts.bench_serving import report_serving  # noqa: E402
-from tests.conftest import (  # noqa: E402
-    DEFAULT_BUILDS,
-    free_port,
-    runner_process,
-    wait_until_healthy,
-)
 
 DRAW = """
 def draw(canvas):
@@ -205,9 +202,7 @@ SERVE_THREADS = 8
 def start_service(data_dir: str, runner_url: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     # Without the examples, which would otherwise run beside the first measurements.
-    command = [sys.executable, "-m", "functions.cli", "serve", "--port", str(port),
-               "--data-dir", data_dir, "--no-examples",
-               "--threads", str(SERVE_THREADS)]  # fmt: skip
+    command = [*serve_command(port, data_dir, examples=False), "--threads", str(SERVE_THREADS)]
     # Benchmarks send far more than a person would, all from one address: lift the rate limit,
     # the fair share of runs in flight and the storage quota for them.
     env = {
@@ -219,7 +214,7 @@ def start_service(data_dir: str, runner_url: str) -> tuple[subprocess.Popen[byte
     }
     process = subprocess.Popen(command, start_new_session=True, env=env, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    wait_until_healthy(base, process, 120)
+    wait_until_healthy(base, process)
     return process, base
 
 
@@ -268,8 +263,7 @@ def service_and_runner(args: argparse.Namespace) -> None:
                 report_throughput("/_/run", service_rates)
             report_serving(base, data_dir, SERVE_THREADS, args.serve_seconds, args.serve_rounds)
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
+            stop(process, timeout=30)
 
 
 def report(what: str, samples: list[float]) -> None:

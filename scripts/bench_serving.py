@@ -22,10 +22,10 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -33,6 +33,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from fiddle_protocol.outputs import RASTER as RASTER_OUTPUT
+from functions.devserver import free_port
+
+RASTER = RASTER_OUTPUT.suffix
 
 ROOT = Path(__file__).resolve().parent.parent
 CONNECTIONS = (1, 2, 4, 8, 16)
@@ -69,11 +74,11 @@ def stored_targets(base: str, data_dir: str) -> tuple[list[Target], bytes]:
     """A stored fiddle and a source image in the service, and the URLs that serve them."""
     answer = request_json(base, "POST", "/_/run", json.dumps({"code": CODE, "options": {}}))
     digest, runid = answer["fiddleHash"], answer["runid"]
-    raster = request(base, "GET", f"/i/{digest}_raster.png")
+    raster = request(base, "GET", f"/i/{digest}{RASTER}")
     source = upload_source(base, data_dir, raster)
     targets = [
-        Target("GET /i/<hash>_raster.png", f"{base}/i/{digest}_raster.png"),
-        Target("GET /ai/<runid>/<hash>_raster.png", f"{base}/ai/{runid}/{digest}_raster.png"),
+        Target(f"GET /i/<hash>{RASTER}", f"{base}/i/{digest}{RASTER}"),
+        Target(f"GET /ai/<runid>/<hash>{RASTER}", f"{base}/ai/{runid}/{digest}{RASTER}"),
         Target("GET /e/<hash>", f"{base}/e/{digest}"),
         Target("GET /s/<id>", f"{base}/s/{source}"),
     ]
@@ -134,7 +139,7 @@ def request_json(base: str, method: str, path: str, body: str) -> dict[str, obje
 def bare_server(data: bytes, threads: int) -> Iterator[str]:
     """This file run as the bare Flask app on a free port, serving data at /bare."""
     port = free_port()
-    blob = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-bare-{os.getpid()}.bin"
+    blob = Path(tempfile.gettempdir()) / f"bench-bare-{os.getpid()}.bin"
     blob.write_bytes(data)
     command = [sys.executable, __file__, "--bare", str(port), str(blob), str(threads)]
     process = subprocess.Popen(command, start_new_session=True)
@@ -146,12 +151,6 @@ def bare_server(data: bytes, threads: int) -> Iterator[str]:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
         blob.unlink(missing_ok=True)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:

@@ -6,8 +6,8 @@ Writes <id>.png and <id>.thumb<size>.png into OUT_DIR (default: functions/data/b
 where they are committed, since the functions never import Skia). Everything is drawn here with
 skia-python, at the sizes of Skia Fiddle's own six images; nothing is copied from anywhere, so the
 images carry this project's licence. The text of the colour wheel uses DejaVu Sans (Debian's
-fonts-dejavu-core, which scripts/setup installs). Thumbnails are made as uploads' are: scaled to
-fit the size with linear sampling, never enlarged.
+fonts-dejavu-core, which scripts/setup installs). Thumbnails are made by the code that makes an
+upload's (runner_vm/drawing/images.py).
 """
 
 from __future__ import annotations
@@ -23,14 +23,15 @@ import skia
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from functions.builtin_sources import (  # noqa: E402 - after the path is set
+from fiddle_protocol.outputs import THUMBNAIL_SIZES  # noqa: E402 - after the path is set
+from functions.builtin_sources import (  # noqa: E402
     BUILTIN_SOURCES,
     DIRECTORY,
     image_path,
     thumbnail_path,
 )
+from runner_vm.drawing.images import png, thumbnail  # noqa: E402
 
-THUMBNAIL_SIZES = (64, 128, 256)
 STEEL_BLUE = skia.ColorSetRGB(119, 153, 187)
 
 
@@ -257,22 +258,6 @@ def render(source_id: int, width: int, height: int) -> skia.Image:
     canvas.clear(skia.ColorBLACK if opaque else skia.ColorTRANSPARENT)
     draw(canvas)
     return surface.makeImageSnapshot()
-
-
-def thumbnail(image: skia.Image, size: int) -> skia.Image:
-    scale = min(size / image.width(), size / image.height(), 1.0)
-    width = max(1, round(image.width() * scale))
-    height = max(1, round(image.height() * scale))
-    surface = skia.Surface.MakeRaster(skia.ImageInfo.MakeN32Premul(width, height))
-    canvas = surface.getCanvas()
-    canvas.clear(skia.ColorTRANSPARENT)
-    sampling = skia.SamplingOptions(skia.FilterMode.kLinear, skia.MipmapMode.kLinear)
-    canvas.drawImageRect(image, skia.Rect.MakeWH(width, height), sampling)
-    return surface.makeImageSnapshot()
-
-
-def png(image: skia.Image) -> bytes:
-    return bytes(image.encodeToData(skia.kPNG, 100))
 
 
 def write_all(directory: Path) -> list[Path]:

@@ -4,59 +4,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
+from functions import devserver
 from functions.app import create_app
 from functions.config import Settings
 
-RUNNER_START_SECONDS = 120
 ROOT = Path(__file__).resolve().parents[1]
 # The default Skia builds, where scripts/setup installs them (tests never change them).
 DEFAULT_BUILDS = ROOT / "data" / "builds"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} exited with status {process.returncode}")
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(f"{url}/healthz", timeout=1).ok:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not become healthy")
-
-
-@contextlib.contextmanager
-def serving(
-    command: list[str], url: str, env: dict[str, str] | None = None, **popen: Any
-) -> Iterator[str]:
-    """Start a server in its own process group, wait for its /healthz, stop the group after."""
-    process = subprocess.Popen(command, env=env, start_new_session=True, **popen)
-    try:
-        wait_until_healthy(url, process, RUNNER_START_SECONDS)
-        yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+# A builds directory with nothing in it: a runner there renders with the test environment's own
+# skia-python, and starts fast.
+NO_BUILDS = Path(tempfile.gettempdir()) / "fiddle-no-builds"
 
 
 @contextlib.contextmanager
@@ -70,14 +34,9 @@ def runner_process(
 ) -> Iterator[str]:
     """A runner on a free port; without `builds_dir`, one that has no builds (it renders with
     its own skia-python)."""
-    port = free_port()
-    builds = builds_dir or Path(tempfile.gettempdir()) / "fiddle-no-builds"
-    command = [
-        sys.executable, "-m", "runner_vm.cli", "--port", str(port), "--sandbox", sandbox,
-        "--hosts", str(hosts), "--max-waiting", str(max_waiting), "--builds-dir", str(builds),
-        *extra,
-    ]  # fmt: skip
-    with serving(command, f"http://127.0.0.1:{port}", stderr=stderr) as url:
+    with devserver.runner_process(
+        sandbox, hosts, max_waiting, stderr=stderr, builds_dir=builds_dir or NO_BUILDS, extra=extra
+    ) as url:
         yield url
 
 
@@ -156,7 +115,7 @@ def copied_builds(default_builds: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def runner_url() -> Iterator[str]:
-    with runner_process() as url:
+    with runner_process(hosts=2, max_waiting=8) as url:
         yield url
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from functions.storage.gcs import GcsBlobStore, client_from_environment
+from functions.storage.gcs import GcsBlobStore, storage_client
 
 START_SECONDS = 10.0
 _ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
@@ -108,7 +108,7 @@ def fake_gcs_server() -> Iterator[str]:
 def gcs_blob_store(fake_gcs_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[GcsBlobStore]:
     """A GcsBlobStore on a new, empty bucket, with STORAGE_EMULATOR_HOST set for the test."""
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", fake_gcs_server)
-    client = client_from_environment()
+    client = storage_client(fake_gcs_server)
     bucket = f"test-{uuid.uuid4().hex}"
     client.create_bucket(bucket)
     yield GcsBlobStore(bucket, client)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from functions.devserver import free_port, serve_command, serving
 from functions.examples import load_examples
-from tests.conftest import free_port, serving
-from tests.test_run_api import SPEC_EXAMPLE, pixels, render_directly
+from tests.helpers import EXAMPLE, pixels, render_directly
 
 FIDDLE = [sys.executable, "-m", "functions.cli"]
 
@@ -22,8 +22,7 @@ FIDDLE = [sys.executable, "-m", "functions.cli"]
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("serve-data")
     port = free_port()
-    command = [*FIDDLE, "serve", "--port", str(port), "--data-dir", str(data_dir)]
-    with serving(command, f"http://127.0.0.1:{port}") as url:
+    with serving(serve_command(port, data_dir), f"http://127.0.0.1:{port}") as url:
         yield url
 
 
@@ -34,14 +33,14 @@ def fiddle_run(server: str, path: Path, *extra: str) -> subprocess.CompletedProc
 
 def test_serve_runs_the_spec_example_with_the_same_pixels(server: str, tmp_path: Path) -> None:
     source = tmp_path / "draw.py"
-    source.write_text(SPEC_EXAMPLE)
+    source.write_text(EXAMPLE)
     result = fiddle_run(server, source)
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(":", 1) for line in result.stdout.splitlines() if ":" in line)
     digest = lines["hash"].strip()
     assert lines["raster"].strip() == f"{server}/i/{digest}_raster.png"
     png = requests.get(f"{server}/i/{digest}_raster.png", timeout=10).content
-    assert pixels(png) == pixels(render_directly(SPEC_EXAMPLE, 256, 256))
+    assert pixels(png) == pixels(render_directly(EXAMPLE, 256, 256))
     health = requests.get(f"{server}/healthz", timeout=10).json()
     assert health["status"] == "ok" and health["sandbox"] in ("nspawn", "namespaces", "runsc")
 
@@ -72,7 +71,7 @@ def test_run_names_each_output_whose_pass_failed_and_lists_the_others(
 
 def test_run_reports_invalid_options(server: str, tmp_path: Path) -> None:
     source = tmp_path / "draw.py"
-    source.write_text(SPEC_EXAMPLE)
+    source.write_text(EXAMPLE)
     result = fiddle_run(server, source, "--width", "1")
     assert result.returncode == 1
     assert "width" in result.stderr and "Traceback" not in result.stderr
@@ -82,7 +81,7 @@ def test_run_of_a_missing_file_or_server_fails_cleanly(tmp_path: Path) -> None:
     missing = fiddle_run("http://127.0.0.1:9", tmp_path / "nope.py")
     assert missing.returncode == 2 and "cannot read" in missing.stderr
     source = tmp_path / "draw.py"
-    source.write_text(SPEC_EXAMPLE)
+    source.write_text(EXAMPLE)
     down = fiddle_run(f"http://127.0.0.1:{free_port()}", source)
     assert down.returncode == 2 and "did not answer" in down.stderr
 

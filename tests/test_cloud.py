@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import free_port, serving
+from functions.devserver import free_port, serve_command, serving
 from tests.firestore_emulator import FirestoreEmulator, firestore_emulator  # noqa: F401
 from tests.gcs_server import fake_gcs_server  # noqa: F401
-from tests.test_run_api import SPEC_EXAMPLE
+from tests.helpers import EXAMPLE
 
 FIDDLE = [sys.executable, "-m", "functions.cli"]
 
@@ -72,9 +72,8 @@ def test_fiddle_serve_on_gcs_and_firestore(cloud_env: dict[str, str], tmp_path: 
     token = subprocess.run([*FIDDLE, "admin", "create-token", "carol"], env=cloud_env,
                            capture_output=True, text=True, timeout=60).stdout.strip()  # fmt: skip
     port = free_port()
-    command = [*FIDDLE, "serve", "--port", str(port), "--data-dir", str(tmp_path)]
-    with serving(command, f"http://127.0.0.1:{port}", cloud_env) as url:
-        answer = requests.post(f"{url}/_/run", json={"code": SPEC_EXAMPLE}, timeout=60).json()
+    with serving(serve_command(port, tmp_path), f"http://127.0.0.1:{port}", cloud_env) as url:
+        answer = requests.post(f"{url}/_/run", json={"code": EXAMPLE}, timeout=60).json()
         digest, runid = answer["fiddleHash"], answer["runid"]
         named = requests.post(f"{url}/_/name", json={"name": "cloudy", "hash": digest},
                               headers={"Authorization": f"Bearer {token}"}, timeout=30)  # fmt: skip
@@ -94,7 +93,7 @@ def test_fiddle_serve_on_gcs_and_firestore(cloud_env: dict[str, str], tmp_path: 
 def runner(request: Any) -> Iterator[str]:
     from tests.conftest import runner_process
 
-    with runner_process(hosts=1) as url:
+    with runner_process(hosts=1, max_waiting=8) as url:
         yield url
 
 
@@ -129,7 +128,7 @@ def wait_for_port(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 def check_target(target: str, url: str) -> None:
-    run = requests.post(f"{url}/_/run", json={"code": SPEC_EXAMPLE}, timeout=60)
+    run = requests.post(f"{url}/_/run", json={"code": EXAMPLE}, timeout=60)
     page = requests.get(f"{url}/c/{'0' * 32}", timeout=30)
     if target == "run":
         assert run.status_code == 200 and run.json()["fiddleHash"]

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import free_port, serving
+from functions.devserver import free_port, serving
 
 HERE = Path(__file__).parent
 CONFIG = HERE / "fuzz" / "schemathesis.toml"

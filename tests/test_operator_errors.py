@@ -22,10 +22,11 @@ import requests
 from fiddle_protocol.options import FiddleOptions
 from functions.app import ROOT, create_app
 from functions.config import Settings
+from functions.devserver import free_port
 from functions.hashing import fiddle_hash
 from functions.services import services
 from runner_vm.policy import load_policy
-from tests.conftest import free_port, runner_process
+from tests.conftest import runner_process
 from tests.test_infra import _deploy_module
 
 RUNNER_EXTRA = ("skia", "pyseccomp", "numpy")  # what the runner extra installs, by file name

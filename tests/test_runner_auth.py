@@ -26,7 +26,7 @@ BODY = json.dumps(
 def signed_runner() -> Iterator[str]:
     with (
         mock.patch.dict(os.environ, {"FIDDLE_RUNNER_SECRET": SECRET}),
-        runner_process(hosts=1) as url,
+        runner_process(hosts=1, max_waiting=8) as url,
     ):
         yield url
 

@@ -128,7 +128,7 @@ def test_the_service_passes_the_hosts_result_on_unread(
 
 def test_a_request_of_another_protocol_version_is_refused_saying_so() -> None:
     old = {**RunRequest("r", NO_DRAW).to_json(), "protocol": 1}
-    with runner_process(hosts=1) as url:
+    with runner_process(hosts=1, max_waiting=8) as url:
         answer = requests.post(f"{url}/run", json=old, timeout=60)
         version = requests.get(f"{url}/version", timeout=10).json()
     assert answer.status_code == 400
@@ -148,7 +148,7 @@ def test_a_failing_hook_does_not_fail_the_run(runner: RunnerService) -> None:
 
 
 def test_metrics_and_health_name_the_sandbox() -> None:
-    with runner_process(hosts=1) as url:
+    with runner_process(hosts=1, max_waiting=8) as url:
         requests.post(f"{url}/run", json=request_json("def draw(canvas):\n    pass\n"), timeout=60)
         metrics = requests.get(f"{url}/metrics", timeout=10).text
         health = requests.get(f"{url}/healthz", timeout=10).json()

@@ -7,7 +7,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,8 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from functions.devserver import free_port, serve_command, serving
 from functions.storage.local import LocalBlobStore
-from tests.conftest import free_port, runner_process, serving
+from tests.conftest import runner_process
 
 SLOW = (
     "import time\ntime.sleep(1.5)\n# {n}\n"
@@ -35,8 +35,7 @@ def serve_with(runners: list[str], data_dir: Path) -> contextlib.AbstractContext
         # Six runs at once from this one address: more than a client's fair share.
         "FIDDLE_RUNS_IN_FLIGHT_PER_CLIENT": "0",
     }
-    command = [sys.executable, "-m", "functions.cli", "serve", "--port", str(port),
-               "--data-dir", str(data_dir), "--threads", "16", "--no-examples"]  # fmt: skip
+    command = [*serve_command(port, data_dir, examples=False), "--threads", "16"]
     return serving(command, f"http://127.0.0.1:{port}", env)
 
 

@@ -28,7 +28,7 @@ from functions.services import services
 from functions.source_runs import SOURCE_USES, STEPS
 from functions.storage.blobstore import BlobStore
 from tests.gcs_server import fake_gcs_server, gcs_blob_store  # noqa: F401
-from tests.test_sharing import GENEROUS, USES_IMAGE, bearer, png_bytes, upload
+from tests.helpers import GENEROUS, USES_IMAGE, bearer, png_bytes, upload
 
 STORES = ["local", "gcs"]
 

@@ -48,6 +48,8 @@ CSRF_FORM = {"type": "object", "properties": {"csrf_token": {"type": "string"}}}
     query=(Query("next", "A path of this site to go to after signing in.", {"type": "string"}),),
 )
 def signin_form() -> Any:
+    """The sign-in form; `?next=PATH` is where signing in leads, if it is a plain path on this
+    site (else `/`)."""
     return render_template("signin.html", error="", next=same_site_path(request.args.get("next")))
 
 
@@ -62,6 +64,9 @@ def signin_form() -> Any:
     body=Body("application/x-www-form-urlencoded", SIGNIN_FORM),
 )  # fmt: skip
 def signin() -> Any:
+    """Sign in with the form's `name`, `password`, `csrf_token` and `next`: 303 to `next` with a
+    session cookie, 401 for a wrong name or password, 429 with Retry-After after too many
+    failures (refused before the password is hashed)."""
     if not csrf_valid(request):
         raise Forbidden(CSRF_MISSING)
     name, password = request.form.get("name", ""), request.form.get("password", "")
@@ -92,7 +97,8 @@ def signin() -> Any:
     body=Body("application/x-www-form-urlencoded", CSRF_FORM, required=False),
 )
 def signout() -> Any:
-    """Ends this browser's session on the server too: a copy of the cookie stops working."""
+    """Sign out (the form's `csrf_token`), then 303 to `/`. Ends this browser's session on the
+    server too: a copy of the cookie stops working."""
     if current_user() is not None and not csrf_valid(request):
         raise Forbidden(CSRF_MISSING)
     _end_this_session()

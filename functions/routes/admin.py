@@ -54,6 +54,7 @@ _PAGE_ERRORS = (401, 403)
     security=ADMINS,
 )  # fmt: skip
 def admin_home() -> Any:
+    """Admins: 303 to /admin/sources."""
     require_admin()
     return redirect("/admin/sources", 303)
 
@@ -61,6 +62,7 @@ def admin_home() -> Any:
 @blueprint.get("/admin/sources")
 @documented("Source images, to delete", page("The list."), errors=_PAGE_ERRORS, security=ADMINS)
 def sources_page() -> Any:
+    """Admins: every source image, each uploaded one with a delete button."""
     require_admin()
     return render_template("admin_sources.html", sources=services().sources.all())
 
@@ -68,6 +70,7 @@ def sources_page() -> Any:
 @blueprint.get("/admin/named")
 @documented("Named fiddles, to delete", page("The list."), errors=_PAGE_ERRORS, security=ADMINS)
 def named_page() -> Any:
+    """Admins: every named fiddle, with a delete button."""
     require_admin()
     named = sorted(services().named.all(), key=lambda n: n.name)
     return render_template("admin_named.html", named=named)
@@ -76,6 +79,8 @@ def named_page() -> Any:
 @blueprint.get("/admin/jobs")
 @documented("Jobs, with live progress", page("The list."), errors=_PAGE_ERRORS, security=ADMINS)
 def jobs_page() -> Any:
+    """Admins: the newest jobs with their progress (live while any is active), each unfinished
+    one with a cancel button."""
     from functions.routes.jobs import admin_jobs_page
 
     return admin_jobs_page()
@@ -91,6 +96,7 @@ def jobs_page() -> Any:
     security=ADMINS,
 )
 def cancel_job_form(job_id: str) -> Any:
+    """Admins: cancel a job from the jobs page's form (with its `csrf_token`), then 303 back."""
     from functions.routes.jobs import cancel_job_form as cancel
 
     return cancel(job_id)
@@ -99,6 +105,7 @@ def cancel_job_form(job_id: str) -> Any:
 @blueprint.get("/admin/audit")
 @documented("The audit log", page("The newest entries."), errors=_PAGE_ERRORS, security=ADMINS)
 def audit_page() -> Any:
+    """Admins: the newest entries of the audit log."""
     require_admin()
     return render_template("admin_audit.html", entries=services().audit.newest())
 
@@ -120,6 +127,8 @@ def delete_source(source_id: int) -> list[str]:
     security=ADMINS,
 )  # fmt: skip
 def delete_source_json(source_id: int) -> Any:
+    """Admins: delete an uploaded source image and every output rendered from it -> `{"deleted":
+    id, "fiddles": [the hashes whose runs were withdrawn]}`; a built-in image is 409."""
     return jsonify(deleted=source_id, fiddles=delete_source(source_id))
 
 
@@ -133,6 +142,7 @@ def delete_source_json(source_id: int) -> Any:
     security=ADMINS,
 )
 def delete_source_form(source_id: int) -> Any:
+    """Admins: the same from the admin page's form (with its `csrf_token`), then 303 back."""
     delete_source(source_id)
     return redirect("/admin/sources", 303)
 
@@ -152,6 +162,7 @@ def delete_named(name: str) -> None:
     security=ADMINS,
 )
 def delete_named_json(name: str) -> Any:
+    """Admins: delete a name -> `{"deleted": name}`."""
     delete_named(name)
     return jsonify(deleted=name)
 
@@ -166,5 +177,6 @@ def delete_named_json(name: str) -> Any:
     security=ADMINS,
 )
 def delete_named_form(name: str) -> Any:
+    """Admins: the same from the admin page's form (with its `csrf_token`), then 303 back."""
     delete_named(name)
     return redirect("/admin/named", 303)

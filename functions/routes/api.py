@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import jsonify
 
+from fiddle_protocol import outputs as registry
 from functions import errors
 from functions.api_schemas import (
     BuildsSchema,
@@ -36,6 +37,8 @@ blueprint = FiddleBlueprint(
     ),
 )
 HASH = "$response.body#/fiddleHash"
+HASH_PART = "{" + HASH + "}"  # the hash inside a longer string
+PDF_SUFFIX = next(output.suffix for output in registry.DRAW_OUTPUTS if output.name == "pdf")
 EXAMPLE_CODE = """def draw(canvas):
     canvas.drawCircle(128, 128, 60, skia.Paint(AntiAlias=True, Color=skia.ColorBLUE))
     print("a blue circle")
@@ -97,12 +100,18 @@ unknown_api_blueprint = FiddleBlueprint(
             Link("Results", "fiddle_json.fiddle_results", {"reference": HASH}),
             Link("Page", "pages.fiddle_page", {"reference": HASH}),
             Link("Embed", "embed.iframe_page", {"reference": HASH}),
-            Link("Raster", "media.newest_output", {"filename": "{" + HASH + "}_raster.png"}),
-            Link("Text", "media.newest_output", {"filename": "{" + HASH + "}.txt"}),
+            Link(
+                "Raster",
+                "media.newest_output",
+                {"filename": "{" + HASH + "}" + registry.RASTER.suffix},
+            ),
+            Link(
+                "Text", "media.newest_output", {"filename": "{" + HASH + "}" + registry.TEXT.suffix}
+            ),
             Link(
                 "RunPdf",
                 "media.run_output",
-                {"runid": "$response.body#/runid", "filename": "{" + HASH + "}.pdf"},
+                {"runid": "$response.body#/runid", "filename": HASH_PART + PDF_SUFFIX},
             ),
             Link("Name", "named.name_fiddle", body={"name": "fuzzed", "hash": HASH}),
         ),
@@ -121,6 +130,8 @@ unknown_api_blueprint = FiddleBlueprint(
 )
 @limit("run")
 def run() -> Any:
+    """Run a fiddle, or answer it from storage (see "The run request"); rate-limited per client
+    (FIDDLE_RATE_LIMIT_RUN) and held to its quotas (429 or 413 with a sentence)."""
     # Any content type: Skia Fiddle's own client does not always say application/json.
     answer = services().runs.run(json_body(), client_keys())
     return jsonify(answer.to_json())
@@ -151,6 +162,8 @@ def builds() -> Any:
     Answer(503, "No runner answers.", HealthSchema),
 )
 def healthz() -> Any:
+    """Liveness: `{"status": "ok", "runner": RunnerInfo, "sandbox"}` while a runner answers,
+    else 503 with `{"status": "degraded", "runner": null}`."""
     try:
         runner = services().runner.describe()
     except RunnerUnavailable:

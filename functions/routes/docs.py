@@ -45,12 +45,16 @@ METHOD_ORDER = ("get", "post", "put", "delete")
     Answer(200, "The OpenAPI document.", media_type="application/json"),
 )
 def openapi_json() -> Any:
+    """The HTTP API as an OpenAPI 3.1 document, generated from the routes and their schemas (any
+    origin may read it)."""
     return jsonify(document(current_app))
 
 
 @page_blueprint.get("/api")
 @documented("The HTTP API as a page to read", page("Every operation, and the schemas."))
 def api_page() -> Any:
+    """The OpenAPI document as a page to read: every operation with its parameters, answers and
+    schemas."""
     spec = document(current_app)
     return render_template("api.html", spec=spec, operations=list(_operations(spec)))
 

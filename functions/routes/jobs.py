@@ -44,6 +44,10 @@ JOB_ID = ("The job's id.", {"type": "string", "maxLength": 200})
     security=ADMINS,
 )
 def start_job() -> Any:
+    """Admins: start a job, `{"kind": "rerun-named" | "rerun-fiddles", "params": {...}}` -> 201
+    with the job (`rerun-named`: `{"build", "previous"}`, versions, HEAD and the build before it
+    by default; `rerun-fiddles`: `{"hashes": [...], "builds": [...] | "all"}`); a bad kind,
+    parameter, build or hash is a 400 that names it."""
     admin = require_admin()
     body = json_object(require_json_type=True)
     unknown = sorted(set(body) - {"kind", "params"})
@@ -63,6 +67,8 @@ def start_job() -> Any:
     security=ADMINS,
 )
 def list_jobs() -> Any:
+    """Admins: the newest jobs (`?limit=`, 50, at most 200) with their state and progress ->
+    `{"jobs": [...]}`."""
     require_admin()
     limit = _limit()
     return jsonify(jobs=[_summary(job.to_json()) for job in services().jobs.newest(limit)])
@@ -77,6 +83,8 @@ def list_jobs() -> Any:
     security=ADMINS,
 )
 def get_job(job_id: str) -> Any:
+    """Admins: a job -> its kind, parameters, state, `progress: {done, total, failures, counts}`,
+    first failures, who started it, the worker holding it and its lease."""
     require_admin()
     return jsonify(services().jobs.get(job_id).to_json())
 
@@ -91,6 +99,9 @@ def get_job(job_id: str) -> Any:
     security=ADMINS,
 )  # fmt: skip
 def cancel_job(job_id: str) -> Any:
+    """Admins: cancel a job -> 202; a queued one is `cancelled` at once, a running one `cancel`
+    (its worker stops starting items, records those in flight, and ends it `cancelled`); a job
+    that has ended is a 409."""
     admin = require_admin()
     job = services().jobs.cancel(job_id)
     services().audit.record(admin.name, "cancel_job", job.id, state=job.state)

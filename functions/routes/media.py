@@ -76,6 +76,8 @@ def _output_answers() -> tuple[Answer, ...]:
     path={"filename": FILENAME},
 )
 def newest_output(filename: str) -> Any:
+    """An output of the fiddle's newest run, named by its URL suffix (see "Outputs"); cached for
+    a minute, as a new Skia build may render the fiddle again."""
     reference, output = _split_or_404(filename)
     fiddles = services().fiddles
     digest, newest = fiddles.lookup(reference, fiddles.newest_run) or abort(404)
@@ -91,6 +93,8 @@ def newest_output(filename: str) -> Any:
     path={"filename": FILENAME, "runid": RUNID},
 )
 def run_output(runid: str, filename: str) -> Any:
+    """An output of one run (one Skia build, named by its runid); cached for good when the
+    fiddle is named by its hash."""
     reference, output = _split_or_404(filename)
     fiddles = services().fiddles
     digest, run = fiddles.lookup(reference, lambda found: fiddles.run(found, runid)) or abort(404)

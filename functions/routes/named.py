@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import jsonify, render_template
 
+from fiddle_protocol import outputs as registry
 from functions.api_schemas import NameAnswerSchema, NameRequestSchema
 from functions.apidoc import Answer, Body, Link, Query, documented, page
 from functions.errors import InvalidInput
@@ -55,7 +56,9 @@ list_blueprint = FiddleBlueprint(
         links=(
             Link("Page", "pages.fiddle_page", {"reference": "@{$response.body#/name}"}),
             Link(
-                "Raster", "media.newest_output", {"filename": "@{$response.body#/name}_raster.png"}
+                "Raster",
+                "media.newest_output",
+                {"filename": "@{$response.body#/name}" + registry.RASTER.suffix},
             ),
             Link("Delete", "admin_api.delete_named_json", {"name": "$response.body#/name"}),
         ),
@@ -66,6 +69,9 @@ list_blueprint = FiddleBlueprint(
 )
 @limit("name")
 def name_fiddle() -> Any:
+    """Name a fiddle, signed in: `{"name", "hash", "overwrite"?}` -> `{"name", "hash",
+    "creator", "url"}`, and `@name` works wherever a hash does. A taken name is 409, unless
+    `overwrite` is true and the caller made it or is an admin."""
     user = require_user()
     body = json_object(require_json_type=True)
     overwrite = body.get("overwrite", False)

@@ -54,6 +54,8 @@ SERVED_FORMAT, UNOFFERED_FORMATS = "json", ("xml",)
     ),
 )  # fmt: skip
 def oembed() -> Any:
+    """oEmbed JSON (type `rich`: an iframe of the fiddle) for `?url=` a /c/ or /iframe/ page at
+    this service's public origin; `format` is json or absent (else 501)."""
     _check_format(request.args.get("format", SERVED_FORMAT))
     base = public_base_url()
     reference = _reference(request.args.get("url", ""), base)

@@ -285,6 +285,7 @@ def _page_settings() -> dict[str, Any]:
 @blueprint.get("/")
 @documented("The editor with a new fiddle", page("The editor page."))
 def index() -> Any:
+    """The editor with a new fiddle (behind the load balancer, the static site's own copy)."""
     all_builds = build_rows("", {}, service_builds(services().runner))
     return render_template(
         "index.html",
@@ -305,8 +306,10 @@ def index() -> Any:
     query=(VERSION_QUERY, COMPARE_QUERY),
 )
 def fiddle_page(reference: str) -> Any:
-    """The fiddle; `?version=` shows its outputs at one build, `?compare=A,B` (or `compare`
-    twice) two builds side by side with the difference of their rasters."""
+    """The fiddle page: the editor with the fiddle's code, options and the outputs of its newest
+    run, rendered on the server so that it works without JavaScript. `?version=` shows its
+    outputs at one build, `?compare=A,B` (or `compare` twice) two builds side by side with the
+    difference of their rasters."""
     view = load_view(reference, _version_argument())
     pair = request.args.getlist("compare")
     if pair:
@@ -362,6 +365,11 @@ def _iframe_code_flag(value: str) -> bool:
     query=(VERSION_QUERY,),
 )
 def fiddle_json(reference: str) -> Any:
+    """The fiddle as JSON: every field of Skia's FiddleContext (`version`, `sources`,
+    `fiddlehash`, `code`, `name`, `overwrite`, `fast`, `options`), then this service's own:
+    `fiddleHash`, `runid`, `text`, `outputs` (stored name -> URL), `outputList` (each output
+    with its `name`, `stored`, `url`, `label`, `title`, `kind`, `mime`, `suffix`),
+    `outputErrors`, `notices`, `sourceRemoved` and `builds`; `?version=` picks the build."""
     view = load_view(reference, _version_argument())
     return jsonify(view.to_json(services().sources.ids()))
 

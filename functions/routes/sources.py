@@ -72,6 +72,9 @@ SOURCE = ("A source image's id.", {"type": "integer", "minimum": 0, "maximum": 2
 )
 @limit("upload")
 def upload() -> Any:
+    """Upload a source image, signed in: the multipart field `upload` (PNG, JPEG, WebP or GIF,
+    at most 10 MiB and 4096x4096) -> `{"id", "url"}`. It is decoded in a sandbox and stored as a
+    normalised PNG with its thumbnails."""
     user = require_user()
     uploaded = request.files.get(UPLOAD_FIELD)
     if uploaded is None:
@@ -84,7 +87,8 @@ def upload() -> Any:
 @blueprint.get("/_/sources")
 @documented("Every source image", Answer(200, "Their ids and URLs.", SourceListSchema))
 def source_list() -> Any:
-    """Every source image, for the editor's source picker."""
+    """Every source image, for the editor's source picker: `{"sources": [{"id", "url",
+    "thumbnail", "name", "builtin"}]}`."""
     images = [
         {
             "id": image.id,
@@ -110,6 +114,8 @@ def source_list() -> Any:
                  {"type": "string", "enum": [str(size) for size in THUMBNAIL_SIZES]}),),
 )  # fmt: skip
 def source_image(source_id: int) -> Any:
+    """A source image as a normalised PNG, or with `?size=64`, `128` or `256` its thumbnail; ids
+    1 to 6 are built in."""
     size = query_choice("size", {str(size): size for size in THUMBNAIL_SIZES})
     sources = services().sources
     data = sources.image(source_id) if size is None else sources.thumbnail(source_id, size)

@@ -18,9 +18,9 @@ def make_blob_store(settings: Settings) -> BlobStore:
     if settings.blob_store == "gcs":
         if not settings.bucket:
             raise ValueError("FIDDLE_BLOB_STORE=gcs needs the bucket's name in FIDDLE_BUCKET")
-        from functions.storage.gcs import GcsBlobStore
+        from functions.storage.gcs import GcsBlobStore, storage_client
 
-        return GcsBlobStore(settings.bucket)
+        return GcsBlobStore(settings.bucket, storage_client(settings.storage_emulator_host))
     raise ValueError(
         f"unknown blob store {settings.blob_store!r} (FIDDLE_BLOB_STORE): use local, memory or gcs"
     )

@@ -4,13 +4,13 @@ Object names, metadata and content types map one to one onto GCS objects; a blob
 GCS generation, so if_generation_match is the bucket's own precondition and holds across every
 process and machine writing to the bucket.
 
-With STORAGE_EMULATOR_HOST set (fake-gcs-server in the tests), the client talks to the emulator.
+With STORAGE_EMULATOR_HOST set (fake-gcs-server in the tests), the client talks to the emulator
+(`storage_client`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import time
 from collections.abc import Iterator
@@ -43,14 +43,15 @@ _READ_BACKOFF_MAX_SECONDS = 0.05
 _MESSAGE_LIMIT = 200
 
 
-def client_from_environment() -> storage.Client:
-    """A client for Cloud Storage with the default credentials, or for the emulator if one is set.
+def storage_client(emulator_host: str = "") -> storage.Client:
+    """A client for Cloud Storage with the default credentials, or for its emulator when one is
+    set (Settings.storage_emulator_host, from STORAGE_EMULATOR_HOST).
 
-    The client sends its requests to STORAGE_EMULATOR_HOST by itself, and current versions already
-    fall back to anonymous credentials there; saying so explicitly keeps any version from looking
-    for real credentials or a project on a machine that has neither.
+    The client library sends its requests to STORAGE_EMULATOR_HOST by itself, and current versions
+    already fall back to anonymous credentials there; saying so explicitly keeps any version from
+    looking for real credentials or a project on a machine that has neither.
     """
-    if os.environ.get("STORAGE_EMULATOR_HOST"):
+    if emulator_host:
         return storage.Client(project=None, credentials=AnonymousCredentials())
     return storage.Client()
 
@@ -61,7 +62,7 @@ class GcsBlobStore(BlobStore):
     def __init__(self, bucket_name: str, client: storage.Client | None = None) -> None:
         if not bucket_name:
             raise ValueError("a GCS blob store needs a bucket name (FIDDLE_BUCKET)")
-        self._client = client if client is not None else client_from_environment()
+        self._client = client if client is not None else storage_client()
         self._bucket = self._client.bucket(bucket_name)
 
     @property

@@ -52,6 +52,34 @@ WITHDRAWN = "withdrawn"
 ALIASES = "alias/"
 LAST_SOURCE_ID = "source/lastid.txt"
 SOURCE_USES = "source_uses"
+# The document store's collections and what each document holds, for docs/storage.md. The
+# modules that use a collection keep its name (functions/accounts.py's USERS, ...); a meta-test
+# (tests/fast/test_docs.py) finds every collection the code uses here.
+COLLECTIONS = {
+    "users": "A user, by name: the argon2 hash of the password, the role (user or admin), when"
+    " it was made.",
+    "sessions": "A signed-in browser, by the SHA-256 of its session id: the user, a fingerprint"
+    " of the password it was made under, when it started and expires (30 days).",
+    "tokens": "An API token, by its SHA-256: the user, a label, when it was made.",
+    "named": "A name, by itself: the fiddle's hash, who named it, when; an index of the"
+    " `named/<name>` objects, which decide.",
+    "sources": "A source image, by its id: who uploaded it (`fiddle` for a built-in one), when.",
+    SOURCE_USES: "A run rendered from a source image, by `<id>-<hash>-<runid>`: what deleting the"
+    " image withdraws.",
+    "signin_failures": "Failed sign-ins of one client address or account name in one window of"
+    " the sign-in limits; swept as new ones come.",
+    "audit": "What an admin (or `fiddle admin`) did: who, the action, its target, details, when.",
+    "jobs": "A job, by a random id (or `rerun-named-<runid>` when a new build started it): kind,"
+    " parameters, state, items, the indices of those done, counts per outcome, the first"
+    " failures, who asked, when, the worker holding it and its lease; every change is a"
+    " conditional write.",
+    "jobs_meta": "`seen_builds`: the runids the job worker has seen, so that only a build new"
+    " since then starts a rerun-named job.",
+    "named_status": "A named fiddle, by its name: its hash when checked, its status (ok,"
+    " changed, broken, failing) at the newest build a rerun-named job checked against the"
+    " build before it, its first error line or compare link, and whether it ran cleanly at"
+    " each of its last 20 builds.",
+}
 
 
 def fiddle_prefix(fiddle_hash: str) -> str:

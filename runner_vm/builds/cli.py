@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="install skia-python releases or a wheel as builds")
     add.add_argument(
-        "specs", nargs="*", metavar="SPEC", help="a skia-python version (87.9), mNN, or a wheel"
+        "specs", nargs="*", metavar="VERSION", help="a skia-python version (87.9), mNN, or a wheel"
     )
     add.add_argument(
         "--defaults", action="store_true",
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_build(args: argparse.Namespace) -> int:
-    """Each SPEC in turn (every one checked before the first is installed); stops at the
+    """Each version or wheel in turn (every one checked before the first is installed); stops at the
     first that fails, keeping those added before it."""
     specs = [*(default_versions() if args.defaults else ()), *args.specs]
     if not specs:

@@ -123,7 +123,7 @@ class Added:
 
 
 def source_of(spec: str, released: str | None = None) -> Source:
-    """The build SPEC names: a local wheel file, or a skia-python version (or mNN)."""
+    """The build `spec` names: a local wheel file, or a skia-python version (or mNN)."""
     if released is not None and not RELEASE_TIME_RE.fullmatch(released):
         raise BuildError(
             f"--released {released[:40]!r} is not a UTC time like 2026-11-30T12:00:00Z "

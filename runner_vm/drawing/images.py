@@ -50,9 +50,9 @@ def decode_upload(data: bytes) -> dict[str, bytes]:
             f"The image is {width}x{height}; images may be at most {MAX_DIMENSION}x{MAX_DIMENSION}."
         )
     image = _decode(opened, width, height)
-    decoded = {outputs.SOURCE.stored: _png(image)}
-    for size, thumbnail in outputs.THUMBNAILS.items():
-        decoded[thumbnail.stored] = _png(_thumbnail(image, size))
+    decoded = {outputs.SOURCE.stored: png(image)}
+    for size, output in outputs.THUMBNAILS.items():
+        decoded[output.stored] = png(thumbnail(image, size))
     return decoded
 
 
@@ -74,7 +74,9 @@ def _decode(opened: OpenedImage, width: int, height: int) -> Any:
     return skia.Image.MakeFromBitmap(bitmap)
 
 
-def _thumbnail(image: Any, size: int) -> Any:
+def thumbnail(image: Any, size: int) -> Any:
+    """The image scaled to fit size x size with linear sampling, never enlarged: an upload's
+    thumbnails, and the built-in images' (scripts/draw_builtin_sources.py)."""
     width, height = thumbnail_size(image.width(), image.height(), size)
     surface = skia.Surface.MakeRaster(skia.ImageInfo.MakeN32Premul(width, height))
     canvas = surface.getCanvas()
@@ -94,7 +96,8 @@ def _draw_smoothly(canvas: Any, image: Any, rect: Any) -> None:
         canvas.drawImageRect(image, rect, paint)
 
 
-def _png(image: Any) -> bytes:
+def png(image: Any) -> bytes:
+    """The image as a lossless PNG."""
     data = image.encodeToData(skia.kPNG, 100)
     if data is None:
         raise ImageRejected("The image could not be converted to PNG.")

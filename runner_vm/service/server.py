@@ -31,6 +31,9 @@ def create_runner_app(runner: RunnerService, verifier: Verifier | None = None) -
 
     @app.post("/run")
     def run() -> Any:
+        """Run one RunRequest, signed by the functions: its RunResult, as the sandbox host wrote
+        it. 400 for a body that is not a message of this protocol, 401 unsigned, 429 with
+        Retry-After when every sandbox is busy, 503 when the sandbox died during the run."""
         body = request.get_data()
         if not verifier.verify(dict(request.headers), body, request.remote_addr or ""):
             return jsonify(error="This runner only takes runs from its own functions."), 401
@@ -51,14 +54,17 @@ def create_runner_app(runner: RunnerService, verifier: Verifier | None = None) -
 
     @app.get("/version")
     def version() -> Any:
+        """The runner's RunnerInfo: its protocol, Skia build, sandbox and how busy it is."""
         return jsonify(runner.describe().to_json())
 
     @app.get("/healthz")
     def healthz() -> Any:
+        """Liveness: `{"status": "ok"}` with the RunnerInfo's fields."""
         return jsonify(status="ok", **runner.describe().to_json())
 
     @app.get("/metrics")
     def metrics() -> Response:
+        """Prometheus metrics: runs by lifecycle event, runs stopped by each limit, run times."""
         return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")
 
     return app

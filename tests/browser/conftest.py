@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
+from functions.devserver import free_port, serve_command, serving
 from functions.storage.local import LocalBlobStore
-from tests.conftest import free_port, serving
 
 CHROMIUM = Path(os.environ.get("FIDDLE_CHROMIUM", "/usr/bin/chromium"))
 # Flags this machine needs: no sandbox as root, no GPU, and no background traffic to Google's
@@ -63,11 +63,7 @@ def server(server_data: Path) -> Iterator[str]:
     """The whole service on a free loopback port, with its own empty store."""
     data_dir = server_data
     port = free_port()
-    command = [
-        sys.executable, "-m", "functions.cli", "serve", "--port", str(port),
-        "--data-dir", str(data_dir),
-    ]  # fmt: skip
-    with serving(command, f"http://127.0.0.1:{port}") as url:
+    with serving(serve_command(port, data_dir), f"http://127.0.0.1:{port}") as url:
         yield url
 
 

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from tests.browser.conftest import SCREENSHOTS, Account, create_token, wait_for_shown_images
-from tests.browser.test_pages import other_origin, run_and_wait, type_program
+from tests.browser.test_pages import BROKEN, RAISES, other_origin, run_and_wait, type_program
 
 pytestmark = pytest.mark.browser
 
@@ -38,19 +38,6 @@ def draw(canvas):
 """
 # Typed key by key at the end of the embedded code (closeBrackets skips the closing brackets).
 TYPED = "    canvas.drawRect(skia.Rect.MakeXYWH(0, 0, 32, 32), skia.Paint(Color=skia.ColorRED))"
-# Line 4 never closes its bracket.
-BROKEN = """import skia
-
-def draw(canvas):
-    paint = skia.Paint(Color=skia.ColorRED
-    canvas.drawCircle(64, 64, 40, paint)
-"""
-RAISES = """import skia
-
-def draw(canvas):
-    x = 1
-    canvas.noSuchMethod()
-"""
 EDITOR_TEXT = "c => [...c.querySelectorAll('.cm-line')].map((l) => l.textContent).join('\\n')"
 FOCUSED = "e => e.getRootNode().activeElement === e && document.hasFocus()"
 # An image's natural width once it has loaded (0: it failed to).

@@ -16,12 +16,12 @@ exactly as they do, written from their documented field names and behaviour (nev
 - fiddlecli's bulk run: two tries per fiddle, a sleep after a failed try, a retry on a hash that
   differs from its own, a fatal error for any fiddle left without a matching answer.
 
-All of it over real HTTP, against the app served by waitress with a real runner.
+All of it over real HTTP, against the app served by waitress, with the runner's drawing code in
+process (tests/fast/fakes.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.server
 import json
@@ -35,11 +35,11 @@ from typing import Any
 
 import pytest
 import requests
-from waitress.server import create_server
 
-from functions.app import create_app
 from functions.config import Settings
 from functions.services import services
+from tests.fast.fakes import fast_app
+from tests.helpers import SKIA_RED_LINE, served
 
 # --- Go's encoding/json, as far as these types need it -------------------------------------------
 
@@ -284,32 +284,18 @@ class FiddleCli:
 # --- the service on a port ----------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def served(app: Any) -> Iterator[str]:
-    """The app on a port of its own (waitress, as `fiddle serve` runs it)."""
-    server = create_server(app, host="127.0.0.1", port=0, threads=8)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
-        thread.join(10)
-
-
-def service(runner_url: str, data_dir: Path, hash_form: str) -> Any:
+def service(data_dir: Path, hash_form: str) -> Any:
     # fiddlecli runs 4 fiddles at a time (--procs 4): as many runs in flight as one client may
     # have here, or some of its tries would be turned away with 429 (README, Skia's clients).
     env = {"FIDDLE_HASH": hash_form, "FIDDLE_RUNS_IN_FLIGHT_PER_CLIENT": "4"}
-    settings = Settings.from_env(env, data_dir=data_dir, runners=(runner_url,))
-    app = create_app(settings)
+    app = fast_app(Settings.from_env(env, data_dir=data_dir))
     services(app).accounts.create_user("root", "root-password", admin=True)
     return app
 
 
 @pytest.fixture(scope="module")
-def skia_app(runner_url: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return service(runner_url, tmp_path_factory.mktemp("skia") / "data", "skia")
+def skia_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return service(tmp_path_factory.mktemp("skia") / "data", "skia")
 
 
 @pytest.fixture(scope="module")
@@ -319,8 +305,8 @@ def skia_service(skia_app: Any) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def fiddle1_service(runner_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with served(service(runner_url, tmp_path_factory.mktemp("fiddle1") / "data", "fiddle1")) as url:
+def fiddle1_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with served(service(tmp_path_factory.mktemp("fiddle1") / "data", "fiddle1")) as url:
         yield url
 
 
@@ -366,15 +352,7 @@ class FlakyProxy:
 
 # --- the Go types, the decoder and the hash themselves --------------------------------------------
 
-RED_LINE = """void draw(SkCanvas* canvas) {
-    SkPaint p;
-    p.setColor(SK_ColorRED);
-    p.setAntiAlias(true);
-    p.setStyle(SkPaint::kStroke_Style);
-    p.setStrokeWidth(10);
-
-    canvas->drawLine(20, 20, 100, 100, p);
-}"""
+RED_LINE = SKIA_RED_LINE
 
 
 def test_the_client_side_hash_gives_skias_own_vectors() -> None:

@@ -18,7 +18,6 @@ import pytest
 from flask import Flask
 from werkzeug.routing import Rule
 
-from functions.app import create_app
 from functions.config import Settings
 from functions.routes import blueprints
 from functions.routing import (
@@ -30,8 +29,10 @@ from functions.routing import (
     policy_for_path,
 )
 from functions.services import services
-from tests.test_malformed_input import concrete_paths
-from tests.test_sharing import GENEROUS, bearer, png_bytes
+from tests.fast.conftest import MakeApp
+from tests.fast.fakes import fast_app
+from tests.fast.test_malformed_input import concrete_paths
+from tests.helpers import GENEROUS, bearer, png_bytes
 
 POLICY = (
     "default-src 'self'; connect-src 'self'; img-src 'self' data:; object-src 'self'; "
@@ -194,11 +195,11 @@ SAMPLES = [
 
 
 @pytest.fixture(scope="module")
-def stored(runner_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def stored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """An app with a stored fiddle and a source image, made once for every sample."""
     data_dir = Path(tmp_path_factory.mktemp("policy")) / "data"
-    settings = Settings(data_dir=data_dir, runners=(runner_url,), rate_limits=GENEROUS)
-    app = make_app(settings)
+    settings = Settings(data_dir=data_dir, rate_limits=GENEROUS)
+    app = app_with_admin(settings)
     client = app.test_client()
     ran = client.post("/_/run", json={"code": "def draw(canvas):\n    canvas.clear(0)\n"})
     assert ran.status_code == 200, ran.json
@@ -220,8 +221,8 @@ def stored(runner_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     }
 
 
-def make_app(settings: Settings) -> Flask:
-    app = create_app(settings)
+def app_with_admin(settings: Settings) -> Flask:
+    app = fast_app(settings)
     services(app).accounts.create_user("root", "root-password", admin=True)
     return app
 
@@ -280,10 +281,9 @@ def assert_error_form(answer: Any, sample: Sample) -> None:
 
 @pytest.mark.parametrize("framing", ["deny", "self", "any"])
 def test_an_api_on_another_origin_is_allowed_by_every_policy(
-    runner_url: str, tmp_path: Path, framing: str
+    make_app: MakeApp, framing: str
 ) -> None:
-    settings = Settings(data_dir=tmp_path / "data", runners=(runner_url,), api_base=API + "/x")
-    client = create_app(settings).test_client()
+    client = make_app(api_base=API + "/x").test_client()
     path = {"deny": "/c/" + "0" * 32, "self": "/i/" + "0" * 32 + ".pdf", "any": "/iframe/x"}
     assert_framing(client.get(path[framing]), FRAMING_WITH_API[framing])
 

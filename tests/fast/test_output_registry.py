@@ -6,8 +6,8 @@ passed by the sandbox host's verdict, stored, listed in /e/<hash> JSON and in th
 and served by its suffix, with no other change. A meta-test fails when a stored name or URL suffix
 is written anywhere else in the code, the templates or the editor's scripts.
 
-Runs in this process: the drawing code and the verdict are the runner's own (the fiddle drawn is
-ours, not hostile), the functions' app is the real one over a temporary store.
+Runs in this process (tests/fast/fakes.py): the drawing code and the verdict are the runner's own
+(the fiddle drawn is ours, not hostile), the functions' app is the real one over a memory store.
 """
 
 from __future__ import annotations
@@ -22,12 +22,10 @@ from flask import Flask
 from fiddle_protocol import checks
 from fiddle_protocol import outputs as registry
 from fiddle_protocol.checks import RunFacts
-from fiddle_protocol.messages import RunnerInfo, RunRequest, RunResult
+from fiddle_protocol.messages import RunRequest, RunResult
 from fiddle_protocol.options import FiddleOptions
 from fiddle_protocol.outputs import Kind, Output
-from functions.app import create_app
-from functions.config import Settings
-from functions.runner_client import RunnerClient
+from tests.fast.fakes import LIMITS, FakeRunner
 
 skia = pytest.importorskip("skia")
 
@@ -37,11 +35,9 @@ from runner_vm.host.collect import ChildReport  # noqa: E402
 from runner_vm.host.exchange import RunHeader  # noqa: E402
 from runner_vm.host.framing import encode  # noqa: E402
 from runner_vm.host.verdict import judge  # noqa: E402
-from runner_vm.policy import load_policy  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RUNID = "2026-01-01T00:00:00Z-144.1"
-LIMITS = load_policy().limits
 DRAW = "def draw(canvas):\n    canvas.drawCircle(8, 8, 6, skia.Paint(Color=skia.ColorBLUE))\n"
 FAKE = Output(
     "fake", "fake.png", "_fake.png", "image/png", "Fake PNG", "Fake raster", Kind.IMAGE,
@@ -49,17 +45,9 @@ FAKE = Output(
 )  # fmt: skip
 
 
-class InProcessRunner(RunnerClient):
-    """The runner's drawing code and its host's verdict, in this process; the result crosses the
-    protocol's bytes once, as it does between a runner and the functions."""
-
-    def run(self, request: RunRequest) -> RunResult:
-        child = ChildReport(encode(report(execute.run(request))), 0)
-        result = judge(child, RunHeader.of(request, RUNID), LIMITS)
-        return RunResult.from_bytes(result.to_bytes())
-
-    def describe(self) -> RunnerInfo:
-        return RunnerInfo(RUNID, "144.1", "none", 1)
+@pytest.fixture
+def runner() -> FakeRunner:
+    return FakeRunner(RUNID, "144.1")
 
 
 @pytest.fixture
@@ -70,13 +58,6 @@ def fake_output(monkeypatch: pytest.MonkeyPatch) -> Iterator[Output]:
         passes, "PASSES", (*passes.PASSES, passes.Pass("fake", FAKE.name, render.raster))
     )
     yield FAKE
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Flask:
-    application = create_app(Settings(data_dir=tmp_path / "data"), runner=InProcessRunner())
-    application.testing = True
-    return application
 
 
 def test_a_new_output_is_one_registry_entry_and_its_pass(fake_output: Output, app: Flask) -> None:

@@ -5,16 +5,15 @@ HTTP server at the edge, answering as a runner of protocol 1 would."""
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask, jsonify
-from werkzeug.serving import make_server
 
 from fiddle_protocol.messages import PROTOCOL_VERSION, RunRequest
 from functions.runner_client import HttpRunnerClient, RunnerUnavailable
+from tests.helpers import served
 
 OLD_INFO = {"protocol": 1, "runid": "r", "skia_python": "87.9", "sandbox": "nspawn", "hosts": 1}
 OLD_RESULT = {
@@ -29,13 +28,8 @@ def old_runner() -> Iterator[str]:
     app.add_url_rule("/version", "version", lambda: jsonify(OLD_INFO))
     app.add_url_rule("/healthz", "healthz", lambda: jsonify(status="ok", **OLD_INFO))
     app.add_url_rule("/run", "run", lambda: jsonify(OLD_RESULT), methods=["POST"])
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
+    with served(app) as url:
+        yield url
 
 
 def refused(caplog: pytest.LogCaptureFixture, action: Any) -> str:
@@ -82,12 +76,8 @@ def forging_runner(request: pytest.FixtureRequest) -> Iterator[str]:
     app = Flask("forging-runner")
     app.add_url_rule("/version", "version", lambda: jsonify(info))
     app.add_url_rule("/run", "run", lambda: jsonify(result), methods=["POST"])
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
+    with served(app) as url:
+        yield url
 
 
 @pytest.mark.parametrize(

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from functions.storage.local import LocalBlobStore
+from functions.storage.blobstore import BlobStore
 
 VALID_CODE = "def draw(canvas):\n    pass\n"
 
 
-def stored(data_dir: Path) -> list[str]:
+def stored(blobs: BlobStore) -> list[str]:
     """Every object but the built-in source images every store starts with."""
-    names = [info.name for info in LocalBlobStore(data_dir / "blobs").list("")]
+    names = [info.name for info in blobs.list("")]
     return [name for name in names if not name.startswith(("source/", "thumbnail/"))]
 
 
@@ -78,10 +77,12 @@ BAD_BODIES = {
 
 
 @pytest.mark.parametrize("case", BAD_BODIES, ids=list(BAD_BODIES))
-def test_bad_bodies_are_rejected_and_store_nothing(client: Any, data_dir: Path, case: str) -> None:
+def test_bad_bodies_are_rejected_and_store_nothing(
+    client: Any, blobs: BlobStore, case: str
+) -> None:
     body, field = BAD_BODIES[case]
     assert_clear_400(client.post("/_/run", json=body), field)
-    assert stored(data_dir) == []
+    assert stored(blobs) == []
     assert client.get("/healthz").status_code == 200
 
 
@@ -95,17 +96,17 @@ RAW_BODIES = {
 
 
 @pytest.mark.parametrize("case", RAW_BODIES, ids=list(RAW_BODIES))
-def test_unparseable_bodies_are_rejected(client: Any, data_dir: Path, case: str) -> None:
+def test_unparseable_bodies_are_rejected(client: Any, blobs: BlobStore, case: str) -> None:
     answer = client.post("/_/run", data=RAW_BODIES[case], content_type="application/json")
     assert_clear_400(answer)
-    assert stored(data_dir) == []
+    assert stored(blobs) == []
 
 
-def test_a_huge_body_is_refused(client: Any, data_dir: Path) -> None:
+def test_a_huge_body_is_refused(client: Any, blobs: BlobStore) -> None:
     answer = client.post("/_/run", data=b"x" * (17 << 20), content_type="application/json")
     assert answer.status_code == 413
     assert "large" in answer.json["error"]
-    assert stored(data_dir) == []
+    assert stored(blobs) == []
 
 
 UNKNOWN = "0123456789abcdef0123456789abcdef"

@@ -12,7 +12,6 @@ import pytest
 import skia
 from flask import Flask
 
-from functions.app import create_app
 from functions.builtin_sources import (
     BUILTIN_SOURCES,
     DIRECTORY,
@@ -20,12 +19,12 @@ from functions.builtin_sources import (
     image_path,
     thumbnail_path,
 )
-from functions.config import Settings
 from functions.services import services
-from functions.storage.local import LocalBlobStore
-from tests.test_sharing import GENEROUS, bearer, png_bytes, upload
+from functions.storage.blobstore import BlobStore
+from tests.fast.conftest import MakeApp
+from tests.helpers import GENEROUS, bearer, png_bytes, upload
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 THUMBNAIL_SIZES = (64, 128, 256)
 
 
@@ -78,9 +77,8 @@ def test_sizes_as_skias_and_thumbnails_as_uploads(source: Any) -> None:
 
 
 @pytest.fixture
-def app(runner_url: str, data_dir: Path) -> Flask:
-    settings = Settings(data_dir=data_dir, runners=(runner_url,), rate_limits=GENEROUS)
-    application = create_app(settings)
+def app(make_app: MakeApp) -> Flask:
+    application = make_app(rate_limits=GENEROUS)
     accounts = services(application).accounts
     accounts.create_user("alice", "alice-password")
     accounts.create_user("root", "root-password", admin=True)
@@ -111,18 +109,17 @@ def test_skias_default_request_with_source_1_runs(app: Flask) -> None:
 
 
 def test_restarting_the_service_rewrites_nothing(
-    app: Flask, runner_url: str, data_dir: Path
+    app: Flask, make_app: MakeApp, blobs: BlobStore
 ) -> None:
-    store = LocalBlobStore(data_dir / "blobs")
-    before = {info.name: info.generation for info in store.list("")}
-    create_app(Settings(data_dir=data_dir, runners=(runner_url,)))
-    assert {info.name: info.generation for info in store.list("")} == before
+    before = {info.name: info.generation for info in blobs.list("")}
+    make_app()  # another instance over the same stores
+    assert {info.name: info.generation for info in blobs.list("")} == before
 
 
 @pytest.mark.parametrize("source_id", [s.id for s in BUILTIN_SOURCES])
-def test_admins_cannot_delete_a_builtin_image(app: Flask, data_dir: Path, source_id: int) -> None:
+def test_admins_cannot_delete_a_builtin_image(app: Flask, blobs: BlobStore, source_id: int) -> None:
     client, root = app.test_client(), bearer(app, "root")
-    store = LocalBlobStore(data_dir / "blobs")
+    store = blobs
     before = {info.name: info.generation for info in store.list("")}
     answer = client.delete(f"/_/source/{source_id}", headers=root)
     assert answer.status_code == 409

@@ -30,12 +30,11 @@ from runner_vm.host.collect import ChildReport
 from runner_vm.host.exchange import RunHeader
 from runner_vm.host.framing import encode
 from runner_vm.host.verdict import judge
-from runner_vm.policy import load_policy
+from tests.fast.fakes import LIMITS, judged_here
 
 skia = pytest.importorskip("skia")
-LIMITS = load_policy().limits
 
-EXAMPLES = sorted(Path(__file__).resolve().parents[1].glob("site/examples/*.py"))
+EXAMPLES = sorted(Path(__file__).resolve().parents[2].glob("site/examples/*.py"))
 SCRIPT_PDF = (
     b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R /OpenAction 3 0 R >>\nendobj\n"
     b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
@@ -50,9 +49,7 @@ def source_png(width: int = 64, height: int = 48) -> bytes:
 
 
 def run_here(request: RunRequest) -> RunResult:
-    """The request run in this process, judged by the host's own verdict on the child's report."""
-    child = ChildReport(encode(report(execute.run(request))), 0)
-    return judge(child, RunHeader.of(request, "r"), LIMITS)
+    return judged_here(request, "r")
 
 
 def problem(request: RunRequest, produced: dict[str, bytes], text: str = "") -> str | None:

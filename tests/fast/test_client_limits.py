@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import numpy
@@ -15,7 +14,6 @@ import pytest
 import skia
 from flask import Flask
 
-from functions.app import create_app
 from functions.config import Settings
 from functions.quotas import (
     WINDOW_SECONDS,
@@ -27,7 +25,9 @@ from functions.quotas import (
 )
 from functions.services import services
 from functions.storage.blobstore import BlobStore
-from tests.test_sharing import GENEROUS, bearer, png_bytes, upload
+from tests.fast.conftest import MakeApp
+from tests.fast.fakes import FakeRunner
+from tests.helpers import GENEROUS, bearer, png_bytes, upload
 
 # 256x256 of noise: about 0.72 MiB stored (PNG, PDF and SKP each hold the pixels); 128x128 a
 # quarter of that.
@@ -47,9 +47,8 @@ def noise(seed: int, size: int = 256) -> dict[str, Any]:
     return {"code": NOISE.format(seed=seed, size=size), "options": {"width": size, "height": size}}
 
 
-def make_app(runner_url: str, data_dir: Path, **limits: Any) -> Flask:
-    settings = Settings(data_dir=data_dir, runners=(runner_url,), rate_limits=GENEROUS, **limits)
-    app = create_app(settings)
+def app_with(make_app: MakeApp, **limits: Any) -> Flask:
+    app = make_app(rate_limits=GENEROUS, **limits)
     services(app).accounts.create_user("alice", "alice-password")
     return app
 
@@ -68,10 +67,8 @@ def stored_names(app: Flask) -> set[str]:
 # --- the hourly quota ---------------------------------------------------------------------------
 
 
-def test_a_client_over_its_hourly_quota_gets_429_and_stores_nothing(
-    runner_url: str, data_dir: Path
-) -> None:
-    app = make_app(runner_url, data_dir, quota_bytes_per_hour=MIB)
+def test_a_client_over_its_hourly_quota_gets_429_and_stores_nothing(make_app: MakeApp) -> None:
+    app = app_with(make_app, quota_bytes_per_hour=MIB)
     first, other = client_at(app, "10.0.0.1"), client_at(app, "10.0.0.2")
     assert first.post("/_/run", json=noise(1)).status_code == 200
     before = stored_names(app)
@@ -87,8 +84,8 @@ def test_a_client_over_its_hourly_quota_gets_429_and_stores_nothing(
     assert first.post("/_/run", json=noise(1)).json["cached"] is True
 
 
-def test_an_exhausted_quota_refuses_before_running(runner_url: str, data_dir: Path) -> None:
-    app = make_app(runner_url, data_dir, quota_bytes_per_hour=MIB)
+def test_an_exhausted_quota_refuses_before_running(make_app: MakeApp) -> None:
+    app = app_with(make_app, quota_bytes_per_hour=MIB)
     client = client_at(app, "10.0.0.3")
     assert client.post("/_/run", json=noise(1)).status_code == 200
     assert client.post("/_/run", json=noise(2)).status_code == 429  # stored 0.7 + 0.7 > 1 MiB
@@ -98,10 +95,8 @@ def test_an_exhausted_quota_refuses_before_running(runner_url: str, data_dir: Pa
     assert tiny.status_code == 429 and "this needs" not in tiny.json["error"]
 
 
-def test_a_signed_in_user_is_held_to_the_quota_from_any_address(
-    runner_url: str, data_dir: Path
-) -> None:
-    app = make_app(runner_url, data_dir, quota_bytes_per_hour=MIB)
+def test_a_signed_in_user_is_held_to_the_quota_from_any_address(make_app: MakeApp) -> None:
+    app = app_with(make_app, quota_bytes_per_hour=MIB)
     alice = bearer(app, "alice")
     assert (
         client_at(app, "10.0.1.1").post("/_/run", json=noise(1), headers=alice).status_code == 200
@@ -111,8 +106,8 @@ def test_a_signed_in_user_is_held_to_the_quota_from_any_address(
     assert elsewhere.post("/_/run", json=noise(2)).status_code == 200  # the address alone is fine
 
 
-def test_uploads_count_against_the_quota(runner_url: str, data_dir: Path) -> None:
-    app = make_app(runner_url, data_dir, quota_bytes_per_hour=MIB)
+def test_uploads_count_against_the_quota(make_app: MakeApp) -> None:
+    app = app_with(make_app, quota_bytes_per_hour=MIB)
     client, alice = client_at(app, "10.0.2.1"), bearer(app, "alice")
     # A noisy JPEG decodes to a PNG (and thumbnails) far larger than itself: about 0.6 MiB.
     pixels = numpy.random.default_rng(7).integers(0, 255, (350, 350, 4), dtype=numpy.uint8)
@@ -129,8 +124,8 @@ def test_uploads_count_against_the_quota(runner_url: str, data_dir: Path) -> Non
 # --- the cap per run ----------------------------------------------------------------------------
 
 
-def test_a_run_over_the_cap_gets_413_and_stores_nothing(runner_url: str, data_dir: Path) -> None:
-    app = make_app(runner_url, data_dir, max_run_bytes=500_000)
+def test_a_run_over_the_cap_gets_413_and_stores_nothing(make_app: MakeApp) -> None:
+    app = app_with(make_app, max_run_bytes=500_000)
     client = client_at(app, "10.0.3.1")
     before = stored_names(app)  # the built-in source images
     refused = client.post("/_/run", json=noise(1))
@@ -161,8 +156,6 @@ def test_the_default_limits_are_documented_values() -> None:
 
 # --- the fair share of runs in flight -----------------------------------------------------------
 
-SLEEPER = "import time\n# {n}\ndef draw(canvas):\n    time.sleep(1)\n"  # draw runs 3 times
-
 
 @pytest.fixture
 def pool() -> Iterator[ThreadPoolExecutor]:
@@ -174,34 +167,35 @@ def wait_for(condition: Any, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
+        time.sleep(0.01)
 
 
 def test_one_client_cannot_hold_every_runner(
-    runner_url: str, data_dir: Path, pool: ThreadPoolExecutor
+    make_app: MakeApp, runner: FakeRunner, pool: ThreadPoolExecutor
 ) -> None:
-    app = make_app(runner_url, data_dir)
+    app = app_with(make_app)
     fair_share: FairShare = services(app).runs.limits.fair_share
 
-    def sleep_from(address: str, n: int) -> Any:
-        return client_at(app, address).post("/_/run", json={"code": SLEEPER.format(n=n)})
+    def run_from(address: str, n: int) -> Any:
+        code = f"# {n}\ndef draw(canvas):\n    pass\n"
+        return client_at(app, address).post("/_/run", json={"code": code})
 
-    sleepers = [pool.submit(sleep_from, "10.0.4.1", n) for n in range(2)]
-    wait_for(lambda: fair_share.in_flight("addr:10.0.4.1") == 2)
-    third = sleep_from("10.0.4.1", 3)
-    assert third.status_code == 429 and int(third.headers["Retry-After"]) > 0
-    assert third.json["error"] == (
-        "This client already has 2 runs in progress, the most one client may have at once; "
-        "try again when one has finished."
-    )
-    visitor = pool.submit(sleep_from, "10.0.4.2", 4)
-    assert [s.result(timeout=60).status_code for s in sleepers] == [200, 200]
+    with runner.held():  # the runs stay in flight until the runner lets them go
+        held = [pool.submit(run_from, "10.0.4.1", n) for n in range(2)]
+        wait_for(lambda: fair_share.in_flight("addr:10.0.4.1") == 2)
+        third = run_from("10.0.4.1", 3)
+        assert third.status_code == 429 and int(third.headers["Retry-After"]) > 0
+        assert third.json["error"] == (
+            "This client already has 2 runs in progress, the most one client may have at once; "
+            "try again when one has finished."
+        )
+        visitor = pool.submit(run_from, "10.0.4.2", 4)
+        wait_for(lambda: fair_share.in_flight("addr:10.0.4.2") == 1)
+    assert [run.result(timeout=60).status_code for run in held] == [200, 200]
     assert visitor.result(timeout=60).status_code == 200
     assert fair_share.in_flight("addr:10.0.4.1") == 0
-    again = client_at(app, "10.0.4.1").post(
-        "/_/run", json={"code": "def draw(canvas):\n    pass\n"}
-    )
-    assert again.status_code == 200
+    assert run_from("10.0.4.1", 5).status_code == 200
+    assert runner.runs == 4  # the refused run never reached the runner
 
 
 # --- the ledgers on their own ------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Validation of the `POST /_/run` body (SPEC sections 2 and 4)."""
+"""Validation of the `POST /_/run` body (docs/http-api.md; its options: docs/options.md)."""
 
 from __future__ import annotations
 

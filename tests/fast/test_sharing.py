@@ -1,13 +1,11 @@
 """Accounts, named fiddles, source images, admin deletion, embeds and rate limits (issue 4),
-against a real runner and the local stores."""
+against the runner's drawing code in process (tests/fast/fakes.py) and the memory blob store."""
 
 from __future__ import annotations
 
-import re
 import struct
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,55 +13,24 @@ import skia
 from flask import Flask
 
 from fiddle_protocol.options import FiddleOptions
-from functions.app import create_app
-from functions.config import Settings
 from functions.hashing import skia_hash
 from functions.services import services
-from functions.storage.local import LocalBlobStore
+from functions.storage.blobstore import BlobStore
+from tests.fast.conftest import MakeApp
+from tests.helpers import GENEROUS, USES_IMAGE, bearer, csrf_of, png_bytes, sign_in, upload
 
 DRAW = "def draw(canvas):\n    canvas.drawCircle(20, 20, 10, skia.Paint(Color=skia.ColorGREEN))\n"
-USES_IMAGE = (
-    "def draw(canvas):\n"
-    "    canvas.drawImage(image, 0, 0)\n"
-    "    print(image.width(), source.height())\n"
-)
-GENEROUS = {"run": "10000/minute", "upload": "10000/minute", "name": "10000/minute"}
 
 
 @pytest.fixture
-def app(runner_url: str, data_dir: Path) -> Flask:
+def app(make_app: MakeApp) -> Flask:
     # Generous limits: these tests send many requests from one address, some all at once.
-    settings = Settings(
-        data_dir=data_dir, runners=(runner_url,), rate_limits=GENEROUS, runs_in_flight_per_client=0
-    )
-    application = create_app(settings)
-    application.testing = True
+    application = make_app(rate_limits=GENEROUS, runs_in_flight_per_client=0)
     accounts = services(application).accounts
     accounts.create_user("alice", "alice-password")
     accounts.create_user("bob", "bob-password")
     accounts.create_user("root", "root-password", admin=True)
     return application
-
-
-def bearer(app: Flask, name: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {services(app).accounts.create_token(name)}"}
-
-
-def png_bytes(width: int = 40, height: int = 30, kind: Any = skia.kPNG) -> bytes:
-    surface = skia.Surface(width, height)
-    surface.getCanvas().clear(skia.ColorMAGENTA)
-    return bytes(surface.makeImageSnapshot().encodeToData(kind, 90))
-
-
-def upload(client: Any, headers: dict[str, str], data: bytes, filename: str = "a.png") -> Any:
-    from io import BytesIO
-
-    return client.post(
-        "/_/upload",
-        data={"upload": (BytesIO(data), filename)},
-        headers=headers,
-        content_type="multipart/form-data",
-    )
 
 
 def run(client: Any, code: str = DRAW, **options: Any) -> str:
@@ -73,27 +40,11 @@ def run(client: Any, code: str = DRAW, **options: Any) -> str:
     return str(answer.json["fiddleHash"])
 
 
-def objects(data_dir: Path, prefix: str = "") -> set[str]:
-    return {info.name for info in LocalBlobStore(data_dir / "blobs").list(prefix)}
+def objects(blobs: BlobStore, prefix: str = "") -> set[str]:
+    return {info.name for info in blobs.list(prefix)}
 
 
 # --- accounts and sign-in -------------------------------------------------------------------
-
-
-def sign_in(client: Any, name: str, password: str) -> Any:
-    page = client.get("/signin").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token, "the sign-in form carries a CSRF token"
-    return client.post(
-        "/signin", data={"name": name, "password": password, "csrf_token": token.group(1)}
-    )
-
-
-def csrf_of(client: Any) -> str:
-    page = client.get("/signin").get_data(as_text=True)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match
-    return match.group(1)
 
 
 def test_sign_in_and_out(app: Flask) -> None:
@@ -136,14 +87,14 @@ def test_anonymous_naming_and_upload_are_401(app: Flask) -> None:
     assert upload(client, {}, png_bytes()).status_code == 401
 
 
-def test_named_fiddle_works_everywhere(app: Flask, data_dir: Path) -> None:
+def test_named_fiddle_works_everywhere(app: Flask, blobs: BlobStore) -> None:
     client = app.test_client()
     digest = run(client)
     answer = client.post(
         "/_/name", json={"name": "green_dot", "hash": digest}, headers=bearer(app, "alice")
     )
     assert answer.status_code == 200 and answer.json["url"] == "/c/@green_dot"
-    blob = LocalBlobStore(data_dir / "blobs").read("named/green_dot")
+    blob = blobs.read("named/green_dot")
     assert blob.data.decode() == digest and blob.metadata["creator"] == "alice"
     assert client.get("/c/@green_dot").status_code == 200
     assert client.get("/iframe/@green_dot").status_code == 200
@@ -153,7 +104,7 @@ def test_named_fiddle_works_everywhere(app: Flask, data_dir: Path) -> None:
 
 
 def test_naming_by_the_skia_form_of_the_hash_names_the_canonical_one(
-    app: Flask, data_dir: Path
+    app: Flask, blobs: BlobStore
 ) -> None:
     client = app.test_client()
     digest = run(client)
@@ -163,14 +114,14 @@ def test_naming_by_the_skia_form_of_the_hash_names_the_canonical_one(
         "/_/name", json={"name": "by_skia", "hash": other}, headers=bearer(app, "alice")
     )
     assert answer.status_code == 200
-    assert LocalBlobStore(data_dir / "blobs").read("named/by_skia").data.decode() == digest
+    assert blobs.read("named/by_skia").data.decode() == digest
     assert client.get("/e/@by_skia").json["fiddleHash"] == digest
     # An alias of nothing is still no fiddle.
     missing = skia_hash(DRAW + "# never run\n", FiddleOptions())
     refused = client.post(
         "/_/name", json={"name": "nothing", "hash": missing}, headers=bearer(app, "alice")
     )
-    assert refused.status_code == 404 and not objects(data_dir, "named/nothing")
+    assert refused.status_code == 404 and not objects(blobs, "named/nothing")
 
 
 @pytest.mark.parametrize(
@@ -186,11 +137,11 @@ def test_naming_by_the_skia_form_of_the_hash_names_the_canonical_one(
         ([1, 2], 400),
     ],
 )
-def test_bad_names_are_rejected(app: Flask, data_dir: Path, body: Any, status: int) -> None:
+def test_bad_names_are_rejected(app: Flask, blobs: BlobStore, body: Any, status: int) -> None:
     answer = app.test_client().post("/_/name", json=body, headers=bearer(app, "alice"))
     assert answer.status_code == status
     assert answer.json["error"].endswith(".")
-    assert not objects(data_dir, "named/")
+    assert not objects(blobs, "named/")
 
 
 def test_overwriting_is_for_the_creator_and_admins(app: Flask) -> None:
@@ -280,14 +231,14 @@ BAD_UPLOADS = {
 
 
 @pytest.mark.parametrize("case", BAD_UPLOADS)
-def test_bad_uploads_store_nothing_and_use_no_id(app: Flask, data_dir: Path, case: str) -> None:
+def test_bad_uploads_store_nothing_and_use_no_id(app: Flask, blobs: BlobStore, case: str) -> None:
     client, headers = app.test_client(), bearer(app, "alice")
     data, status = BAD_UPLOADS[case]
-    before = objects(data_dir, "source/") | objects(data_dir, "thumbnail/")
+    before = objects(blobs, "source/") | objects(blobs, "thumbnail/")
     answer = upload(client, headers, data)
     assert answer.status_code == status
     assert answer.json["error"].endswith(".") and "Traceback" not in answer.json["error"]
-    assert objects(data_dir, "source/") | objects(data_dir, "thumbnail/") == before
+    assert objects(blobs, "source/") | objects(blobs, "thumbnail/") == before
     # The first upload after the six built-in images.
     assert upload(client, headers, png_bytes()).json["id"] == 7
 
@@ -320,28 +271,28 @@ def test_a_fiddle_sees_its_source_image(app: Flask) -> None:
 # --- admin ------------------------------------------------------------------------------------
 
 
-def test_deleting_a_source_removes_exactly_its_outputs(app: Flask, data_dir: Path) -> None:
+def test_deleting_a_source_removes_exactly_its_outputs(app: Flask, blobs: BlobStore) -> None:
     client, alice, root = app.test_client(), bearer(app, "alice"), bearer(app, "root")
     first = upload(client, alice, png_bytes(40, 30)).json["id"]
     second = upload(client, alice, png_bytes(50, 30)).json["id"]
     uses_first = [run(client, USES_IMAGE + f"# {i}\n", source=first) for i in range(2)]
     uses_second = run(client, USES_IMAGE, source=second)
     plain = run(client)
-    before = objects(data_dir)
+    before = objects(blobs)
     assert client.delete(f"/_/source/{first}", headers=alice).status_code == 403
     answer = client.delete(f"/_/source/{first}", headers=root)
     assert answer.status_code == 200 and sorted(answer.json["fiddles"]) == sorted(uses_first)
-    removed = before - objects(data_dir)
+    removed = before - objects(blobs)
     runs_of_first = {n for n in before if n.startswith(tuple(f"fiddle/{h}/2" for h in uses_first))}
     markers = {n for n in runs_of_first if n.endswith("/run.json")}
     expected = runs_of_first - markers
     expected |= {f"source/{first}"} | {n for n in before if n.startswith(f"thumbnail/{first}/")}
     assert removed == expected
     # Each run's marker stays, replaced by a withdrawal marker that no later commit can replace.
-    store = LocalBlobStore(data_dir / "blobs")
+    store = blobs
     assert len(markers) == 2 and all("withdrawn" in store.stat(n).metadata for n in markers)
     for digest in uses_first:
-        assert f"fiddle/{digest}/draw.py" in objects(data_dir)
+        assert f"fiddle/{digest}/draw.py" in objects(blobs)
         assert client.get(f"/i/{digest}_raster.png").status_code == 404
         assert b"source image" in client.get(f"/c/{digest}").data.lower()
     for digest in (uses_second, plain):
@@ -367,14 +318,14 @@ def test_admin_pages_and_audit_log(app: Flask) -> None:
     assert "delete_source" in audit and "root" in audit
 
 
-def test_admin_deletes_a_named_fiddle(app: Flask, data_dir: Path) -> None:
+def test_admin_deletes_a_named_fiddle(app: Flask, blobs: BlobStore) -> None:
     client, root = app.test_client(), bearer(app, "root")
     digest = run(client)
     client.post("/_/name", json={"name": "doomed", "hash": digest}, headers=bearer(app, "alice"))
     assert client.delete("/_/named/doomed", headers=bearer(app, "bob")).status_code == 403
     assert client.delete("/_/named/doomed", headers=root).status_code == 200
     assert client.get("/c/@doomed").status_code == 404
-    assert "named/doomed" not in objects(data_dir)
+    assert "named/doomed" not in objects(blobs)
     assert client.delete("/_/named/doomed", headers=root).status_code == 404
     assert "delete_named" in client.get("/admin/audit", headers=root).get_data(as_text=True)
 
@@ -397,9 +348,8 @@ def test_embed_headers_and_oembed(app: Flask) -> None:
     assert client.get(f"/oembed?url=http://elsewhere.example/c/{digest}").status_code == 404
 
 
-def test_runs_are_rate_limited(runner_url: str, data_dir: Path) -> None:
-    settings = Settings(data_dir=data_dir, runners=(runner_url,), rate_limits={"run": "3/minute"})
-    client = create_app(settings).test_client()
+def test_runs_are_rate_limited(make_app: MakeApp) -> None:
+    client = make_app(rate_limits={"run": "3/minute"}).test_client()
     statuses = [client.post("/_/run", json={"code": DRAW}).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     answer = client.post("/_/run", json={"code": DRAW})

@@ -2,7 +2,8 @@
 sessions that outlive sign-out, and links built from a forged Host header.
 
 No fiddle runs here: the apps point at a runner address nothing listens on, and the fiddles the
-link tests need are stored directly.
+link tests need are stored directly. The same on Firestore's emulator:
+tests/test_accounts_on_firestore.py.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -27,11 +29,7 @@ from functions.config import Settings, public_url
 from functions.fiddles import FiddleRepository
 from functions.hashing import fiddle_hash
 from functions.services import services
-from tests.firestore_emulator import (  # noqa: F401 - fixtures
-    _firestore_session_client,
-    firestore_client,
-    firestore_emulator,
-)
+from tests.fast.fakes import CHEAP_HASHER
 
 NO_RUNNER = ("http://127.0.0.1:9",)
 PUBLIC = "https://fiddle.example"
@@ -44,6 +42,7 @@ def make_app(data_dir: Path, **settings: Any) -> Flask:
     settings.setdefault("rate_limits", SIGNIN)
     app = create_app(Settings(data_dir=data_dir, runners=NO_RUNNER, **settings))
     app.testing = True
+    services(app).accounts.hasher = CHEAP_HASHER
     return app
 
 
@@ -514,39 +513,6 @@ def test_admin_commands_refuse_bad_input(
     assert sign_in(client_at(app), "root", "root-password").status_code == 303
 
 
-def test_sessions_and_failure_counts_on_firestore(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
-    """The same on the document store of Google Cloud (its emulator): what every instance of
-    the functions shares there."""
-    from functions.docstore.firestore import FirestoreDocumentStore
-
-    documents = FirestoreDocumentStore(request.getfixturevalue("firestore_client"), prefix="t_")
-    settings = Settings(data_dir=tmp_path, runners=NO_RUNNER, rate_limits=SIGNIN)
-    instances = [create_app(settings, documents=documents) for _ in range(2)]
-    app, other = (with_users(instances[0]), instances[1])
-    clock = Clock()
-    for instance in instances:
-        services(instance).rate_limits.signin.clock = clock
-    laptop, phone = client_at(app), client_at(other, "198.51.100.9")
-    assert sign_in(laptop, "root", "root-password").status_code == 303
-    assert sign_in(phone, "root", "root-password").status_code == 303
-    cookie = saved_cookie(laptop)
-    sign_out(laptop)
-    assert admin_page(with_cookie(other, cookie)) == 401
-    assert admin_page(phone) == 200
-    services(app).accounts.set_password("root", "new-root-password")
-    assert admin_page(phone) == 401
-
-    guesser = [client_at(instance, "203.0.113.20") for instance in (app, other)]
-    statuses = [sign_in(guesser[i % 2], "alice", "wrong").status_code for i in range(6)]
-    assert statuses == [401] * 5 + [429]
-    clock.now += 120
-    assert sign_in(guesser[1], "alice", "alice-password").status_code == 303
-    # The success took back its own counters, and past windows count nothing: none are left.
-    assert documents.query("signin_failures") == []
-
-
 # --- links handed out name the public origin ----------------------------------------------------
 
 
@@ -675,3 +641,12 @@ def test_a_missing_public_url_is_said_once_at_start(
 
     assert len(warnings(lambda: make_app(tmp_path))) == 1
     assert warnings(lambda: make_app(tmp_path, public_url=PUBLIC)) == []
+
+
+def test_the_service_hashes_passwords_at_argon2s_default_cost(tmp_path: Path) -> None:
+    """The apps of these tests hash at argon2's lowest cost, for speed (tests/fast/conftest.py);
+    the service itself keeps argon2's default cost."""
+    hasher = services(create_app(Settings(data_dir=tmp_path, runners=NO_RUNNER))).accounts.hasher
+    default = PasswordHasher()
+    for cost in ("time_cost", "memory_cost", "parallelism"):
+        assert getattr(hasher, cost) == getattr(default, cost), cost

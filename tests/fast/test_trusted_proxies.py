@@ -12,7 +12,7 @@ from flask import Flask
 
 from functions.app import create_app
 from functions.config import Settings
-from tests.conftest import free_port
+from functions.devserver import free_port
 
 BALANCER = "10.0.0.1"  # what REMOTE_ADDR says behind the load balancer
 

@@ -1,5 +1,6 @@
-"""The fiddle hash must equal Skia Fiddle 1.0's, byte for byte (SPEC section 3); its second form
-must equal what Skia's current tools compute (one `#line 1`), byte for byte too."""
+"""The fiddle hash must equal Skia Fiddle 1.0's, byte for byte (docs/storage.md, "The fiddle
+hash"); its second form must equal what Skia's current tools compute (one `#line 1`), byte for
+byte too."""
 
 from __future__ import annotations
 
@@ -20,22 +21,14 @@ from functions.hashing import (
     number_once,
     skia_hash,
 )
+from tests.helpers import SKIA_RED_LINE
 
-# The SPEC's known program: 9 lines, no trailing newline.
-STAR = """void draw(SkCanvas* canvas) {
-    SkPaint p;
-    p.setColor(SK_ColorRED);
-    p.setAntiAlias(true);
-    p.setStyle(SkPaint::kStroke_Style);
-    p.setStrokeWidth(10);
-
-    canvas->drawLine(20, 20, 100, 100, p);
-}"""
+STAR = SKIA_RED_LINE  # Skia Fiddle 1.0's known program, whose hash it documents
 
 HEADER = ["DECLARE_bool(portableFonts);", "// WxH: 256, 256"]
 
 
-def test_known_value_from_spec() -> None:
+def test_known_value_of_skia_fiddle_1() -> None:
     assert fiddle_hash(STAR, FiddleOptions()) == "cbb8dee39e9f1576cd97c2d504db8eee"
 
 

@@ -12,19 +12,17 @@ import fnmatch
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from werkzeug.routing import Rule
 
-from functions.app import create_app
-from functions.config import Settings
 from functions.inputs import MAX_JSON_DEPTH
 from functions.routing import current_policy
 from functions.services import services
-from tests.test_sharing import GENEROUS, bearer, csrf_of, sign_in
+from tests.fast.conftest import MakeApp
+from tests.helpers import GENEROUS, bearer, csrf_of, sign_in
 
 HASH = "0123456789abcdef0123456789abcdef"
 # Values for each converter's path parts: plausible ones and hostile ones.
@@ -183,9 +181,8 @@ def requests_for(rule: Rule) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
 
 
 @pytest.fixture
-def app(runner_url: str, data_dir: Path) -> Flask:
-    settings = Settings(data_dir=data_dir, runners=(runner_url,), rate_limits=GENEROUS)
-    application = create_app(settings)
+def app(make_app: MakeApp) -> Flask:
+    application = make_app(rate_limits=GENEROUS)
     services(application).accounts.create_user("root", "root-password", admin=True)
     return application
 
