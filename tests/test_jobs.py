@@ -525,7 +525,7 @@ def test_a_worker_stopped_mid_job_gives_it_back_and_the_next_call_resumes(
 def test_starting_a_job_while_no_runner_answers_is_a_503_and_starts_nothing(
     tmp_path: Path,
 ) -> None:
-    from tests.conftest import free_port
+    from functions.devserver import free_port
 
     app = make_app(tmp_path / "data", f"http://127.0.0.1:{free_port()}")
     answer = app.test_client().post(
