@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from fiddle_protocol.gpu import GpuStatus
 from fiddle_protocol.options import FiddleOptions
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -32,6 +33,7 @@ _PNG_SLACK = 64 << 10
 MAX_SOURCE_DIMENSION = 4096
 SKP_MAGIC = b"skiapict"
 EBML_MAGIC = b"\x1a\x45\xdf\xa3"  # every WebM (a Matroska file) starts with an EBML header
+_WEBM_DOCTYPE = b"\x42\x82\x84webm"  # the header's DocType element: 4 bytes, "webm"
 # PDF names that make a viewer act on its own: run JavaScript (Chromium's viewer runs it whatever
 # the response's CSP says), start or submit something, or hide objects in compressed streams
 # where a scan cannot see them (ObjStm). Skia never writes any of them. All are five characters
@@ -58,13 +60,15 @@ class BadOutput(ValueError):
 class RunFacts:
     """What the registry knows of a run when it says which outputs the run produces and checks
     them: the options, what the program printed, the outputs whose pass failed alone (by name,
-    as the run's output_errors names them), and (once checked) the size of a decoded image,
-    which its thumbnails' sizes follow from."""
+    as the run's output_errors names them), the runner's GPU (the GPU outputs exist only on a
+    runner that has one), and (once checked) the size of a decoded image, which its thumbnails'
+    sizes follow from."""
 
     options: FiddleOptions = field(default_factory=FiddleOptions)
     text: str = ""
     failed: frozenset[str] = frozenset()
     source_size: tuple[int, int] | None = None
+    gpu: GpuStatus = field(default_factory=GpuStatus)
 
 
 Check = Callable[[bytes, RunFacts], None]
@@ -195,9 +199,15 @@ def skp(data: bytes, _run: RunFacts) -> None:
 
 
 def webm(data: bytes, _run: RunFacts) -> None:
-    """A WebM (an EBML header)."""
-    if not data.startswith(EBML_MAGIC):
+    """An EBML document whose DocType, in its first bytes, is webm."""
+    if not data.startswith(EBML_MAGIC) or _WEBM_DOCTYPE not in data[:64]:
         raise BadOutput("is not a WebM")
+
+
+def glinfo(data: bytes, run: RunFacts) -> None:
+    """Exactly what the runner says of its GPU (fiddle_protocol/gpu.py)."""
+    if data != run.gpu.glinfo.encode("utf-8"):
+        raise BadOutput("is not the GL info of the runner's GPU")
 
 
 def printed_text(data: bytes, run: RunFacts) -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fiddle_protocol import outputs
+from fiddle_protocol.gpu import GpuStatus
 from fiddle_protocol.options import FiddleOptions
 from fiddle_protocol.versions import BuildInfo
 
@@ -74,9 +75,12 @@ class CompileError:
 class Limit:
     """What stopped a run, by kind, with the policy's number where the limit has one.
 
-    kind: "cpu", "wall" (s); "memory", "output" (MiB); "processes" (a count); "syscall" (detail:
-    the call refused); "crash" (detail: how the program ended: a signal, an exit, a host failure);
-    "tampered" (detail: what is wrong with the result the program sent).
+    kind: "cpu", "wall" (s; a cpu limit's detail says what it covered, e.g. a whole animation);
+    "memory", "output" (MiB); "processes" (a count); "syscall" (detail: the call refused); "crash"
+    (detail: how the program ended: a signal, an exit, a host failure); "tampered" (detail: what
+    is wrong with the result the program sent); the animation's limits, refused before it is
+    drawn: "frames" (a count; detail: the animation's), "frame_pixels" (pixels x frames; detail:
+    the animation's), and "encode" (s of CPU spent encoding its videos).
     """
 
     kind: str
@@ -132,8 +136,34 @@ def _unknown(limit: Limit) -> str:
     return f"the run was stopped ({limit.kind}{': ' + limit.detail if limit.detail else ''})"
 
 
+def _cpu(limit: Limit) -> str:
+    covered = f" ({limit.detail})" if limit.detail else ""
+    return f"CPU time limit of {_number(limit.value)} s exceeded{covered}"
+
+
+def _frames(limit: Limit) -> str:
+    return (
+        f"the animation has {limit.detail} frames (60 a second, and frame 0), more than the "
+        f"limit of {_number(limit.value)}"
+    )
+
+
+def _frame_pixels(limit: Limit) -> str:
+    return (
+        f"the animation has {limit.detail} pixels in all its frames (width x height x frames), "
+        f"more than the limit of {int(limit.value or 0):,}"
+    )
+
+
+def _encode(limit: Limit) -> str:
+    return f"encoding the animation took more than the limit of {_number(limit.value)} s of CPU"
+
+
 _SENTENCES = {
-    "cpu": lambda limit: f"CPU time limit of {_number(limit.value)} s exceeded",
+    "cpu": _cpu,
+    "frames": _frames,
+    "frame_pixels": _frame_pixels,
+    "encode": _encode,
     "wall": lambda limit: f"wall-clock limit of {_number(limit.value)} s exceeded",
     "memory": _memory,
     "output": lambda limit: f"output larger than {_number(limit.value)} MiB",
@@ -214,6 +244,9 @@ class RunResult:
     outputs: dict[str, bytes] = field(default_factory=dict)
     duration_ms: float = 0.0
     limit: Limit | None = None  # what stopped the run; runtime_error is its sentence
+    # The GPU of the runner (its host's, written outside the program): whether the GPU outputs
+    # were rendered, on what, or why not.
+    gpu: GpuStatus = field(default_factory=GpuStatus)
     # Output name -> the user's traceback, for each output pass that failed alone (the run
     # succeeded without those outputs; fiddle_protocol/outputs.py says which passes may).
     output_errors: dict[str, str] = field(default_factory=dict)
@@ -234,6 +267,7 @@ class RunResult:
             "outputs": {name: _b64(data) for name, data in self.outputs.items()},
             "output_errors": self.output_errors,
             "duration_ms": self.duration_ms,
+            "gpu": self.gpu.to_json(),
         }
 
     def to_bytes(self) -> bytes:
@@ -257,6 +291,7 @@ class RunResult:
             text=_expect(obj, "text", str),
             outputs={name: _unb64(value) for name, value in produced.items()},
             duration_ms=_duration(obj.get("duration_ms", 0.0)),
+            gpu=_gpu(obj.get("gpu")),
             output_errors=_output_errors(obj.get("output_errors", {})),
         )
 
@@ -286,6 +321,7 @@ class RunnerInfo:
     builds: tuple[BuildInfo, ...] = ()
     warm_builds: int = 0  # how many builds besides HEAD it keeps warm at most
     protocol: int = PROTOCOL_VERSION
+    gpu: GpuStatus = field(default_factory=GpuStatus)  # its hosts' GPU, or why it has none
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -297,6 +333,7 @@ class RunnerInfo:
             "busy": self.busy,
             "waiting": self.waiting,
             "turned_away": self.turned_away,
+            "gpu": self.gpu.to_json(),
             "builds": [build.to_json() for build in self.builds],
             "warm_builds": self.warm_builds,
         }
@@ -313,6 +350,7 @@ class RunnerInfo:
             skia_python=_expect(obj, "skia_python", str),
             sandbox=_expect(obj, "sandbox", str),
             hosts=_expect(obj, "hosts", int),
+            gpu=_gpu(obj.get("gpu")),
             builds=_builds(obj.get("builds", [])),
             **counts,
         )
@@ -357,6 +395,13 @@ def _options(data: dict[str, Any]) -> FiddleOptions:
         return FiddleOptions.from_json(data)
     except (TypeError, ValueError, OverflowError) as error:
         raise ProtocolError(f"the options are not valid fiddle options ({error})") from error
+
+
+def _gpu(data: object) -> GpuStatus:
+    try:
+        return GpuStatus.from_json(data)
+    except ValueError as error:
+        raise ProtocolError(str(error)) from error
 
 
 def _builds(value: object) -> tuple[BuildInfo, ...]:

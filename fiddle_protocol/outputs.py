@@ -35,8 +35,9 @@ class Kind(StrEnum):
 
     IMAGE = "image"  # shown as an <img>
     DOCUMENT = "document"  # shown in an <object> viewer
-    VIDEO = "video"  # not shown yet (no run produces one): a download only
+    VIDEO = "video"  # shown in a <video> player (site/src/player.js enhances it)
     BINARY = "binary"  # a download only
+    INFO = "info"  # a note about how the run was rendered (the GL info): a download only
     TEXT = "text"  # the printed text, shown from the run's text; the file is a download
 
 
@@ -68,8 +69,34 @@ class Output:
 
 
 def drawn(run: RunFacts) -> bool:
-    """Every run that is not text only."""
+    """Everything but a text-only fiddle draws (its program still gets a canvas, kept nowhere)."""
     return not run.options.text_only
+
+
+def still(run: RunFacts) -> bool:
+    """The outputs of one draw (PDF, SKP, GPU PNG): an animated fiddle makes videos instead, as
+    in Skia Fiddle. Its raster PNG stays, frame 0, the video's poster."""
+    return drawn(run) and not run.options.animated
+
+
+def on_gpu(run: RunFacts) -> bool:
+    """Drawn on a runner that has a GPU (the runner says so in its result, RunResult.gpu)."""
+    return drawn(run) and run.gpu.available
+
+
+def still_on_gpu(run: RunFacts) -> bool:
+    """A still fiddle drawn on a runner that has a GPU."""
+    return still(run) and run.gpu.available
+
+
+def animated(run: RunFacts) -> bool:
+    """An animated fiddle (`animated`), one video frame per 1/60 s of its duration."""
+    return drawn(run) and run.options.animated
+
+
+def animated_on_gpu(run: RunFacts) -> bool:
+    """An animated fiddle on a runner that has a GPU."""
+    return animated(run) and run.gpu.available
 
 
 def printed(run: RunFacts) -> bool:
@@ -82,14 +109,6 @@ def always(_run: RunFacts) -> bool:
     return True
 
 
-def not_rendered_yet(_run: RunFacts) -> bool:
-    """No run yet: its renderer has not landed.
-
-    Flip the output's entry to the runs that produce it when its renderer lands (GPU,
-    animation)."""
-    return False
-
-
 RASTER = Output(
     "raster", "cpu.png", "_raster.png", "image/png", "PNG", "Raster", Kind.IMAGE,
     drawn, checks.canvas_png,
@@ -98,30 +117,37 @@ TEXT = Output(
     "text", "txt.txt", ".txt", "text/plain; charset=utf-8", "Text", "Printed text", Kind.TEXT,
     printed, checks.printed_text,
 )  # fmt: skip
+# The GPU's renderer and version, beside every output drawn on it (written by the child from what
+# its host says of the GPU, and checked against that).
+GLINFO = Output(
+    "glinfo", "glinfo.txt", "_glinfo.txt", "text/plain; charset=utf-8", "GL info", "GL info",
+    Kind.INFO, on_gpu, checks.glinfo,
+)  # fmt: skip
 # A fiddle run's outputs, in the order pages list them.
 DRAW_OUTPUTS: tuple[Output, ...] = (
     RASTER,
     Output(
         "gpu", "gpu.png", "_gpu.png", "image/png", "GPU PNG", "GPU raster", Kind.IMAGE,
-        not_rendered_yet, checks.canvas_png, stands_alone=True,
+        still_on_gpu, checks.canvas_png, stands_alone=True,
     ),
     Output(
         "pdf", "pdf.pdf", ".pdf", "application/pdf", "PDF", "PDF", Kind.DOCUMENT,
-        drawn, checks.pdf, stands_alone=True,
+        still, checks.pdf, stands_alone=True,
     ),
     Output(
         "skp", "skp.skp", ".skp", "application/octet-stream", "SKP", "SKP", Kind.BINARY,
-        drawn, checks.skp, stands_alone=True,
+        still, checks.skp, stands_alone=True,
     ),
     TEXT,
     Output(
         "animation", "cpu.webm", "_cpu.webm", "video/webm", "WebM", "Animation", Kind.VIDEO,
-        not_rendered_yet, checks.webm, stands_alone=True,
+        animated, checks.webm, stands_alone=True,
     ),
     Output(
         "gpu_animation", "gpu.webm", "_gpu.webm", "video/webm", "GPU WebM", "GPU animation",
-        Kind.VIDEO, not_rendered_yet, checks.webm, stands_alone=True,
+        Kind.VIDEO, animated_on_gpu, checks.webm, stands_alone=True,
     ),
+    GLINFO,
 )  # fmt: skip
 # What decoding an upload produces: the normalised image, then its thumbnails (each checked
 # against the image's size, so the image comes first). Stored under source/ and thumbnail/, and
@@ -171,11 +197,17 @@ def by_name(name: str, task: str = DRAW) -> Output | None:
 
 
 def by_suffix(filename: str) -> tuple[str, Output] | None:
-    """`<hash or @name><suffix>` -> (the reference, the output); None for any other name."""
-    for output in DRAW_OUTPUTS:
-        if filename.endswith(output.suffix) and len(filename) > len(output.suffix):
-            return filename[: -len(output.suffix)], output
-    return None
+    """`<hash or @name><suffix>` -> (the reference, the output); None for any other name. The
+    longest suffix that fits wins: `_glinfo.txt` ends with the text's `.txt`."""
+    fitting = [
+        output
+        for output in DRAW_OUTPUTS
+        if filename.endswith(output.suffix) and len(filename) > len(output.suffix)
+    ]
+    if not fitting:
+        return None
+    output = max(fitting, key=lambda candidate: len(candidate.suffix))
+    return filename[: -len(output.suffix)], output
 
 
 def known(stored: str) -> bool:
@@ -190,8 +222,9 @@ def expected_outputs(task: str, run: RunFacts) -> tuple[Output, ...]:
 
 
 def rendered(run: RunFacts) -> tuple[Output, ...]:
-    """The outputs a draw renders (the printed text is collected as it is printed, not rendered)."""
-    return tuple(o for o in expected_outputs(DRAW, run) if o.kind is not Kind.TEXT)
+    """The outputs a draw renders (the printed text is collected as it is printed, not rendered;
+    the GL info is written by the GPU's renderer, not drawn)."""
+    return tuple(o for o in expected_outputs(DRAW, run) if o.kind not in (Kind.TEXT, Kind.INFO))
 
 
 def problem(task: str, run: RunFacts, produced: Mapping[str, bytes], succeeded: bool) -> str | None:

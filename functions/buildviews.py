@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from fiddle_protocol import outputs as registry
 from fiddle_protocol import versions
 from fiddle_protocol.versions import BuildInfo
+from functions import output_links
 from functions.comparisons import Comparisons, NotCompared
 from functions.errors import InvalidInput
 from functions.fiddles import StoredDiff, StoredFailure, StoredFiddle, StoredRun
+from functions.output_links import ShownOutput
 from functions.quotas import ClientKeys
 from functions.runner_client import RunnerClient, RunnerUnavailable
 
@@ -24,36 +26,9 @@ UNKNOWN_BUILD = "is not a Skia build of this service or of this fiddle"
 COMPARE_TWO = "compare names two builds, as compare=<runid>,<runid> (or compare twice)."
 
 
-@dataclass(frozen=True)
-class ShownOutput:
-    """One output of a shown run, as pages and /e/<hash> show it: the registry's entry
-    (fiddle_protocol/outputs.py) and the URL of this run's copy."""
-
-    output: registry.Output
-    url: str  # under /ai/<runid>/, which names the run
-    error: str = ""  # a shown output has none (FailedOutput's has one)
-
-    def to_json(self) -> dict[str, str]:
-        output = self.output
-        return {
-            "name": output.name,
-            "stored": output.stored,
-            "url": self.url,
-            "label": output.label,
-            "title": output.title,
-            "kind": output.kind.value,
-            "mime": output.mime,
-            "suffix": output.suffix,
-        }
-
-
 def shown_outputs(digest: str, run: StoredRun) -> list[ShownOutput]:
     """The run's outputs, in the registry's order, each with its URL under /ai/<runid>/."""
-    return [
-        ShownOutput(output, f"/ai/{run.runid}/{digest}{output.suffix}")
-        for output in registry.DRAW_OUTPUTS
-        if output.stored in run.outputs
-    ]
+    return output_links.shown_outputs(digest, run.runid, run.outputs)
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,7 @@ from typing import Any
 
 import requests
 
-from fiddle_protocol.checks import RunFacts
 from fiddle_protocol.options import FiddleOptions
-from fiddle_protocol.outputs import DRAW, expected_outputs
 
 # The distributions of the `runner` extra (pyproject.toml), when the project's own metadata
 # cannot say (a source tree that was never installed).
@@ -422,14 +420,14 @@ def _report(
         return 1
     print(f"build:  {answer['runid']} (skia-python {answer['version']})")
     where = f"ai/{answer['runid']}" if pinned else "i"
-    failed = answer.get("output_errors", {})
-    for name, error in failed.items():  # the run succeeded without these outputs
+    for name, error in answer.get("output_errors", {}).items():  # the run succeeded without it
         print(
             f"{name}: not rendered: the program raised an error in its {name} pass", file=sys.stderr
         )
         print(error, file=sys.stderr)
-    for output in expected_outputs(DRAW, RunFacts(options, answer["text"], frozenset(failed))):
-        print(f"{output.name + ':':<8}{server}/{where}/{digest}{output.suffix}")
+    # The outputs the run stored, as the service lists them (it knows the runner's GPU).
+    for output in answer.get("outputList", []):
+        print(f"{output['name'] + ':':<15}{server}/{where}/{digest}{output['suffix']}")
     if answer["text"]:
         print(answer["text"], end="" if answer["text"].endswith("\n") else "\n")
     return 0
@@ -458,8 +456,9 @@ def _report_several(server: str, answer: dict[str, Any], options: FiddleOptions)
             _print_errors(run)
             print("  failed (the errors are above, on stderr)")
             continue
-        for output in expected_outputs(DRAW, RunFacts(options, run["text"])):
-            print(f"  {output.name + ':':<8}{server}/ai/{run['runid']}/{digest}{output.suffix}")
+        at = f"{server}/ai/{run['runid']}/{digest}"
+        for output in run["outputList"]:
+            print(f"  {output['name'] + ':':<15}{at}{output['suffix']}")
     return 1 if failed else 0
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard, TypeVar
 
 from fiddle_protocol import outputs as registry
+from fiddle_protocol.gpu import GpuStatus
 from fiddle_protocol.options import FiddleOptions
 from functions.hashing import fiddle_hash, skia_hash
 from functions.readcache import ReadCache
@@ -78,6 +79,9 @@ class StoredRun:
     source: int = 0
     # Output name -> the user's traceback, for each output whose pass failed alone.
     output_errors: Mapping[str, str] = field(default_factory=dict)
+    # The GPU of the runner that rendered it (or why it had none); None for runs stored before
+    # runners said.
+    gpu: GpuStatus | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,7 @@ class _Marker:
     text: str
     source: object
     output_errors: Mapping[str, str]
+    gpu: GpuStatus | None
 
 
 @dataclass(frozen=True)
@@ -172,10 +177,11 @@ class FiddleRepository:
         outputs: dict[str, bytes],
         text: str,
         output_errors: Mapping[str, str] | None = None,
+        gpu: GpuStatus | None = None,
     ) -> None:
         """Store a run that renders no source image: outputs, then the marker that shows it."""
         self.store_outputs(fiddle_hash, runid, outputs)
-        self.commit_run(fiddle_hash, runid, outputs, text, None, output_errors)
+        self.commit_run(fiddle_hash, runid, outputs, text, None, output_errors, gpu)
 
     def store_outputs(self, fiddle_hash: str, runid: str, outputs: dict[str, bytes]) -> None:
         for name, data in outputs.items():
@@ -192,6 +198,7 @@ class FiddleRepository:
         text: str,
         source: SourceRef | None,
         output_errors: Mapping[str, str] | None = None,
+        gpu: GpuStatus | None = None,
     ) -> None:
         """Write the run's marker, create-only; RunWithdrawn if a withdrawal marker is there.
         The marker names the outputs, holds the printed text and the errors of the outputs
@@ -201,6 +208,8 @@ class FiddleRepository:
         errors = {name: valid_text(error) for name, error in (output_errors or {}).items()}
         if errors:
             marker["output_errors"] = errors
+        if gpu is not None:
+            marker["gpu"] = gpu.to_json()
         name = layout.run_marker(fiddle_hash, runid)
         data = json.dumps(marker).encode()
         try:
@@ -315,7 +324,9 @@ class FiddleRepository:
         if marker is None or not self._source_current(fiddle_hash, marker.source):
             return None
         source = self._source_id(fiddle_hash, marker.source)
-        return StoredRun(runid, marker.outputs, marker.text, source, marker.output_errors)
+        return StoredRun(
+            runid, marker.outputs, marker.text, source, marker.output_errors, marker.gpu
+        )
 
     def _source_id(self, fiddle_hash: str, source: object) -> int:
         """The id of the image a shown run rendered, from its marker (or, for a marker from
@@ -343,6 +354,7 @@ class FiddleRepository:
             _marker_text(contents),
             contents.get("source"),
             _marker_output_errors(contents),
+            _marker_gpu(contents),
         )
         self.cache.put(key, marker, len(blob.data) + _ENTRY_OVERHEAD)
         return marker
@@ -592,6 +604,16 @@ def _marker_text(marker: dict[str, Any]) -> str:
     text = marker.get("text", "")
     # json.loads turns an escaped lone surrogate ("\\ud800") back into one.
     return valid_text(text) if isinstance(text, str) else ""
+
+
+def _marker_gpu(marker: dict[str, Any]) -> GpuStatus | None:
+    if "gpu" not in marker:
+        return None
+    try:
+        return GpuStatus.from_json(marker["gpu"])
+    except (ValueError, TypeError):
+        log.warning("unreadable GPU status in a run marker")
+        return None
 
 
 def _options(metadata: dict[str, str]) -> FiddleOptions:

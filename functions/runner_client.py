@@ -299,7 +299,7 @@ def verified(request: RunRequest, result: RunResult) -> RunResult:
     """The result, if its outputs are exactly those the request produces and each is what it
     claims. The sandbox host checks them too, but it lives in the container with the program:
     nothing it answers is stored unchecked."""
-    facts = RunFacts(request.options, result.text, frozenset(result.output_errors))
+    facts = RunFacts(request.options, result.text, frozenset(result.output_errors), gpu=result.gpu)
     problem = outputs.problem(request.task, facts, result.outputs, result.succeeded)
     if problem:
         log.error("a runner answered outputs that fail their checks: %s", problem)

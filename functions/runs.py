@@ -24,12 +24,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fiddle_protocol import versions
+from fiddle_protocol.gpu import GpuStatus
 from fiddle_protocol.messages import RunRequest, RunResult
 from fiddle_protocol.options import FiddleOptions
 from fiddle_protocol.versions import BuildInfo
 from functions import errors
 from functions.fiddles import FiddleRepository, SourceRef, StoredFiddle, StoredRun
 from functions.hashing import FIDDLE1, fiddle_hash, hash_in_form
+from functions.output_links import shown_outputs, urls
 from functions.quotas import ClientKeys, ClientLimits, check_run_size
 from functions.runner_client import BuildGone, RunnerBusy, RunnerClient, RunnerUnavailable
 from functions.schemas import ALL_VERSIONS, InvalidRequest, RunRequestData, parse_run_request
@@ -85,8 +87,25 @@ class RunAnswer:
             " (the run succeeded without that output)."
         ),
     )
+    outputs: tuple[str, ...] = field(
+        default=(),
+        metadata=_doc(
+            "The stored names of the run's outputs; the answer lists each with its URL"
+            " (`outputs`: stored name -> URL, and `outputList` as /e/<hash> has it)."
+        ),
+    )
+    gpu: GpuStatus | None = field(
+        default=None,
+        metadata=_doc(
+            "The runner's GPU (`available`, `renderer`, `version`...), or why it had none; null"
+            " for runs stored before runners said."
+        ),
+    )
 
     def to_json(self) -> dict[str, Any]:
+        """Skia Fiddle's fields, then every output with its URL (`outputs`: stored name -> URL,
+        and `outputList` as /e/<hash> has it) and the runner's GPU."""
+        shown = shown_outputs(self.fiddle_hash, self.runid, self.outputs)
         return {
             "fiddleHash": self.fiddle_hash,
             "compile_errors": self.compile_errors,
@@ -96,6 +115,9 @@ class RunAnswer:
             "version": self.version,
             "runid": self.runid,
             "cached": self.cached,
+            "outputs": urls(shown),
+            "outputList": [item.to_json() for item in shown],
+            "gpu": self.gpu.to_json() if self.gpu else None,
         }
 
 
@@ -122,7 +144,10 @@ class BuildRunAnswer:
         if self.answer is None:
             return {**named, "error": self.error}
         own = self.answer.to_json()
-        fields = ("compile_errors", "runtime_error", "text", "cached", "output_errors")
+        fields = (
+            "compile_errors", "runtime_error", "text", "cached", "output_errors", "outputList",
+            "gpu",
+        )  # fmt: skip
         return {**named, **{key: own[key] for key in fields}}
 
 
@@ -270,8 +295,9 @@ class RunDispatcher:
     def _store(self, digest: str, result: RunResult, source: SourceRef | None) -> None:
         if result.succeeded:
             self.source_runs.store(
-                digest, result.runid, result.outputs, result.text, source, result.output_errors
-            )
+                digest, result.runid, result.outputs, result.text, source, result.output_errors,
+                result.gpu,
+            )  # fmt: skip
         else:
             texts = tuple(error.text for error in result.compile_errors)
             errors = (texts, result.runtime_error)
@@ -388,6 +414,8 @@ def _from_storage(digest: str, run: StoredRun, version: str) -> RunAnswer:
         text=run.text,
         output_errors=dict(run.output_errors),
         cached=True,
+        outputs=run.outputs,
+        gpu=run.gpu,
     )
 
 
@@ -400,4 +428,6 @@ def _from_result(digest: str, result: RunResult, version: str) -> RunAnswer:
         runtime_error=result.runtime_error,
         output_errors=result.output_errors,
         text=result.text,
+        outputs=tuple(result.outputs) if result.succeeded else (),
+        gpu=result.gpu,
     )

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from fiddle_protocol.gpu import GpuStatus
 from functions.docstore.base import AlreadyExists, Document, DocumentStore
 from functions.docstore.base import NotFound as DocumentNotFound
 from functions.errors import Conflict
@@ -95,12 +96,13 @@ class SourceRuns:
         text: str,
         source: SourceRef | None,
         output_errors: Mapping[str, str] | None = None,
+        gpu: GpuStatus | None = None,
     ) -> None:
         """Store a successful run (with the errors of the outputs whose pass failed alone);
         SourceWithdrawn if its source image was deleted meanwhile."""
         self.on_step("rendered")
         if source is None:
-            self.fiddles.save_run(fiddle_hash, runid, outputs, text, output_errors)
+            self.fiddles.save_run(fiddle_hash, runid, outputs, text, output_errors, gpu)
             return
         self._register(source.id, fiddle_hash, runid)
         self.on_step("registered")
@@ -110,7 +112,9 @@ class SourceRuns:
         self._check(source, fiddle_hash, runid)
         self.on_step("checked")
         try:
-            self.fiddles.commit_run(fiddle_hash, runid, outputs, text, source, output_errors)
+            self.fiddles.commit_run(
+                fiddle_hash, runid, outputs, text, source, output_errors, gpu
+            )
         except RunWithdrawn:
             self._lose(source, fiddle_hash, runid)
         self.on_step("committed")

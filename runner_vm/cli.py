@@ -23,6 +23,11 @@ from runner_vm.sandbox.base import SandboxUnavailable
 from runner_vm.service.pool import HostDied, default_pool_size
 from runner_vm.service.runner import BACKENDS, RunnerService, RunnerSettings
 
+
+def _flag(value: str, _name: str) -> bool:
+    return bool(value)
+
+
 VARIABLES: tuple[Variable, ...] = (
     Variable(
         "FIDDLE_RUNNER_SECRET", "secret", "",
@@ -44,6 +49,18 @@ VARIABLES: tuple[Variable, ...] = (
         "Where the runner keeps its Skia builds (`fiddle builds` installs them there);"
         " --builds-dir wins.",
     ),
+    Variable(
+        "FIDDLE_NO_GPU", "no_gpu", "",
+        "Any value: the runner's hosts make no GL context, so runs have no GPU outputs and say"
+        " why (operators of machines whose GL misbehaves; tests of the no-GPU path).",
+        _flag,
+    ),
+    Variable(
+        "FIDDLE_GL_COLD", "gl_cold", "",
+        "Any value: every child makes a GL context of its own instead of drawing on its host's"
+        " warm one. Only to measure what the warm context saves (scripts/bench.py).",
+        _flag,
+    ),
 )  # fmt: skip
 
 
@@ -55,6 +72,8 @@ class RunnerEnvironment:
     audience: str = ""
     caller: str = ""
     builds_dir: str = str(DEFAULT_BUILDS_DIR)
+    no_gpu: bool = False
+    gl_cold: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RunnerEnvironment:
@@ -107,6 +126,7 @@ def run_runner(args: argparse.Namespace) -> int:
     from fiddle_protocol.signing import make_verifier
     from runner_vm.service.server import create_runner_app
 
+    env = RunnerEnvironment.from_env()
     settings = RunnerSettings(
         backend=args.sandbox,
         pool_size=args.hosts,
@@ -114,6 +134,8 @@ def run_runner(args: argparse.Namespace) -> int:
         builds_dir=builds_dir(args),
         build_hosts=args.build_hosts,
         warm_builds=args.warm_builds,
+        no_gpu=env.no_gpu,
+        gl_cold=env.gl_cold,
     )
     if min(args.hosts, args.build_hosts) < 1 or args.warm_builds < 0:
         print("fiddle runner: --hosts and --build-hosts must be 1 or more, --warm-builds 0 or "
@@ -134,7 +156,6 @@ def run_runner(args: argparse.Namespace) -> int:
     print(f"fiddle runner: sandbox {runner.backend.name!r}, HEAD {runner.build.runid}, "
           f"listening on {args.host}:{args.port}", file=sys.stderr, flush=True)  # fmt: skip
     try:
-        env = RunnerEnvironment.from_env()
         verifier = make_verifier(env.secret, env.audience, env.caller)
         threads = settings.warm().most_hosts() + args.max_waiting + 2
         serve(create_runner_app(runner, verifier), host=args.host, port=args.port,

@@ -34,6 +34,16 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class AnimationLimits:
+    """What one animated run may render and encode (policy.toml [animation] says why each)."""
+
+    max_frames: int = 601
+    max_pixel_frames: int = 40_000_000
+    lossless_max_pixel_frames: int = 8_000_000
+    max_encode_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
 class ConditionalRule:
     """A call allowed only with certain arguments; each compares the low 32 bits of an int
     argument (see runner_vm/child/seccomp.py): (arg & mask) == value, or arg != not_value, or arg is
@@ -70,6 +80,7 @@ class Policy:
     uids_per_host: int = 1000
     seccomp: SeccompPolicy = field(default_factory=SeccompPolicy)
     container: ContainerPolicy = field(default_factory=ContainerPolicy)
+    animation: AnimationLimits = field(default_factory=AnimationLimits)
     # Off only for the development backend `none` on machines where seccomp cannot load.
     use_seccomp: bool = True
 
@@ -89,6 +100,7 @@ class Policy:
                 conditional=tuple(ConditionalRule(**r) for r in seccomp.get("conditional", ())),
             ),
             container=_container(data.get("container", {})),
+            animation=AnimationLimits(**data.get("animation", {})),
             use_seccomp=bool(data.get("use_seccomp", True)),
         )
 
@@ -113,5 +125,6 @@ def load_policy(path: Path = DEFAULT_POLICY_PATH) -> Policy:
             "uids_per_host": identity.get("uids_per_host", 1000),
             "seccomp": raw.get("seccomp", {}),
             "container": raw.get("container", {}),
+            "animation": raw.get("animation", {}),
         }
     )

@@ -5,8 +5,10 @@ through HTTP (warm sandbox), a cached run, an image GET; then runs per second at
 concurrencies, of sandboxed runs straight to the runner and of new runs through `/_/run` (run and
 store); then the serving table (scripts/bench_serving.py): requests per second of stored outputs,
 fiddle JSON and source images at 1 to 16 connections beside a bare Flask handler (`--serving-only`
-prints only that); then, with the Skia builds of `--builds-dir` (the default ones), a warm run's p50
-at each build, what a cold build start costs, runs per second with every build warm, and the memory
+prints only that); then what the GPU output and a 1-second animation add to a run, on runners
+without a GPU, with GL warm in the host, and with a GL context made in each child (`--gpu-only`:
+only that); then, with the Skia builds of `--builds-dir` (the default ones), a warm run's p50 at
+each build, what a cold build start costs, runs per second with every build warm, and the memory
 of each warm host (from /proc/<pid>/smaps_rollup; `--builds-only` prints only those). Everything
 runs on loopback against runners and a `fiddle serve` started here.
 """
@@ -53,7 +55,8 @@ from fiddle_protocol.options import FiddleOptions
 from runner_vm.drawing import passes, render
 {DRAW}
 for step in passes.PASSES:
-    step.render(render.Program(draw), FiddleOptions())
+    if step.name in ("raster", "pdf", "skp"):  # the CPU's still outputs, as the floor has
+        step.render(render.Program(draw), FiddleOptions())
 """
 
 
@@ -228,11 +231,17 @@ def main() -> None:
     parser.add_argument("--serve-seconds", type=float, default=2.0, help="each serving window")
     parser.add_argument("--serve-rounds", type=int, default=3, help="serving rounds (median)")
     parser.add_argument("--serving-only", action="store_true", help="only the serving table")
+    parser.add_argument("--gpu-only", action="store_true", help="only the GPU and animation costs")
     parser.add_argument("--builds-dir", type=Path, default=DEFAULT_BUILDS)
     parser.add_argument("--builds-only", action="store_true", help="only the builds' numbers")
     args = parser.parse_args()
+    if args.gpu_only:
+        gpu_benchmarks(args.sandbox, args.count)
+        return
     if not args.builds_only:
         service_and_runner(args)
+    if not (args.serving_only or args.builds_only):
+        gpu_benchmarks(args.sandbox, args.count)
     if not args.serving_only:
         builds_benchmarks(args)
 
@@ -264,6 +273,45 @@ def service_and_runner(args: argparse.Namespace) -> None:
             report_serving(base, data_dir, SERVE_THREADS, args.serve_seconds, args.serve_rounds)
         finally:
             stop(process, timeout=30)
+
+
+# The runners the GPU benchmarks compare, by the switches in their environment
+# (runner_vm/drawing/gl.py).
+GPU_MODES = {
+    "no GPU (FIDDLE_NO_GPU)": {"FIDDLE_NO_GPU": "1"},
+    "GL warm in the host": {},
+    "GL made per child (FIDDLE_GL_COLD)": {"FIDDLE_GL_COLD": "1"},
+}
+ONE_SECOND = {"animated": True, "duration": 1.0}
+
+
+def gpu_benchmarks(sandbox: str, count: int) -> None:
+    """A still 256x256 run and a 1-second animation (61 frames, 256x256) straight to a runner
+    in each GPU mode: latency, and the runner's CPU per run (its whole process tree)."""
+    for mode, switches in GPU_MODES.items():
+        env = {**os.environ, **switches}
+        with runner_process(sandbox, 2, env=env, stderr=subprocess.DEVNULL) as runner_url:
+            connection = connect(runner_url)
+            for what, options in (("still", {}), ("1 s animation", ONE_SECOND)):
+                measure_gpu_mode(connection, f"{mode}, {what}", options, count)
+
+
+def measure_gpu_mode(
+    connection: http.client.HTTPConnection, what: str, options: dict[str, Any], count: int
+) -> None:
+    from fiddle_protocol.messages import RunRequest
+    from fiddle_protocol.options import FiddleOptions
+
+    def one() -> None:
+        request = RunRequest(str(uuid.uuid4()), unique_code(), FiddleOptions(**options))
+        succeeded(json.loads(fetch(connection, "POST", "/run", request.to_bytes().decode())))
+
+    for _ in range(3):
+        one()
+    used = servers_cpu_seconds()
+    samples = timed(one, count)
+    cpu_ms = (servers_cpu_seconds() - used) * 1000 / count
+    print(f"{what + ':':<60}{percentiles(samples)}   CPU {cpu_ms:6.1f} ms/run", flush=True)
 
 
 def report(what: str, samples: list[float]) -> None:

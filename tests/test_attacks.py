@@ -996,7 +996,8 @@ def _cut_output_error(name: str, total: str) -> Check:
     def check(result: RunResult) -> None:
         assert result.succeeded, describe(result)
         assert set(result.output_errors) == {name}, describe(result)
-        assert sorted(result.outputs) == ["cpu.png", "skp.skp"], sorted(result.outputs)
+        drawn = sorted(set(result.outputs) - {"gpu.png", "glinfo.txt"})  # the GPU's, if any
+        assert drawn == ["cpu.png", "skp.skp"], sorted(result.outputs)
         note = f"\n[error cut at 64 KiB: it was {total}; its middle is left out]\n"
         error = result.output_errors[name]
         assert note in error and len(error.encode()) == (64 << 10) + len(note)
@@ -1166,8 +1167,11 @@ HOST_SURVIVES: list[Attack] = [
 
 FORGED_RESULTS: list[Attack] = [
     _forged(
-        "forged_gpu_png", "put('gpu.png', png(64, 64))",
-        "output gpu.png is not one this run produces",
+        "forged_gpu_png", "put('gpu.png', png(32, 32))", "output gpu.png is 32x32, not 64x64",
+    ),
+    _forged(
+        "forged_gl_info", "put('glinfo.txt', b'GL Renderer: a GPU of its own\\n')",
+        "output glinfo.txt is not the GL info of the runner's GPU",
     ),
     _forged(
         "forged_cpu_webm", "put('cpu.webm', b'\\x1aE\\xdf\\xa3' + bytes(100))",
@@ -1281,8 +1285,8 @@ FORGED_RESULTS: list[Attack] = [
     ),
     _forged(
         "forged_error_of_an_output_not_rendered",
-        "forge(lambda f: f.update(output_errors={'gpu': 'x'}))",
-        "its output_errors name 'gpu', which is no output this run renders",
+        "forge(lambda f: f.update(output_errors={'animation': 'x'}))",
+        "its output_errors name 'animation', which is no output this run renders",
     ),
     _forged(
         "forged_error_of_an_unknown_output",
@@ -1593,6 +1597,253 @@ def test_later_runs_cannot_read_earlier_runs(runner: RunnerService) -> None:
     for _ in range(runner.pool.size * 2):  # every host, twice
         result = run(runner, seeker)
         assert result.succeeded and result.text == "0\n", describe(result)
+
+
+# --------------------------------------------------------------------------------------------
+# The GPU: every child renders on the GL context its host made before the zygote was forked
+
+# The program's own ctypes view of GL: libGL's exported functions, which dispatch to the context
+# current on the thread, the one the child inherited. (Entry points looked up through
+# eglGetProcAddress in a forked child do nothing: glvnd forgets its EGL state on fork.)
+GL_HELPER = """
+import ctypes
+egl = ctypes.CDLL('libEGL.so.1')
+libgl = ctypes.CDLL('libGL.so.1')
+U, I, P = ctypes.c_uint, ctypes.c_int, ctypes.c_void_p
+def gl(name, result, *arguments):
+    function = getattr(libgl, name)
+    function.restype, function.argtypes = result, list(arguments)
+    return function
+GenTextures = gl('glGenTextures', None, I, P)
+BindTexture = gl('glBindTexture', None, U, U)
+TexImage2D = gl('glTexImage2D', None, U, I, I, I, I, I, U, U, P)
+GenFramebuffers = gl('glGenFramebuffers', None, I, P)
+BindFramebuffer = gl('glBindFramebuffer', None, U, U)
+FramebufferTexture2D = gl('glFramebufferTexture2D', None, U, U, U, U, I)
+CheckFramebufferStatus = gl('glCheckFramebufferStatus', U, U)
+ReadPixels = gl('glReadPixels', None, I, I, I, I, U, U, P)
+IsTexture = gl('glIsTexture', ctypes.c_ubyte, U)
+TEXTURE_2D, RGBA, UNSIGNED_BYTE, FRAMEBUFFER, COLOR0 = 0xDE1, 0x1908, 0x1401, 0x8D40, 0x8CE0
+def read_texture(name, size):
+    framebuffer = U()
+    GenFramebuffers(1, ctypes.byref(framebuffer))
+    BindFramebuffer(FRAMEBUFFER, framebuffer.value)
+    FramebufferTexture2D(FRAMEBUFFER, COLOR0, TEXTURE_2D, name, 0)
+    pixels = (ctypes.c_ubyte * (size * size * 4))()
+    if CheckFramebufferStatus(FRAMEBUFFER) == 0x8CD5:
+        ReadPixels(0, 0, size, size, RGBA, UNSIGNED_BYTE, pixels)
+    BindFramebuffer(FRAMEBUFFER, 0)
+    return bytes(pixels)
+def new_texture(size, data=None):
+    name = U()
+    GenTextures(1, ctypes.byref(name))
+    BindTexture(TEXTURE_2D, name.value)
+    TexImage2D(TEXTURE_2D, 0, RGBA, size, size, 0, RGBA, UNSIGNED_BYTE, data)
+    return name.value
+"""
+# A colour no warm-up draws: where another run's pixels would show.
+GPU_MARKER = (0x13, 0x57, 0x9B, 0xFF)
+# The runner's own GrDirectContext, taken by the program from the runner's module in its process.
+FIND_CONTEXT = """
+import sys
+context = sys.modules['runner_vm.drawing.gl'].direct_context()
+"""
+GPU_MARKER_PAINTER = FIND_CONTEXT + """
+def draw(canvas):
+    canvas.clear(skia.Color(0x13, 0x57, 0x9B))
+    for budgeted in (skia.Budgeted.kYes, skia.Budgeted.kNo):
+        surface = skia.Surface.MakeRenderTarget(
+            context, budgeted, skia.ImageInfo.MakeN32Premul(256, 256))
+        surface.getCanvas().clear(skia.Color(0x13, 0x57, 0x9B))
+        surface.flushAndSubmit()
+"""
+PAINT_HERE = FIND_CONTEXT + """
+painted = skia.Surface.MakeRenderTarget(
+    context, skia.Budgeted.kYes, skia.ImageInfo.MakeN32Premul(256, 256))
+painted.getCanvas().clear(skia.Color(0x13, 0x57, 0x9B))
+painted.flushAndSubmit()
+"""
+GPU_SNOOPER = GL_HELPER + FIND_CONTEXT + f"""
+marker = bytes({GPU_MARKER!r})
+# The program's own GL works: a texture it fills reads back as filled.
+mine = new_texture(8, (ctypes.c_ubyte * 256)(*([7, 8, 9, 255] * 64)))
+print('gl works', read_texture(mine, 8) == bytes([7, 8, 9, 255] * 64))
+found = []
+# Every texture name GL has handed out in this process (Skia's, the warm-up's, freed ones).
+for name in range(1, 200):
+    if IsTexture(name) and marker in read_texture(name, 256):
+        found.append('texture %d' % name)
+# New storage, never written: textures, and GPU surfaces of Skia on a context of its own.
+for size in (64, 256, 512):
+    if marker in read_texture(new_texture(size), size):
+        found.append('new texture %d' % size)
+for budgeted in (skia.Budgeted.kNo, skia.Budgeted.kYes):
+    info = skia.ImageInfo.MakeN32Premul(256, 256)
+    surface = skia.Surface.MakeRenderTarget(context, budgeted, info)
+    pixels = surface.makeImageSnapshot().makeRasterImage().tobytes()
+    if marker in bytes(pixels):
+        found.append('new surface')
+# The default framebuffer (a surfaceless context has none).
+pixels = (ctypes.c_ubyte * (256 * 256 * 4))()
+BindFramebuffer(FRAMEBUFFER, 0)
+ReadPixels(0, 0, 256, 256, RGBA, UNSIGNED_BYTE, pixels)
+if marker in bytes(pixels):
+    found.append('default framebuffer')
+print('found', found)
+"""
+
+
+def test_no_run_reads_another_runs_gpu_pixels(runner: RunnerService) -> None:
+    """Run A fills its GPU canvas and a GPU surface of its own with a marker colour; then runs
+    on every host read every texture name GL has handed out, new textures, new Skia surfaces and
+    the default framebuffer through the program's own ctypes GL: the marker is never there.
+    (Each child is a copy of a zygote that drew only the fixed warm-up; llvmpipe zero-fills.)"""
+    assert run(runner, GPU_MARKER_PAINTER).outputs["gpu.png"]
+    # The snooper finds the marker where it is: in a texture its own process painted.
+    control = run(runner, PAINT_HERE + GPU_SNOOPER)
+    assert "found ['texture" in control.text, describe(control)
+    for _ in range(runner.pool.size * 2):  # every host, twice
+        assert run(runner, GPU_MARKER_PAINTER, width=256, height=256).succeeded
+        result = run(runner, GPU_SNOOPER)
+        assert result.succeeded, describe(result)
+        assert result.text == "gl works True\nfound []\n", describe(result)
+
+
+GPU_LOST = (
+    "the GPU's pixels could not be read back: a program that calls EGL itself loses the GL "
+    "context it was given"
+)
+
+
+def gpu_failed_alone(result: RunResult) -> None:
+    """The GPU pass failed with the runner's sentence; the run and its other outputs stand."""
+    assert result.succeeded, describe(result)
+    assert result.output_errors == {"gpu": GPU_LOST}, describe(result)
+    assert "gpu.png" not in result.outputs and "cpu.png" in result.outputs, sorted(result.outputs)
+
+
+def prints_before_failing(*lines: str) -> Check:
+    def check(result: RunResult) -> None:
+        assert result.text.splitlines() == list(lines), describe(result)
+
+    return check
+
+
+GPU_ATTACKS = [
+    Attack(
+        # glvnd forgets its EGL state in a forked child at its first EGL call: the program sees
+        # no current context or display, and has lost the inherited one, so its GPU output
+        # fails alone with a sentence that says why (its other outputs stand).
+        "gl_context_handles", "container",
+        GL_HELPER + textwrap.dedent("""
+        egl.eglGetCurrentContext.restype = ctypes.c_void_p
+        egl.eglGetCurrentDisplay.restype = ctypes.c_void_p
+        current = egl.eglGetCurrentContext(), egl.eglGetCurrentDisplay()
+        print('context', bool(current[0]), 'display', bool(current[1]))
+        """),
+        lambda result: (
+            gpu_failed_alone(result),
+            prints_before_failing("context False display False")(result),
+        ),
+    ),
+    Attack(
+        # A second EGL context and a Skia context, made by the program: EGL refuses the context
+        # and Skia finds no GL to make one on (glvnd forgot its EGL state in the fork, and
+        # functions looked up after it do nothing); the run's own GPU output still renders.
+        "gl_new_context", "seccomp",
+        """
+        import ctypes
+        egl = ctypes.CDLL('libEGL.so.1')
+        for name in ('eglGetCurrentDisplay', 'eglCreateContext', 'eglGetCurrentContext'):
+            getattr(egl, name).restype = ctypes.c_void_p
+        egl.eglCreateContext.argtypes = [ctypes.c_void_p] * 4
+        egl.eglMakeCurrent.argtypes = [ctypes.c_void_p] * 4
+        display = egl.eglGetCurrentDisplay()
+        made = egl.eglCreateContext(display, None, None, None)
+        print('made', bool(made), 'current', bool(egl.eglMakeCurrent(display, None, None, made)))
+        print('skia', skia.GrDirectContext.MakeGL(skia.GrGLInterface.MakeEGL()))
+        """,
+        lambda result: (
+            gpu_failed_alone(result),
+            prints_before_failing("made False current False", "skia None")(result),
+        ),
+    ),
+    Attack(
+        # Mesa with its threads: a new display would name its threads with prctl, refused.
+        "gl_threads_through_the_environment", "seccomp",
+        """
+        import ctypes, os
+        os.environ['LP_NUM_THREADS'] = '4'
+        os.environ['MESA_SHADER_CACHE_DISABLE'] = 'false'
+        egl = ctypes.CDLL('libEGL.so.1')
+        egl.eglGetPlatformDisplay.restype = ctypes.c_void_p
+        egl.eglGetPlatformDisplay.argtypes = [ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+        display = egl.eglGetPlatformDisplay(0x31DD, None, None)
+        egl.eglInitialize.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+        print('initialised', egl.eglInitialize(display, None, None))
+        """,
+        # A display of its own, initialised with threads asked for: Mesa starts its rasteriser
+        # threads only with a context, and opens no cache; the inherited context is lost.
+        lambda result: (gpu_failed_alone(result), prints_before_failing("initialised 1")(result)),
+    ),
+    Attack(
+        "no_dri_devices", "container",
+        """
+        import os
+        gpu = [n for n in os.listdir('/dev') if n.startswith(('dri', 'card', 'render', 'nvidia'))]
+        print(os.path.exists('/dev/dri'), gpu)
+        """,
+        prints("False []"),
+    ),
+    Attack(
+        "gpu_surface_too_large", "python",
+        FIND_CONTEXT + textwrap.dedent("""
+        info = skia.ImageInfo.Make(30000, 30000, skia.kRGBA_F16_ColorType, skia.kPremul_AlphaType)
+        print(skia.Surface.MakeRenderTarget(context, skia.Budgeted.kNo, info, 4) is None)
+        """),
+        prints("True"),
+    ),
+    Attack(
+        # A big offscreen target on the GPU (the largest the options allow, 4x MSAA, F16) is
+        # within the memory limit, or refused by it: never a crash.
+        "gpu_offscreen_largest", "rlimit",
+        """
+        def draw(canvas):
+            offscreen.getCanvas().drawCircle(1000, 1000, 900, skia.Paint(AntiAlias=True))
+            canvas.drawImage(offscreen.makeImageSnapshot(), 0, 0)
+        """,
+        lambda result: (result.succeeded or result.runtime_error == MEMORY_ERROR)
+        or pytest.fail(describe(result)),
+        options={
+            "offscreen": True, "offscreen_width": 2048, "offscreen_height": 2048,
+            "offscreen_sample_count": 4, "offscreen_texturable": True, "srgb": True,
+            "f16": True,
+        },
+    ),
+    Attack(
+        # The whole animation, on the CPU and the GPU, is under the one CPU limit of the run.
+        "animation_past_the_cpu_limit", "rlimit",
+        """
+        def draw(canvas):
+            for i in range(4000):
+                canvas.drawCircle(i % 64, i % 61, 30, skia.Paint(AntiAlias=True))
+        """,
+        error_in(
+            f"{CPU_ERROR} (the limit covers the whole animation: 601 frames on the CPU and 601 "
+            "on the GPU, their encoding, and the other outputs)",
+            WALL_ERROR,
+        ),
+        options={"animated": True, "duration": 10},
+        slow=True,
+    ),
+]
+
+
+@pytest.mark.parametrize("attack", [a.param() for a in GPU_ATTACKS])
+def test_gpu_attack(runner: RunnerService, attack: Attack) -> None:
+    """The runner has a GPU here (the attacks would prove nothing without one)."""
+    assert runner.describe().gpu.available, runner.describe().gpu.reason
+    test_attack(runner, attack)
 
 
 # --------------------------------------------------------------------------------------------

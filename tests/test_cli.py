@@ -61,7 +61,12 @@ def test_run_names_each_output_whose_pass_failed_and_lists_the_others(
     result = fiddle_run(server, source)
     assert result.returncode == 0, result.stderr
     names = [line.split(":", 1)[0] for line in result.stdout.splitlines()]
-    assert names == ["hash", "page", "build", "raster"]
+    digest = result.stdout.split()[1]
+    stored = requests.get(f"{server}/e/{digest}", timeout=10).json()["outputList"]
+    # The raster, and the GPU image and its GL info where the runner has a GPU (a GPU canvas has
+    # pixels to read back): exactly what the service stored.
+    assert names == ["hash", "page", "build", *(output["name"] for output in stored)]
+    assert "pdf" not in names and "skp" not in names
     for name in ("pdf", "skp"):
         assert f"{name}: not rendered: the program raised an error in its {name} pass\n" in (
             result.stderr

@@ -81,3 +81,9 @@ def test_the_finder_names_what_a_fiddle_may_import() -> None:
             finder.find_spec(refused)
         assert raised.value.name == refused
         assert str(raised.value) == f"No module named {refused!r}: {NOT_FOR_FIDDLES}"
+    # A package the runner loaded itself before the finder came in (PyAV, for an animation) may
+    # load its own submodules later; any other stays refused.
+    loaded = FiddleImports(allowed_modules(), frozenset({"av"}))
+    assert loaded.find_spec("av.subtitles") is None
+    with pytest.raises(ModuleNotFoundError):
+        loaded.find_spec("requests")

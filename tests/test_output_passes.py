@@ -92,7 +92,10 @@ def test_reading_pixels_back_fails_only_the_pdf_and_skp(client: Any, data_dir: P
     for suffix in (".pdf", ".skp"):
         assert client.get(f"/i/{digest}{suffix}").status_code == 404
     run_objects = {name for name in stored_names(data_dir) if f"/{runid}/" in name}
-    assert {name.rsplit("/", 1)[1] for name in run_objects} == {"cpu.png", "txt.txt", "run.json"}
+    # A GPU canvas has pixels to read back: its pass succeeds where the runner has a GPU.
+    on_gpu = {"gpu.png", "glinfo.txt"} if body["gpu"]["available"] else set()
+    expected = {"cpu.png", "txt.txt", "run.json", *on_gpu}
+    assert {name.rsplit("/", 1)[1] for name in run_objects} == expected
     assert marker(data_dir, digest, runid)["output_errors"] == body["output_errors"]
 
 
@@ -163,7 +166,9 @@ def test_the_errors_are_kept_with_the_run_and_shown_beside_their_outputs(client:
     assert digest == fiddle_hash(READ_BACK, FiddleOptions(width=32, height=32))
     fiddle = client.get(f"/e/{digest}").json
     assert fiddle["outputErrors"] == first["output_errors"]
-    assert [o["name"] for o in fiddle["outputList"]] == ["raster", "text"]
+    on_gpu = first["gpu"]["available"]
+    names = ["raster", "gpu", "text", "glinfo"] if on_gpu else ["raster", "text"]
+    assert [o["name"] for o in fiddle["outputList"]] == names
     for page in (f"/e/{digest}/results", f"/c/{digest}"):
         html = client.get(page).get_data(as_text=True)
         for title, name in (("PDF", "pdf"), ("SKP", "skp")):

@@ -272,7 +272,7 @@ def reference_hash(code: str, options: dict[str, Any]) -> str:
 
 
 def test_the_reference_gives_the_contracts_known_value() -> None:
-    from tests.test_hashing import STAR
+    from tests.fast.test_hashing import STAR
 
     assert reference_hash(STAR, {}) == "cbb8dee39e9f1576cd97c2d504db8eee"
 

@@ -35,7 +35,8 @@ from runner_vm.host.exchange import RunHeader
 from runner_vm.host.verdict import judge
 from runner_vm.policy import load_policy
 
-LIMITS = load_policy().limits
+POLICY = load_policy()
+LIMITS = POLICY.limits
 HEADER = RunHeader("u", "r", "draw", FiddleOptions(width=8, height=8))
 MIB = 1 << 20
 CAPPED = (64 << 10) + 200  # the runtime_error cap and its note
@@ -121,7 +122,7 @@ statuses = st.one_of(
 
 
 def judged(data: bytes, status: int = 0, limit: str = "", cpu: float = 0.0) -> RunResult:
-    return judge(ChildReport(data, status, limit, cpu, 32), HEADER, LIMITS)
+    return judge(ChildReport(data, status, limit, cpu, 32), HEADER, POLICY)
 
 
 def assert_a_result(result: RunResult) -> None:

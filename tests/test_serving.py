@@ -18,7 +18,7 @@ from functions.fiddles import FiddleRepository
 from functions.readcache import ReadCache
 from functions.routes.media import BRIEFLY, IMMUTABLE, WITHDRAWABLE
 from functions.services import services
-from tests.test_sharing import DRAW, GENEROUS, USES_IMAGE, bearer, png_bytes, upload
+from tests.fast.test_sharing import DRAW, GENEROUS, USES_IMAGE, bearer, png_bytes, upload
 
 # A runid later than any real one: a run "by a newer Skia build", stored by another process.
 NEWER_RUNID = "2999-01-01T00:00:00Z-999.0"

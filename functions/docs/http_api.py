@@ -138,7 +138,8 @@ def _run_request() -> str:
         [code(field.data_key or name), _request_field(field)]
         for name, field in schema.declared_fields.items()
     ]
-    keys = json_names(RunAnswer(fiddle_hash="", runid="", version=""))
+    # outputs and gpu are written through (`outputs`/`outputList`, gpu.to_json()), not as they are.
+    keys = json_names(RunAnswer(fiddle_hash="", runid="", version=""), kept=("outputs", "gpu"))
     answer = [
         [code(keys[field.name]), field.metadata.get("doc", "")]
         for field in dataclasses.fields(RunAnswer)
@@ -161,13 +162,15 @@ def _request_field(field: Any) -> str:
     return f"Required. {what}" if field.required else what
 
 
-def json_names(sample: Any) -> dict[str, str]:
+def json_names(sample: Any, kept: tuple[str, ...] = ()) -> dict[str, str]:
     """attribute -> JSON key of a dataclass whose to_json() writes each field as it is under one
-    key, found by giving every field a value of its own."""
-    markers = {field.name: object() for field in dataclasses.fields(sample)}
+    key, found by giving every field a value of its own; the `kept` fields, which to_json reads
+    instead of writing them as they are, keep the sample's values and their own names."""
+    markers = {f.name: object() for f in dataclasses.fields(sample) if f.name not in kept}
     rendered = dataclasses.replace(sample, **markers).to_json()
     keys = {id(value): key for key, value in rendered.items()}
-    return {name: keys.get(id(marker), name) for name, marker in markers.items()}
+    found = {name: keys.get(id(marker), name) for name, marker in markers.items()}
+    return {**found, **{name: name for name in kept}}
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,7 +252,8 @@ def limit_examples() -> dict[str, Limit]:
     """One limit of each kind, with the numbers of the runner's policy."""
     from runner_vm.policy import load_policy
 
-    limits = load_policy().limits
+    policy = load_policy()
+    limits, animation = policy.limits, policy.animation
     return {
         "cpu": Limit("cpu", limits.cpu_seconds, "s"),
         "wall": Limit("wall", limits.wall_clock_seconds, "s"),
@@ -259,6 +263,9 @@ def limit_examples() -> dict[str, Limit]:
         "syscall": Limit("syscall", detail="socket"),
         "crash": Limit("crash", detail="the program crashed (SIGSEGV)"),
         "tampered": Limit("tampered", detail=f"output {outputs.RASTER.stored} is not a PNG"),
+        "frames": Limit("frames", animation.max_frames, detail="1200"),
+        "frame_pixels": Limit("frame_pixels", animation.max_pixel_frames, detail="400,000,000"),
+        "encode": Limit("encode", animation.max_encode_seconds, "s"),
     }
 
 

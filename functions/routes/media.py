@@ -65,6 +65,8 @@ def _output_answers() -> tuple[Answer, ...]:
         *(Answer(200, "The output.", media_type=kind, headers=_HEADERS) for kind in types),
         Answer(304, "The client's copy (If-None-Match) is this output.", media_type="",
                headers=_HEADERS),
+        *(Answer(206, "The bytes of the Range asked for (videos are seeked so).",
+                 media_type=kind, headers=_HEADERS) for kind in types),
     )  # fmt: skip
 
 
@@ -146,6 +148,8 @@ def _send(
         abort(404)
     # content_type, not mimetype: Werkzeug adds a charset to a text mimetype, which ours has.
     response = _headers(Response(data, content_type=output.mime), etag, cache_control)
+    # Byte ranges (206): a browser seeks in a video only when its server answers them.
+    response.make_conditional(request, accept_ranges=True, complete_length=len(data))
     if output.mime == "application/pdf" and pdf_actions(data):
         # Chromium's PDF viewer runs a PDF's JavaScript whatever the response's CSP says (even
         # `sandbox`); only a download keeps it from running. The runner refuses such PDFs, so

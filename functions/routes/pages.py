@@ -22,12 +22,12 @@ from flask import abort, current_app, jsonify, render_template, request
 
 from fiddle_protocol import outputs as registry
 from fiddle_protocol.options import FiddleOptions
+from functions import output_links
 from functions.api_schemas import FiddleJsonSchema
 from functions.apidoc import REFERENCE, Answer, Query, documented, page
 from functions.buildviews import (
     BuildRow,
     CompareView,
-    ShownOutput,
     build_rows,
     compare_pair,
     compare_view,
@@ -41,6 +41,7 @@ from functions.errors import InvalidInput
 from functions.fiddles import StoredFailure, StoredFiddle, StoredRun
 from functions.jobs.named_status import NamedStatus
 from functions.links import public_base_url
+from functions.output_links import ShownOutput
 from functions.routing import Csp, FiddleBlueprint, Framing, Kind, RoutePolicy
 from functions.services import services
 
@@ -99,13 +100,18 @@ json_blueprint = FiddleBlueprint(
         framing=Framing.DENY,
     ),
 )
-# Outputs this service does not render yet; the page says so instead of showing broken images.
+# The outputs drawn on the GPU: a drawn run without any of them had no GPU.
+GPU_OUTPUTS = frozenset(
+    output.stored for output in registry.DRAW_OUTPUTS if output.name in ("gpu", "gpu_animation")
+)
 SOURCE_REMOVED = "The source image of this fiddle was removed, and its outputs with it."
-NOT_YET_RENDERED = {
-    "gpu": "GPU rendering is not available on this service yet.",
-    "animation": "Animated fiddles are not rendered yet: only the first frame is shown.",
-    "offscreen": "Offscreen GPU targets are not rendered yet.",
-}
+# Where a GPU output would be shown, on a run whose runner had no GPU (with its reason).
+NO_GPU = "No GPU on this runner"
+# The offscreen target got fewer MSAA samples than asked for: the GPU supports no more.
+FEWER_SAMPLES = (
+    "The offscreen target has {had} MSAA samples on the GPU, not the {asked} asked for: "
+    "this runner's GPU supports at most {had}."
+)
 # The iframe's `code` parameter: whether the embed shows the code in an editor with Run.
 IFRAME_CODE_FLAGS = {"0": False, "1": True}
 # Where a traceback of the user's program names a line of it.
@@ -161,9 +167,30 @@ class FiddleView:
     named_status: NamedStatus | None = None
 
     @property
+    def no_gpu(self) -> str:
+        """Why the shown run has no GPU output where it would have one ("" when it has one, or
+        needs none): the results area says so where the GPU image would be."""
+        run, options = self.run, self.fiddle.options
+        if run is None or options.text_only or GPU_OUTPUTS & set(run.outputs):
+            return ""
+        reason = run.gpu.reason if run.gpu is not None else ""
+        return f"{NO_GPU}: {reason}." if reason else f"{NO_GPU}."
+
+    @property
+    def frames(self) -> int:
+        """The frames of an animated fiddle's videos (60 a second, and frame 0)."""
+        options = self.fiddle.options
+        return int(60 * options.duration) + 1 if options.animated else 0
+
+    @property
+    def main_text(self) -> bool:
+        """A text-only fiddle: its printed text is the result, shown first and in full."""
+        return self.fiddle.options.text_only
+
+    @property
     def urls(self) -> dict[str, str]:
         """Stored output name -> its URL (the /e/ JSON's `outputs`)."""
-        return {shown.output.stored: shown.url for shown in self.shown}
+        return output_links.urls(self.shown)
 
     @property
     def entries(self) -> list[ShownOutput | FailedOutput]:
@@ -201,6 +228,7 @@ class FiddleView:
             "outputErrors": {failed.output.name: failed.error for failed in self.failed},
             "notices": self.notices,
             "sourceRemoved": self.source_removed,
+            "gpu": self.run.gpu.to_json() if self.run and self.run.gpu else None,
             "builds": [row.to_json() for row in self.builds],
             "namedStatus": self.named_status.to_json() if self.named_status else None,
         }
@@ -228,7 +256,7 @@ def load_view(reference: str, version: str | None = None) -> FiddleView:
         view.failed = _failed_outputs(view.run)
     source = fiddle.options.source
     view.source_removed = bool(source) and not built.fiddles.source_exists(source)
-    view.notices = _notices(fiddle, view.source_removed)
+    view.notices = _notices(fiddle, view.run, view.source_removed)
     return view
 
 
@@ -258,26 +286,32 @@ def _failed_outputs(run: StoredRun) -> list[FailedOutput]:
     ]
 
 
-def _notices(fiddle: StoredFiddle, source_removed: bool) -> list[str]:
-    options = fiddle.options
-    notices = [] if options.text_only else [NOT_YET_RENDERED["gpu"]]
-    if options.animated:
-        notices.append(NOT_YET_RENDERED["animation"])
-    if options.offscreen:
-        notices.append(NOT_YET_RENDERED["offscreen"])
+def _notices(fiddle: StoredFiddle, run: StoredRun | None, source_removed: bool) -> list[str]:
+    notices = []
+    fewer = _fewer_samples(fiddle.options, run)
+    if fewer:
+        notices.append(fewer)
     if source_removed:
         notices.append(SOURCE_REMOVED)
     return notices
 
 
+def _fewer_samples(options: FiddleOptions, run: StoredRun | None) -> str:
+    """Said when the GPU's offscreen target could not have the samples asked for."""
+    gpu = run.gpu if run else None
+    if not options.offscreen or gpu is None or not gpu.available or options.text_only:
+        return ""
+    if options.offscreen_sample_count <= gpu.max_samples:
+        return ""
+    return FEWER_SAMPLES.format(had=gpu.max_samples, asked=options.offscreen_sample_count)
+
+
 @blueprint.app_context_processor
 def _page_settings() -> dict[str, Any]:
     # Where the pages' JavaScript finds the JSON API; empty means the same origin.
-    # The embed leaves out the notice that applies to every fiddle (no GPU output yet).
     # A bundle that is not built is named on the pages that need it (functions/bundles.py).
     return {
         "api_base": services().settings.api_base,
-        "gpu_notice": NOT_YET_RENDERED["gpu"],
         "missing_bundles": missing_bundles(Path(str(current_app.static_folder))),
     }
 

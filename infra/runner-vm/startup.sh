@@ -35,6 +35,8 @@ readonly PACKAGES=(
   python3 python3-venv
   systemd-container
   fontconfig fonts-dejavu-core libegl1 libgl1
+  # The GPU output: Mesa's EGL vendor and its drivers (llvmpipe where the VM has no GPU).
+  libegl-mesa0 libgl1-mesa-dri
 )
 readonly OPS_AGENT_KEYRING=/usr/share/keyrings/google-cloud-ops-agent.gpg
 readonly OPS_AGENT_LIST=/etc/apt/sources.list.d/google-cloud-ops-agent.list

@@ -24,14 +24,12 @@ skia-python wheel, an unknown release, the package index out of reach, a failed 
 
 from __future__ import annotations
 
-import compileall
 import email.parser
 import filecmp
 import hashlib
 import json
 import logging
 import os
-import py_compile
 import re
 import secrets
 import stat
@@ -387,11 +385,16 @@ def _has_skia_module(staging: Path) -> bool:
 
 def compile_bytecode(staging: Path, mount: str) -> None:
     """Bytecode for every module, named as the hosts see it (`mount`) and checked by source hash
-    (never by time), so that it is the same in every build that has the same source."""
-    compileall.compile_dir(
-        str(staging), quiet=2, ddir=mount, workers=0,
-        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-    )  # fmt: skip
+    (never by time), so that it is the same in every build that has the same source. Compiled in
+    a process of its own with a fixed string hash seed: a set constant (`x in {"a", "b"}`) is
+    stored as a frozenset in the order of its strings' hashes, which differ from one process to
+    the next otherwise (measured: numpy's distutils/misc_util.pyc)."""
+    command = [
+        sys.executable, "-m", "compileall", "-q", "-q", "-j", "0", "-d", mount,
+        "--invalidation-mode", "unchecked-hash", str(staging),
+    ]  # fmt: skip
+    # Not checked: a package may ship a module that does not compile (compileall skips it).
+    subprocess.run(command, env={**os.environ, "PYTHONHASHSEED": "0"}, check=False)
 
 
 def share_files(staging: Path, others: list[Path]) -> int:

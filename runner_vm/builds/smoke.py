@@ -77,7 +77,10 @@ def _check(result: RunResult, expected: dict[str, str]) -> None:
             "inside the sandbox the fiddle saw skia-python, numpy and Pillow "
             f"{' '.join(printed) or '(nothing)'}, not {' '.join(wanted)}"
         )
-    facts = RunFacts(SMOKE_OPTIONS, result.text)
+    if result.output_errors:
+        failed = ", ".join(sorted(result.output_errors))
+        raise SmokeFailed(f"the smoke fiddle's {failed} pass failed")
+    facts = RunFacts(SMOKE_OPTIONS, result.text, gpu=result.gpu)
     problem = outputs.problem(outputs.DRAW, facts, result.outputs, True)
     if problem:
         raise SmokeFailed(f"the smoke fiddle's {problem}")

@@ -27,8 +27,11 @@ class FiddleImports:
     in random and tempfile, whose at-fork handlers would then run in every child (see
     tests/test_runner_service.py)."""
 
-    def __init__(self, allowed: frozenset[str]) -> None:
-        self.allowed = allowed
+    def __init__(self, allowed: frozenset[str], loaded: frozenset[str] = frozenset()) -> None:
+        # `loaded`: the packages the runner itself had imported when the finder came in (PyAV
+        # for an animation), which may load their own submodules later; a program could reach
+        # them through sys.modules anyway.
+        self.allowed = allowed | loaded
 
     def find_spec(
         self,
@@ -48,4 +51,5 @@ def allowed_modules() -> frozenset[str]:
 def allow_only_fiddle_imports() -> None:
     """From now on in this process (a child, before it runs a program), only the documented
     modules can be imported; what is imported already stays."""
-    sys.meta_path.insert(0, FiddleImports(allowed_modules()))
+    loaded = frozenset(name.partition(".")[0] for name in sys.modules)
+    sys.meta_path.insert(0, FiddleImports(allowed_modules(), loaded))

@@ -17,7 +17,7 @@ from fiddle_protocol.messages import RunRequest
 from fiddle_protocol.options import FiddleOptions
 from runner_vm.child import confine, imports
 from runner_vm.child.seccomp import SeccompFilter
-from runner_vm.drawing import execute
+from runner_vm.drawing import animation, execute, gl
 from runner_vm.host import framing
 from runner_vm.policy import Policy
 
@@ -37,9 +37,11 @@ def child_main(
 ) -> None:
     """Never returns: the child ends with os._exit so no host cleanup code runs twice."""
     try:
+        gl.mark_forked()
         confine.confine(policy, (request_fd, result_fd), uid, *guards)
-        imports.allow_only_fiddle_imports()
         request = RunRequest.from_json(framing.read_frame(request_fd))
+        animation.load_encoder(request.options)  # before the import finder, which would refuse it
+        imports.allow_only_fiddle_imports()
         outcome = execute.run(request, lambda name: framing.write_frame(result_fd, mark(name)))
         framing.write_frame(result_fd, report(outcome))
         os._exit(0)

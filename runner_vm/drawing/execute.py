@@ -26,7 +26,7 @@ from fiddle_protocol.messages import CompileError, Limit, RunRequest
 from fiddle_protocol.options import FiddleOptions
 from runner_vm import cuts
 from runner_vm.child.refusals import ForbiddenCall
-from runner_vm.drawing import compare, images, passes, render
+from runner_vm.drawing import animation, compare, gl, gpu, images, passes, render
 
 USER_FILENAME = "draw.py"
 MAX_FRAMES = 50
@@ -176,7 +176,7 @@ def _globals(request: RunRequest) -> dict[str, Any]:
 
     image, bitmap = (None, None)
     if request.source_png is not None:
-        image, bitmap = render.decode_source(request.source_png)
+        image, bitmap = render.decode_source(request.source_png, request.options.source_mipmap)
     return {
         "__name__": "__fiddle__",
         "__builtins__": __builtins__,
@@ -185,6 +185,7 @@ def _globals(request: RunRequest) -> dict[str, Any]:
         "source": bitmap,
         "duration": request.options.duration,
         "frame": 0.0,
+        "offscreen": None,
         passes.PASS_GLOBAL: None,  # while the program loads, no pass is drawing
     }
 
@@ -192,10 +193,12 @@ def _globals(request: RunRequest) -> dict[str, Any]:
 def _render_all(
     program: render.Program, options: FiddleOptions, mark_pass: Callable[[str], None]
 ) -> _Rendered:
-    """Every output the registry says these options produce, each by its pass. A pass whose
-    output stands alone may fail without failing the others."""
+    """Every output the registry says these options produce on this runner, each by its pass,
+    and the GL info of the GPU they were drawn on. A pass whose output stands alone may fail
+    without failing the others."""
     rendered = _Rendered()
-    steps = passes.for_run(RunFacts(options))
+    facts = RunFacts(options, gpu=gl.status())
+    steps = passes.for_run(facts)
     if not steps:
         _enter(program, passes.TEXT_ONLY_PASS, mark_pass)
         render.discard(program, options)
@@ -207,7 +210,9 @@ def _render_all(
         except BaseException as error:
             if not output.stands_alone or _is_limit(error):
                 raise
-            rendered.errors[output.name] = user_traceback(error)
+            rendered.errors[output.name] = describe_error(error)[0]
+    if outputs.GLINFO.produced_by(facts):
+        rendered.outputs[outputs.GLINFO.stored] = facts.gpu.glinfo.encode("utf-8")
     return rendered
 
 
@@ -227,9 +232,14 @@ def _quiet_after_first(
 
 
 def describe_error(error: BaseException) -> tuple[str, Limit | None]:
-    """The limit the program ran into, or else its traceback."""
+    """The limit the program ran into, or else what went wrong: the runner's own sentence for a
+    GPU or encoder that failed, the program's traceback for anything else."""
     limit = limit_of(error)
-    return ("", limit) if limit else (user_traceback(error), None)
+    if limit:
+        return "", limit
+    if isinstance(error, gpu.GpuFailed | animation.EncoderMissing):
+        return str(error), None
+    return user_traceback(error), None
 
 
 def limit_of(error: BaseException) -> Limit | None:
@@ -242,6 +252,8 @@ def limit_of(error: BaseException) -> Limit | None:
         return Limit("processes")
     if isinstance(error, BlockingIOError):
         return Limit("processes")
+    if isinstance(error, animation.AnimationLimitHit):
+        return Limit(error.limit.kind)
     return None
 
 

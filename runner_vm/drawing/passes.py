@@ -3,8 +3,8 @@ one output of the registry (fiddle_protocol/outputs.py).
 
 `PASSES` has one entry per pass: its name (what the program reads in its `fiddle_pass` global
 while the pass runs), the registry output it produces, and its renderer. A run takes the passes
-of the outputs the registry says its options render, in the registry's order, so the raster pass
-comes first. Adding a pass (GPU, animation) is a registry entry, a renderer and one line here.
+of the outputs the registry says its options render on its runner, in the registry's order, so
+the raster pass comes first. Adding a pass is a registry entry, a renderer and one line here.
 
 A pass whose output the registry marks `stands_alone` may fail on its own: what the program
 raised in it becomes that output's error (the run's `output_errors`), and the other passes go
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from fiddle_protocol import outputs
 from fiddle_protocol.checks import RunFacts
-from runner_vm.drawing import render
+from runner_vm.drawing import animation, gpu, render
 
 # The global a program reads to tell which pass is drawing (README: "What a program sees").
 PASS_GLOBAL = "fiddle_pass"
@@ -34,8 +34,11 @@ class Pass:
 
 PASSES: tuple[Pass, ...] = (
     Pass("raster", "raster", render.raster),
+    Pass("gpu", "gpu", gpu.gpu_png),
     Pass("pdf", "pdf", render.pdf),
     Pass("skp", "skp", render.skp),
+    Pass("animation", "animation", animation.cpu_webm),
+    Pass("gpu_animation", "gpu_animation", animation.gpu_webm),
 )
 
 

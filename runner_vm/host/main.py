@@ -17,9 +17,10 @@ import sys
 import time
 from dataclasses import dataclass
 
+from fiddle_protocol.gpu import GpuStatus
 from fiddle_protocol.messages import Limit, RunResult
 from runner_vm.child import main as child
-from runner_vm.drawing import render
+from runner_vm.drawing import animation, gl, gpu, render
 from runner_vm.host import framing, verdict
 from runner_vm.host.collect import ChildReport, collect
 from runner_vm.host.exchange import RunHeader, RunSummary
@@ -42,9 +43,11 @@ class Spare:
 
 
 class Host:
-    def __init__(self, policy: Policy, index: int) -> None:
+    def __init__(self, policy: Policy, index: int, gpu_status: GpuStatus | None = None) -> None:
         self.policy = policy
         self.index = index
+        # The GPU every child of this host renders on (made before the zygote was forked).
+        self.gpu = gpu_status or gl.status()
         self.runs = 0
         self.zygote = Zygote(policy)
         self.spare: Spare | None = None
@@ -86,13 +89,16 @@ class Host:
 
     def run(self, header: RunHeader, request: bytes) -> RunResult:
         started = time.perf_counter()
+        refused = animation.refusal(header.options, self.policy.animation)
+        if refused is not None:  # nothing is drawn: no child is used up for it
+            return verdict.with_gpu(verdict.failed(header, refused), self.gpu)
         try:
             child = self._take_spare()
         except OSError as error:  # the zygote could not fork
             why = f"the sandbox could not start the program: {error.strerror}"
-            return verdict.failed(header, Limit("crash", detail=why))
+            return verdict.with_gpu(verdict.failed(header, Limit("crash", detail=why)), self.gpu)
         report = self._run_child(child, request, self.policy.limits.output_mib_for(header.task))
-        result = verdict.judge(report, header, self.policy.limits)
+        result = verdict.judge(report, header, self.policy, self.gpu)
         return verdict.with_duration(result, started, time.perf_counter())
 
     def _run_child(self, child: Spare, request: bytes, output_mib: int) -> ChildReport:
@@ -123,18 +129,13 @@ def serve(policy: Policy, index: int, hide: bool = False) -> None:
         hiding.hide_in_container(policy)
     in_fd, out_fd = _take_protocol_streams()
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    render.warm_up()
+    gpu_status = warm_up(policy)
     import skia
 
-    try:
-        import numpy  # noqa: F401  -- skia-python imports it lazily; its import calls mbind
-    except ImportError:
-        pass
-    child.warm_up()
-
-    host = Host(policy, index)
+    host = Host(policy, index, gpu_status)
     host.prepare_spare()
-    framing.write_frame(out_fd, {"ready": True, "pid": os.getpid(), "skia": skia.__version__})
+    ready = {"ready": True, "pid": os.getpid(), "skia": skia.__version__}
+    framing.write_frame(out_fd, {**ready, "gpu": gpu_status.to_json()})
     while True:
         try:
             header = RunHeader.from_json(framing.read_frame(in_fd))
@@ -149,7 +150,26 @@ def serve(policy: Policy, index: int, hide: bool = False) -> None:
         host.prepare_spare()
 
 
+def warm_up(policy: Policy) -> GpuStatus:
+    """Everything every child would otherwise pay for, before the zygote is forked: Skia's
+    encoders, the GL context and its common shaders (GL first, with its environment set before
+    Mesa loads), an animation's frame read-back (PyAV itself only a child that encodes imports),
+    and the child's own path. Nothing of any user's is drawn."""
+    gpu_status = gl.set_up()
+    render.warm_up()
+    gpu.warm_up()
+    try:
+        import numpy  # noqa: F401  -- skia-python imports it lazily; its import calls mbind
+    except ImportError:
+        pass
+    animation.configure(policy.animation)
+    animation.warm_up()
+    child.warm_up()
+    return gpu_status
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     policy = Policy.from_json(json.loads(args[0]))
+    gl.configure(args[2:])
     serve(policy, int(args[1]) if len(args) > 1 else 0, hide="--hide" in args[2:])

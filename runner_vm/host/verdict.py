@@ -26,12 +26,14 @@ from typing import Any
 
 from fiddle_protocol import outputs
 from fiddle_protocol.checks import RunFacts
+from fiddle_protocol.gpu import GpuStatus
 from fiddle_protocol.messages import CompileError, Limit, RunResult
 from runner_vm import cuts
+from runner_vm.drawing.animation import frame_count
 from runner_vm.host import framing
 from runner_vm.host.collect import ChildReport
 from runner_vm.host.exchange import RunHeader
-from runner_vm.policy import Limits
+from runner_vm.policy import Limits, Policy
 
 SIGSYS_MARK = b"\x00SIGSYS "
 # A syscall number as the child's SIGSYS handler writes it: a C int, at most 10 digits.
@@ -41,7 +43,7 @@ _MAX_COMPILE_ERRORS = 16
 _MAX_POSITION = (1 << 31) - 1
 # The limits a child reports itself (the others the host sees from outside), and the most of a
 # refused call's name it may give.
-_CHILD_LIMITS = frozenset({"memory", "processes", "syscall"})
+_CHILD_LIMITS = frozenset({"memory", "processes", "syscall", "encode"})
 _MAX_DETAIL = 256
 _JSON_TYPES: dict[type, str] = {str: "string", list: "array", dict: "object"}
 # The pass marks a child writes before its report: a frame of {"pass": NAME} each, at most one
@@ -59,13 +61,21 @@ class Tampered(ValueError):
     """The child's result is not what a child of ours writes; the message says what is wrong."""
 
 
-def judge(report: ChildReport, header: RunHeader, limits: Limits) -> RunResult:
-    """The run's result: the child's own, checked, or the limit or failure that ended it."""
+def judge(
+    report: ChildReport, header: RunHeader, policy: Policy, gpu: GpuStatus | None = None
+) -> RunResult:
+    """The run's result: the child's own, checked, or the limit or failure that ended it; with
+    the host's GPU (by which the outputs are checked), never the child's word for it."""
+    gpu = gpu or GpuStatus(reason="the sandbox host has no GPU")
     try:
-        return _judge(report, header, limits)
+        return with_gpu(_judge(report, header, policy, gpu), gpu)
     except Exception as error:  # a last guard: nothing below is meant to raise
         why = f"the sandbox could not read the program's result ({error!r:.200})"
-        return failed(header, Limit("crash", detail=why))
+        return with_gpu(failed(header, Limit("crash", detail=why)), gpu)
+
+
+def with_gpu(result: RunResult, gpu: GpuStatus) -> RunResult:
+    return dataclasses.replace(result, gpu=gpu)
 
 
 def failed(header: RunHeader, limit: Limit, text: str = "") -> RunResult:
@@ -75,23 +85,26 @@ def failed(header: RunHeader, limit: Limit, text: str = "") -> RunResult:
     )
 
 
-def _judge(report: ChildReport, header: RunHeader, limits: Limits) -> RunResult:
+def _judge(report: ChildReport, header: RunHeader, policy: Policy, gpu: GpuStatus) -> RunResult:
+    limits = policy.limits
     begun, rest = pass_marks(report.data)
-    limit = _limit_hit(report, limits) or _ending(report.status, bool(rest), begun)
+    limit = _limit_hit(report, header, limits, gpu) or _ending(report.status, bool(rest), begun)
     if limit:
         return failed(header, limit)
     try:
-        result = _reported(framing.read_frame_from_bytes(rest), header, limits)
+        result = _reported(framing.read_frame_from_bytes(rest), header, policy)
     except (framing.FrameError, Tampered) as error:
         return failed(header, Limit("tampered", detail=str(error)))
-    facts = RunFacts(header.options, result.text, frozenset(result.output_errors))
+    facts = RunFacts(header.options, result.text, frozenset(result.output_errors), gpu=gpu)
     problem = outputs.problem(header.task, facts, result.outputs, result.succeeded)
     if problem:
         return failed(header, Limit("tampered", detail=problem), result.text)
     return result
 
 
-def _limit_hit(report: ChildReport, limits: Limits) -> Limit | None:
+def _limit_hit(
+    report: ChildReport, header: RunHeader, limits: Limits, gpu: GpuStatus
+) -> Limit | None:
     """A limit the host saw the child run into (its own reports are read with its result)."""
     if report.limit == "wall":
         return Limit("wall", limits.wall_clock_seconds, "s")
@@ -105,11 +118,22 @@ def _limit_hit(report: ChildReport, limits: Limits) -> Limit | None:
         if signo == signal.SIGXCPU or (
             signo == signal.SIGKILL and report.cpu_seconds >= limits.cpu_seconds
         ):
-            return Limit("cpu", limits.cpu_seconds, "s")
+            return Limit("cpu", limits.cpu_seconds, "s", _cpu_covered(header, gpu))
         if signo == signal.SIGSYS:
             # Killed without a report: signals were blocked, or the call came through another ABI.
             return Limit("syscall")
     return None
+
+
+def _cpu_covered(header: RunHeader, gpu: GpuStatus) -> str:
+    """What the CPU limit of an animated run covered: every frame of every video, and their
+    encoding (one limit for the whole run, not one per frame)."""
+    options = header.options
+    if not options.animated or options.text_only:
+        return ""
+    frames = frame_count(options)
+    drawn = f"{frames} frames on the CPU" + (f" and {frames} on the GPU" if gpu.available else "")
+    return f"the limit covers the whole animation: {drawn}, their encoding, and the other outputs"
 
 
 def _ending(status: int, reported: bool, begun: list[str]) -> Limit | None:
@@ -207,7 +231,7 @@ def signal_description(signo: int) -> str:
 # The child's report
 
 
-def _reported(message: Any, header: RunHeader, limits: Limits) -> RunResult:
+def _reported(message: Any, header: RunHeader, policy: Policy) -> RunResult:
     """The result the child reported, rebuilt from what the protocol allows (nothing of the
     child's own objects is passed on), with texts held to their caps. Raises Tampered."""
     if not isinstance(message, dict):
@@ -217,7 +241,7 @@ def _reported(message: Any, header: RunHeader, limits: Limits) -> RunResult:
     text = cuts.cut_printed(_field(message, "text", str, ""))
     produced = _outputs(_field(message, "outputs", dict, {}))
     output_errors = _output_errors(_field(message, "output_errors", dict, {}), header.task)
-    limit = _child_limit(message.get("limit"), limits)
+    limit = _child_limit(message.get("limit"), policy)
     return RunResult(
         header.run_uuid,
         header.runid,
@@ -266,7 +290,7 @@ def _compile_error(error: Any) -> CompileError:
     return CompileError(cuts.cut_error(error["text"]), line, col)  # type: ignore[arg-type]
 
 
-def _child_limit(reported: Any, limits: Limits) -> Limit | None:
+def _child_limit(reported: Any, policy: Policy) -> Limit | None:
     """A limit the child ran into inside itself, with the policy's number (not the child's)."""
     if reported is None:
         return None
@@ -275,7 +299,9 @@ def _child_limit(reported: Any, limits: Limits) -> Limit | None:
     detail = reported.get("detail", "")
     if not isinstance(detail, str) or len(detail) > _MAX_DETAIL:
         raise Tampered("its limit's detail is not a short string")
-    kind = reported["kind"]
+    kind, limits = reported["kind"], policy.limits
+    if kind == "encode":
+        return Limit("encode", policy.animation.max_encode_seconds, "s")
     if kind == "memory":
         return Limit("memory", limits.address_space_mib, "MiB")
     if kind == "processes":

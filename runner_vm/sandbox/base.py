@@ -26,6 +26,7 @@ from pathlib import Path
 
 import fiddle_protocol
 import runner_vm
+from runner_vm.drawing.gl import GL_ENVIRONMENT
 from runner_vm.policy import Policy
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ class SandboxBackend(ABC):
     # Whether the host itself must cover the policy's hidden paths (sandbox/hiding.py), where the
     # container cannot be told to.
     hides_in_host = False
+    # Flags every host it starts gets beside its policy (the runner's GPU switches, gl.host_flags).
+    host_flags: tuple[str, ...] = ()
 
     def __init__(self, policy: Policy, state_dir: Path) -> None:
         self.policy = policy
@@ -72,7 +75,12 @@ class SandboxBackend(ABC):
         prepare_lib(self.lib_dir)
 
     def environment(self, build_dir: Path | None = None) -> dict[str, str]:
-        return {"OPENBLAS_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "HOME": "/tmp"}
+        # GL_ENVIRONMENT: Mesa reads it when it loads, before any of the host's code could set
+        # it (runner_vm/drawing/gl.py says why the GPU needs each).
+        return {
+            "OPENBLAS_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "HOME": "/tmp",
+            **GL_ENVIRONMENT,
+        }  # fmt: skip
 
     @property
     def lib_dir(self) -> Path:
@@ -145,9 +153,11 @@ def host_python() -> str:
     return os.path.realpath(base)
 
 
-def host_command(policy_json: str, index: int, hide: bool) -> list[str]:
+def host_command(
+    policy_json: str, index: int, hide: bool, flags: tuple[str, ...] = ()
+) -> list[str]:
     """How every host starts, whatever its build and sandbox (see the module's docstring)."""
-    argv = [host_python(), "-S", "-P", "-m", "runner_vm.host", policy_json, str(index)]
+    argv = [host_python(), "-S", "-P", "-m", "runner_vm.host", policy_json, str(index), *flags]
     return [*argv, "--hide"] if hide else argv
 
 

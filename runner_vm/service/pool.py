@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
+from fiddle_protocol.gpu import GpuStatus
 from runner_vm.host import framing
 from runner_vm.host.exchange import RunHeader, RunSummary
 from runner_vm.policy import Policy
@@ -83,7 +84,9 @@ class HostProcess:
         build_dir: Path | None = None,
         stderr: IO[bytes] | None = None,
     ) -> None:
-        argv = host_command(json.dumps(policy.to_json()), index, backend.hides_in_host)
+        argv = host_command(
+            json.dumps(policy.to_json()), index, backend.hides_in_host, backend.host_flags
+        )
         self.index = index
         self.policy = policy
         self.cgroups = HostCgroups(policy.limits, index) if backend.host_cgroups else None
@@ -191,6 +194,9 @@ class HostPool:
         self.turned_away = 0  # runs answered PoolBusy at once
         self.background_refused = 0  # background runs refused for want of a spare host
         self.typical_seconds = 0.05  # how long a run holds its host, a moving average
+        # The GPU the hosts render on, as the last one started said (each host makes its own
+        # context, on the same machine and drivers, so they agree).
+        self.gpu = GpuStatus(reason="no sandbox host has started yet")
 
     def start(self) -> None:
         """Start every host (the backend must be prepared); all or none: a host that fails to
@@ -205,6 +211,7 @@ class HostPool:
                 host.stop()
             raise failure
         for host in started:
+            self.gpu = GpuStatus.from_json(host.info.get("gpu"))
             self._idle.put(host)
 
     def _start_one(self, index: int) -> HostProcess:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fiddle_protocol.messages import RunnerInfo, RunRequest, RunResult
 from runner_vm.builds.catalog import DEFAULT_BUILDS_DIR, Build
+from runner_vm.drawing import gl
 from runner_vm.host.exchange import RunHeader, RunSummary
 from runner_vm.policy import Policy
 from runner_vm.sandbox.base import NoSandbox, SandboxBackend, SandboxUnavailable
@@ -38,6 +39,8 @@ class RunnerSettings:
     builds_dir: Path = DEFAULT_BUILDS_DIR
     build_hosts: int = 2  # hosts of each other warm build
     warm_builds: int = 2  # builds besides HEAD kept warm at most
+    no_gpu: bool = False  # hosts make no GL context (FIDDLE_NO_GPU)
+    gl_cold: bool = False  # a GL context per child, to measure the warm one (FIDDLE_GL_COLD)
 
     def warm(self) -> WarmSettings:
         return WarmSettings(self.pool_size, self.build_hosts, self.warm_builds, self.max_waiting)
@@ -78,6 +81,7 @@ class RunnerService:
         # A state directory made here is ours to remove; one given by the operator is not.
         self._temporary_state = None if settings.state_dir else state
         self.backend = choose_backend(settings.backend, policy, state)
+        self.backend.host_flags = gl.host_flags(settings.no_gpu, settings.gl_cold)
         source = BuildSource(settings.builds_dir)
         self.builds = WarmBuilds(self.backend, policy, source, settings.warm())
         self.events = EventBus()
@@ -90,6 +94,7 @@ class RunnerService:
             "runner: sandbox backend %r, HEAD %s with %d warm hosts",
             self.backend.name, head.runid, self.settings.pool_size,
         )  # fmt: skip
+        log.info("runner: GPU: %s", self.builds.gpu().summary)
 
     def stop(self) -> None:
         self.builds.stop()
@@ -150,4 +155,5 @@ class RunnerService:
             builds=tuple(self.builds.infos()),
             warm_builds=self.settings.warm_builds,
             **self.builds.totals(),
+            gpu=self.builds.gpu(),
         )

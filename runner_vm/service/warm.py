@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fiddle_protocol import versions
+from fiddle_protocol.gpu import GpuStatus
 from fiddle_protocol.versions import BuildInfo
 from runner_vm.builds import usage
 from runner_vm.builds.catalog import Build, BuildsDir, environment_build
@@ -217,6 +218,12 @@ class WarmBuilds:
                 hosts = warm.pool.size if warm else 0
                 listed.append(build.info(head=build == head, warm=bool(warm), hosts=hosts))
         return versions.newest_first(listed)
+
+    def gpu(self) -> GpuStatus:
+        """The GPU HEAD's hosts render on (every host is on the same machine and drivers)."""
+        with self._lock:
+            head = self._warm.get(self._head.runid) if self._head else None
+        return head.pool.gpu if head else GpuStatus(reason="no sandbox host has started yet")
 
     def resolve(self, runid: str) -> Build:
         """The build a run names ("" for HEAD); UnknownBuild when there is none such."""

@@ -1,10 +1,12 @@
 // The results area. The server renders it (templates/_results.html: on the page, and after a
 // run through GET /e/<hash>/results); this module only shows that markup and enhances it: the
-// zoom of the output images, and, after a failed run, a note that points at the problems. The
-// embeds show the same markup with resultsFragment and noteFailedRun.
+// zoom of the output images, the animation player (player.js), and, after a failed run, a note
+// that points at the problems. The embeds show the same markup with resultsFragment (which
+// enhances its players) and noteFailedRun.
 
 import { API } from "./api.js";
 import { $ } from "./dom.js";
+import { enhancePlayers } from "./player.js";
 import { runFailed } from "./status.js";
 
 const FAILED_RUN = "No output: the fiddle failed. The problems are listed under the editor.";
@@ -30,6 +32,7 @@ export function resultsFragment(html, base) {
   const template = document.createElement("template");
   template.innerHTML = html;
   pointAtApi(template.content, base);
+  enhancePlayers(template.content);
   return template.content;
 }
 
@@ -76,5 +79,6 @@ function applyZoom() {
 
 export function startResults() {
   $("zoom").addEventListener("change", applyZoom);
+  enhancePlayers($("results"));
   applyZoom();
 }

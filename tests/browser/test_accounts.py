@@ -91,7 +91,7 @@ def signed_in(context: Any, account: Account, path: str = "/signin") -> Any:
 def pixel(page: Any, x: int, y: int) -> list[int]:
     """The colour of one pixel of the shown raster output (same origin, so readable)."""
     return list(
-        page.locator("#results img.output-image").evaluate(
+        page.locator("#results img.output-image").first.evaluate(
             """(img, [x, y]) => {
                 const c = document.createElement('canvas');
                 c.width = img.naturalWidth; c.height = img.naturalHeight;

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import requests
 
+from functions.devserver import free_port, serving
 from tests.browser.conftest import SCREENSHOTS, wait_for_shown_images
 from tests.browser.test_pages import editor, run_and_wait, type_program
-from tests.conftest import free_port, serving
 
 pytestmark = pytest.mark.browser
 

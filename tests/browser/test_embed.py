@@ -423,7 +423,7 @@ def test_the_iframe_variant_without_javascript_shows_the_code_and_the_result(
         page = context.new_page()
         page.goto(f"{server}/iframe/{fiddle.hash}?code=1")
         assert page.get_by_label("Code").inner_text().rstrip("\n") == fiddle.code.rstrip("\n")
-        image = page.locator("img.output-image")
+        image = page.locator("img.output-image").first
         assert fiddle.hash in str(image.get_attribute("src"))
         page.wait_for_function(
             "() => document.querySelector('img.output-image').naturalWidth === 256"

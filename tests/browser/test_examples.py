@@ -40,7 +40,12 @@ def test_the_example_runs_without_errors(server: str, example: dict[str, Any]) -
     assert body["compile_errors"] == [] and body["runtime_error"] == ""
     stored = requests.get(f"{server}/e/{body['fiddleHash']}", timeout=10).json()
     assert stored["code"] == code
-    expected = {"txt.txt"} if options.get("textOnly") else {"cpu.png", "pdf.pdf", "skp.skp"}
+    if options.get("textOnly"):
+        expected = {"txt.txt"}
+    elif options.get("animated"):  # videos instead of the PDF and SKP, as in Skia Fiddle
+        expected = {"cpu.png", "cpu.webm", "gpu.webm"}
+    else:
+        expected = {"cpu.png", "gpu.png", "pdf.pdf", "skp.skp"}
     assert expected <= set(stored["outputs"])
     if options.get("textOnly"):
         assert body["text"]

@@ -138,7 +138,7 @@ def run_and_wait(page: Any, *, click: bool = True) -> str:
 
 
 def wait_for_image(page: Any, digest: str, width: int = 256) -> None:
-    image = page.locator("#results img.output-image")
+    image = page.locator("#results img.output-image").first
     image.wait_for()
     assert digest in str(image.get_attribute("src"))
     page.wait_for_function(
@@ -193,7 +193,8 @@ def test_type_a_program_run_it_and_see_the_image(page: Any, server: str) -> None
     )
     downloads = page.get_by_role("list", name="Downloads")
     assert [link.text_content() for link in downloads.get_by_role("link").all()] == [
-        "PNG download", "PDF download", "SKP download", "Text download",
+        "PNG download", "GPU PNG download", "PDF download", "SKP download", "Text download",
+        "GL info download",
     ]  # fmt: skip
     skp = downloads.get_by_role("link", name="SKP download").get_attribute("href")
     assert requests.get(f"{server}{skp}", timeout=10).ok
@@ -223,7 +224,8 @@ def test_the_results_area_is_what_the_results_route_serves(
     assert all(href.startswith(f"/ai/{runid}/{digest}") for href in hrefs)
     downloaded = [requests.get(f"{server}{href}", timeout=10).content for href in hrefs]
     assert sorted(downloaded) == sorted(stored.values())
-    assert len(stored) == 4  # the raster, the PDF, the SKP and the printed text
+    # The raster, the GPU image and its GL info, the PDF, the SKP and the printed text.
+    assert len(stored) == 6
 
 
 def test_printed_markup_is_shown_as_text(page: Any) -> None:
@@ -377,7 +379,7 @@ def test_zoom_and_theme(page: Any) -> None:
     digest = run_and_wait(page)
     wait_for_image(page, digest)
     page.get_by_label("Zoom").select_option("4")
-    assert page.locator("#results img.output-image").evaluate("i => i.width") == 1024
+    assert page.locator("#results img.output-image").first.evaluate("i => i.width") == 1024
 
     toggle = page.get_by_role("button", name="Dark theme")
     assert toggle.get_attribute("aria-pressed") == "false"
@@ -448,7 +450,7 @@ def test_the_fiddle_page_works_without_javascript(browser: Any, server: str) -> 
         page = context.new_page()
         page.goto(f"/c/{digest}")
         assert page.locator("textarea#code").input_value() == CIRCLE
-        image = page.locator("img.output-image")
+        image = page.locator("img.output-image").first
         page.wait_for_function(
             "() => document.querySelector('img.output-image').naturalWidth === 256"
         )
@@ -496,7 +498,7 @@ def test_the_iframe_renders_inside_a_page_from_another_origin(browser: Any, serv
             page = context.new_page()
             page.goto(url)
             embed = page.frame_locator("#embed")
-            image = embed.locator("img.output-image")
+            image = embed.locator("img.output-image").first
             image.wait_for()
             assert image.evaluate("i => i.complete && i.naturalWidth") == 256
             link = embed.get_by_role("link", name=re.compile("Open this fiddle"))

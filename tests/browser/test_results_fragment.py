@@ -122,7 +122,7 @@ def test_printed_text_arrives_as_text(server: str) -> None:
     parsed = Fragment(html)
     assert parsed.printed == HOSTILE_TEXT + "\n"
     assert not {"script", "b"} & set(parsed.tags)
-    assert parsed.tags.count("img") == 1  # the raster output
+    assert parsed.tags.count("img") == 2  # the raster and the GPU outputs
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &#34;quoted&#34;" in html
 
 

@@ -69,11 +69,11 @@ def test_the_plain_page_runs_fiddles_against_the_api(
         digest = run_and_wait(page)
         assert page.url == f"{static_site}/c/{digest}"
         wait_for_image(page, digest, width=256)
-        image = page.locator("#results img.output-image").get_attribute("src")
+        image = page.locator("#results img.output-image").first.get_attribute("src")
         assert str(image).startswith(f"{server}/")  # the outputs come from the API
         links = page.get_by_role("list", name="Downloads").get_by_role("link").all()
         hrefs = [str(link.get_attribute("href")) for link in links]
-        assert len(hrefs) == 4 and all(href.startswith(f"{server}/ai/") for href in hrefs)
+        assert len(hrefs) == 6 and all(href.startswith(f"{server}/ai/") for href in hrefs)
         assert all(requests.get(href, timeout=10).ok for href in hrefs)
         pdf = page.locator("#results object.pdf-view").get_attribute("data")
         assert str(pdf).startswith(f"{server}/ai/")

@@ -43,7 +43,8 @@ from runner_vm.host.framing import encode
 from runner_vm.host.verdict import failed, judge
 from runner_vm.policy import load_policy
 
-LIMITS = load_policy().limits
+POLICY = load_policy()
+LIMITS = POLICY.limits
 # argon2id as the service hashes passwords, at the lowest cost argon2 takes: at its default cost
 # (which the service keeps: test_accounts_hardening.py) each hash takes 0.15-0.5 s of CPU here,
 # and most tests make users.
@@ -58,7 +59,7 @@ def judged_here(request: RunRequest, runid: str) -> RunResult:
     """The request run by the runner's drawing code in this process, its report judged by the
     sandbox host's own verdict, as a confined child's would be."""
     child = ChildReport(encode(report(execute.run(request))), status=0)
-    return judge(child, RunHeader.of(request, runid), LIMITS)
+    return judge(child, RunHeader.of(request, runid), POLICY)
 
 
 def stopped_by(limit: Limit, text: str = "") -> Callable[[RunHeader], RunResult]:

@@ -30,7 +30,7 @@ from runner_vm.host.collect import ChildReport
 from runner_vm.host.exchange import RunHeader
 from runner_vm.host.framing import encode
 from runner_vm.host.verdict import judge
-from tests.fast.fakes import LIMITS, judged_here
+from tests.fast.fakes import POLICY, judged_here
 
 skia = pytest.importorskip("skia")
 
@@ -107,7 +107,7 @@ def test_forged_pngs_are_refused(data: bytes, why: str) -> None:
     request = RunRequest("u", "def draw(canvas):\n    pass\n", FiddleOptions(width=8, height=8))
     genuine = execute.run(request)
     forged = execute.Outcome(outputs={**genuine.outputs, "cpu.png": data})
-    result = judge(ChildReport(encode(report(forged)), 0), RunHeader.of(request, "r"), LIMITS)
+    result = judge(ChildReport(encode(report(forged)), 0), RunHeader.of(request, "r"), POLICY)
     assert result.runtime_error == f"the program tampered with its result: output cpu.png {why}"
     assert result.limit and result.limit.kind == "tampered" and not result.outputs
 

@@ -25,7 +25,7 @@ from fiddle_protocol.checks import RunFacts
 from fiddle_protocol.messages import RunRequest, RunResult
 from fiddle_protocol.options import FiddleOptions
 from fiddle_protocol.outputs import Kind, Output
-from tests.fast.fakes import LIMITS, FakeRunner
+from tests.fast.fakes import POLICY, FakeRunner
 
 skia = pytest.importorskip("skia")
 
@@ -91,7 +91,7 @@ def test_the_host_checks_a_new_output_like_any_other(fake_output: Output) -> Non
     outcome = execute.run(request)
     assert checks.png_size(outcome.outputs["fake.png"]) == (32, 16)
     outcome.outputs["fake.png"] = outcome.outputs["cpu.png"][:-12]
-    forged = judge(ChildReport(encode(report(outcome)), 0), RunHeader.of(request, RUNID), LIMITS)
+    forged = judge(ChildReport(encode(report(outcome)), 0), RunHeader.of(request, RUNID), POLICY)
     assert forged.runtime_error == (
         "the program tampered with its result: output fake.png is a PNG without an end"
     )
@@ -121,8 +121,8 @@ def test_names_suffixes_and_labels_are_unique() -> None:
             assert len({getattr(output, field) for output in listed}) == len(listed), field
     suffixes = [output.suffix for output in registry.DRAW_OUTPUTS]
     assert len(set(suffixes)) == len(suffixes) and all(suffixes)
-    for output in registry.DRAW_OUTPUTS:  # no suffix ends another (by_suffix takes the first)
-        assert not [s for s in suffixes if s != output.suffix and s.endswith(output.suffix)]
+    for output in registry.DRAW_OUTPUTS:  # a suffix ending another's still names its own output
+        assert registry.by_suffix(f"{'a' * 32}{output.suffix}") == ("a" * 32, output)
 
 
 # --------------------------------------------------------------------------------------------
@@ -197,8 +197,9 @@ def test_a_text_only_run_and_an_upload_have_no_pass_that_fails_alone() -> None:
 
 
 def test_only_the_passes_after_the_raster_may_fail_alone() -> None:
-    """The raster pass comes first and fails the run; every other drawn output stands alone."""
-    drawn = [o for o in registry.DRAW_OUTPUTS if o.kind is not Kind.TEXT]
+    """The raster pass comes first and fails the run; every other drawn output stands alone (the
+    printed text and the GL info are no pass's: the program does not draw them)."""
+    drawn = [o for o in registry.DRAW_OUTPUTS if o.kind not in (Kind.TEXT, Kind.INFO)]
     assert drawn[0] is registry.RASTER and not registry.RASTER.stands_alone
     assert all(output.stands_alone for output in drawn[1:])
     assert not any(output.stands_alone for output in registry.IMAGE_OUTPUTS)

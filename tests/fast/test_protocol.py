@@ -5,11 +5,13 @@ written from the policy's numbers."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 import pytest
 
+from fiddle_protocol.gpu import GpuStatus
 from fiddle_protocol.messages import (
     PROTOCOL_VERSION,
     CompileError,
@@ -32,12 +34,14 @@ RESULT = RunResult(
     "u", "r", (CompileError("bad", 1, 2),), "memory limit of 1 GiB exceeded", "é\n",
     {"cpu.png": b"\x89PNG", "txt.txt": b"\xc3\xa9\n"}, 4.5, Limit("memory", 1024, "MiB"),
 )  # fmt: skip
+GPU = GpuStatus(True, "llvmpipe (LLVM 15.0.6, 256 bits)", "4.5 Mesa", "Mesa/X.org", "1.5", 4)
 BUILDS = (
     BuildInfo("2026-10-20T09:47:00Z-144.1", "144.1", "2026-10-20T09:47:00Z", True, True, 6),
     BuildInfo("2025-06-08T01:46:56Z-87.9", "87.9", "2025-06-08T01:46:56Z", False, True, 2),
 )
 INFO = RunnerInfo(
-    "r", "144.1", "nspawn", 8, busy=1, waiting=2, turned_away=3, builds=BUILDS, warm_builds=2
+    "r", "144.1", "nspawn", 8, busy=1, waiting=2, turned_away=3, builds=BUILDS, warm_builds=2,
+    gpu=GPU,
 )
 # A run whose PDF pass failed alone: no pdf.pdf, its traceback in output_errors.
 PASS_FAILED = RunResult(
@@ -49,6 +53,8 @@ PASS_FAILED = RunResult(
 def test_each_message_reads_back_what_it_wrote() -> None:
     assert RunRequest.from_bytes(REQUEST.to_bytes()) == REQUEST
     assert RunResult.from_bytes(RESULT.to_bytes()) == RESULT
+    with_gpu = dataclasses.replace(RESULT, gpu=GPU)
+    assert RunResult.from_bytes(with_gpu.to_bytes()) == with_gpu
     assert RunResult.from_bytes(PASS_FAILED.to_bytes()) == PASS_FAILED
     assert PASS_FAILED.succeeded
     assert RunnerInfo.from_json(json.loads(json.dumps(INFO.to_json()))) == INFO
@@ -92,6 +98,11 @@ def result_with(**fields: Any) -> dict[str, Any]:
          "line must be of type int"),
         (json.dumps(result_with(duration_ms="1")).encode(), "duration_ms must be a number"),
         (json.dumps(result_with(text=None)).encode(), "text must be of type str"),
+        (json.dumps(result_with(gpu=True)).encode(), "gpu must be an object"),
+        (json.dumps(result_with(gpu={"available": "yes"})).encode(),
+         "gpu.available must be of type bool"),
+        (json.dumps(result_with(gpu={"max_samples": True})).encode(),
+         "gpu.max_samples must be of type int"),
         (json.dumps(result_with(output_errors=[])).encode(), "output_errors must be an object"),
         (json.dumps(result_with(output_errors={"evil": "x"})).encode(),
          "output_errors name an unknown output 'evil'"),
@@ -124,6 +135,17 @@ def test_a_malformed_result_is_a_protocol_error(message: bytes, why: str) -> Non
 def test_a_malformed_request_is_a_protocol_error(fields: dict[str, Any], why: str) -> None:
     with pytest.raises(ProtocolError, match=why):
         RunRequest.from_json({**REQUEST.to_json(), **fields})
+
+
+def test_a_runner_that_says_nothing_of_its_gpu_has_none_and_says_why() -> None:
+    said = {key: value for key, value in INFO.to_json().items() if key != "gpu"}
+    gpu = RunnerInfo.from_json(said).gpu
+    assert not gpu.available and gpu.reason == "the runner did not say whether it has a GPU"
+    assert gpu.summary == "no GPU on this runner: the runner did not say whether it has a GPU"
+    assert GPU.reason == "" and GPU.glinfo == (
+        "EGL 1.5\nGL Version: 4.5 Mesa\nGL Vendor: Mesa/X.org\n"
+        "GL Renderer: llvmpipe (LLVM 15.0.6, 256 bits)\n"
+    )
 
 
 def test_a_result_of_a_runner_without_output_errors_has_none() -> None:
@@ -178,6 +200,15 @@ def test_a_runner_info_without_builds_still_reads() -> None:
         (Limit("tampered", detail="output x is missing"),
          "the program tampered with its result: output x is missing"),
         (Limit("gpu_hang", detail="30 s"), "the run was stopped (gpu_hang: 30 s)"),
+        (Limit("cpu", 10, "s", "the limit covers the whole animation: 61 frames on the CPU"),
+         "CPU time limit of 10 s exceeded (the limit covers the whole animation: 61 frames on "
+         "the CPU)"),
+        (Limit("frames", 601, detail="3601"),
+         "the animation has 3601 frames (60 a second, and frame 0), more than the limit of 601"),
+        (Limit("frame_pixels", 40_000_000, detail="41,000,000"),
+         "the animation has 41,000,000 pixels in all its frames (width x height x frames), more "
+         "than the limit of 40,000,000"),
+        (Limit("encode", 5, "s"), "encoding the animation took more than the limit of 5 s of CPU"),
     ],
 )  # fmt: skip
 def test_each_limit_is_said_in_one_sentence_with_its_number(limit: Limit, sentence: str) -> None:

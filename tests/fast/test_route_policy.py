@@ -100,7 +100,9 @@ SAMPLES = [
     Sample("GET", "/i/{missing}.pdf", 404, "self", True, "html"),
     Sample("GET", "/i/{missing}_raster.png", 404, "self", True, "image"),
     Sample("GET", "/i/{missing}_gpu.png", 404, "self", True, "image"),
+    # The stand-in runner has no GPU (tests/test_gpu_outputs.py serves one from a runner that has).
     Sample("GET", "/i/{hash}_gpu.png", 404, "self", True, "image"),
+    Sample("GET", "/i/{hash}_gpu.webm", 404, "self", True, "image"),
     Sample("GET", "/i/{missing}_cpu.webm", 404, "self", True, "image"),
     Sample("GET", "/ai/{runid}/{hash}.pdf", 200, "self", True),
     Sample("GET", "/ai/{runid}/{missing}.pdf", 404, "self", True, "html"),
