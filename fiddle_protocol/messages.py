@@ -41,6 +41,14 @@ class ProtocolError(ValueError):
     """A message does not follow the protocol; the message says how."""
 
 
+def _optional_flag(obj: dict[str, Any], key: str) -> bool:
+    """A boolean that older senders of the same protocol leave out (false)."""
+    value = obj.get(key, False)
+    if not isinstance(value, bool):
+        raise ProtocolError(f"{key} must be a boolean, not {type(value).__name__}")
+    return value
+
+
 @dataclass(frozen=True)
 class CompileError:
     text: str
@@ -183,6 +191,9 @@ class RunRequest:
     # The runid of the build to run at; "" for the runner's newest (HEAD).
     build: str = ""
     compare_png: bytes | None = None
+    # A background run (a job's) takes a host only if one is idle and none is waited for, and
+    # leaves one idle for interactive runs where the pool has more than one: else 429 at once.
+    background: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -190,6 +201,7 @@ class RunRequest:
             "task": self.task,
             "run_uuid": self.run_uuid,
             "build": self.build,
+            "background": self.background,
             "code": self.code,
             "options": self.options.to_json(),
             "source_png": _b64(self.source_png) if self.source_png is not None else None,
@@ -214,6 +226,7 @@ class RunRequest:
             source_png=_unb64(source) if source is not None else None,
             build=_expect(obj, "build", str),
             compare_png=_unb64(compare) if compare is not None else None,
+            background=_optional_flag(obj, "background"),
         )
 
     @classmethod

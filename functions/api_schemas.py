@@ -210,6 +210,12 @@ class FiddleJsonSchema(Schema):
     )
     builds = fields.List(fields.Nested(FiddleBuildSchema), required=True)
     gpu = fields.Nested(GpuSchema, required=True, allow_none=True)
+    namedStatus = fields.Nested(
+        "NamedStatusSchema",
+        required=True,
+        allow_none=True,
+        metadata={"description": "For /e/@name: its status at the newest build checked."},
+    )
 
 
 class NameRequestSchema(Schema):
@@ -266,3 +272,71 @@ class DeletedSourceSchema(Schema):
 
 class DeletedNameSchema(Schema):
     deleted = fields.String(required=True)
+
+
+class NamedStatusSchema(Schema):
+    """How a named fiddle ran at the newest build a rerun-named job checked (functions/jobs/)."""
+
+    status = fields.String(
+        required=True, validate=validate.OneOf(["ok", "changed", "broken", "failing"])
+    )
+    build = fields.String(required=True, metadata={"description": "The runid checked."})
+    previous = fields.String(
+        required=True, allow_none=True, metadata={"description": "The runid compared with."}
+    )
+    error = fields.String(
+        required=True, metadata={"description": "broken/failing: its first line."}
+    )
+    compare = fields.String(
+        required=True, allow_none=True, metadata={"description": "changed: the compare view."}
+    )
+    changedPixels = fields.Integer(required=True)
+    checked = fields.Float(required=True, metadata={"description": "When, in seconds since 1970."})
+
+
+class JobRequestSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(["rerun-named", "rerun-fiddles"]))
+    params = fields.Dict(
+        load_default=dict,
+        metadata={
+            "description": 'rerun-named: {"build", "previous"} (versions; HEAD and the build'
+            ' before it); rerun-fiddles: {"hashes": [...], "builds": [...] or "all"} (["HEAD"]).'
+        },
+    )
+
+
+class JobProgressSchema(Schema):
+    done = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+    failures = fields.Integer(required=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class JobFailureSchema(Schema):
+    item = fields.String(required=True)
+    outcome = fields.String(required=True)
+    error = fields.String(required=True)
+
+
+class JobSchema(Schema):
+    """A job: its state (queued, running, done, failed, cancel, cancelling, cancelled) and
+    progress; the list leaves out `failures`."""
+
+    id = fields.String(required=True)
+    kind = fields.String(required=True)
+    params = fields.Dict(required=True)
+    state = fields.String(required=True)
+    progress = fields.Nested(JobProgressSchema, required=True)
+    failures = fields.List(fields.Nested(JobFailureSchema))
+    who = fields.String(required=True)
+    created = fields.Float(required=True)
+    updated = fields.Float(required=True)
+    finished = fields.Float(required=True, allow_none=True)
+    worker = fields.String(required=True, allow_none=True)
+    lease_until = fields.Float(required=True, allow_none=True)
+    error = fields.String(required=True)
+    url = fields.String(required=True)
+
+
+class JobListSchema(Schema):
+    jobs = fields.List(fields.Nested(JobSchema), required=True)

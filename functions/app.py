@@ -23,12 +23,17 @@ from functions.docstore.factory import make_document_store
 from functions.fiddles import FiddleRepository
 from functions.headers import add_headers
 from functions.identity import BearerTokenIdentity, SessionIdentity
+from functions.jobs.kinds import JobKinds
+from functions.jobs.named_status import NamedStatuses
+from functions.jobs.service import BuildWatch, Jobs
+from functions.jobs.store import JobStore
+from functions.jobs.worker import Worker, WorkerSettings
 from functions.links import relative_redirects, warn_without_public_url
 from functions.metrics import HttpMetrics
 from functions.named import NamedFiddles
 from functions.quotas import ClientLimits, FairShare, StorageQuota
 from functions.ratelimits import RateLimits
-from functions.runner_client import HttpRunnerClient, RunnerClient
+from functions.runner_client import BackgroundRunner, HttpRunnerClient, RunnerClient
 from functions.runs import RunDispatcher
 from functions.services import Services, install, services
 from functions.sessions import CachedSerializerSessions
@@ -91,6 +96,10 @@ def build_services(
         FairShare(settings.runs_in_flight_per_client),
         settings.max_run_bytes,
     )
+    named = NamedFiddles(store, documents, fiddles)
+    statuses = NamedStatuses(documents)
+    runs = RunDispatcher(fiddles, runner, source_runs, limits, settings.fiddle_hash)
+    jobs, worker = _jobs(settings, documents, fiddles, named, statuses, runs)
     return Services(
         settings=settings,
         blobs=store,
@@ -98,17 +107,45 @@ def build_services(
         fiddles=fiddles,
         source_runs=source_runs,
         sources=SourceImages(store, documents, source_runs, runner, limits),
-        named=NamedFiddles(store, documents, fiddles),
+        named=named,
         accounts=accounts,
         audit=AuditLog(documents),
-        runs=RunDispatcher(fiddles, runner, source_runs, limits, settings.fiddle_hash),
+        runs=runs,
         comparisons=Comparisons(fiddles, runner, limits),
         runner=runner,
         limits=limits,
         rate_limits=RateLimits(settings.rate_limits, documents),
         identity_providers=(BearerTokenIdentity(accounts), SessionIdentity(accounts)),
         metrics=HttpMetrics(),
+        jobs=jobs,
+        worker=worker,
+        named_status=statuses,
     )
+
+
+def _jobs(
+    settings: Settings,
+    documents: DocumentStore,
+    fiddles: FiddleRepository,
+    named: NamedFiddles,
+    statuses: NamedStatuses,
+    runs: RunDispatcher,
+) -> tuple[Jobs, Worker]:
+    """Jobs and their worker: the same dispatch as /_/run, but every run a background run."""
+    background = BackgroundRunner(runs.runner)
+    background_runs = RunDispatcher(
+        fiddles, background, runs.source_runs, runs.limits, runs.hash_form
+    )
+    comparisons = Comparisons(fiddles, background, runs.limits)
+    kinds = JobKinds(background_runs, fiddles, named, statuses, comparisons)
+    store = JobStore(documents)
+    worker_settings = WorkerSettings(
+        settings.job_lease_seconds, settings.job_runs_in_flight, settings.job_poll_seconds
+    )
+    worker = Worker(store, kinds, worker_settings)
+    jobs = Jobs(store, kinds, wake=worker.wake)
+    worker.on_idle = BuildWatch(jobs, runs.runner, documents)
+    return jobs, worker
 
 
 def _trust_proxies(app: Flask, hops: int) -> None:

@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     _builds_parser(commands.add_parser("builds", help="the Skia builds of this machine's runner"))
     _admin_parser(commands.add_parser("admin", help="accounts: create users and API tokens"))
     _site_parser(commands.add_parser("build-site", help="write the static site (editor page)"))
+    _jobs_parsers(commands)
     return parser
 
 
@@ -65,6 +66,13 @@ def _serve_parser(parser: argparse.ArgumentParser) -> None:
         help="do not store the editor's examples at start (they are run once if missing)",
     )
     parser.set_defaults(handler=serve)
+
+
+def _jobs_parsers(commands: Any) -> None:
+    from functions.jobs.cli import add_jobs_arguments, add_worker_arguments
+
+    add_worker_arguments(commands.add_parser("worker", help="a job worker on its own"))
+    add_jobs_arguments(commands.add_parser("jobs", help="start, list, watch and cancel jobs"))
 
 
 def _builds_parser(parser: argparse.ArgumentParser) -> None:
@@ -308,13 +316,29 @@ def serve(args: argparse.Namespace) -> int:
         app = create_app(settings)
         if args.examples:
             _store_examples_in_background(app)
+        worker = _start_worker(app) if settings.serve_worker else None
         print(f"fiddle: serving on http://{args.host}:{args.port}/ (data in {settings.data_dir})",
               file=sys.stderr, flush=True)  # fmt: skip
         # Under load waitress logs every time requests wait for a thread ("Task queue depth"):
         # a line per request at worst, written under the logging lock by every thread.
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-        waitress_serve(app, host=args.host, port=args.port, threads=args.threads, _quiet=True)
+        try:
+            waitress_serve(app, host=args.host, port=args.port, threads=args.threads, _quiet=True)
+        finally:
+            if worker is not None:
+                worker.stop()
     return 0
+
+
+def _start_worker(app: Any) -> Any:
+    """The job worker as a thread of serve (FIDDLE_SERVE_WORKER=off: none; run `fiddle worker`)."""
+    import threading
+
+    from functions.services import services
+
+    worker = services(app).worker
+    threading.Thread(target=worker.run_forever, name="job-worker", daemon=True).start()
+    return worker
 
 
 def _store_examples_in_background(app: Any) -> None:

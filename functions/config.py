@@ -58,6 +58,14 @@ class Settings:
     # or Skia's current one, which Skia's own clients (fiddlecli) check the answer against. Every
     # fiddle is reachable by both either way.
     fiddle_hash: str = FIDDLE1
+    # Jobs (functions/jobs/): a worker's lease on the job it holds, the background runs it has
+    # in flight, its longest wait between polls, and whether `fiddle serve` runs one.
+    job_lease_seconds: float = 30.0
+    job_runs_in_flight: int = 2
+    job_poll_seconds: float = 10.0
+    serve_worker: bool = True
+    # The admin API token `fiddle jobs` sends (Authorization: Bearer).
+    api_token: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -109,6 +117,26 @@ def _seconds(value: str, name: str) -> float:
         return float(value)
     except ValueError:
         raise ValueError(f"{name} must be a number of seconds, not {value!r}") from None
+
+
+def _job_seconds(value: str, name: str) -> float:
+    seconds = _seconds(value, name)
+    if not 0.1 <= seconds <= 86400:
+        raise ValueError(f"{name} must be a number of seconds from 0.1 to 86400, not {value!r}")
+    return seconds
+
+
+def _at_least_one(value: str, name: str) -> int:
+    count = _count(value, name)
+    if count < 1:
+        raise ValueError(f"{name} must be a whole number of 1 or more, not {value!r}")
+    return count
+
+
+def _on_off(value: str, name: str) -> bool:
+    if value not in ("on", "off"):
+        raise ValueError(f"{name} must be on or off, not {value!r}")
+    return value == "on"
 
 
 def _flag(value: str, _name: str) -> bool:
@@ -235,5 +263,27 @@ VARIABLES: tuple[Variable, ...] = (
         "The form of the hash `POST /_/run` answers in `fiddleHash`: `fiddle1` (the canonical"
         " one) or `skia` (what Skia's current clients compute; fiddlecli needs it). Both reach"
         " every fiddle either way.", lambda value, _name: hash_form(value),
+    ),
+    Variable(
+        "FIDDLE_JOB_LEASE_SECONDS", "job_lease_seconds", "30",
+        "How long a job worker's hold on a job lasts unrenewed (it renews every third of it):"
+        " the job of a worker that died waits this long for another.", _job_seconds,
+    ),
+    Variable(
+        "FIDDLE_JOB_RUNS_IN_FLIGHT", "job_runs_in_flight", "2",
+        "Background runs one job worker has in flight.", _at_least_one,
+    ),
+    Variable(
+        "FIDDLE_JOB_POLL_SECONDS", "job_poll_seconds", "10",
+        "The longest a job worker waits between looks for jobs while there are none.",
+        _job_seconds,
+    ),
+    Variable(
+        "FIDDLE_SERVE_WORKER", "serve_worker", "on",
+        "`off`: `fiddle serve` runs no job worker thread (run `fiddle worker` instead).", _on_off,
+    ),
+    Variable(
+        "FIDDLE_API_TOKEN", "api_token", "",
+        "An administrator's API token, which `fiddle jobs` sends (`--token` wins).",
     ),
 )  # fmt: skip

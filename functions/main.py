@@ -91,3 +91,17 @@ def admin(request: Request) -> Any:
 
 if __name__ == "main":  # loaded by functions-framework as its --source
     check_configuration()
+
+
+# How long one scheduled call works on jobs: well within the function's timeout, so that it
+# gives an unfinished job back (for the next call) rather than being killed holding it.
+JOB_TICK_SECONDS = 240.0
+
+
+def jobs(request: Request) -> Any:
+    """The job worker as a scheduled function: Cloud Scheduler calls it every few minutes (with
+    its own service account: no route leads here), and it works on jobs for JOB_TICK_SECONDS."""
+    from functions.services import services
+
+    services(_app()).worker.run_for(JOB_TICK_SECONDS)
+    return {"status": "ok"}

@@ -6,9 +6,10 @@ import time
 from typing import Any
 
 from flask import Flask, Response, request
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from functions.apidoc import Answer, documented
+from functions.jobs.named_status import BROKEN
 from functions.routing import FiddleBlueprint, Framing, Kind, RoutePolicy
 from functions.services import services
 
@@ -41,6 +42,11 @@ class HttpMetrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30),
         )  # fmt: skip
+        self.named_broken = Gauge(
+            "fiddle_named_broken",
+            "Named fiddles that ran cleanly at the previous Skia build and fail at the newest",
+            registry=self.registry,
+        )
         # The labelled children, found once: labels() checks and locks on every call.
         self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
 
@@ -85,6 +91,10 @@ def record(response: Any, metrics: HttpMetrics) -> Any:
     Answer(200, "The metrics, in Prometheus' text format.", media_type="text/plain"),
 )
 def metrics() -> Response:
-    """Prometheus metrics of this process: requests by route and status, and their latency."""
-    registry = services().metrics.registry
+    """Prometheus metrics of this process: requests by route and status, and their latency;
+    and how many named fiddles are broken (counted from the document store at each scrape)."""
+    built = services()
+    # Counted at each scrape from the statuses jobs recorded (shared by every instance).
+    built.metrics.named_broken.set(built.named_status.count(BROKEN))
+    registry = built.metrics.registry
     return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")

@@ -71,6 +71,13 @@ class NamedFiddles:
             raise errors.Forbidden.about("name", f"The name {name} belongs to someone else.")
         return info.generation
 
+    def get(self, name: str) -> NamedFiddle | None:
+        """The named fiddle as the index lists it, or None."""
+        doc = self.documents.get(NAMED, name) if NAME_RE.fullmatch(name) else None
+        if doc is None:
+            return None
+        return NamedFiddle(doc.id, doc.data["hash"], doc.data["creator"], doc.data["time"])
+
     def all(self) -> list[NamedFiddle]:
         return [
             NamedFiddle(d.id, d.data["hash"], d.data["creator"], d.data["time"])

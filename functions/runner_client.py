@@ -66,6 +66,27 @@ class RunnerClient(ABC):
         """Read the runners' builds again at the next question (a build came or went)."""
 
 
+class BackgroundRunner(RunnerClient):
+    """The runners as jobs use them: every run is a background run, which a runner takes only
+    when it has a host to spare (fiddle_protocol's RunRequest.background), so interactive runs
+    go first."""
+
+    def __init__(self, runners: RunnerClient) -> None:
+        self.runners = runners
+
+    def run(self, request: RunRequest) -> RunResult:
+        return self.runners.run(dataclasses.replace(request, background=True))
+
+    def describe(self) -> RunnerInfo:
+        return self.runners.describe()
+
+    def builds(self) -> list[BuildInfo]:
+        return self.runners.builds()
+
+    def forget_builds(self) -> None:
+        self.runners.forget_builds()
+
+
 def merged_builds(infos: list[RunnerInfo]) -> list[BuildInfo]:
     """The builds of several runners as one list: each once, warm if warm anywhere, with the
     hosts of all; HEAD is the newest of them all. A runner that lists no builds (an older one)

@@ -29,7 +29,7 @@ from fiddle_protocol.messages import RunRequest, RunResult
 from fiddle_protocol.options import FiddleOptions
 from fiddle_protocol.versions import BuildInfo
 from functions import errors
-from functions.fiddles import FiddleRepository, SourceRef, StoredRun
+from functions.fiddles import FiddleRepository, SourceRef, StoredFiddle, StoredRun
 from functions.hashing import FIDDLE1, fiddle_hash, hash_in_form
 from functions.output_links import shown_outputs, urls
 from functions.quotas import ClientKeys, ClientLimits, check_run_size
@@ -184,6 +184,17 @@ class RunDispatcher:
         Raises errors.FiddleError subclasses for everything it declines."""
         try:
             return self._answer(payload, client)
+        except RunnerBusy as busy:
+            raise errors.Busy(EVERY_RUNNER_BUSY, retry_after=busy.retry_after) from busy
+        except RunnerUnavailable as down:
+            raise errors.Unavailable(NO_RUNNER, retry_after=down.retry_after) from down
+
+    def run_stored(self, fiddle: StoredFiddle, version: str) -> RunAnswer:
+        """A stored fiddle at the build `version` names, for the service itself (jobs): from
+        storage when it has a run there, else run and stored. Raises as run() does."""
+        data = RunRequestData(fiddle.code, fiddle.options, version, fast=False)
+        try:
+            return self._answer_one(fiddle.hash, data, ())
         except RunnerBusy as busy:
             raise errors.Busy(EVERY_RUNNER_BUSY, retry_after=busy.retry_after) from busy
         except RunnerUnavailable as down:

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from functions.docstore.base import DocumentStore
     from functions.fiddles import FiddleRepository
     from functions.identity import IdentityProvider
+    from functions.jobs.named_status import NamedStatuses
+    from functions.jobs.service import Jobs
+    from functions.jobs.worker import Worker
     from functions.metrics import HttpMetrics
     from functions.named import NamedFiddles
     from functions.quotas import ClientLimits
@@ -47,6 +50,9 @@ class Services:
     rate_limits: RateLimits
     identity_providers: tuple[IdentityProvider, ...]
     metrics: HttpMetrics
+    jobs: Jobs
+    worker: Worker
+    named_status: NamedStatuses
 
 
 def install(app: Flask, built: Services) -> None:

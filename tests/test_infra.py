@@ -293,7 +293,8 @@ def test_runner_firewall(tf: dict[str, dict[str, Any]]) -> None:
 
 
 def test_function_targets(tf: dict[str, dict[str, Any]]) -> None:
-    assert set(tf["locals"]["functions"]) == TARGETS
+    # Every routed target, and the job worker, which Cloud Scheduler calls (jobs.tf).
+    assert set(tf["locals"]["functions"]) == TARGETS | {"jobs"}
     function = _resource(tf, "google_cloudfunctions2_function", "function")
     assert function["for_each"] == "${local.functions}"
     build = _block(function, "build_config")
@@ -302,7 +303,9 @@ def test_function_targets(tf: dict[str, dict[str, Any]]) -> None:
     source = _block(_block(build, "source"), "storage_source")
     assert source["object"] == "${var.functions_source_object}"
     service = _block(function, "service_config")
-    assert service["ingress_settings"] == "ALLOW_INTERNAL_AND_GCLB"
+    assert service["ingress_settings"] == (
+        '${each.key == "jobs" ? "ALLOW_ALL" : "ALLOW_INTERNAL_AND_GCLB"}'
+    )
     assert service["vpc_connector"] == "${google_vpc_access_connector.functions.id}"
     assert service["service_account_email"] == "${google_service_account.functions.email}"
     assert service["environment_variables"] == "${local.functions_env}"
@@ -319,6 +322,25 @@ def test_function_targets(tf: dict[str, dict[str, Any]]) -> None:
     assert env["FIDDLE_TRUSTED_PROXIES"] == "2"
     assert "FIDDLE_SECRET_KEY" not in env, "the secret comes from Secret Manager"
     assert _block(service, "secret_environment_variables")["key"] == "FIDDLE_SECRET_KEY"
+
+
+def test_the_job_worker_is_called_by_the_scheduler_alone(tf: dict[str, dict[str, Any]]) -> None:
+    """No route and no public invoker leads to the jobs function; the scheduler's own account
+    calls it with an OIDC token for its URL."""
+    for kind, name in (
+        ("google_cloud_run_v2_service_iam_member", "public_invoker"),
+        ("google_compute_region_network_endpoint_group", "function"),
+        ("google_compute_backend_service", "function"),
+    ):
+        assert _resource(tf, kind, name)["for_each"] == "${local.routed_functions}"
+    invoker = _resource(tf, "google_cloud_run_v2_service_iam_member", "scheduler_invokes_jobs")
+    assert invoker["member"] == "serviceAccount:${google_service_account.scheduler.email}"
+    job = _resource(tf, "google_cloud_scheduler_job", "jobs")
+    target = _block(job, "http_target")
+    token = _block(target, "oidc_token")
+    assert token["service_account_email"] == "${google_service_account.scheduler.email}"
+    assert target["uri"] == token["audience"]
+    assert "jobs" in target["uri"]
 
 
 def test_function_targets_exist_in_functions_main() -> None:

@@ -8,7 +8,18 @@ from functions.routing import FiddleBlueprint
 def blueprints() -> tuple[FiddleBlueprint, ...]:
     """Every blueprint of the app, in the order it registers them."""
     from functions import metrics
-    from functions.routes import accounts, admin, api, docs, media, named, oembed, pages, sources
+    from functions.routes import (
+        accounts,
+        admin,
+        api,
+        docs,
+        jobs,
+        media,
+        named,
+        oembed,
+        pages,
+        sources,
+    )
 
     return (
         api.blueprint,
@@ -27,6 +38,7 @@ def blueprints() -> tuple[FiddleBlueprint, ...]:
         sources.blueprint,
         admin.blueprint,
         admin.api_blueprint,
+        jobs.blueprint,
         oembed.blueprint,
         metrics.blueprint,
         docs.blueprint,

@@ -76,6 +76,32 @@ def named_page() -> Any:
     return render_template("admin_named.html", named=named)
 
 
+@blueprint.get("/admin/jobs")
+@documented("Jobs, with live progress", page("The list."), errors=_PAGE_ERRORS, security=ADMINS)
+def jobs_page() -> Any:
+    """Admins: the newest jobs with their progress (live while any is active), each unfinished
+    one with a cancel button."""
+    from functions.routes.jobs import admin_jobs_page
+
+    return admin_jobs_page()
+
+
+@blueprint.post("/admin/jobs/<job_id>/cancel")
+@documented(
+    "Cancel a job (the admin page's form)",
+    moved(303, "Back to the list."),
+    errors=(401, 403, 404, 409),
+    body=Body("application/x-www-form-urlencoded", CSRF_FORM, required=False),
+    path={"job_id": ("The job's id.", {"type": "string", "maxLength": 200})},
+    security=ADMINS,
+)
+def cancel_job_form(job_id: str) -> Any:
+    """Admins: cancel a job from the jobs page's form (with its `csrf_token`), then 303 back."""
+    from functions.routes.jobs import cancel_job_form as cancel
+
+    return cancel(job_id)
+
+
 @blueprint.get("/admin/audit")
 @documented("The audit log", page("The newest entries."), errors=_PAGE_ERRORS, security=ADMINS)
 def audit_page() -> Any:

@@ -8,13 +8,17 @@ from flask import jsonify, render_template
 
 from fiddle_protocol import outputs as registry
 from functions.api_schemas import NameAnswerSchema, NameRequestSchema
-from functions.apidoc import Answer, Body, Link, documented, page
+from functions.apidoc import Answer, Body, Link, Query, documented, page
 from functions.errors import InvalidInput
 from functions.guards import require_user
-from functions.inputs import json_object
+from functions.inputs import json_object, query_choice
+from functions.jobs.named_status import STATUSES
 from functions.ratelimits import limit
 from functions.routing import FiddleBlueprint, Framing, Kind, RoutePolicy
 from functions.services import services
+
+# The filter for names no rerun-named job has checked (for the fiddle they name now).
+UNCHECKED = "unchecked"
 
 blueprint = FiddleBlueprint(
     "named",
@@ -78,8 +82,24 @@ def name_fiddle() -> Any:
 
 
 @list_blueprint.get("/named/")
-@documented("Every named fiddle", page("The list."))
+@documented(
+    "Every named fiddle, with its status at the newest Skia build checked",
+    page("The list."),
+    errors=(400,),
+    query=(
+        Query("status", "Only the names of this status.",
+              {"type": "string", "enum": [*STATUSES, "unchecked"]}),
+    ),
+)  # fmt: skip
 def named_list() -> Any:
-    """Every named fiddle, with its link."""
-    named = sorted(services().named.all(), key=lambda n: n.name)
-    return render_template("named.html", named=named)
+    """Every named fiddle with its status at the newest build checked; `?status=` keeps one."""
+    wanted = query_choice("status", {status: status for status in (*STATUSES, UNCHECKED)})
+    statuses = services().named_status.all()
+    rows = []
+    for named in sorted(services().named.all(), key=lambda n: n.name):
+        status = statuses.get(named.name)
+        if status is not None and status.hash != named.hash:
+            status = None  # checked when the name led to another fiddle
+        if wanted is None or wanted == (status.status if status else UNCHECKED):
+            rows.append((named, status))
+    return render_template("named.html", rows=rows, wanted=wanted, statuses=(*STATUSES, UNCHECKED))

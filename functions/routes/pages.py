@@ -39,6 +39,7 @@ from functions.bundles import missing_bundles
 from functions.clients import client_keys
 from functions.errors import InvalidInput
 from functions.fiddles import StoredFailure, StoredFiddle, StoredRun
+from functions.jobs.named_status import NamedStatus
 from functions.links import public_base_url
 from functions.output_links import ShownOutput
 from functions.routing import Csp, FiddleBlueprint, Framing, Kind, RoutePolicy
@@ -162,6 +163,8 @@ class FiddleView:
     selected: BuildRow | None = None
     failure: StoredFailure | None = None
     compare: CompareView | None = None
+    # For @name: how the name ran at the newest build a rerun-named job checked.
+    named_status: NamedStatus | None = None
 
     @property
     def no_gpu(self) -> str:
@@ -227,6 +230,7 @@ class FiddleView:
             "sourceRemoved": self.source_removed,
             "gpu": self.run.gpu.to_json() if self.run and self.run.gpu else None,
             "builds": [row.to_json() for row in self.builds],
+            "namedStatus": self.named_status.to_json() if self.named_status else None,
         }
 
 
@@ -238,6 +242,8 @@ def load_view(reference: str, version: str | None = None) -> FiddleView:
     states = built.fiddles.build_states(digest)
     rows = build_rows(digest, states, service_builds(built.runner))
     view = FiddleView(reference, fiddle, None, builds=rows)
+    if reference.startswith("@"):
+        view.named_status = built.named_status.get(reference[1:], digest)
     if version:
         view.selected = pick(version, rows)
         view.run, view.failure = view.selected.run, view.selected.failure

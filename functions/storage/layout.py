@@ -69,6 +69,16 @@ COLLECTIONS = {
     "signin_failures": "Failed sign-ins of one client address or account name in one window of"
     " the sign-in limits; swept as new ones come.",
     "audit": "What an admin (or `fiddle admin`) did: who, the action, its target, details, when.",
+    "jobs": "A job, by a random id (or `rerun-named-<runid>` when a new build started it): kind,"
+    " parameters, state, items, the indices of those done, counts per outcome, the first"
+    " failures, who asked, when, the worker holding it and its lease; every change is a"
+    " conditional write.",
+    "jobs_meta": "`seen_builds`: the runids the job worker has seen, so that only a build new"
+    " since then starts a rerun-named job.",
+    "named_status": "A named fiddle, by its name: its hash when checked, its status (ok,"
+    " changed, broken, failing) at the newest build a rerun-named job checked against the"
+    " build before it, its first error line or compare link, and whether it ran cleanly at"
+    " each of its last 20 builds.",
 }
 
 

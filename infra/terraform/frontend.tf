@@ -9,7 +9,7 @@ locals {
     run    = ["/_/run"]
     name   = ["/_/name"]
     upload = ["/_/upload"]
-    admin  = ["/admin", "/admin/*", "/_/source/*", "/_/named/*"]
+    admin  = ["/admin", "/admin/*", "/_/source/*", "/_/named/*", "/_/jobs", "/_/jobs/*"]
     pages = [
       "/_/*", "/_/sources", "/_/builds", "/c/*", "/iframe/*", "/e/*", "/i/*", "/ai/*", "/s/*",
       "/named", "/named/*", "/oembed", "/signin", "/signout", "/healthz", "/openapi.json", "/api",
@@ -48,7 +48,7 @@ resource "google_compute_backend_bucket" "site" {
 
 # One serverless network endpoint group and backend service per function.
 resource "google_compute_region_network_endpoint_group" "function" {
-  for_each = local.functions
+  for_each = local.routed_functions
 
   name                  = "${var.env_name}-${each.key}"
   region                = var.region
@@ -61,7 +61,7 @@ resource "google_compute_region_network_endpoint_group" "function" {
 }
 
 resource "google_compute_backend_service" "function" {
-  for_each = local.functions
+  for_each = local.routed_functions
 
   name                  = "${var.env_name}-${each.key}"
   load_balancing_scheme = "EXTERNAL_MANAGED"

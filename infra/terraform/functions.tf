@@ -8,7 +8,12 @@ locals {
     upload = { memory = "1Gi", timeout = 120, concurrency = 4 }
     pages  = { memory = "512Mi", timeout = 60, concurrency = 32 }
     admin  = { memory = "512Mi", timeout = 60, concurrency = 8 }
+    # The job worker (functions/main.py, jobs): no route leads to it; Cloud Scheduler calls it
+    # (jobs.tf), and each call works on jobs for 240 s, well within its timeout.
+    jobs = { memory = "512Mi", timeout = 300, concurrency = 1 }
   }
+  # The functions the load balancer routes to (frontend.tf) and anyone may invoke through it.
+  routed_functions = { for key, value in local.functions : key => value if key != "jobs" }
 
   runner_url      = "http://${google_compute_address.runners.address}:${var.runner_port}"
   runner_audience = local.runner_url
@@ -63,8 +68,10 @@ resource "google_cloudfunctions2_function" "function" {
     service_account_email            = google_service_account.functions.email
     all_traffic_on_latest_revision   = true
 
-    # Only the load balancer (and the VPC) may call the functions: not their run.app URLs.
-    ingress_settings = "ALLOW_INTERNAL_AND_GCLB"
+    # Only the load balancer (and the VPC) may call the functions: not their run.app URLs. The
+    # job worker is called by Cloud Scheduler at its own URL, which only the scheduler's service
+    # account may invoke (jobs.tf).
+    ingress_settings = each.key == "jobs" ? "ALLOW_ALL" : "ALLOW_INTERNAL_AND_GCLB"
 
     # Private ranges (the runners' internal load balancer) go through the connector;
     # Google APIs and everything else leave directly.
@@ -93,7 +100,7 @@ resource "google_cloudfunctions2_function" "function" {
 # The site is public: anyone may invoke the functions, but only through the load balancer
 # (ingress above), which is where the URL map, TLS and CDN are.
 resource "google_cloud_run_v2_service_iam_member" "public_invoker" {
-  for_each = local.functions
+  for_each = local.routed_functions
 
   project  = var.project
   location = var.region

@@ -112,3 +112,9 @@ variable "functions_max_instances" {
   type        = number
   default     = 20
 }
+
+variable "jobs_schedule" {
+  description = "How often Cloud Scheduler calls the job worker (cron, UTC); each call works 240 s."
+  type        = string
+  default     = "*/5 * * * *"
+}

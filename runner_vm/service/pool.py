@@ -192,6 +192,7 @@ class HostPool:
         self._lock = threading.Lock()
         self.replaced = 0
         self.turned_away = 0  # runs answered PoolBusy at once
+        self.background_refused = 0  # background runs refused for want of a spare host
         self.typical_seconds = 0.05  # how long a run holds its host, a moving average
         # The GPU the hosts render on, as the last one started said (each host makes its own
         # context, on the same machine and drivers, so they agree).
@@ -217,10 +218,11 @@ class HostPool:
         return HostProcess(self.backend, self.policy, index, self.build_dir)
 
     @contextlib.contextmanager
-    def lease(self) -> Iterator[HostProcess]:
+    def lease(self, *, background: bool = False) -> Iterator[HostProcess]:
         """A host for one run, taken back after it (replaced if it died). Raises PoolBusy, before
-        anything of the run has started, when the run could not start in time."""
-        host = self._acquire()
+        anything of the run has started, when the run could not start in time, or for a
+        background run, when it would take a host an interactive run may want."""
+        host = self._acquire_idle() if background else self._acquire()
         started = time.monotonic()
         try:
             if not host.alive():  # it died while idle (killed from outside): never give it a run
@@ -242,6 +244,21 @@ class HostPool:
         finally:
             with self._lock:
                 self._waiting -= 1
+
+    def _acquire_idle(self) -> HostProcess:
+        """A host for a background run: only one idle now, with no run waiting, and (in a pool
+        of more than one) another left idle beside it, so an interactive run arriving next
+        starts at once. Background runs never wait in line: interactive runs go first."""
+        with self._lock:
+            spare = 1 if self.size > 1 else 0
+            if self._waiting > 0 or self._idle.qsize() <= spare:
+                self.background_refused += 1
+                raise PoolBusy("no sandbox is free for a background run", self._retry_after(0))
+            try:
+                return self._idle.get_nowait()
+            except queue.Empty as error:  # an interactive run took it since: it goes first
+                self.background_refused += 1
+                raise PoolBusy("no sandbox is free for a background run", 1) from error
 
     def _admit(self) -> None:
         """Turn the run away unless it is sure to start within the wall-clock limit.

@@ -120,7 +120,7 @@ class RunnerService:
         names. Raises UnknownBuild or PoolBusy (before any event: the run never started), or
         HostDied."""
         uuid = request.run_uuid
-        with self.builds.lease(request.build) as (build, host):
+        with self.builds.lease(request.build, background=request.background) as (build, host):
             header = RunHeader.of(request, build.runid)
             self.events.emit(
                 Event.PRE_COMPILE, uuid, code_bytes=len(request.code.encode()), runid=build.runid

@@ -248,13 +248,14 @@ class WarmBuilds:
     # --- runs ---------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def lease(self, runid: str) -> Iterator[tuple[Build, HostProcess]]:
+    def lease(self, runid: str, *, background: bool = False) -> Iterator[tuple[Build, HostProcess]]:
         """A host of the build (HEAD for ""), started if the build is cold. Raises UnknownBuild,
-        HostDied (the build's hosts could not start) or PoolBusy."""
+        HostDied (the build's hosts could not start) or PoolBusy (a background run: whenever
+        it would take a host an interactive run may want)."""
         self.refresh()
         entry = self._entry(self.resolve(runid).runid)
         try:
-            with entry.pool.lease() as host:
+            with entry.pool.lease(background=background) as host:
                 yield entry.build, host
         finally:
             self._done(entry)
