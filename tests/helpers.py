@@ -20,6 +20,40 @@ from functions.services import services
 
 # The program a new fiddle starts with (and the README's first example): a red line.
 EXAMPLE = DEFAULT_CODE
+
+# The default Skia builds (scripts/setup installs them) by runid: m87, m138 and HEAD, m144.
+M87, M138, M144 = (
+    "2025-06-08T01:46:56Z-87.9",
+    "2025-06-09T14:00:32Z-138.0",
+    "2026-10-20T09:47:00Z-144.1",
+)
+# Anti-aliased stroke edges changed between m87 and m144: 1915 pixels of this star (measured).
+STAR = """import math
+
+def draw(canvas):
+    path = skia.Path()
+    for i in range(5):
+        a = -math.pi / 2 + i * 4 * math.pi / 5
+        x, y = 128 + 100 * math.cos(a), 128 + 100 * math.sin(a)
+        (path.moveTo if i == 0 else path.lineTo)(x, y)
+    path.close()
+    canvas.drawPath(path, skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, StrokeWidth=3))
+"""
+# An API m87 does not have (SamplingOptions came in m88): an error there, a red square at m144.
+SAMPLING = """def draw(canvas):
+    surface = skia.Surface(8, 8)
+    surface.getCanvas().clear(skia.ColorRED)
+    image = surface.makeImageSnapshot()
+    sampling = skia.SamplingOptions(skia.FilterMode.kLinear)
+    canvas.drawImageRect(image, skia.Rect(0, 0, 256, 256), sampling)
+"""
+
+
+def numbered(code: str) -> str:
+    """The program with a `{i}` to format, so that each copy is a fiddle of its own."""
+    return code.replace("def draw(canvas):", "def draw(canvas):  # {i}", 1)
+
+
 # Skia Fiddle's known C++ program (a red line), whose hashes Skia documents and tests: 9 lines, no
 # trailing newline.
 SKIA_RED_LINE = """void draw(SkCanvas* canvas) {

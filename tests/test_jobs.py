@@ -37,31 +37,18 @@ from tests.firestore_emulator import (  # noqa: F401 - fixtures
     firestore_client,
     firestore_emulator,
 )
+from tests.helpers import M87, M138, M144, numbered
+from tests.helpers import STAR as BUILD_CHANGED_STAR
 from tests.runner_proxy import RunnerProxy, runner_proxy
 
-M87, M138, M144 = (
-    "2025-06-08T01:46:56Z-87.9",
-    "2025-06-09T14:00:32Z-138.0",
-    "2026-10-20T09:47:00Z-144.1",
-)
 LISTING = "HEAD = m144 (144.1), m138 (138.0), m87 (87.9)"
 OPTIONS = FiddleOptions()
 
 RECT = """def draw(canvas):  # {i}
     canvas.drawRect(skia.Rect.MakeXYWH(16, 16, 96, 64), skia.Paint(Color=skia.ColorBLUE))
 """
-# Anti-aliased stroke edges changed between m87 and m144 (1915 pixels, measured by the builds work).
-STAR = """import math
-
-def draw(canvas):  # {i}
-    path = skia.Path()
-    for i in range(5):
-        a = -math.pi / 2 + i * 4 * math.pi / 5
-        x, y = 128 + 100 * math.cos(a), 128 + 100 * math.sin(a)
-        (path.moveTo if i == 0 else path.lineTo)(x, y)
-    path.close()
-    canvas.drawPath(path, skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, StrokeWidth=3))
-"""
+# The star whose edges changed between m87 and m144, numbered.
+STAR = numbered(BUILD_CHANGED_STAR)
 # Runs at m87, fails at m144 (the program refuses the newer Skia, as a removed API would).
 BREAKS = """def draw(canvas):  # {i}
     if skia.__version__.startswith("144"):

@@ -25,25 +25,9 @@ from functions.services import services
 from functions.storage import layout
 from runner_vm.builds.catalog import BuildsDir
 from tests.conftest import copy_builds, runner_process
+from tests.helpers import M87, M138, M144, SAMPLING, STAR
 
-M87, M138, M144 = (
-    "2025-06-08T01:46:56Z-87.9",
-    "2025-06-09T14:00:32Z-138.0",
-    "2026-10-20T09:47:00Z-144.1",
-)
 LISTING = "HEAD = m144 (144.1), m138 (138.0), m87 (87.9)"
-# Anti-aliased stroke edges changed between m87 and m144 (1915 pixels of this star, measured).
-STAR = """import math
-
-def draw(canvas):
-    path = skia.Path()
-    for i in range(5):
-        a = -math.pi / 2 + i * 4 * math.pi / 5
-        x, y = 128 + 100 * math.cos(a), 128 + 100 * math.sin(a)
-        (path.moveTo if i == 0 else path.lineTo)(x, y)
-    path.close()
-    canvas.drawPath(path, skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, StrokeWidth=3))
-"""
 # Solid rectangles: the same pixels at every build.
 RECTS = """def draw(canvas):
     paint = skia.Paint(Color=skia.ColorBLUE)
@@ -54,14 +38,6 @@ RECTS = """def draw(canvas):
     paint.setStyle(skia.Paint.kStroke_Style)
     paint.setStrokeWidth(4)
     canvas.drawRect(skia.Rect.MakeXYWH(40, 140, 60, 60), paint)
-"""
-# An API m87 does not have.
-SAMPLING = """def draw(canvas):
-    surface = skia.Surface(8, 8)
-    surface.getCanvas().clear(skia.ColorRED)
-    image = surface.makeImageSnapshot()
-    sampling = skia.SamplingOptions(skia.FilterMode.kLinear)
-    canvas.drawImageRect(image, skia.Rect(0, 0, 256, 256), sampling)
 """
 SAMPLING_ERROR = "AttributeError: module 'skia' has no attribute 'SamplingOptions'"
 SINGLE_KEYS = {

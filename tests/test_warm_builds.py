@@ -24,13 +24,9 @@ from runner_vm.policy import load_policy
 from runner_vm.service.runner import RunnerService
 from runner_vm.service.warm import UnknownBuild
 from tests.conftest import runner_process, started_runner
+from tests.helpers import M87, M138, M144
 
 POLICY = load_policy()
-M87, M138, M144 = (
-    "2025-06-08T01:46:56Z-87.9",
-    "2025-06-09T14:00:32Z-138.0",
-    "2026-10-20T09:47:00Z-144.1",
-)
 VERSIONS = {M87: "87.9", M138: "138.0", M144: "144.1"}
 SMALL = FiddleOptions(width=32, height=32)
 WHO = """

@@ -15,28 +15,10 @@ import requests
 from functions.devserver import free_port, serving
 from tests.browser.conftest import SCREENSHOTS, wait_for_shown_images
 from tests.browser.test_pages import editor, run_and_wait, type_program
+from tests.helpers import M87, M144, SAMPLING, STAR
 
 pytestmark = pytest.mark.browser
 
-M87, M144 = "2025-06-08T01:46:56Z-87.9", "2026-10-20T09:47:00Z-144.1"
-STAR = """import math
-
-def draw(canvas):
-    path = skia.Path()
-    for i in range(5):
-        a = -math.pi / 2 + i * 4 * math.pi / 5
-        x, y = 128 + 100 * math.cos(a), 128 + 100 * math.sin(a)
-        (path.moveTo if i == 0 else path.lineTo)(x, y)
-    path.close()
-    canvas.drawPath(path, skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, StrokeWidth=3))
-"""
-SAMPLING = """def draw(canvas):
-    surface = skia.Surface(8, 8)
-    surface.getCanvas().clear(skia.ColorRED)
-    image = surface.makeImageSnapshot()
-    sampling = skia.SamplingOptions(skia.FilterMode.kLinear)
-    canvas.drawImageRect(image, skia.Rect(0, 0, 256, 256), sampling)
-"""
 
 
 @pytest.fixture(scope="module")
