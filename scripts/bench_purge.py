@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from fiddle_protocol import outputs as registry
 from fiddle_protocol.options import FiddleOptions
 from functions.app import create_app
 from functions.config import Settings
@@ -27,14 +28,13 @@ from functions.sources import SOURCES
 from functions.storage import layout
 
 SOURCE_ID = 7
-# Sizes of a 256x256 run's outputs, roughly: PNGs, a PDF, an SKP and the text.
-OUTPUTS = {
-    "cpu.png": 6000,
-    "gpu.png": 6000,
-    "pdf.pdf": 2500,
-    "skp.skp": 1500,
-    "txt.txt": 20,
-}
+# Sizes of a still 256x256 run's outputs, roughly, by kind (no animation: no video output).
+SIZES = {".png": 6000, ".pdf": 2500, ".skp": 1500, ".txt": 20}
+
+
+def output_sizes() -> dict[str, int]:
+    found = {out.stored: SIZES.get(Path(out.stored).suffix) for out in registry.DRAW_OUTPUTS}
+    return {name: size for name, size in found.items() if size is not None}
 
 
 def stored_runs(built: Services, fiddles: int, runs: int) -> None:
@@ -46,7 +46,7 @@ def stored_runs(built: Services, fiddles: int, runs: int) -> None:
     generation = built.fiddles.source_generation(SOURCE_ID)
     assert generation is not None
     source = SourceRef(SOURCE_ID, generation)
-    outputs = {name: os.urandom(size) for name, size in OUTPUTS.items()}
+    outputs = {name: os.urandom(size) for name, size in output_sizes().items()}
     for index in range(runs):
         code = f"def draw(canvas):  # {index % fiddles}\n    canvas.drawImage(image, 0, 0)\n"
         options = FiddleOptions(source=SOURCE_ID)
