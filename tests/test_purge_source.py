@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
 
 from fiddle_protocol import outputs as registry
@@ -104,7 +103,8 @@ def assert_gone_from_the_pages(app: Flask, source_id: int, runs: list[Run]) -> N
 
 
 def test_a_source_with_many_dependent_runs_is_purged_through_the_job(
-    tmp_path: Path, backend: dict[str, str]  # noqa: F811
+    tmp_path: Path,
+    backend: dict[str, str],  # noqa: F811
 ) -> None:
     app = make_app(tmp_path / "data", NO_RUNNER, **backend)
     runs = stored_source(app, 7, fiddles=120, builds=2)
@@ -130,7 +130,8 @@ def test_a_source_with_many_dependent_runs_is_purged_through_the_job(
 
 
 def test_a_worker_killed_mid_purge_leaves_no_half_deleted_run_and_another_resumes(
-    tmp_path: Path, backend: dict[str, str]  # noqa: F811
+    tmp_path: Path,
+    backend: dict[str, str],  # noqa: F811
 ) -> None:
     app = make_app(tmp_path / "data", NO_RUNNER, **backend)
     runs = stored_source(app, 9, fiddles=200)
