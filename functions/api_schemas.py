@@ -47,6 +47,18 @@ class CompileErrorSchema(Schema):
     col = fields.Integer(required=True)
 
 
+class GpuSchema(Schema):
+    """The GPU of the runner a run was drawn on, or why it had none (`reason`)."""
+
+    available = fields.Boolean(required=True)
+    renderer = fields.String(required=True)
+    version = fields.String(required=True)
+    vendor = fields.String(required=True)
+    egl_version = fields.String(required=True)
+    max_samples = fields.Integer(required=True)
+    reason = fields.String(required=True)
+
+
 class RunAnswerSchema(Schema):
     """The answer to `POST /_/run` (a program that failed to compile or raised is still a 200
     answer: its errors are in compile_errors and runtime_error)."""
@@ -58,6 +70,14 @@ class RunAnswerSchema(Schema):
     version = fields.String(required=True, metadata={"description": "The skia-python version."})
     runid = fields.String(required=True, metadata={"description": "The run: /ai/<runid>/..."})
     cached = fields.Boolean(required=True, metadata={"description": "Answered from storage."})
+    outputs = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "Stored output name -> its URL under /ai/."},
+    )
+    outputList = fields.List(fields.Nested("OutputSchema"), required=True)
+    gpu = fields.Nested(GpuSchema, required=True, allow_none=True)
     output_errors = fields.Dict(
         keys=fields.String(),
         values=fields.String(),
@@ -79,6 +99,8 @@ class BuildRunSchema(Schema):
     text = fields.String()
     cached = fields.Boolean()
     output_errors = fields.Dict(keys=fields.String(), values=fields.String())
+    outputList = fields.List(fields.Nested("OutputSchema"))
+    gpu = fields.Nested(GpuSchema, allow_none=True)
     error = fields.String(metadata={"description": "Why this build has no run."})
 
 
@@ -187,6 +209,7 @@ class FiddleJsonSchema(Schema):
         metadata={"description": "Output name -> the traceback of its pass, which failed alone."},
     )
     builds = fields.List(fields.Nested(FiddleBuildSchema), required=True)
+    gpu = fields.Nested(GpuSchema, required=True, allow_none=True)
     namedStatus = fields.Nested(
         "NamedStatusSchema",
         required=True,

@@ -150,7 +150,8 @@ def test_a_304_answers_only_for_what_exists(app: Flask) -> None:
     headers = {"If-None-Match": "*"}
     client = app.test_client()
     assert client.get(f"/ai/{runid}/{missing}_raster.png", headers=headers).status_code == 404
-    assert client.get(f"/i/{digest}_gpu.png", headers=headers).status_code == 404  # not rendered
+    # A still fiddle has no video.
+    assert client.get(f"/i/{digest}_cpu.webm", headers=headers).status_code == 404
     assert client.get(f"/i/{digest}_raster.png", headers=headers).status_code == 304
 
 

@@ -84,7 +84,7 @@ def test_without_javascript_pick_a_build_and_compare_two(browser: Any, builds_se
     with page.expect_navigation():
         page.get_by_role("button", name="Show").click()
     assert "version=" in page.url
-    image = page.locator("#results img.output-image")
+    image = page.locator('#results figure[data-output="raster"] img.output-image')
     assert f"/ai/{M87}/{digest}" in str(image.get_attribute("src"))
     assert "Rendered with Skia m87 (87.9)" in page.locator("#results .runid").inner_text()
     # Compare m87 with m144.
@@ -140,10 +140,9 @@ def test_run_at_the_picked_build_in_the_editor(browser: Any, builds_server: str)
     # At HEAD the same fiddle (the same hash) renders.
     page.get_by_label("Skia build", exact=True).select_option("HEAD")
     editor(page).press("Control+Enter")
-    page.locator("#results img.output-image").wait_for()
-    assert f"/ai/{M144}/{digest}" in str(
-        page.locator("#results img.output-image").get_attribute("src")
-    )
+    raster = page.locator('#results figure[data-output="raster"] img.output-image')
+    raster.wait_for()
+    assert f"/ai/{M144}/{digest}" in str(raster.get_attribute("src"))
     page.locator(f'#builds li[data-runid="{M144}"][data-status="outputs"]').wait_for()
     assert page.errors == []
     page.context.close()

@@ -290,9 +290,12 @@ def test_an_error_in_one_pass_is_shown_beside_its_output(page: Any) -> None:
         assert "RuntimeError: Unsupported color type" in failed.locator(".traceback").inner_text()
     assert page.locator("#results object.pdf-view").count() == 0
     downloads = page.get_by_role("list", name="Downloads").get_by_role("link")
+    # What rendered: the raster and the text, and where the runner has a GPU (a GPU canvas has
+    # pixels to read back) the GPU image and its GL info.
+    stored = requests.get(f"{page.url.split('/c/')[0]}/e/{digest}", timeout=10).json()
+    assert {"raster", "text"} <= {o["name"] for o in stored["outputList"]}
     assert [" ".join(t.split()) for t in downloads.all_inner_texts()] == [
-        "PNG download",
-        "Text download",
+        f"{output['label']} download" for output in stored["outputList"]
     ]
     # Listed under the editor by pass, and marked on line 5.
     problems = page.locator("#problem-list button.problem-jump")
@@ -430,7 +433,7 @@ def test_the_pdf_is_shown_inline(browser: Any, server: str) -> None:
     try:
         page = context.new_page()
         page.goto(f"/c/{digest}")
-        page.get_by_text("PDF", exact=True).click()
+        page.locator("#results details.pdf summary").click()
         # Outputs may be framed by their own origin (SAMEORIGIN), so the PDF viewer loads inline.
         for _ in range(50):
             if any(frame.url.endswith(f"{digest}.pdf") for frame in page.frames):
