@@ -268,6 +268,7 @@ class OEmbedSchema(Schema):
 class DeletedSourceSchema(Schema):
     deleted = fields.Integer(required=True)
     fiddles = fields.List(fields.String(), required=True)
+    job = fields.Nested("JobSchema", required=True)
 
 
 class DeletedNameSchema(Schema):

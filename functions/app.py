@@ -137,7 +137,7 @@ def _jobs(
         fiddles, background, runs.source_runs, runs.limits, runs.hash_form
     )
     comparisons = Comparisons(fiddles, background, runs.limits)
-    kinds = JobKinds(background_runs, fiddles, named, statuses, comparisons)
+    kinds = JobKinds(background_runs, fiddles, named, statuses, comparisons, runs.source_runs)
     store = JobStore(documents)
     worker_settings = WorkerSettings(
         settings.job_lease_seconds, settings.job_runs_in_flight, settings.job_poll_seconds

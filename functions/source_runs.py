@@ -18,12 +18,16 @@ A run R, after rendering with source/<n> as read at generation G:
       holds a withdrawal marker: lost.
 A run that lost removes its outputs and its registration, stores nothing and answers 409.
 
-A deletion D of image n:
+A deletion D of image n (the admin's request does d1, d1' and d2, records a purge-source job
+over the fiddles d2 found and answers; a worker does d3-d5, one fiddle per item,
+functions/jobs/kinds.py):
   d1  deletes source/<n>; from here every check r2/r4 fails and new runs of n are refused;
-  d2  then lists the registrations of n, and the run directories of every fiddle they name;
-  d3  overwrites each such run's run.json with a withdrawal marker (no precondition);
-  d4  deletes every other object in those run directories;
-  d5  deletes the thumbnails, the registrations and the index entry, and answers.
+  d1' deletes the thumbnails and the index entry (no page lists the image any more);
+  d2  then lists the registrations of n: the fiddles they name are the job's items;
+  for each fiddle (an item), over its run directories (every one: the fiddle's options name n):
+  d3  overwrites each run's run.json with a withdrawal marker (no precondition);
+  d4  deletes every other object in that run directory;
+  d5  deletes the fiddle's registrations of n, last.
 
 Why it holds. R commits only after its check r4 passed, so r1 < r4 < d1 < d2: D's listing sees
 R's registration and d3 writes the withdrawal marker at the name R commits to. Whichever of r5
@@ -44,8 +48,12 @@ preconditions are create-only writes, which both stores honour.
 Crashes. R dying between r1 and r5 leaves outputs without a marker: never shown, and d2-d4 find
 and remove them later (the registration stays). R dying after losing at r4 but before cleaning
 up leaves outputs without a marker that no deletion will revisit: never shown, only garbage.
-D dying after d1 shows nothing of n (serving check); repeating the deletion resumes it, because
-the registrations are removed last.
+D dying after d1 shows nothing of n (serving check). The request dying before the job is recorded:
+repeating the deletion lists the registrations that are left and records the job. The worker
+dying mid-item leaves each run either withdrawn (marker replaced, outputs perhaps partly left,
+never shown) or intact (its marker and all its outputs, not shown since d1), never a committed
+marker missing outputs, because d3 precedes d4 for every run; the next worker does the item again,
+and an item whose registrations are gone (d5 done) is skipped.
 
 `on_step` is a seam for tests: it is called with each step's name, so a test can pause a real run
 at any point and delete the image there.
@@ -112,9 +120,7 @@ class SourceRuns:
         self._check(source, fiddle_hash, runid)
         self.on_step("checked")
         try:
-            self.fiddles.commit_run(
-                fiddle_hash, runid, outputs, text, source, output_errors, gpu
-            )
+            self.fiddles.commit_run(fiddle_hash, runid, outputs, text, source, output_errors, gpu)
         except RunWithdrawn:
             self._lose(source, fiddle_hash, runid)
         self.on_step("committed")
@@ -169,23 +175,25 @@ class SourceRuns:
         """The hashes of the fiddles with a registered run of the image."""
         return sorted({use.data["hash"] for use in self._uses(source_id)})
 
-    def withdraw(self, source_id: int) -> list[str]:
-        """Steps d2-d4 and the registrations of d5; call only once source/<id> is deleted.
-        Returns the hashes of the fiddles whose runs were withdrawn."""
-        uses = self._uses(source_id)
-        runids: dict[str, set[str]] = {}
-        for use in uses:
-            registered = use.data.get("runid")
-            runids.setdefault(use.data["hash"], set()).update(
-                [registered] if isinstance(registered, str) else []
-            )
+    def withdraw_fiddle(self, source_id: int, fiddle_hash: str) -> int | None:
+        """Steps d3-d4 and the registrations of d5 for one fiddle (one item of a purge-source
+        job); call only once source/<id> is deleted. Every run of the fiddle goes (its options
+        name the image, so all of them rendered it), each marker first, then its outputs, and
+        the registrations last, so a purge cut short anywhere is finished by doing it again.
+        Returns how many runs were withdrawn, or None if no registration is left: done before."""
+        uses = self.documents.query(
+            SOURCE_USES, where=[("source", "==", source_id), ("hash", "==", fiddle_hash)]
+        )
+        if not uses:
+            return None
+        registered = {u.data["runid"] for u in uses if isinstance(u.data.get("runid"), str)}
+        runids = registered | set(self.fiddles.stored_runids(fiddle_hash))
         reason = f"source image {source_id} was deleted"
-        for fiddle_hash, registered_runids in runids.items():
-            for runid in registered_runids | set(self.fiddles.stored_runids(fiddle_hash)):
-                self.fiddles.withdraw_run(fiddle_hash, runid, reason)
+        for runid in sorted(runids):
+            self.fiddles.withdraw_run(fiddle_hash, runid, reason)
         for use in uses:
             self._unregister(use.id)
-        return sorted(runids)
+        return len(runids)
 
     def _uses(self, source_id: int) -> list[Document]:
         return self.documents.query(SOURCE_USES, where=[("source", "==", source_id)])

@@ -226,13 +226,14 @@ class SourceImages:
             )
         return sorted(images, key=lambda image: image.id)
 
-    def delete(self, source_id: int) -> list[str]:
-        """Remove the image, every run rendered from it, its thumbnails and its index entry (in
-        that order, so a deletion that stopped half-way resumes when repeated); return the
-        hashes of the fiddles whose runs were withdrawn. A built-in image is never deleted."""
+    def withdraw(self, source_id: int) -> list[str]:
+        """The first steps of deleting an image, done at once: remove the image (no run of it is
+        shown or stored from here on), its thumbnails and its index entry (no page lists it),
+        then list the fiddles rendered from it, for the purge-source job that withdraws their
+        runs (functions/source_runs.py). A built-in image is a 409; an id with neither an image
+        nor registered runs left a 404. Repeating it after a crash lists what is left."""
         self._refuse_builtin(source_id)
         removed = self._delete_quietly(layout.source(source_id))
-        hashes = self.runs.withdraw(source_id)
         for size in THUMBNAIL_SIZES:
             removed |= self._delete_quietly(layout.thumbnail(source_id, size))
         try:
@@ -241,6 +242,7 @@ class SourceImages:
             pass  # uploaded before the index existed, or removed by an earlier attempt
         else:
             removed = True
+        hashes = self.runs.users(source_id)
         if not removed and not hashes:
             raise errors.NotFound(f"There is no source image {source_id}.")
         return hashes

@@ -6,10 +6,17 @@
   var token = document.querySelector('meta[name="csrf-token"]');
   var status = document.getElementById("admin-status");
 
-  function say(text, kind) {
+  // The message, and a link after it (a job the action started) when there is one.
+  function say(text, kind, link) {
     if (!status) return;
     status.textContent = text;
     status.setAttribute("data-kind", kind);
+    if (link) {
+      var anchor = document.createElement("a");
+      anchor.href = link.href;
+      anchor.textContent = link.text;
+      status.append(" ", anchor);
+    }
   }
 
   function submit(event) {
@@ -32,14 +39,16 @@
           })
           .then(function (body) {
             if (!response.ok) throw new Error(body.error || "HTTP " + response.status);
+            return body;
           });
       })
-      .then(function () {
+      .then(function (body) {
         var row = form.closest("tr");
         var table = row.closest("table");
         var next = row.nextElementSibling || row.previousElementSibling;
         row.remove();
-        say(form.getAttribute("data-done"), "ok");
+        var job = body && body.job ? { href: "/admin/jobs", text: "job " + body.job.id } : null;
+        say(form.getAttribute("data-done"), "ok", job);
         if (!table.tBodies[0].rows.length) {
           table.hidden = true;
           document.getElementById("admin-empty").hidden = false;

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import time
 from collections.abc import Iterator
 from io import BytesIO
 from typing import Any
@@ -76,6 +77,20 @@ USES_IMAGE = (
 
 def bearer(app: Flask, name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {services(app).accounts.create_token(name)}"}
+
+
+def purged(app: Flask, answer: Any, timeout: float = 60.0) -> dict[str, Any]:
+    """The purge-source job a source deletion answered with (202), done by this app's worker
+    (which no test app runs by itself): the job as GET /_/jobs/<id> would answer it, ended."""
+    assert answer.status_code == 202, answer.get_json()
+    job_id = answer.json["job"]["id"]
+    assert answer.headers["Location"] == f"/_/jobs/{job_id}"
+    built, deadline = services(app), time.monotonic() + timeout
+    while not (job := built.jobs.get(job_id)).final:
+        assert time.monotonic() < deadline, f"job {job_id} did not end in {timeout} s"
+        if not built.worker.run_once():
+            time.sleep(0.05)  # held by another worker: wait for it
+    return job.to_json()
 
 
 def png_bytes(width: int = 40, height: int = 30, kind: Any = skia.kPNG) -> bytes:

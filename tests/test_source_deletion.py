@@ -28,7 +28,7 @@ from functions.services import services
 from functions.source_runs import SOURCE_USES, STEPS
 from functions.storage.blobstore import BlobStore
 from tests.gcs_server import fake_gcs_server, gcs_blob_store  # noqa: F401
-from tests.helpers import GENEROUS, USES_IMAGE, bearer, png_bytes, upload
+from tests.helpers import GENEROUS, USES_IMAGE, bearer, png_bytes, purged, upload
 
 STORES = ["local", "gcs"]
 
@@ -127,7 +127,8 @@ def test_a_deletion_during_a_run_leaves_nothing_of_it(
         # Outputs written but not committed are not served, not even by their run's own URL.
         assert app.test_client().get(f"/ai/{runid}/{digest}_raster.png").status_code == 404
         deleted = app.test_client().delete(f"/_/source/{source_id}", headers=bearer(app, "root"))
-        assert deleted.status_code == 200
+        assert_nothing_served(app, digest, runid)  # as soon as the deletion answers
+        assert purged(app, deleted)["state"] == "done"
         assert_nothing_served(app, digest, runid)
         pause.release.set()
         answer = future.result(timeout=60)
@@ -149,7 +150,8 @@ def test_a_run_committed_just_before_the_deletion_is_withdrawn(app: Flask, sourc
         assert app.test_client().get(f"/i/{digest}_raster.png").status_code == 200
         assert b"_raster.png" in app.test_client().get(f"/e/{digest}/results").data
         deleted = app.test_client().delete(f"/_/source/{source_id}", headers=bearer(app, "root"))
-        assert deleted.status_code == 200 and deleted.json["fiddles"] == [digest]
+        assert deleted.json["fiddles"] == [digest]
+        assert purged(app, deleted)["progress"]["counts"] == {"ok": 1}
         pause.release.set()
         answer = future.result(timeout=60)
     assert answer.status_code == 200  # it was stored before the deletion began
@@ -173,7 +175,7 @@ def test_a_deletion_that_stopped_after_removing_the_image_shows_nothing_and_resu
     store_of(app).delete(f"source/{source_id}")  # the deletion's first step, then a crash
     assert_nothing_served(app, digest, runid)
     resumed = client.delete(f"/_/source/{source_id}", headers=root)
-    assert resumed.status_code == 200 and resumed.json["fiddles"] == [digest]
+    assert resumed.json["fiddles"] == [digest] and purged(app, resumed)["state"] == "done"
     assert_no_outputs_stored(app, digest)
     assert registrations(app, source_id) == []
     assert client.delete(f"/_/source/{source_id}", headers=root).status_code == 404
@@ -197,7 +199,7 @@ def test_runs_stored_by_an_older_version_are_hidden_and_withdrawn(
     assert client.get(f"/ai/{runid}/{digest}.txt").data == b"40 30\n"
     assert client.get(f"/ai/{runid}/{digest}.pdf").status_code == 404  # not in its marker
     deleted = client.delete(f"/_/source/{source_id}", headers=bearer(app, "root"))
-    assert deleted.status_code == 200 and deleted.json["fiddles"] == [digest]
+    assert deleted.json["fiddles"] == [digest] and purged(app, deleted)["state"] == "done"
     assert_nothing_served(app, digest, runid)
     assert_no_outputs_stored(app, digest)
 
@@ -241,7 +243,7 @@ def test_a_deletion_while_the_runner_renders_leaves_nothing(
         future = pool.submit(lambda: app.test_client().post("/_/run", json=body))
         assert runner.pause.reached.wait(60)
         deleted = app.test_client().delete(f"/_/source/{source}", headers=bearer(app, "root"))
-        assert deleted.status_code == 200
+        assert purged(app, deleted)["state"] == "done"
         runner.pause.release.set()
         answer = future.result(timeout=60)
     assert answer.status_code == 409

@@ -6,10 +6,13 @@ how a worker does one item.
   already), compares them and records the name's status (functions/jobs/named_status.py).
 - `rerun-fiddles` {"hashes": [hash, ...], "builds": [version, ...] or "all" (["HEAD"])}: one
   item per fiddle and build, `<hash>@<runid>`.
+- `purge-source` {"source": id}: one item per fiddle rendered from the deleted image; each
+  withdraws every run of the fiddle (functions/source_runs.py). Started only by the deletion
+  (functions/jobs/service.py, `Jobs.purge_source`), after it removed the image.
 
 Builds are resolved to runids when the job starts, so a job means the same builds however long
 it waits. Doing an item twice gives the same result: runs are stored once per fiddle and build
-and answered from storage afterwards, statuses are rewritten whole.
+and answered from storage afterwards, statuses are rewritten whole, a purged fiddle is skipped.
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ from fiddle_protocol import versions
 from functions import errors
 from functions.comparisons import Comparisons, NotCompared
 from functions.fiddles import FiddleRepository, StoredFiddle
-from functions.jobs.model import KINDS, MAX_ITEMS, RERUN_FIDDLES, RERUN_NAMED, Job
+from functions.jobs.model import (
+    KINDS,
+    MAX_ITEMS,
+    PURGE_SOURCE,
+    RERUN_FIDDLES,
+    RERUN_NAMED,
+    Job,
+)
 from functions.jobs.named_status import (
     BROKEN,
     CHANGED,
@@ -37,6 +47,7 @@ from functions.jobs.named_status import (
 from functions.named import NamedFiddles
 from functions.runs import RunAnswer, RunDispatcher
 from functions.schemas import ALL_VERSIONS, InvalidRequest
+from functions.source_runs import SourceRuns
 from functions.storage.layout import HASH_RE
 
 SKIPPED, OK, FAILED, ERROR = "skipped", "ok", "failed", "error"
@@ -74,7 +85,9 @@ class JobKinds:
         named: NamedFiddles,
         statuses: NamedStatuses,
         comparisons: Comparisons,
+        source_runs: SourceRuns,
     ) -> None:
+        self.source_runs = source_runs
         self.runs = runs
         self.fiddles = fiddles
         self.named = named
@@ -85,6 +98,12 @@ class JobKinds:
 
     def expand(self, kind: object, params: object) -> tuple[dict[str, Any], list[str]]:
         """The job's parameters with builds resolved, and its items; a 400 for bad ones."""
+        if kind == PURGE_SOURCE:
+            message = (
+                "A purge-source job is started by deleting the source image"
+                " (DELETE /_/source/<id>), which first makes it unavailable."
+            )
+            raise errors.InvalidInput(message, {"kind": [message]})
         if kind not in KINDS:
             message = f"Unknown job kind {kind!r}: use one of {', '.join(KINDS)}."
             raise errors.InvalidInput(message, {"kind": [message]})
@@ -168,6 +187,8 @@ class JobKinds:
                 return Outcome(SKIPPED, f"the fiddle {digest} is gone")
             outcome = self._at(fiddle, runid)
             return Outcome(OK) if outcome.clean else Outcome(FAILED, outcome.error)
+        if job.kind == PURGE_SOURCE:
+            return self._purge_item(int(job.params["source"]), item)
         raise JobFailed(f"Unknown job kind {job.kind!r}.")
 
     def _named_item(self, job: Job, name: str) -> Outcome:
@@ -188,6 +209,13 @@ class JobKinds:
         )
         self.statuses.record(record, [o for o in (new, old) if o is not None])
         return Outcome(status, error)
+
+    def _purge_item(self, source_id: int, fiddle_hash: str) -> Outcome:
+        if self.fiddles.source_generation(source_id) is not None:
+            # Ids are never used again, so this is a store changed by hand: withdraw nothing.
+            raise JobFailed(f"Source image {source_id} exists again; nothing more was purged.")
+        withdrawn = self.source_runs.withdraw_fiddle(source_id, fiddle_hash)
+        return Outcome(SKIPPED) if withdrawn is None else Outcome(OK)
 
     def _at(self, fiddle: StoredFiddle, runid: str) -> BuildOutcome:
         try:

@@ -22,7 +22,10 @@ FINAL_STATES = frozenset({DONE, FAILED, CANCELLED})
 HELD_STATES = frozenset({RUNNING, CANCEL, CANCELLING})
 
 RERUN_NAMED, RERUN_FIDDLES = "rerun-named", "rerun-fiddles"
+# Kinds an admin starts by name (POST /_/jobs, `fiddle jobs start`).
 KINDS = (RERUN_NAMED, RERUN_FIDDLES)
+# Started only by deleting a source image (DELETE /_/source/<id>), which removes the image first.
+PURGE_SOURCE = "purge-source"
 
 # Failures kept in the document with their error (the count goes on past them).
 MAX_FAILURES_KEPT = 50

@@ -13,7 +13,7 @@ from functions import errors
 from functions.docstore.base import AlreadyExists, Conflict, DocumentStore
 from functions.docstore.base import NotFound as DocumentNotFound
 from functions.jobs.kinds import JobKinds
-from functions.jobs.model import RERUN_NAMED, Job
+from functions.jobs.model import MAX_ITEMS, PURGE_SOURCE, RERUN_NAMED, Job
 from functions.jobs.store import JobFinished, JobStore
 from functions.runner_client import RunnerClient, RunnerUnavailable
 
@@ -46,6 +46,19 @@ class Jobs:
                 retry_after=down.retry_after,
             ) from down
         job = self.store.create(str(kind), checked, items, who, job_id)
+        self.wake()
+        return job
+
+    def purge_source(self, source_id: int, hashes: list[str], who: str) -> Job:
+        """The purge-source job for an image already removed (functions/sources.py, withdraw):
+        the active one if a deletion already started it, else a new one over `hashes`, the
+        fiddles rendered from it (at most MAX_ITEMS: the rest stay registered, and deleting the
+        image again once this job has ended starts a job over them; the job says how many)."""
+        for job in self.store.active():
+            if job.kind == PURGE_SOURCE and job.params.get("source") == source_id:
+                return job
+        params = {"source": source_id, "left_for_later": max(0, len(hashes) - MAX_ITEMS)}
+        job = self.store.create(PURGE_SOURCE, params, hashes[:MAX_ITEMS], who)
         self.wake()
         return job
 

@@ -66,11 +66,15 @@ class JobStore:
         docs = self.documents.query(JOBS, order_by="created", descending=True, limit=limit)
         return [from_document(d.id, d.data, d.version) for d in docs]
 
+    def active(self) -> list[Job]:
+        """Jobs that have not ended (queued or held)."""
+        docs = self.documents.query(JOBS, where=[("active", "==", True)])
+        return [from_document(d.id, d.data, d.version) for d in docs]
+
     def claimable(self) -> list[Job]:
         """Queued jobs, and held ones whose lease ran out, oldest first."""
         now = self.clock()
-        docs = self.documents.query(JOBS, where=[("active", "==", True)])
-        jobs = [from_document(d.id, d.data, d.version) for d in docs]
+        jobs = self.active()
         free = [
             j
             for j in jobs

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, redirect, render_template
+from flask import jsonify, redirect, render_template, request
 
 from functions.api_schemas import DeletedNameSchema, DeletedSourceSchema
 from functions.apidoc import Answer, Body, documented, moved, page
+from functions.errors import NotFound
 from functions.guards import require_admin
 from functions.inputs import SOURCE_ID
+from functions.jobs.model import PURGE_SOURCE, Job
 from functions.routing import FiddleBlueprint, Framing, Kind, RoutePolicy
 from functions.services import services
 
@@ -62,9 +64,22 @@ def admin_home() -> Any:
 @blueprint.get("/admin/sources")
 @documented("Source images, to delete", page("The list."), errors=_PAGE_ERRORS, security=ADMINS)
 def sources_page() -> Any:
-    """Admins: every source image, each uploaded one with a delete button."""
+    """Admins: every source image, each uploaded one with a delete button (after a deletion,
+    `?deleted=<id>&job=<id>` says so and links the jobs page)."""
     require_admin()
-    return render_template("admin_sources.html", sources=services().sources.all())
+    return render_template(
+        "admin_sources.html", sources=services().sources.all(), purge=_purge_named()
+    )
+
+
+def _purge_named() -> Job | None:
+    """The purge-source job the page was sent back with, if it is one."""
+    job_id = request.args.get("job", "")
+    try:
+        job = services().jobs.get(job_id)
+    except NotFound:
+        return None
+    return job if job.kind == PURGE_SOURCE else None
 
 
 @blueprint.get("/admin/named")
@@ -110,32 +125,39 @@ def audit_page() -> Any:
     return render_template("admin_audit.html", entries=services().audit.newest())
 
 
-def delete_source(source_id: int) -> list[str]:
+def delete_source(source_id: int) -> tuple[list[str], Job]:
+    """Remove the image at once (nothing rendered from it is shown from here on) and record the
+    purge-source job that withdraws the runs of the fiddles rendered from it."""
     admin = require_admin()
-    hashes = services().sources.delete(source_id)
-    services().audit.record(admin.name, "delete_source", str(source_id), fiddles=hashes)
-    return hashes
+    hashes = services().sources.withdraw(source_id)
+    job = services().jobs.purge_source(source_id, hashes, admin.name)
+    services().audit.record(admin.name, "delete_source", str(source_id), fiddles=hashes, job=job.id)
+    return hashes, job
 
 
 @api_blueprint.delete(f"/_/source/<{SOURCE_ID}:source_id>")
 @documented(
-    "Delete a source image and every output rendered from it",
-    Answer(200, "Deleted: the hashes of the fiddles whose runs were withdrawn.",
-           DeletedSourceSchema),
+    "Delete a source image; a job removes every output rendered from it",
+    Answer(202, "The image is gone (nothing rendered from it is shown any more); the job that"
+           " withdraws the runs of these fiddles is queued (follow it at its url).",
+           DeletedSourceSchema, headers=("Location",)),
     errors=(401, 403, 404, 409),
     path={"source_id": SOURCE},
     security=ADMINS,
 )  # fmt: skip
 def delete_source_json(source_id: int) -> Any:
-    """Admins: delete an uploaded source image and every output rendered from it -> `{"deleted":
-    id, "fiddles": [the hashes whose runs were withdrawn]}`; a built-in image is 409."""
-    return jsonify(deleted=source_id, fiddles=delete_source(source_id))
+    """Admins: delete an uploaded source image -> 202 `{"deleted": id, "fiddles": [the hashes
+    whose runs the job withdraws], "job": the purge-source job}`, `Location: /_/jobs/<id>`; the
+    image is unavailable when it answers; a built-in image is 409, an unknown id 404."""
+    hashes, job = delete_source(source_id)
+    headers = {"Location": f"/_/jobs/{job.id}"}
+    return jsonify(deleted=source_id, fiddles=hashes, job=job.to_json()), 202, headers
 
 
 @blueprint.post(f"/admin/sources/<{SOURCE_ID}:source_id>/delete")
 @documented(
     "Delete a source image (the admin page's form)",
-    moved(303, "Deleted: back to the list."),
+    moved(303, "Deleted: back to the list, which links the purge-source job."),
     errors=(401, 403, 404, 409),
     body=Body("application/x-www-form-urlencoded", CSRF_FORM, required=False),
     path={"source_id": SOURCE},
@@ -143,8 +165,8 @@ def delete_source_json(source_id: int) -> Any:
 )
 def delete_source_form(source_id: int) -> Any:
     """Admins: the same from the admin page's form (with its `csrf_token`), then 303 back."""
-    delete_source(source_id)
-    return redirect("/admin/sources", 303)
+    _, job = delete_source(source_id)
+    return redirect(f"/admin/sources?deleted={source_id}&job={job.id}", 303)
 
 
 def delete_named(name: str) -> None:

@@ -241,6 +241,9 @@ def test_upload_a_source_run_with_it_and_the_admin_deletes_it(
         admin.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
         row.get_by_role("button", name=f"Delete source image {source_id}").click()
         admin.get_by_role("status").get_by_text(f"Deleted source image {source_id}").wait_for()
+        job_link = admin.get_by_role("status").get_by_role("link")  # the purge-source job
+        assert job_link.get_attribute("href") == "/admin/jobs"
+        assert job_link.inner_text().startswith("job ")
         assert questions and questions[0].startswith(f"Delete source image {source_id} and")
         assert admin.get_by_role("img", name=f"Source image {source_id}", exact=True).count() == 0
         admin.get_by_role("link", name="Audit log").click()

@@ -17,7 +17,16 @@ from functions.hashing import skia_hash
 from functions.services import services
 from functions.storage.blobstore import BlobStore
 from tests.fast.conftest import MakeApp
-from tests.helpers import GENEROUS, USES_IMAGE, bearer, csrf_of, png_bytes, sign_in, upload
+from tests.helpers import (
+    GENEROUS,
+    USES_IMAGE,
+    bearer,
+    csrf_of,
+    png_bytes,
+    purged,
+    sign_in,
+    upload,
+)
 
 DRAW = "def draw(canvas):\n    canvas.drawCircle(20, 20, 10, skia.Paint(Color=skia.ColorGREEN))\n"
 
@@ -281,7 +290,16 @@ def test_deleting_a_source_removes_exactly_its_outputs(app: Flask, blobs: BlobSt
     before = objects(blobs)
     assert client.delete(f"/_/source/{first}", headers=alice).status_code == 403
     answer = client.delete(f"/_/source/{first}", headers=root)
-    assert answer.status_code == 200 and sorted(answer.json["fiddles"]) == sorted(uses_first)
+    assert sorted(answer.json["fiddles"]) == sorted(uses_first)
+    # At once: the image, its thumbnails and its listing are gone, nothing of it is shown.
+    assert before - objects(blobs) == {f"source/{first}"} | {
+        n for n in before if n.startswith(f"thumbnail/{first}/")
+    }
+    assert first not in [s["id"] for s in client.get("/_/sources").json["sources"]]
+    assert all(client.get(f"/i/{h}_raster.png").status_code == 404 for h in uses_first)
+    job = purged(app, answer)
+    assert job["kind"] == "purge-source" and job["params"]["source"] == first
+    assert job["progress"] == {"done": 2, "total": 2, "failures": 0, "counts": {"ok": 2}}
     removed = before - objects(blobs)
     runs_of_first = {n for n in before if n.startswith(tuple(f"fiddle/{h}/2" for h in uses_first))}
     markers = {n for n in runs_of_first if n.endswith("/run.json")}
@@ -314,6 +332,12 @@ def test_admin_pages_and_audit_log(app: Flask) -> None:
     assert client.post(f"/admin/sources/{source_id}/delete").status_code == 403
     answer = client.post(f"/admin/sources/{source_id}/delete", data={"csrf_token": csrf_of(client)})
     assert answer.status_code == 303
+    job_id = answer.headers["Location"].rpartition("job=")[2]
+    assert answer.headers["Location"] == f"/admin/sources?deleted={source_id}&job={job_id}"
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert f'Deleted source image {source_id}; job <a href="/admin/jobs">{job_id}</a>' in page
+    assert f"/s/{source_id}?size=64" not in page
+    assert client.get("/admin/sources?job=nonsense").status_code == 200
     audit = client.get("/admin/audit").get_data(as_text=True)
     assert "delete_source" in audit and "root" in audit
 
