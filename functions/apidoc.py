@@ -37,10 +37,12 @@ ERRORS = {
     413: "The request is larger than the service takes.",
     429: "Too many requests or runs of this client, or every runner is busy; try again later.",
     501: "format=xml: a format oEmbed defines that this service does not offer.",
-    503: "No runner is available at the moment; try again later.",
+    503: "No runner is available, or the service's storage cannot be reached, at the moment; "
+    "try again later.",
+    507: "The service's storage is full, so nothing was stored; try again later.",
 }
 # Errors that say when to come back.
-RETRY_LATER = (429, 503)
+RETRY_LATER = (429, 503, 507)
 
 
 @dataclass(frozen=True)

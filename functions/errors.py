@@ -68,3 +68,7 @@ class QuotaExceeded(Busy):
 
 class Unavailable(FiddleError):
     """The service cannot do this at the moment (no runner answers, say)."""
+
+
+class StorageFull(FiddleError):
+    """The service's storage has no room for what the request would store."""

@@ -23,7 +23,9 @@ from flask import Flask, Response, jsonify, make_response, render_template, requ
 from werkzeug.exceptions import HTTPException
 
 from functions import errors
+from functions.docstore.base import DocStoreFull, DocStoreUnavailable
 from functions.routing import current_policy
+from functions.storage.blobstore import StorageFull, StorageUnavailable
 
 log = logging.getLogger(__name__)
 STATUS: dict[type[errors.FiddleError], int] = {
@@ -35,6 +37,7 @@ STATUS: dict[type[errors.FiddleError], int] = {
     errors.TooLarge: 413,
     errors.Busy: 429,
     errors.Unavailable: 503,
+    errors.StorageFull: 507,
 }
 # What HTTP errors say, whatever Werkzeug's own description is.
 HTTP_MESSAGES = {
@@ -43,12 +46,23 @@ HTTP_MESSAGES = {
     413: "The request is too large.",
 }
 UNEXPECTED = "The service failed to answer; please try again."
+# What a client is told when a store fails (functions/storage, functions/docstore): writes are
+# whole or absent, and a run is shown only once its marker is written, so nothing half-done is
+# ever visible and the same request succeeds once the store is back.
+STORE_UNAVAILABLE = "The service's storage cannot be reached right now; try again shortly."
+STORE_FULL = "The service's storage is full, so nothing was stored; try again later."
 # Retry-After of a 429 or 503 whose error did not say when to come back.
 DEFAULT_RETRY_SECONDS = 5
+# A store that failed is given this long before the request is tried again.
+STORE_RETRY_SECONDS = 10
 
 
 def install(app: Flask) -> None:
     app.register_error_handler(errors.FiddleError, _domain_error)
+    for full in (StorageFull, DocStoreFull):
+        app.register_error_handler(full, _store_full)
+    for unavailable in (StorageUnavailable, DocStoreUnavailable):
+        app.register_error_handler(unavailable, _store_unavailable)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
 
@@ -105,6 +119,16 @@ def _domain_error(error: errors.FiddleError) -> Response:
     if error.retry_after is None and status in (429, 503):
         return retry_later(response, DEFAULT_RETRY_SECONDS)
     return retry_later(response, error.retry_after)
+
+
+def _store_full(error: Exception) -> Response:
+    log.error("storage is full on %s: %s", request.path, error)
+    return _domain_error(errors.StorageFull(STORE_FULL, retry_after=STORE_RETRY_SECONDS))
+
+
+def _store_unavailable(error: Exception) -> Response:
+    log.error("storage failed on %s: %s", request.path, error)
+    return _domain_error(errors.Unavailable(STORE_UNAVAILABLE, retry_after=STORE_RETRY_SECONDS))
 
 
 def _http_error(error: HTTPException) -> Response:

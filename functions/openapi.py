@@ -117,8 +117,18 @@ def _operations(app: Flask, rule: Rule) -> dict[str, Any]:
     if operation is None:
         raise UndocumentedRoute(f"{rule.rule} ({rule.endpoint}) has no @documented operation")
     policy = _policy(app, rule.endpoint)
-    described = _operation(rule, operation, policy)
-    return {method.lower(): described for method in sorted(documented_methods(rule))}
+    return {
+        method.lower(): _operation(rule, operation, policy, _store_errors(rule, method))
+        for method in sorted(documented_methods(rule))
+    }
+
+
+def _store_errors(rule: Rule, method: str) -> tuple[int, ...]:
+    """What a failing store answers (functions/http_errors.py): 503 on any route that reads
+    one, and 507 too where the request writes."""
+    if rule.endpoint == "static":
+        return ()
+    return (503,) if method in ("GET", "HEAD") else (503, 507)
 
 
 def _policy(app: Flask, endpoint: str) -> RoutePolicy:
@@ -126,7 +136,9 @@ def _policy(app: Flask, endpoint: str) -> RoutePolicy:
     return blueprint.policy if isinstance(blueprint, FiddleBlueprint) else DEFAULT_POLICY
 
 
-def _operation(rule: Rule, operation: apidoc.Operation, policy: RoutePolicy) -> dict[str, Any]:
+def _operation(
+    rule: Rule, operation: apidoc.Operation, policy: RoutePolicy, store_errors: tuple[int, ...]
+) -> dict[str, Any]:
     notes = [operation.description, _policy_note(policy), operation.security]
     described: dict[str, Any] = {
         "summary": operation.summary,
@@ -134,7 +146,7 @@ def _operation(rule: Rule, operation: apidoc.Operation, policy: RoutePolicy) -> 
         "operationId": rule.endpoint,
         "tags": [rule.endpoint.rpartition(".")[0] or "site"],
         "parameters": _path_parameters(rule, operation) + _query_parameters(operation),
-        "responses": _responses(operation, policy),
+        "responses": _responses(operation, policy, store_errors),
     }
     if operation.body is not None:
         described["requestBody"] = _request_body(operation.body)
@@ -205,14 +217,16 @@ def _request_body(body: apidoc.Body) -> dict[str, Any]:
     }
 
 
-def _responses(operation: apidoc.Operation, policy: RoutePolicy) -> dict[str, Any]:
+def _responses(
+    operation: apidoc.Operation, policy: RoutePolicy, store_errors: tuple[int, ...]
+) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for answer in operation.answers:
         described = _answer(answer)
         merged = responses.setdefault(str(answer.status), described)
         if merged is not described:  # another media type of the same status
             merged.setdefault("content", {}).update(described.get("content", {}))
-    for status in operation.errors:
+    for status in sorted({*operation.errors, *store_errors}):
         responses[str(status)] = _error(status, policy)
     return responses
 

@@ -51,6 +51,14 @@ class DocStoreError(Exception):
     """Base class of every error a document store raises."""
 
 
+class DocStoreUnavailable(DocStoreError):
+    """The backend cannot be reached or failed to answer; the same call may work later."""
+
+
+class DocStoreFull(DocStoreUnavailable):
+    """The backend has no room left for the write (a full disk); nothing was written."""
+
+
 class InvalidArgument(DocStoreError, ValueError):
     """A malformed collection, id, field, value or query."""
 

@@ -25,6 +25,7 @@ from functions.docstore.base import (
     AlreadyExists,
     Conflict,
     DocStoreError,
+    DocStoreUnavailable,
     Document,
     DocumentStore,
     InvalidArgument,
@@ -38,6 +39,15 @@ from functions.docstore.base import (
 )
 
 CALL_TIMEOUT_SECONDS = 30.0
+# What a Firestore outage looks like (the emulator or the service restarting, a network cut):
+# the call may work later, so the service answers 503 instead of failing.
+_TRANSIENT = (
+    google_exceptions.ServiceUnavailable,
+    google_exceptions.DeadlineExceeded,
+    google_exceptions.InternalServerError,
+    google_exceptions.Aborted,
+    google_exceptions.ResourceExhausted,
+)
 
 
 @contextmanager
@@ -55,10 +65,12 @@ def _vendor_errors(what: str, *, query: bool = False) -> Iterator[None]:
         raise Conflict(f"{what} was written since (or is gone): {error.message}") from error
     except google_exceptions.InvalidArgument as error:
         raise InvalidArgument(f"{what}: {error.message}") from error
+    except _TRANSIENT as error:
+        raise DocStoreUnavailable(f"{what}: {error}") from error
     except google_exceptions.GoogleAPICallError as error:
         raise DocStoreError(f"{what}: {error}") from error
     except google_exceptions.RetryError as error:
-        raise DocStoreError(f"{what}: gave up: {error}") from error
+        raise DocStoreUnavailable(f"{what}: gave up: {error}") from error
 
 
 def _version(timestamp: Any) -> str:

@@ -26,6 +26,8 @@ from functions.docstore.base import (
     AlreadyExists,
     Conflict,
     DocStoreError,
+    DocStoreFull,
+    DocStoreUnavailable,
     Document,
     DocumentStore,
     InvalidArgument,
@@ -150,9 +152,12 @@ class SqliteDocumentStore(DocumentStore):
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as error:
-                raise DocStoreError(f"{self.path}: cannot start a write: {error}") from error
+                raise _failed(f"{self.path}: cannot start a write", error) from error
             try:
                 yield conn
+            except sqlite3.OperationalError as error:
+                _rollback(conn)
+                raise _failed(f"{self.path}: write failed", error) from error
             except BaseException:
                 _rollback(conn)
                 raise
@@ -160,7 +165,7 @@ class SqliteDocumentStore(DocumentStore):
                 conn.execute("COMMIT")
             except sqlite3.Error as error:
                 _rollback(conn)
-                raise DocStoreError(f"{self.path}: commit failed: {error}") from error
+                raise _failed(f"{self.path}: commit failed", error) from error
 
     @staticmethod
     def _next_version(conn: sqlite3.Connection) -> int:
@@ -310,6 +315,14 @@ class SqliteDocumentStore(DocumentStore):
             params.append(limit)
         rows = self._connection().execute(" ".join(sql), params).fetchall()
         return [Document(row[0], json.loads(row[1]), str(row[2])) for row in rows]
+
+
+def _failed(what: str, error: sqlite3.Error) -> DocStoreError:
+    """The store's error for SQLite's: a full disk, or a database that cannot be written now."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL:
+        return DocStoreFull(f"{what}: {error}")
+    return DocStoreUnavailable(f"{what}: {error}")
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

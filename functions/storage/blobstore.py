@@ -33,6 +33,15 @@ class InvalidName(BlobStoreError):
     """The object name could escape the store or is otherwise malformed."""
 
 
+class StorageUnavailable(BlobStoreError):
+    """The backend cannot be reached or failed to answer; the same call may work later. A write
+    that raised this may or may not have happened (every write is whole or absent)."""
+
+
+class StorageFull(StorageUnavailable):
+    """The backend has no room left for the write (a full disk, a quota); nothing was written."""
+
+
 @dataclass(frozen=True)
 class Blob:
     name: str

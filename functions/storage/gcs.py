@@ -21,6 +21,7 @@ from google.api_core import exceptions as gexc
 from google.auth.credentials import AnonymousCredentials
 from google.auth.exceptions import GoogleAuthError
 from google.cloud.storage.exceptions import DataCorruption
+from google.cloud.storage.retry import DEFAULT_RETRY
 
 from functions.storage.blobstore import (
     Blob,
@@ -30,6 +31,7 @@ from functions.storage.blobstore import (
     InvalidName,
     NotFound,
     PreconditionFailed,
+    StorageUnavailable,
     validate_name,
 )
 
@@ -41,6 +43,15 @@ _READ_ATTEMPTS = 50
 _READ_BACKOFF_SECONDS = 0.001
 _READ_BACKOFF_MAX_SECONDS = 0.05
 _MESSAGE_LIMIT = 200
+# How long one call keeps retrying what may pass (a connection refused, a 5xx, a 429) before it
+# gives up and the service answers 503. The library's default is 120 s, longer than a client
+# or Cloud Functions waits; a restart or a network blip of a few seconds is still ridden out.
+RETRY_SECONDS = 10.0
+_RETRY = DEFAULT_RETRY.with_timeout(RETRY_SECONDS)
+# Each request's own (connect, read) timeouts: a bucket that accepts and never answers must not
+# hold a request for the library's 60 s.
+_TIMEOUT = (5.0, 30.0)
+_CALL = {"retry": _RETRY, "timeout": _TIMEOUT}
 
 
 def storage_client(emulator_host: str = "") -> storage.Client:
@@ -79,7 +90,7 @@ class GcsBlobStore(BlobStore):
             pinned = self._bucket.blob(name, generation=info.generation)
             try:
                 with _translated(name):
-                    data = pinned.download_as_bytes()
+                    data = pinned.download_as_bytes(**_CALL)
             except NotFound:
                 continue  # replaced or deleted since stat: read the current object, if any
             return Blob(name, data, info.generation, info.metadata, info.content_type)
@@ -88,7 +99,7 @@ class GcsBlobStore(BlobStore):
     def stat(self, name: str) -> BlobInfo:
         validate_name(name)
         with _translated(name):
-            blob = self._bucket.get_blob(name)
+            blob = self._bucket.get_blob(name, **_CALL)
         if blob is None:
             raise NotFound(name)
         return _info(blob)
@@ -113,7 +124,10 @@ class GcsBlobStore(BlobStore):
         try:
             with _translated(name):
                 blob.upload_from_string(
-                    data, content_type=content_type, if_generation_match=if_generation_match
+                    data,
+                    content_type=content_type,
+                    if_generation_match=if_generation_match,
+                    **_CALL,
                 )
         except NotFound:
             raise BlobStoreError(f"bucket {self.bucket_name!r} not found") from None
@@ -122,7 +136,7 @@ class GcsBlobStore(BlobStore):
     def list(self, prefix: str) -> Iterator[BlobInfo]:
         # GCS lists in lexicographic order of the names' UTF-8 bytes, which is Python's str order.
         with _translated(prefix):
-            for blob in self._client.list_blobs(self._bucket, prefix=prefix):
+            for blob in self._client.list_blobs(self._bucket, prefix=prefix, **_CALL):
                 try:
                     validate_name(blob.name)
                 except InvalidName:
@@ -132,7 +146,14 @@ class GcsBlobStore(BlobStore):
     def delete(self, name: str, *, if_generation_match: int | None = None) -> None:
         validate_name(name)
         with _translated(name):
-            self._bucket.blob(name).delete(if_generation_match=if_generation_match)
+            self._bucket.blob(name).delete(if_generation_match=if_generation_match, **_CALL)
+
+
+# Answers that say "not now": the bucket may take the same call later.
+_TRANSIENT = (
+    gexc.ServerError,
+    gexc.TooManyRequests,
+)
 
 
 def _info(blob: storage.Blob) -> BlobInfo:
@@ -154,9 +175,13 @@ def _translated(name: str) -> Iterator[None]:
         raise PreconditionFailed(f"{name!r}: generation precondition failed") from None
     except gexc.NotFound:
         raise NotFound(name) from None
+    except _TRANSIENT as e:
+        raise StorageUnavailable(f"GCS error on {name!r}: {e.code} {_short(e.message)}") from e
     except gexc.GoogleAPICallError as e:
         raise BlobStoreError(f"GCS error on {name!r}: {e.code} {_short(e.message)}") from e
-    except (gexc.GoogleAPIError, GoogleAuthError, requests.RequestException, DataCorruption) as e:
+    except (gexc.RetryError, requests.RequestException, DataCorruption) as e:
+        raise StorageUnavailable(f"GCS error on {name!r}: {_short(str(e))}") from e
+    except (gexc.GoogleAPIError, GoogleAuthError) as e:
         raise BlobStoreError(f"GCS error on {name!r}: {_short(str(e))}") from e
 
 

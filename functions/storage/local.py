@@ -20,6 +20,7 @@ beyond the open itself.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -43,6 +44,8 @@ from functions.storage.blobstore import (
     InvalidName,
     NotFound,
     PreconditionFailed,
+    StorageFull,
+    StorageUnavailable,
     validate_name,
 )
 
@@ -82,11 +85,13 @@ class LocalBlobStore(BlobStore):
     # --- reading: never locks; os.replace makes every file we open complete ---
 
     def read(self, name: str) -> Blob:
-        header, data, _ = _read_object(self._file(name), name, with_data=True)
+        with _disk_errors(name):
+            header, data, _ = _read_object(self._file(name), name, with_data=True)
         return Blob(name, data, **header)
 
     def stat(self, name: str) -> BlobInfo:
-        header, _, size = _read_object(self._file(name), name, with_data=False)
+        with _disk_errors(name):
+            header, _, size = _read_object(self._file(name), name, with_data=False)
         return BlobInfo(name, size=size, **header)
 
     def list(self, prefix: str) -> Iterator[BlobInfo]:
@@ -99,7 +104,8 @@ class LocalBlobStore(BlobStore):
                 return  # no valid name starts with this prefix
         else:
             start = self._objects
-        yield from self._walk(start, base, partial)
+        with _disk_errors(prefix):
+            yield from self._walk(start, base, partial)
 
     # --- writing: per-object lock around read-check-replace ---
 
@@ -114,6 +120,17 @@ class LocalBlobStore(BlobStore):
     ) -> int:
         path = self._path(name)
         header = _encode_header(metadata or {}, content_type)
+        with _disk_errors(name):
+            return self._write(path, name, header, data, if_generation_match)
+
+    def _write(
+        self,
+        path: pathlib.Path,
+        name: str,
+        header: dict[str, Any],
+        data: bytes,
+        if_generation_match: int | None,
+    ) -> int:
         if if_generation_match == 0:
             return self._create(path, name, header, data)
         with self._lock(name):
@@ -142,7 +159,7 @@ class LocalBlobStore(BlobStore):
 
     def delete(self, name: str, *, if_generation_match: int | None = None) -> None:
         path = self._path(name)
-        with self._lock(name):
+        with _disk_errors(name), self._lock(name):
             current = self._current_generation(path)
             if current == 0:
                 raise NotFound(name)
@@ -258,6 +275,20 @@ class LocalBlobStore(BlobStore):
                 # after (an operator's, say): either way not an object.
                 continue
             yield info
+
+
+@contextlib.contextmanager
+def _disk_errors(name: str) -> Iterator[None]:
+    """The disk's failures as the store's: full (no space, or the user's quota) or unavailable
+    (an I/O error, a file system gone read-only). Writes are whole or absent either way."""
+    try:
+        yield
+    except BlobStoreError:
+        raise
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull(f"no space left to store {name!r}") from error
+        raise StorageUnavailable(f"the disk failed on {name!r}: {error}") from error
 
 
 def _sorted_entries(directory: pathlib.Path) -> list[tuple[os.DirEntry[str], bool]]:
