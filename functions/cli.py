@@ -361,19 +361,27 @@ def _local_runner(
     settings: Any, sandbox: str, secret: str, builds: Path
 ) -> Iterator[tuple[str, ...]]:
     """Use FIDDLE_RUNNERS when set; otherwise start one runner beside the functions, with the
-    Skia builds in `builds` (none there: it renders with its own skia-python, and says so)."""
-    from functions.devserver import DidNotStart, runner_process
+    Skia builds in `builds` (none there: it renders with its own skia-python, and says so),
+    started again whenever it exits (functions/local_runner.py)."""
+    from functions.devserver import DidNotStart, free_port, runner_command
+    from functions.local_runner import LocalRunner
 
     if settings.runners:
         yield settings.runners
         return
     signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(128 + signo))
     env = {**os.environ, "FIDDLE_RUNNER_SECRET": secret}
+    port = free_port()
+    command = runner_command(port, sandbox, builds_dir=builds)
+    runner = LocalRunner(command, env, f"http://127.0.0.1:{port}")
     try:
-        with runner_process(sandbox, env=env, builds_dir=builds) as url:
-            yield (url,)
-    except DidNotStart as error:
-        raise SystemExit(f"fiddle: the runner did not start: {error}") from error
+        try:
+            runner.start()
+        except DidNotStart as error:
+            raise SystemExit(f"fiddle: the runner did not start: {error}") from error
+        yield (runner.url,)
+    finally:
+        runner.stop()
 
 
 def run_file(args: argparse.Namespace) -> int:

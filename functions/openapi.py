@@ -226,8 +226,10 @@ def _responses(
         merged = responses.setdefault(str(answer.status), described)
         if merged is not described:  # another media type of the same status
             merged.setdefault("content", {}).update(described.get("content", {}))
-    for status in sorted({*operation.errors, *store_errors}):
+    for status in operation.errors:
         responses[str(status)] = _error(status, policy)
+    for status in store_errors:  # unless the route answers that status itself (/healthz's 503)
+        responses.setdefault(str(status), _error(status, policy))
     return responses
 
 

@@ -30,6 +30,9 @@ VERSION_TTL_SECONDS = 30.0
 BUSY_WAIT_SECONDS = 15.0
 # A runner that failed to answer sits out this long; then a health check may bring it back.
 DOWN_SECONDS = 10.0
+# How long a health check of a runner out of rotation, or a GET of its /version, may take.
+PROBE_SECONDS = 2.0
+DESCRIBE_SECONDS = 5.0
 
 
 class RunnerUnavailable(RuntimeError):
@@ -108,18 +111,23 @@ def merged_builds(infos: list[RunnerInfo]) -> list[BuildInfo]:
 
 
 class RunnerHealth:
-    """Which runners are in rotation: one that fails is taken out, and a health check of its
-    /healthz after DOWN_SECONDS brings it back."""
+    """Which runners are in rotation: one that fails is taken out for `down_seconds`; then a
+    health check of its /healthz, in the background so that no run waits on it, brings it back
+    (or keeps it out for another `down_seconds`)."""
 
-    def __init__(self, urls: tuple[str, ...], session: requests.Session) -> None:
+    def __init__(
+        self, urls: tuple[str, ...], session: requests.Session, down_seconds: float = DOWN_SECONDS
+    ) -> None:
         self.urls = urls
         self.session = session
+        self.down_seconds = down_seconds
         self._down_until: dict[str, float] = {}
+        self._probing: set[str] = set()
         self._lock = threading.Lock()
 
     def mark_down(self, url: str) -> None:
         with self._lock:
-            self._down_until[url] = time.monotonic() + DOWN_SECONDS
+            self._down_until[url] = time.monotonic() + self.down_seconds
         log.warning("runner %s is out of rotation", url)
 
     def in_rotation(self, url: str) -> bool:
@@ -127,19 +135,30 @@ class RunnerHealth:
             until = self._down_until.get(url)
         if until is None:
             return True
-        if time.monotonic() < until or not self._healthy(url):
-            return False
-        with self._lock:
-            self._down_until.pop(url, None)
-        log.info("runner %s is back in rotation", url)
-        return True
+        if time.monotonic() >= until:
+            self._probe_in_background(url)
+        return False
 
-    def _healthy(self, url: str) -> bool:
+    def _probe_in_background(self, url: str) -> None:
+        with self._lock:
+            if url in self._probing:
+                return
+            self._probing.add(url)
+        threading.Thread(target=self._probe, args=(url,), name="runner-probe", daemon=True).start()
+
+    def _probe(self, url: str) -> None:
         try:
-            return self.session.get(f"{url}/healthz", timeout=2).ok
+            healthy = self.session.get(f"{url}/healthz", timeout=PROBE_SECONDS).ok
         except requests.RequestException:
-            self.mark_down(url)
-            return False
+            healthy = False
+        with self._lock:
+            self._probing.discard(url)
+            if healthy:
+                self._down_until.pop(url, None)
+            else:
+                self._down_until[url] = time.monotonic() + self.down_seconds
+        if healthy:
+            log.info("runner %s is back in rotation", url)
 
 
 class HttpRunnerClient(RunnerClient):
@@ -161,6 +180,8 @@ class HttpRunnerClient(RunnerClient):
         self._session.trust_env = False
         self.health = RunnerHealth(urls, self._session)
         self._infos: dict[str, tuple[float, RunnerInfo]] = {}
+        # Describing is quick when a runner is well; never wait longer than for a run.
+        self._describe_timeout = min(DESCRIBE_SECONDS, timeout)
         self._lock = threading.Lock()
 
     def _order(self) -> list[str]:
@@ -267,7 +288,7 @@ class HttpRunnerClient(RunnerClient):
         if cached and time.monotonic() - cached[0] < VERSION_TTL_SECONDS:
             return cached[1]
         try:
-            response = self._session.get(f"{url}/version", timeout=5)
+            response = self._session.get(f"{url}/version", timeout=self._describe_timeout)
             if response.ok:
                 info = RunnerInfo.from_json(response.json())
                 with self._lock:

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from functions.http_errors import STORE_FULL, STORE_UNAVAILABLE
 from functions.storage.blobstore import Blob, BlobInfo, BlobStore
@@ -129,3 +132,112 @@ class GcsServer:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+
+
+# --- runners ----------------------------------------------------------------------------------
+
+# A run that holds its sandbox long enough to be killed in the middle.
+SLEEPER = "import time\ntime.sleep({seconds})\ndef draw(canvas):\n    pass\n# {tag}\n"
+
+
+class RunnerProcess:
+    """`python -m runner_vm.cli` on a port of its own, which can be killed, stopped and started
+    again on the same port (as systemd's Restart=always does on a runner VM)."""
+
+    def __init__(self, hosts: int = 1, port: int | None = None) -> None:
+        self.hosts = hosts
+        self.port = port or _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RunnerProcess:
+        from tests.conftest import wait_until_healthy
+
+        command = [
+            sys.executable, "-m", "runner_vm.cli", "--port", str(self.port),
+            "--hosts", str(self.hosts), "--max-waiting", "4",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, start_new_session=True)
+        wait_until_healthy(self.url, self.process, 120)
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def health(self) -> dict[str, Any]:
+        answer: dict[str, Any] = requests.get(f"{self.url}/healthz", timeout=5).json()
+        return answer
+
+    def runs_started(self) -> int:
+        """How many runs this runner has started (its pre_compile events)."""
+        metrics = requests.get(f"{self.url}/metrics", timeout=5).text
+        for line in metrics.splitlines():
+            if line.startswith('fiddle_runner_events_total{event="pre_compile"}'):
+                return int(float(line.split()[-1]))
+        return 0
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.process.pid, signal.SIGCONT)
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+def descendants(pid: int) -> set[int]:
+    """Every living process below pid."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text()
+                parent = int(stat.rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of pids still running (zombies count as gone)."""
+    living = set()
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError):
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state != "Z":
+                living.add(pid)
+    return living
+
+
+def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
+        time.sleep(0.1)
