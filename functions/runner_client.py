@@ -8,7 +8,6 @@ service's builds are those of every runner in rotation together; HEAD is the new
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import logging
 import random
 import threading
@@ -173,7 +172,7 @@ class HttpRunnerClient(RunnerClient):
         self.urls = urls
         self.timeout = timeout
         self.signer = signer or NoSigner()
-        self._next = itertools.cycle(range(len(urls)))
+        self._turn = 0
         self._session = requests.Session()
         # Runners are named explicitly: no proxy or .netrc from the environment may step in
         # between (and looking them up costs half a millisecond per run).
@@ -184,9 +183,13 @@ class HttpRunnerClient(RunnerClient):
         self._describe_timeout = min(DESCRIBE_SECONDS, timeout)
         self._lock = threading.Lock()
 
-    def _order(self) -> list[str]:
+    def _order(self, *, advance: bool = True) -> list[str]:
+        """The runners in rotation, starting at the next one in turn. Only a run takes a turn:
+        were describing a runner to take one too, a run would take two, and with an even
+        number of runners every run would land on the same one."""
         with self._lock:
-            start = next(self._next)
+            start = self._turn % len(self.urls)
+            self._turn += advance
         ordered = [self.urls[(start + i) % len(self.urls)] for i in range(len(self.urls))]
         healthy = [url for url in ordered if self.health.in_rotation(url)]
         return healthy or ordered
@@ -257,14 +260,16 @@ class HttpRunnerClient(RunnerClient):
             raise RunnerUnavailable(f"runner {url} sent a malformed answer") from error
 
     def describe(self) -> RunnerInfo:
-        for url in self._order():
+        for url in self._order(advance=False):
             info = self._info(url)
             if info is not None:
                 return info
         raise RunnerUnavailable("no runner is reachable")
 
     def builds(self) -> list[BuildInfo]:
-        infos = [info for url in self._order() if (info := self._info(url)) is not None]
+        infos = [
+            info for url in self._order(advance=False) if (info := self._info(url)) is not None
+        ]
         if not infos:
             raise RunnerUnavailable("no runner is reachable")
         return merged_builds(infos)

@@ -8,7 +8,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 import requests
 
+from functions.devserver import runner_command, wait_until_healthy
 from functions.http_errors import STORE_FULL, STORE_UNAVAILABLE
 from functions.storage.blobstore import Blob, BlobInfo, BlobStore
 from functions.storage.layout import parse_run_object
@@ -151,14 +151,11 @@ class RunnerProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RunnerProcess:
-        from tests.conftest import wait_until_healthy
+        from tests.conftest import NO_BUILDS
 
-        command = [
-            sys.executable, "-m", "runner_vm.cli", "--port", str(self.port),
-            "--hosts", str(self.hosts), "--max-waiting", "4",
-        ]  # fmt: skip
+        command = runner_command(self.port, hosts=self.hosts, max_waiting=4, builds_dir=NO_BUILDS)
         self.process = subprocess.Popen(command, start_new_session=True)
-        wait_until_healthy(self.url, self.process, 120)
+        wait_until_healthy(self.url, self.process)
         return self
 
     @property

@@ -66,9 +66,11 @@ def _free_port() -> int:
 
 
 class FirestoreEmulator:
-    def __init__(self, launcher: Path, project: str = PROJECT) -> None:
+    def __init__(self, launcher: Path, project: str = PROJECT, port: int | None = None) -> None:
+        """Start the emulator on `port` (a free one unless given: again on the port of one
+        stopped before, to restart it)."""
         self.project = project
-        self.port = _free_port()
+        self.port = port or _free_port()
         self.host = f"127.0.0.1:{self.port}"
         # Its output goes to a file: a pipe nobody reads would fill and stall it.
         self.log = Path(tempfile.mkstemp(prefix="firestore-emulator-", suffix=".log")[1])

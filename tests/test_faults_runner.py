@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,10 +24,11 @@ import requests
 
 from functions.app import create_app
 from functions.config import Settings
+from functions.devserver import free_port, serve_command, wait_until_healthy
 from functions.runs import NO_RUNNER
 from functions.services import services
 from functions.storage.local import LocalBlobStore
-from tests.conftest import free_port, wait_until_healthy
+from tests.conftest import NO_BUILDS
 from tests.faults import (
     SLEEPER,
     RunnerProcess,
@@ -171,7 +171,7 @@ def _sandbox_hosts(runner: RunnerProcess) -> set[int]:
 
 def _is_host_python(pid: int) -> bool:
     words = command_line(pid).split()
-    return len(words) > 2 and "python" in Path(words[0]).name and words[2] == SANDBOX_HOST
+    return bool(words) and "python" in Path(words[0]).name and SANDBOX_HOST in words[1:5]
 
 
 # --- runners that hang ------------------------------------------------------------------------
@@ -233,13 +233,13 @@ def test_stopped_runner_times_out_then_stays_out_of_rotation_until_healthy(
 def fiddle_serve(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     command = [
-        sys.executable, "-m", "functions.cli", "serve", "--port", str(port),
-        "--data-dir", str(tmp_path / "serve-data"), "--no-examples",
+        *serve_command(port, tmp_path / "serve-data", examples=False),
+        "--builds-dir", str(NO_BUILDS),
     ]  # fmt: skip
     process = subprocess.Popen(command, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(url, process, 120)
+        wait_until_healthy(url, process)
         yield url, process
     finally:
         os.killpg(process.pid, signal.SIGTERM)

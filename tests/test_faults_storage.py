@@ -21,7 +21,7 @@ from functions.docstore.base import DocStoreFull
 from functions.docstore.sqlite import SqliteDocumentStore
 from functions.hashing import fiddle_hash
 from functions.services import services
-from functions.storage.gcs import RETRY_SECONDS, GcsBlobStore, client_from_environment
+from functions.storage.gcs import RETRY_SECONDS, GcsBlobStore, storage_client
 from functions.storage.local import LocalBlobStore
 from tests.faults import (
     DRAWING,
@@ -71,7 +71,7 @@ def gcs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 def test_gcs_stopped_between_outputs_answers_503_and_the_same_run_succeeds_after(
     gcs: GcsServer, runner_url: str, tmp_path: Path
 ) -> None:
-    client_lib = client_from_environment()
+    client_lib = storage_client(gcs.url)
     bucket = f"faults-{uuid.uuid4().hex[:12]}"
     client_lib.create_bucket(bucket)
     store = GcsBlobStore(bucket, client_lib)

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from google.api_core import exceptions as google_exceptions
+from google.api_core import retry
 from google.cloud import firestore
 from google.cloud.firestore_v1.field_path import FieldPath
 from proto.datetime_helpers import DatetimeWithNanoseconds
@@ -38,7 +39,12 @@ from functions.docstore.base import (
     check_version,
 )
 
-CALL_TIMEOUT_SECONDS = 30.0
+# One attempt's deadline, and how long a call keeps retrying what may pass (Firestore or its
+# emulator restarting, a network blip) before the service answers 503. Without a retry of its
+# own, the client library's default keeps retrying an unreachable Firestore for 300 s, whatever
+# the timeout, while the request that asked waits.
+CALL_TIMEOUT_SECONDS = 10.0
+RETRY_SECONDS = 10.0
 # What a Firestore outage looks like (the emulator or the service restarting, a network cut):
 # the call may work later, so the service answers 503 instead of failing.
 _TRANSIENT = (
@@ -71,6 +77,16 @@ def _vendor_errors(what: str, *, query: bool = False) -> Iterator[None]:
         raise DocStoreError(f"{what}: {error}") from error
     except google_exceptions.RetryError as error:
         raise DocStoreUnavailable(f"{what}: gave up: {error}") from error
+
+
+_RETRY = retry.Retry(
+    predicate=retry.if_exception_type(*_TRANSIENT),
+    initial=0.1,
+    maximum=2.0,
+    multiplier=2.0,
+    timeout=RETRY_SECONDS,
+)
+_CALL: dict[str, Any] = {"retry": _RETRY, "timeout": CALL_TIMEOUT_SECONDS}
 
 
 def _version(timestamp: Any) -> str:
@@ -110,7 +126,7 @@ class FirestoreDocumentStore(DocumentStore):
     def get(self, collection: str, doc_id: str) -> Document | None:
         ref = self._ref(collection, doc_id)
         with _vendor_errors(f"{collection}/{doc_id}"):
-            snapshot = ref.get(timeout=CALL_TIMEOUT_SECONDS)
+            snapshot = ref.get(**_CALL)
         if not snapshot.exists:
             return None
         return Document(doc_id, snapshot.to_dict() or {}, _version(snapshot.update_time))
@@ -119,14 +135,14 @@ class FirestoreDocumentStore(DocumentStore):
         ref = self._ref(collection, doc_id)
         copy = check_data(data)
         with _vendor_errors(f"{collection}/{doc_id}"):
-            result = ref.create(copy, timeout=CALL_TIMEOUT_SECONDS)
+            result = ref.create(copy, **_CALL)
         return Document(doc_id, copy, _version(result.update_time))
 
     def put(self, collection: str, doc_id: str, data: Mapping[str, Any]) -> Document:
         ref = self._ref(collection, doc_id)
         copy = check_data(data)
         with _vendor_errors(f"{collection}/{doc_id}"):
-            result = ref.set(copy, timeout=CALL_TIMEOUT_SECONDS)
+            result = ref.set(copy, **_CALL)
         return Document(doc_id, copy, _version(result.update_time))
 
     def update(
@@ -148,11 +164,11 @@ class FirestoreDocumentStore(DocumentStore):
         # update() itself requires the document to exist; the option adds the version check.
         option = None if if_version is None else self._precondition(collection, doc_id, if_version)
         with self._preconditioned(collection, doc_id, if_version):
-            result = ref.update(quoted, option=option, timeout=CALL_TIMEOUT_SECONDS)
+            result = ref.update(quoted, option=option, **_CALL)
         # The write returns only its time; read the document as of that time (one more call, no
         # transaction), so the answer is exactly what this write produced.
         with _vendor_errors(f"{collection}/{doc_id}"):
-            snapshot = ref.get(read_time=result.update_time, timeout=CALL_TIMEOUT_SECONDS)
+            snapshot = ref.get(read_time=result.update_time, **_CALL)
         if not snapshot.exists:  # pragma: no cover - Firestore keeps an hour of history
             raise DocStoreError(f"{collection}/{doc_id}: cannot read back the update")
         return Document(doc_id, snapshot.to_dict() or {}, _version(result.update_time))
@@ -162,7 +178,7 @@ class FirestoreDocumentStore(DocumentStore):
         check_version(if_version)
         option = self._precondition(collection, doc_id, if_version)
         with self._preconditioned(collection, doc_id, if_version):
-            ref.delete(option=option, timeout=CALL_TIMEOUT_SECONDS)
+            ref.delete(option=option, **_CALL)
 
     def _precondition(self, collection: str, doc_id: str, if_version: str | None) -> Any:
         if if_version is None:
@@ -208,7 +224,7 @@ class FirestoreDocumentStore(DocumentStore):
         if limit is not None:
             query = query.limit(limit)
         with _vendor_errors(f"query of {collection}", query=True):
-            snapshots = list(query.stream(timeout=CALL_TIMEOUT_SECONDS))
+            snapshots = list(query.stream(**_CALL))
         return [
             Document(snapshot.id, snapshot.to_dict() or {}, _version(snapshot.update_time))
             for snapshot in snapshots
