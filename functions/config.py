@@ -227,7 +227,9 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         "FIDDLE_RUNNER_TIMEOUT", "runner_timeout", "40",
-        "Seconds the functions wait for a runner's answer to one run.", _seconds,
+        "Seconds the functions wait for a runner's answer to one run (and at most 5 for its "
+        "/version); a runner that misses it leaves rotation until its /healthz answers.",
+        _seconds,
     ),
     Variable(
         "FIDDLE_API_BASE", "api_base", "",
