@@ -68,6 +68,15 @@ def fuzz(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def load(session: nox.Session) -> None:
+    """Locust against a live `fiddle serve`: 50 users for 60 s (or `-- --users N --seconds S`),
+    or `-- --soak 10000` new runs; throughput, p50/p99 per kind, errors and the service's
+    resources before and after (scripts/load.py). Not part of the default sessions."""
+    session.install("-e", ".[test]")
+    session.run("python", "scripts/load.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def serve(session: nox.Session) -> None:
     """The whole service on this machine (same as `fiddle serve`)."""
     session.install("-e", ".[runner]")
