@@ -322,8 +322,14 @@ def serve(args: argparse.Namespace) -> int:
         # Under load waitress logs every time requests wait for a thread ("Task queue depth"):
         # a line per request at worst, written under the logging lock by every thread.
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+        # Waitress drops X-Forwarded-For unless told otherwise; behind FIDDLE_TRUSTED_PROXIES
+        # proxies the app reads it (ProxyFix, only their entries), or every client would be
+        # the proxy's address to the rate limits and quotas.
         try:
-            waitress_serve(app, host=args.host, port=args.port, threads=args.threads, _quiet=True)
+            waitress_serve(
+                app, host=args.host, port=args.port, threads=args.threads, _quiet=True,
+                clear_untrusted_proxy_headers=not settings.trusted_proxies,
+            )  # fmt: skip
         finally:
             if worker is not None:
                 worker.stop()

@@ -18,6 +18,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,10 @@ LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 RETRY_LATER = "429 with Retry-After"
 # RSS may grow by what the functions' read cache holds (64 MiB) and allocator slack.
 RSS_TOLERANCE_MIB = 80.0
+# Descriptors may grow by the keep-alive connections between the functions and the runner (both
+# ends) beyond those the warm-up opened: requests keeps up to 10 per runner, so the growth is
+# bounded, and a soak shows whether it stops there.
+FD_TOLERANCE = 20
 SETTLE_SECONDS = 3.0
 WARM_UP_CLIENTS = 12
 SAMPLE_SECONDS = 30.0
@@ -257,11 +262,21 @@ def _report_requests(prefix: Path, elapsed: float) -> bool:
             f"{name:<14} {row['Request Count']:>9} {float(row['Requests/s']):7.1f} "
             f"{row['50%']:>7} {row['99%']:>7} {retry:>5} {errors:>6}"
         )
-    for failure in failures:
-        kind = "429" if RETRY_LATER in failure["Error"] else "error"
-        print(f"  {kind}: {failure['Name']}: {failure['Error']} x{failure['Occurrences']}")
+    for (kind, name, error), count in sorted(_grouped(failures).items()):
+        print(f"  {kind}: {name}: {error} x{count}")
     print(f"(over {elapsed:.0f} s)")
     return errors_total == 0
+
+
+def _grouped(failures: list[dict[str, str]]) -> dict[tuple[str, str, str], int]:
+    """Failures by kind, request kind and sentence (numbers, such as seconds to wait, as N)."""
+    grouped: dict[tuple[str, str, str], int] = {}
+    for failure in failures:
+        kind = "429" if RETRY_LATER in failure["Error"] else "error"
+        error = re.sub(r"\d+", "N", failure["Error"])
+        key = (kind, failure["Name"], error)
+        grouped[key] = grouped.get(key, 0) + int(failure["Occurrences"])
+    return grouped
 
 
 def _csv(path: str) -> list[dict[str, str]]:
@@ -284,10 +299,10 @@ def _report_resources(before: Resources, after: Resources) -> bool:
         first, last = getattr(before, field.name), getattr(after, field.name)
         print(f"{field.name:<20} {first:9.1f} {last:9.1f} {last - first:+9.1f}")
     grew = [
-        name
-        for name in ("open_fds", "processes", "temp_files")
-        if getattr(after, name) > getattr(before, name)
+        name for name in ("processes", "temp_files") if getattr(after, name) > getattr(before, name)
     ]
+    if after.open_fds > before.open_fds + FD_TOLERANCE:
+        grew.append(f"open_fds (+{after.open_fds - before.open_fds}, more than {FD_TOLERANCE})")
     memory = after.functions_rss_mib + after.runner_rss_mib
     memory -= before.functions_rss_mib + before.runner_rss_mib
     if memory > RSS_TOLERANCE_MIB:
