@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
 def _load(args: argparse.Namespace, work: Path) -> int:
     data_dir, tmp = work / "data", work / "tmp"
     tmp.mkdir()
-    tokens = _tokens(data_dir, args.users)
+    *tokens, warm_up_token = _tokens(data_dir, args.users + 1)
     env = {**os.environ, "FIDDLE_TRUSTED_PROXIES": "1", "TMPDIR": str(tmp)}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -84,7 +84,7 @@ def _load(args: argparse.Namespace, work: Path) -> int:
     serve = subprocess.Popen(command, env=env, start_new_session=True, stderr=subprocess.DEVNULL)
     try:
         wait_until_healthy(url, serve)
-        _warm_up(url, tokens[0])
+        _warm_up(url, warm_up_token)
         before = _resources(serve.pid, [tmp, data_dir / "blobs" / "tmp"])
         samples = _Sampler(serve.pid, [tmp, data_dir / "blobs" / "tmp"]) if args.soak else None
         started = time.monotonic()
