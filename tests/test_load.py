@@ -27,3 +27,35 @@ def test_load_script_runs_every_kind_of_request_without_errors() -> None:
     for resource in ("functions_rss_mib", "open_fds", "processes", "temp_files"):
         assert resource in done.stdout
     assert "resources: " in done.stdout
+
+
+def test_fiddle_serve_counts_clients_by_the_address_its_trusted_proxy_reports(
+    tmp_path: Path,
+) -> None:
+    """Behind FIDDLE_TRUSTED_PROXIES, each client address has its own limits (waitress dropped
+    X-Forwarded-For before the app could read it: every client was the proxy)."""
+    import os
+
+    import requests
+
+    from functions.devserver import free_port, serve_command, serving
+    from tests.conftest import NO_BUILDS
+
+    port = free_port()
+    command = [
+        *serve_command(port, tmp_path / "data", examples=False),
+        "--builds-dir",
+        str(NO_BUILDS),
+    ]
+    env = {**os.environ, "FIDDLE_TRUSTED_PROXIES": "1", "FIDDLE_RATE_LIMIT_RUN": "1/minute"}
+    with serving(command, f"http://127.0.0.1:{port}", env=env) as url:
+
+        def run(address: str, n: int) -> requests.Response:
+            body = {"code": f"def draw(canvas):\n    pass\n# {n}\n"}
+            headers = {"X-Forwarded-For": address}
+            return requests.post(f"{url}/_/run", json=body, headers=headers, timeout=60)
+
+        assert run("10.0.0.1", 1).status_code == 200
+        assert run("10.0.0.2", 2).status_code == 200
+        again = run("10.0.0.1", 3)
+        assert again.status_code == 429 and int(again.headers["Retry-After"]) > 0
