@@ -20,7 +20,10 @@ import uuid
 import zlib
 from typing import Any
 
+import gevent
+import gevent.event
 from locust import HttpUser, between, events, task
+from locust.exception import StopUser
 
 RETRY_LATER = "429 with Retry-After"
 CACHED_PROGRAMS = [
@@ -31,6 +34,7 @@ TOKENS = json.loads(os.environ.get("LOAD_TOKENS", "[]"))
 SOAK = int(os.environ.get("LOAD_SOAK", "0") or 0)
 _addresses = itertools.count(1)
 _soak_runs = itertools.count(1)
+_quitting = gevent.event.Event()
 
 
 def _new_program() -> str:
@@ -93,8 +97,12 @@ class FiddleUser(HttpUser):
     @task(3 if not SOAK else 1)
     def new_run(self) -> None:
         if SOAK and next(_soak_runs) > SOAK:
-            self.environment.runner.quit()  # type: ignore[union-attr]
-            return
+            if not _quitting.is_set():
+                _quitting.set()
+                # From a greenlet of its own: quitting from inside a user stops that user
+                # half-way through stopping the others, and locust never exits.
+                gevent.spawn(self.environment.runner.quit)  # type: ignore[union-attr]
+            raise StopUser()
         self._run(_new_program(), "run (new)")
 
     @task(0 if SOAK else 4)
