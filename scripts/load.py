@@ -154,8 +154,10 @@ def _locust(args: argparse.Namespace, url: str, tokens: list[str], prefix: Path)
         "--run-time", f"{seconds}s", "--stop-timeout", "30", "--host", url,
         "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING",
     ]  # fmt: skip
-    env = {**os.environ, "LOAD_TOKENS": json.dumps(tokens), "LOAD_SOAK": str(args.soak)}
-    done = subprocess.run(command, env=env, check=False, capture_output=True, text=True)
+    tokens_file = prefix.with_name("tokens.json")
+    tokens_file.write_text(json.dumps(tokens))
+    command += ["--tokens-file", str(tokens_file), "--soak", str(args.soak)]
+    done = subprocess.run(command, check=False, capture_output=True, text=True)
     if done.returncode != 0:
         sys.stderr.write(done.stderr[-5000:])
         raise SystemExit(f"load: locust failed with status {done.returncode}")

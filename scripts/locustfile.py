@@ -1,12 +1,13 @@
 """What one simulated user of `nox -s load` does (scripts/load.py starts the service and locust).
 
 Each user is a client address of its own (X-Forwarded-For, with the service trusting one proxy)
-and a signed-in account (a bearer token from LOAD_TOKENS), and mixes: new runs, cached runs
+and a signed-in account (a bearer token from --tokens-file), and mixes: new runs, cached runs
 (programs every user runs), image and page GETs of stored fiddles, naming fiddles and uploading
 source images. A 429 with Retry-After is the service saying "not now", as it should under load:
 it is counted, under its own message, apart from errors (scripts/load.py reads the two apart).
 
-With LOAD_SOAK=N, users only make new runs, and the test stops after N of them.
+Options of its own (after locust's): --tokens-file, a JSON list of API tokens, one per user;
+--soak N: users only make new runs, and the test stops after N of them.
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ CACHED_PROGRAMS = [
     f"def draw(canvas):\n    canvas.drawCircle({x}, 64, 40, skia.Paint(Color=skia.ColorBLUE))\n"
     for x in range(40, 200, 20)
 ]
-TOKENS = json.loads(os.environ.get("LOAD_TOKENS", "[]"))
-SOAK = int(os.environ.get("LOAD_SOAK", "0") or 0)
 _addresses = itertools.count(1)
 _soak_runs = itertools.count(1)
 _quitting = gevent.event.Event()
@@ -69,10 +68,14 @@ class FiddleUser(HttpUser):
     wait_time = between(0.2, 1.0)
 
     def on_start(self) -> None:
+        options = self.environment.parsed_options
+        self.soak = int(getattr(options, "soak", 0))
+        tokens = _tokens(getattr(options, "tokens_file", ""))
         number = next(_addresses)
         self.headers = {"X-Forwarded-For": f"10.{number // 250}.{number % 250}.1"}
-        if TOKENS:
-            self.headers["Authorization"] = f"Bearer {TOKENS[number % len(TOKENS)]}"
+        if tokens:
+            self.headers["Authorization"] = f"Bearer {tokens[number % len(tokens)]}"
+        self.signed_in = bool(tokens)
         self.hashes: list[str] = []
 
     def _checked(self, response: Any, expected: tuple[int, ...] = (200,)) -> bool:
@@ -94,9 +97,9 @@ class FiddleUser(HttpUser):
                 self.hashes.append(response.json()["fiddleHash"])
                 del self.hashes[:-20]
 
-    @task(3 if not SOAK else 1)
+    @task(3)
     def new_run(self) -> None:
-        if SOAK and next(_soak_runs) > SOAK:
+        if self.soak and next(_soak_runs) > self.soak:
             if not _quitting.is_set():
                 _quitting.set()
                 # From a greenlet of its own: quitting from inside a user stops that user
@@ -105,27 +108,35 @@ class FiddleUser(HttpUser):
             raise StopUser()
         self._run(_new_program(), "run (new)")
 
-    @task(0 if SOAK else 4)
+    @task(4)
     def cached_run(self) -> None:
+        if self.soak:
+            return self.new_run()
         self._run(random.choice(CACHED_PROGRAMS), "run (cached)")
 
-    @task(0 if SOAK else 8)
+    @task(8)
     def image(self) -> None:
+        if self.soak:
+            return self.new_run()
         if self.hashes:
             digest = random.choice(self.hashes)
             path = random.choice([f"/i/{digest}_raster.png", f"/i/{digest}.pdf"])
             self._get(path, "image")
 
-    @task(0 if SOAK else 3)
+    @task(3)
     def page(self) -> None:
+        if self.soak:
+            return self.new_run()
         if self.hashes:
             digest = random.choice(self.hashes)
             path, name = random.choice([(f"/c/{digest}", "page"), (f"/e/{digest}", "page (json)")])
             self._get(path, name)
 
-    @task(0 if SOAK else 1)
+    @task(1)
     def name(self) -> None:
-        if self.hashes and TOKENS:
+        if self.soak:
+            return self.new_run()
+        if self.hashes and self.signed_in:
             body = {"name": f"load_{random.randrange(1000)}", "hash": self.hashes[-1]}
             body["overwrite"] = True  # type: ignore[assignment]
             with self.client.post(
@@ -134,9 +145,11 @@ class FiddleUser(HttpUser):
                 # 403: another user holds the name (all users draw from the same names).
                 self._checked(response, (200, 403))
 
-    @task(0 if SOAK else 1)
+    @task(1)
     def upload(self) -> None:
-        if TOKENS:
+        if self.soak:
+            return self.new_run()
+        if self.signed_in:
             files = {"upload": ("load.png", _png(), "image/png")}
             with self.client.post(
                 "/_/upload", files=files, headers=self.headers, name="upload", catch_response=True
@@ -148,6 +161,20 @@ class FiddleUser(HttpUser):
             path, headers=self.headers, name=name, catch_response=True
         ) as response:
             self._checked(response)
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser: Any) -> None:
+    parser.add_argument("--tokens-file", default="", help="a JSON list of API tokens")
+    parser.add_argument("--soak", type=int, default=0, help="this many new runs, then quit")
+
+
+def _tokens(path: str) -> list[str]:
+    if not path:
+        return []
+    with open(path) as tokens:
+        found: list[str] = json.load(tokens)
+    return found
 
 
 @events.quitting.add_listener
