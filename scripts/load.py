@@ -34,6 +34,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from fiddle_protocol import outputs  # noqa: E402
 from functions.devserver import free_port, serve_command, stop, wait_until_healthy  # noqa: E402
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -125,7 +126,8 @@ def _warm_up(url: str, token: str) -> None:
         for round_ in range(3):
             tags = [f"{round_}-{n}" for n in range(WARM_UP_CLIENTS)]
             for digest in pool.map(partial(_warm_up_run, url, token), tags):
-                requests.get(f"{url}/i/{digest}_raster.png", timeout=30).raise_for_status()
+                raster = f"{url}/i/{digest}{outputs.RASTER.suffix}"
+                requests.get(raster, timeout=30).raise_for_status()
                 requests.get(f"{url}/c/{digest}", timeout=30).raise_for_status()
 
 

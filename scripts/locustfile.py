@@ -26,6 +26,13 @@ import gevent.event
 from locust import HttpUser, between, events, task
 from locust.exception import StopUser
 
+from fiddle_protocol import outputs
+
+# The raster and the PDF of a still fiddle, as the output registry names them.
+STILL_SUFFIXES = [
+    output.suffix for output in outputs.DRAW_OUTPUTS if output.name in ("raster", "pdf")
+]
+
 RETRY_LATER = "429 with Retry-After"
 CACHED_PROGRAMS = [
     f"def draw(canvas):\n    canvas.drawCircle({x}, 64, 40, skia.Paint(Color=skia.ColorBLUE))\n"
@@ -120,7 +127,7 @@ class FiddleUser(HttpUser):
             return self.new_run()
         if self.hashes:
             digest = random.choice(self.hashes)
-            path = random.choice([f"/i/{digest}_raster.png", f"/i/{digest}.pdf"])
+            path = f"/i/{digest}{random.choice(STILL_SUFFIXES)}"
             self._get(path, "image")
 
     @task(3)
