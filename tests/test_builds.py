@@ -110,6 +110,8 @@ def test_the_default_builds_are_good_read_only_and_share_their_common_files(
         for path in [build.path, *build.path.rglob("*")]:
             if not path.is_symlink():
                 assert not path.stat().st_mode & 0o222, f"{path} is writable"
+        # No console scripts, which name the interpreter that installed them.
+        assert not (build.path / "bin").exists()
     # numpy and Pillow are one copy on disk, bytecode included (hash-checked .pyc are the same
     # in every build), and not numpy's tests alone.
     for shared in ("numpy/__init__.py", "numpy/__pycache__/__init__.cpython-311.pyc",

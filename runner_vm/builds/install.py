@@ -7,8 +7,9 @@
        dependencies (every skia-python wheel asks for pybind11, which nothing needs at run
        time), wheels only (nothing is compiled on the runner). pip's output is shown as it runs.
     3. The staging directory must hold exactly skia-python at that version and the recipe.
-    4. Bytecode is compiled once, for the path hosts import it from, with hash-based
-       invalidation: the same source gives the same .pyc bytes in every build.
+    4. The console scripts pip writes (bin/) are dropped: no host runs them. Bytecode is compiled
+       once, for the path hosts import it from, with hash-based invalidation and a fixed hash
+       seed: the same source gives the same .pyc bytes in every build.
     5. Files identical to an earlier build's at the same place (numpy and Pillow, all of their
        bytecode) become hard links to it: less disk, and one copy in the page cache for every
        build's hosts.
@@ -32,6 +33,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 import stat
 import subprocess
 import sys
@@ -256,6 +258,7 @@ class Installer:
         )
         run_pip(source, packages, staging, self.say)
         installed = verify(staging, source, packages)
+        drop_scripts(staging)
         compile_bytecode(staging, build_mount(self.policy))
         shared = share_files(staging, [build.path for build in self.builds.builds()])
         if shared:
@@ -381,6 +384,13 @@ def verify(staging: Path, source: Source, packages: tuple[str, ...]) -> dict[str
 
 def _has_skia_module(staging: Path) -> bool:
     return any(staging.glob("skia.*.so")) or (staging / "skia" / "__init__.py").exists()
+
+
+def drop_scripts(staging: Path) -> None:
+    """Remove the console scripts pip wrote (numpy-config, f2py, pyav...): no host runs them, and
+    each names the interpreter that installed it, so the same package installed by another
+    interpreter (the nox session's, a runner VM's) would differ there and share nothing."""
+    shutil.rmtree(staging / "bin", ignore_errors=True)
 
 
 def compile_bytecode(staging: Path, mount: str) -> None:
