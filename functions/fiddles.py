@@ -220,7 +220,7 @@ class FiddleRepository:
             if self._withdrawn(name):
                 raise RunWithdrawn(name) from None
         finally:
-            self.cache.discard(_runs_key(fiddle_hash))
+            self.cache.discard(_runs_key(fiddle_hash), _states_key(fiddle_hash))
 
     def _withdrawn(self, marker_name: str) -> bool:
         try:
@@ -242,11 +242,14 @@ class FiddleRepository:
             "runtime_error": valid_text(runtime_error),
             "source": {"id": source.id, "generation": source.generation} if source else 0,
         }
-        self.store.write(
-            layout.failure(fiddle_hash, runid),
-            json.dumps(record).encode(),
-            content_type="application/json",
-        )
+        try:
+            self.store.write(
+                layout.failure(fiddle_hash, runid),
+                json.dumps(record).encode(),
+                content_type="application/json",
+            )
+        finally:
+            self.cache.discard(_states_key(fiddle_hash))
 
     def save_diff(self, fiddle_hash: str, runid: str, other: str, diff: StoredDiff) -> None:
         """Store the difference of two runs' rasters, create-only (the same pair of runs always
@@ -278,7 +281,10 @@ class FiddleRepository:
     def _forget_run(self, fiddle_hash: str, runid: str) -> None:
         """Drop what the read cache holds of the run (its marker, outputs, its fiddle's list)."""
         outputs = [_output_key(fiddle_hash, runid, out.stored) for out in registry.DRAW_OUTPUTS]
-        self.cache.discard(_marker_key(fiddle_hash, runid), _runs_key(fiddle_hash), *outputs)
+        self.cache.discard(
+            _marker_key(fiddle_hash, runid), _runs_key(fiddle_hash), _states_key(fiddle_hash),
+            *outputs,
+        )  # fmt: skip
 
     def stored_runids(self, fiddle_hash: str) -> list[str]:
         """Every run directory of the fiddle: committed, withdrawn or left unfinished."""
@@ -302,6 +308,20 @@ class FiddleRepository:
         if cached is not None:
             return cached
         runids = tuple(self.runs(fiddle_hash))
+        if runids:
+            size = sum(map(len, runids)) + _ENTRY_OVERHEAD
+            self.cache.put(key, runids, size, ttl=self.run_list_seconds)
+        return runids
+
+    def _state_runids(self, fiddle_hash: str) -> tuple[str, ...]:
+        """The builds the fiddle has anything stored at (a run or a failure's record), as listed
+        at most run_list_seconds ago, or since this process last stored one: listing the store
+        with its metadata on every /e/ and page cost more than all the rest of the answer."""
+        key = _states_key(fiddle_hash)
+        cached: tuple[str, ...] | None = self.cache.get(key)
+        if cached is not None:
+            return cached
+        runids = tuple(sorted({obj.runid for obj, _ in self._run_objects(fiddle_hash)}))
         if runids:
             size = sum(map(len, runids)) + _ENTRY_OVERHEAD
             self.cache.put(key, runids, size, ttl=self.run_list_seconds)
@@ -381,8 +401,7 @@ class FiddleRepository:
         """What the fiddle has at each build it ran at: its run (outputs), or else the errors of
         its last failed run there. Only what may be shown."""
         found: dict[str, StoredRun | StoredFailure] = {}
-        candidates = self._run_objects(fiddle_hash) if HASH_RE.fullmatch(fiddle_hash) else []
-        for runid in sorted({obj.runid for obj, _ in candidates}):
+        for runid in self._state_runids(fiddle_hash) if HASH_RE.fullmatch(fiddle_hash) else ():
             state = self.run(fiddle_hash, runid) or self.failure(fiddle_hash, runid)
             if state is not None:
                 found[runid] = state
@@ -552,6 +571,10 @@ class FiddleRepository:
 
 def _runs_key(fiddle_hash: str) -> Hashable:
     return ("runs", fiddle_hash)
+
+
+def _states_key(fiddle_hash: str) -> Hashable:
+    return ("states", fiddle_hash)
 
 
 def _marker_key(fiddle_hash: str, runid: str) -> Hashable:

@@ -88,8 +88,10 @@ def test_the_animation_plays_loops_changes_speed_and_scrubs_by_keyboard(
     assert videos.count() == 2
     first = page.locator('figure[data-output="animation"]')
     video = first.locator("video")
+    # preload="metadata": a browser need load no frame before Play, only the size and duration
+    # (HAVE_METADATA); waiting for a frame (HAVE_CURRENT_DATA) failed when this test ran alone.
     page.wait_for_function(
-        "() => document.querySelector('figure[data-output=animation] video').readyState >= 2"
+        "() => document.querySelector('figure[data-output=animation] video').readyState >= 1"
     )
     assert video.evaluate("v => v.videoWidth") == 128
     controls = first.get_by_role("group", name="Animation controls")
