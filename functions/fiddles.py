@@ -112,6 +112,8 @@ class StoredDiff:
     data: bytes
     changed: int
     total: int
+    # The source image the two runs rendered (0: none): the difference goes with it.
+    source: int = 0
 
 
 @dataclass(frozen=True)
@@ -409,14 +411,15 @@ class FiddleRepository:
 
     def diff(self, fiddle_hash: str, runid: str, other: str) -> StoredDiff | None:
         """The stored difference of two runs, while both may be shown."""
-        if self.run(fiddle_hash, runid) is None or self.run(fiddle_hash, other) is None:
+        first, second = self.run(fiddle_hash, runid), self.run(fiddle_hash, other)
+        if first is None or second is None:
             return None
         try:
             blob = self.store.read(layout.diff(fiddle_hash, runid, other))
             changed, total = int(blob.metadata["changed"]), int(blob.metadata["total"])
         except (NotFound, InvalidName, KeyError, ValueError):
             return None
-        return StoredDiff(blob.data, changed, total)
+        return StoredDiff(blob.data, changed, total, first.source or second.source)
 
     def newest_run(self, fiddle_hash: str) -> StoredRun | None:
         runs = self._recent_runs(fiddle_hash) if HASH_RE.fullmatch(fiddle_hash) else ()

@@ -21,11 +21,12 @@ from fiddle_protocol.versions import BuildInfo
 from functions.app import create_app
 from functions.config import Settings
 from functions.hashing import fiddle_hash
+from functions.routes.media import IMMUTABLE, WITHDRAWABLE
 from functions.services import services
 from functions.storage import layout
 from runner_vm.builds.catalog import BuildsDir
 from tests.conftest import copy_builds, runner_process
-from tests.helpers import M87, M138, M144, SAMPLING, STAR
+from tests.helpers import M87, M138, M144, SAMPLING, STAR, USES_IMAGE, bearer, png_bytes, upload
 
 LISTING = "HEAD = m144 (144.1), m138 (138.0), m87 (87.9)"
 # Solid rectangles: the same pixels at every build.
@@ -266,6 +267,7 @@ def test_the_compare_view_counts_what_changed_between_m87_and_m144(client: Any, 
     image = client.get(diff_url)
     assert image.status_code == 200 and image.mimetype == "image/png"
     assert png_size(image.data) == (256, 256)
+    assert image.headers["Cache-Control"] == IMMUTABLE  # two runs that nothing can withdraw
     # Stored once per pair, under the older run, with its count: either order finds it.
     stored = services(app).blobs.read(layout.diff(digest, M144, M87))
     assert stored.metadata == {"changed": "1915", "total": "65536"}
@@ -273,6 +275,19 @@ def test_the_compare_view_counts_what_changed_between_m87_and_m144(client: Any, 
     assert changed_pixels(reversed_page) == 1915
     assert services(app).blobs.read(layout.diff(digest, M87, M144)).generation == stored.generation
     assert client.get(f"/ai/{M144}/{digest}/diff/{M87}.png").status_code == 404
+
+
+def test_the_difference_of_runs_of_a_source_image_is_kept_by_no_shared_cache(app: Flask) -> None:
+    """It goes with the image, as the runs' own outputs do (functions/routes/media.py)."""
+    client = app.test_client()
+    services(app).accounts.create_user("uploader", "uploader-password")
+    source = upload(client, bearer(app, "uploader"), png_bytes()).json["id"]
+    digest = run(client, USES_IMAGE, options={"source": source}, versions=["m87", "HEAD"])
+    page = client.get(f"/c/{digest.json['fiddleHash']}?compare=m87,m144").get_data(as_text=True)
+    diff_url = f"/ai/{M87}/{digest.json['fiddleHash']}/diff/{M144}.png"
+    assert f'src="{diff_url}"' in page
+    image = client.get(diff_url)
+    assert image.status_code == 200 and image.headers["Cache-Control"] == WITHDRAWABLE
 
 
 def test_the_compare_view_of_identical_rendering_counts_zero(client: Any) -> None:

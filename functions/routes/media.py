@@ -121,8 +121,9 @@ def diff_image(runid: str, reference: str, other: str) -> Any:
     found = fiddles.lookup(reference, lambda digest: fiddles.diff(digest, runid, other))
     if found is None:
         abort(404)
+    lasting = IMMUTABLE if not reference.startswith("@") else BRIEFLY
     response = Response(found[1].data, content_type="image/png")
-    response.headers["Cache-Control"] = IMMUTABLE if not reference.startswith("@") else BRIEFLY
+    response.headers["Cache-Control"] = _cache_control(found[1].source, lasting)
     return response
 
 
@@ -139,8 +140,7 @@ def _send(
     if output.stored not in run.outputs:
         abort(404)
     etag = f"{run.runid}/{digest}/{output.stored}"
-    # A run rendered from a source image is withdrawn when an admin deletes the image.
-    cache_control = WITHDRAWABLE if run.source else lasting
+    cache_control = _cache_control(run.source, lasting)
     if request.if_none_match.contains_weak(etag):
         return _headers(Response(status=304), etag, cache_control)
     data = fiddles.run_output(digest, run, output.stored)
@@ -159,6 +159,12 @@ def _send(
         # only one stored before it did can get here.
         response.headers["Content-Disposition"] = 'attachment; filename="fiddle.pdf"'
     return response
+
+
+def _cache_control(source: int, lasting: str) -> str:
+    """What rendered a source image is withdrawn when an admin deletes the image: no shared
+    cache may keep it, whatever it would otherwise be kept for."""
+    return WITHDRAWABLE if source else lasting
 
 
 def _headers(response: Response, etag: str, cache_control: str) -> Response:
