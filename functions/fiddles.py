@@ -305,25 +305,24 @@ class FiddleRepository:
 
     def _recent_runs(self, fiddle_hash: str) -> tuple[str, ...]:
         """runs(), as listed at most run_list_seconds ago (see the module's docstring)."""
-        key = _runs_key(fiddle_hash)
-        cached: tuple[str, ...] | None = self.cache.get(key)
-        if cached is not None:
-            return cached
-        runids = tuple(self.runs(fiddle_hash))
-        if runids:
-            size = sum(map(len, runids)) + _ENTRY_OVERHEAD
-            self.cache.put(key, runids, size, ttl=self.run_list_seconds)
-        return runids
+        return self._listed(_runs_key(fiddle_hash), lambda: self.runs(fiddle_hash))
 
     def _state_runids(self, fiddle_hash: str) -> tuple[str, ...]:
         """The builds the fiddle has anything stored at (a run or a failure's record), as listed
         at most run_list_seconds ago, or since this process last stored one: listing the store
         with its metadata on every /e/ and page cost more than all the rest of the answer."""
-        key = _states_key(fiddle_hash)
+        return self._listed(
+            _states_key(fiddle_hash),
+            lambda: sorted({obj.runid for obj, _ in self._run_objects(fiddle_hash)}),
+        )
+
+    def _listed(self, key: Hashable, list_now: Callable[[], list[str]]) -> tuple[str, ...]:
+        """A listing of runids from the cache, or listed now and kept run_list_seconds (an
+        empty one is not kept: the next run makes it wrong at once)."""
         cached: tuple[str, ...] | None = self.cache.get(key)
         if cached is not None:
             return cached
-        runids = tuple(sorted({obj.runid for obj, _ in self._run_objects(fiddle_hash)}))
+        runids = tuple(list_now())
         if runids:
             size = sum(map(len, runids)) + _ENTRY_OVERHEAD
             self.cache.put(key, runids, size, ttl=self.run_list_seconds)
