@@ -120,9 +120,11 @@ def test_the_animation_plays_loops_changes_speed_and_scrubs_by_keyboard(
     scrubber.focus()
     for _ in range(30):
         page.keyboard.press("ArrowRight")
+    # Thirty seeks in a row, each a range request to the service: slow on a busy machine.
     page.wait_for_function(
         "() => { const v = document.querySelector('figure[data-output=animation] video');"
-        " return !v.seeking && Math.abs(v.currentTime - 30.5 / 60) < 0.01; }"
+        " return !v.seeking && Math.abs(v.currentTime - 30.5 / 60) < 0.01; }",
+        timeout=30_000,
     )
     assert controls.locator("output").inner_text() == "Frame 30 of 60"
     # On the video itself, "." steps one frame.
