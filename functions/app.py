@@ -33,6 +33,7 @@ from functions.metrics import HttpMetrics
 from functions.named import NamedFiddles
 from functions.quotas import ClientLimits, FairShare, StorageQuota
 from functions.ratelimits import RateLimits
+from functions.responsecache import ResponseCache
 from functions.runner_client import BackgroundRunner, HttpRunnerClient, RunnerClient
 from functions.runs import RunDispatcher
 from functions.services import Services, install, services
@@ -43,6 +44,9 @@ from functions.storage.blobstore import BlobStore
 from functions.storage.factory import make_blob_store
 
 ROOT = Path(__file__).resolve().parent.parent
+# The answers replayed from memory (functions/responsecache.py): in all, and the largest one.
+RESPONSE_CACHE_BYTES = 32 << 20
+LARGEST_REPLAYED = 1 << 20
 
 
 def create_app(
@@ -82,13 +86,17 @@ def create_app(
     install(app, built)
     _trust_proxies(app, settings.trusted_proxies)
     _register(app)
+    # Outermost: a replayed answer skips everything inside (functions/responsecache.py).
+    app.wsgi_app = built.responses.wrap(app.wsgi_app)  # type: ignore[method-assign,assignment]
     return app
 
 
 def build_services(
     settings: Settings, store: BlobStore, documents: DocumentStore, runner: RunnerClient
 ) -> Services:
-    fiddles = FiddleRepository(store)
+    metrics = HttpMetrics()
+    responses = ResponseCache(RESPONSE_CACHE_BYTES, LARGEST_REPLAYED, metrics.record)
+    fiddles = FiddleRepository(store, on_change=responses.purge)
     accounts = Accounts(documents)
     source_runs = SourceRuns(fiddles, documents)
     limits = ClientLimits(
@@ -106,7 +114,7 @@ def build_services(
         documents=documents,
         fiddles=fiddles,
         source_runs=source_runs,
-        sources=SourceImages(store, documents, source_runs, runner, limits),
+        sources=SourceImages(store, documents, source_runs, runner, limits, responses.purge),
         named=named,
         accounts=accounts,
         audit=AuditLog(documents),
@@ -116,7 +124,8 @@ def build_services(
         limits=limits,
         rate_limits=RateLimits(settings.rate_limits, documents),
         identity_providers=(BearerTokenIdentity(accounts), SessionIdentity(accounts)),
-        metrics=HttpMetrics(),
+        metrics=metrics,
+        responses=responses,
         jobs=jobs,
         worker=worker,
         named_status=statuses,

@@ -56,6 +56,11 @@ def _serve_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--threads", type=int, default=8, help="HTTP worker threads (8)")
     parser.add_argument(
+        "--cpu", type=_cpu_choice, default="auto",
+        help="the CPU of the HTTP threads: auto (the last one), none, or a number "
+        "(functions/serving_cpu.py says why)",
+    )  # fmt: skip
+    parser.add_argument(
         "--builds-dir", type=Path, default=None,
         help="the local runner's Skia builds (FIDDLE_BUILDS_DIR, else <data dir>/builds)",
     )  # fmt: skip
@@ -299,6 +304,24 @@ def build_site(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cpu_choice(value: str) -> str:
+    from functions.serving_cpu import parse_choice
+
+    try:
+        return parse_choice(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _pinned(choice: str) -> str:
+    from functions.serving_cpu import pin_this_thread
+
+    try:
+        return pin_this_thread(choice)
+    except ValueError as error:
+        raise SystemExit(f"fiddle serve: {error}") from None
+
+
 def serve(args: argparse.Namespace) -> int:
     from waitress import serve as waitress_serve
 
@@ -319,6 +342,7 @@ def serve(args: argparse.Namespace) -> int:
         worker = _start_worker(app) if settings.serve_worker else None
         print(f"fiddle: serving on http://{args.host}:{args.port}/ (data in {settings.data_dir})",
               file=sys.stderr, flush=True)  # fmt: skip
+        print(f"fiddle: {_pinned(args.cpu)}", file=sys.stderr, flush=True)
         # Under load waitress logs every time requests wait for a thread ("Task queue depth"):
         # a line per request at worst, written under the logging lock by every thread.
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)

@@ -129,10 +129,17 @@ class RunWithdrawn(Exception):
 
 
 class FiddleRepository:
-    def __init__(self, store: BlobStore, cache: ReadCache | None = None) -> None:
+    def __init__(
+        self,
+        store: BlobStore,
+        cache: ReadCache | None = None,
+        on_change: Callable[[str], None] = lambda fiddle_hash: None,
+    ) -> None:
         self.store = store
         self.cache = cache or ReadCache(READ_CACHE_BYTES)
         self.run_list_seconds = RUN_LIST_SECONDS
+        # Told the fiddle's hash whenever this process changes its runs (the response cache).
+        self.on_change = on_change
 
     # --- code ---------------------------------------------------------------------------------
 
@@ -223,6 +230,7 @@ class FiddleRepository:
                 raise RunWithdrawn(name) from None
         finally:
             self.cache.discard(_runs_key(fiddle_hash), _states_key(fiddle_hash))
+            self.on_change(fiddle_hash)
 
     def _withdrawn(self, marker_name: str) -> bool:
         try:
@@ -252,6 +260,7 @@ class FiddleRepository:
             )
         finally:
             self.cache.discard(_states_key(fiddle_hash))
+            self.on_change(fiddle_hash)
 
     def save_diff(self, fiddle_hash: str, runid: str, other: str, diff: StoredDiff) -> None:
         """Store the difference of two runs' rasters, create-only (the same pair of runs always
@@ -287,6 +296,7 @@ class FiddleRepository:
             _marker_key(fiddle_hash, runid), _runs_key(fiddle_hash), _states_key(fiddle_hash),
             *outputs,
         )  # fmt: skip
+        self.on_change(fiddle_hash)
 
     def stored_runids(self, fiddle_hash: str) -> list[str]:
         """Every run directory of the fiddle: committed, withdrawn or left unfinished."""

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from functions.apidoc import Answer, documented
 from functions.jobs.named_status import BROKEN
+from functions.responsecache import ROUTE_KEY
 from functions.routing import FiddleBlueprint, Framing, Kind, RoutePolicy
 from functions.services import services
 
@@ -79,6 +80,8 @@ def record(response: Any, metrics: HttpMetrics) -> Any:
     """Count and time the answer (called once per request, after every other header is set)."""
     rule = request.url_rule
     route = rule.rule if rule else "unmatched"
+    # For an answer the response cache keeps: its replays are counted under the same route.
+    request.environ[ROUTE_KEY] = route
     started = request.environ.get(_STARTED)
     elapsed = time.perf_counter() - started if started is not None else 0.0
     metrics.record(route, response.status_code, elapsed)

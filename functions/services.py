@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from functions.named import NamedFiddles
     from functions.quotas import ClientLimits
     from functions.ratelimits import RateLimits
+    from functions.responsecache import ResponseCache
     from functions.runner_client import RunnerClient
     from functions.runs import RunDispatcher
     from functions.source_runs import SourceRuns
@@ -50,6 +51,7 @@ class Services:
     rate_limits: RateLimits
     identity_providers: tuple[IdentityProvider, ...]
     metrics: HttpMetrics
+    responses: ResponseCache
     jobs: Jobs
     worker: Worker
     named_status: NamedStatuses

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,13 @@ MAX_UPLOAD_BYTES = 10 << 20
 ID_RETRIES = 200
 # The multipart field the image is sent in: the field every refusal of an upload concerns.
 UPLOAD_FIELD = "upload"
+
+
+def source_tag(source_id: int) -> str:
+    """What the response cache tags the answers showing source image `source_id` with."""
+    return f"source/{source_id}"
+
+
 NO_RUNNER = "No runner is available to check the image; try again shortly."
 
 
@@ -72,12 +80,16 @@ class SourceImages:
         runs: SourceRuns,
         runner: RunnerClient,
         limits: ClientLimits,
+        on_change: Callable[[str], None] = lambda tag: None,
     ) -> None:
         self.store = store
         self.documents = documents
         self.runs = runs
         self.runner = runner
         self.limits = limits
+        # Told SOURCES when the list of images changes, and source_tag(id) when an image goes
+        # (the response cache replays both for a few seconds).
+        self.on_change = on_change
 
     def upload(self, data: bytes, user: User, client: ClientKeys = ()) -> int:
         """Decode first, so a bad image uses up no id; then take the next id and store. The
@@ -103,6 +115,7 @@ class SourceImages:
                 content_type="image/png",
             )
         self.documents.put(SOURCES, str(source_id), {"creator": user.name, "time": time.time()})
+        self.on_change(SOURCES)
         return source_id
 
     def _decode(self, data: bytes) -> dict[str, bytes]:
@@ -242,6 +255,8 @@ class SourceImages:
             pass  # uploaded before the index existed, or removed by an earlier attempt
         else:
             removed = True
+        self.on_change(source_tag(source_id))
+        self.on_change(SOURCES)
         hashes = self.runs.users(source_id)
         if not removed and not hashes:
             raise errors.NotFound(f"There is no source image {source_id}.")

@@ -172,8 +172,12 @@ def serve_bare(port: int, path: str, threads: int) -> None:
     from flask import Flask, Response
     from waitress import serve
 
-    # As fiddle serve does: no "Task queue depth" line per request under load.
+    from functions.serving_cpu import AUTO, pin_this_thread
+
+    # As fiddle serve does: no "Task queue depth" line per request under load, and the HTTP
+    # threads on one CPU (fiddle serve's default, --cpu auto).
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    pin_this_thread(AUTO)
     data = Path(path).read_bytes()
     app = Flask("bare")
     app.add_url_rule("/bare", "bare", lambda: Response(data, mimetype="image/png"))

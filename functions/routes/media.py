@@ -23,7 +23,8 @@ from flask import Response, abort, request
 from fiddle_protocol.checks import pdf_actions
 from fiddle_protocol.outputs import DRAW_OUTPUTS, Output, by_suffix
 from functions.apidoc import REFERENCE, Answer, documented
-from functions.fiddles import FiddleRepository, StoredRun
+from functions.fiddles import RUN_LIST_SECONDS, FiddleRepository, StoredRun
+from functions.responsecache import replayable
 from functions.routing import FiddleBlueprint, Framing, Kind, RoutePolicy
 from functions.services import services
 from functions.storage.layout import RUNID_RE
@@ -44,6 +45,9 @@ blueprint = FiddleBlueprint(
 IMMUTABLE = "public, max-age=31536000, immutable"
 BRIEFLY = "public, max-age=60"
 WITHDRAWABLE = "private, no-cache"
+# How long this process replays an output of one run from memory (functions/responsecache.py):
+# it never changes, so only to let the memory go to answers asked for more often.
+REPLAY_IMMUTABLE_SECONDS = 3600.0
 _SUFFIXES = [output.suffix for output in DRAW_OUTPUTS]
 _SUFFIX_PATTERN = "|".join(suffix.replace(".", "\\.") for suffix in _SUFFIXES)
 FILENAME = (
@@ -84,7 +88,8 @@ def newest_output(filename: str) -> Any:
     fiddles = services().fiddles
     digest, newest = fiddles.lookup(reference, fiddles.newest_run) or abort(404)
     # The newest run can change when a new Skia build renders the fiddle: cache only briefly.
-    return _send(fiddles, digest, newest, output, BRIEFLY)
+    replay = RUN_LIST_SECONDS if _by_hash(reference) else 0.0
+    return _send(fiddles, digest, newest, output, BRIEFLY, replay)
 
 
 @blueprint.get("/ai/<runid>/<path:filename>")
@@ -102,8 +107,9 @@ def run_output(runid: str, filename: str) -> Any:
     digest, run = fiddles.lookup(reference, lambda found: fiddles.run(found, runid)) or abort(404)
     # A run's outputs never change once stored (a hash in either form always means one
     # fiddle); a name can be moved to another fiddle.
-    lasting = IMMUTABLE if not reference.startswith("@") else BRIEFLY
-    return _send(fiddles, digest, run, output, lasting)
+    lasting = IMMUTABLE if _by_hash(reference) else BRIEFLY
+    replay = REPLAY_IMMUTABLE_SECONDS if _by_hash(reference) else 0.0
+    return _send(fiddles, digest, run, output, lasting, replay)
 
 
 @blueprint.get("/ai/<runid>/<reference>/diff/<other>.png")
@@ -121,7 +127,7 @@ def diff_image(runid: str, reference: str, other: str) -> Any:
     found = fiddles.lookup(reference, lambda digest: fiddles.diff(digest, runid, other))
     if found is None:
         abort(404)
-    lasting = IMMUTABLE if not reference.startswith("@") else BRIEFLY
+    lasting = IMMUTABLE if _by_hash(reference) else BRIEFLY
     response = Response(found[1].data, content_type="image/png")
     response.headers["Cache-Control"] = _cache_control(found[1].source, lasting)
     return response
@@ -134,9 +140,21 @@ def _split_or_404(filename: str) -> tuple[str, Output]:
     return parts
 
 
+def _by_hash(reference: str) -> bool:
+    """A fiddle named by a hash (either form) always means one fiddle; a name can move."""
+    return not reference.startswith("@")
+
+
 def _send(
-    fiddles: FiddleRepository, digest: str, run: StoredRun, output: Output, lasting: str
+    fiddles: FiddleRepository,
+    digest: str,
+    run: StoredRun,
+    output: Output,
+    lasting: str,
+    replay: float,
 ) -> Response:
+    """The output, 304 for a client that has it; replayed for `replay` seconds from memory
+    (0: never) unless it can be withdrawn."""
     if output.stored not in run.outputs:
         abort(404)
     etag = f"{run.runid}/{digest}/{output.stored}"
@@ -158,6 +176,8 @@ def _send(
         # `sandbox`); only a download keeps it from running. The runner refuses such PDFs, so
         # only one stored before it did can get here.
         response.headers["Content-Disposition"] = 'attachment; filename="fiddle.pdf"'
+    if replay and not run.source:
+        replayable(replay, digest)
     return response
 
 

@@ -38,12 +38,14 @@ from functions.buildviews import (
 from functions.bundles import missing_bundles
 from functions.clients import client_keys
 from functions.errors import InvalidInput
-from functions.fiddles import StoredFailure, StoredFiddle, StoredRun
+from functions.fiddles import RUN_LIST_SECONDS, StoredFailure, StoredFiddle, StoredRun
 from functions.jobs.named_status import NamedStatus
 from functions.links import public_base_url
 from functions.output_links import ShownOutput
+from functions.responsecache import replayable
 from functions.routing import Csp, FiddleBlueprint, Framing, Kind, RoutePolicy
 from functions.services import services
+from functions.sources import SOURCES
 
 # The editor page; / too, which the load balancer leaves to the static site.
 blueprint = FiddleBlueprint(
@@ -405,7 +407,12 @@ def fiddle_json(reference: str) -> Any:
     with its `name`, `stored`, `url`, `label`, `title`, `kind`, `mime`, `suffix`),
     `outputErrors`, `notices`, `sourceRemoved` and `builds`; `?version=` picks the build."""
     view = load_view(reference, _version_argument())
-    return jsonify(view.to_json(services().sources.ids()))
+    response = jsonify(view.to_json(services().sources.ids()))
+    # What can change it in this process purges it: a run or failure stored, an image uploaded;
+    # a fiddle of a source image shows at once that the image was deleted, so it is not kept.
+    if not reference.startswith("@") and not view.fiddle.options.source:
+        replayable(RUN_LIST_SECONDS, view.fiddle.hash, SOURCES)
+    return response
 
 
 @json_blueprint.get("/e/<reference>/results")

@@ -13,9 +13,10 @@ from functions.errors import InvalidInput
 from functions.guards import require_user
 from functions.inputs import SOURCE_ID, query_choice
 from functions.ratelimits import limit
+from functions.responsecache import replayable
 from functions.routing import FiddleBlueprint, Framing, Kind, RoutePolicy
 from functions.services import services
-from functions.sources import THUMBNAIL_SIZES, UPLOAD_FIELD
+from functions.sources import THUMBNAIL_SIZES, UPLOAD_FIELD, source_tag
 
 upload_blueprint = FiddleBlueprint(
     "upload",
@@ -51,6 +52,8 @@ UPLOAD_FORM = {
     "properties": {UPLOAD_FIELD: {"type": "string", "contentMediaType": "image/*",
                                   "description": "A PNG, JPEG, GIF, WebP or BMP image."}},
 }  # fmt: skip
+# How long this process replays a source image from memory: an admin may delete it in another.
+SOURCE_REPLAY_SECONDS = 2.0
 SOURCE = ("A source image's id.", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1})
 
 
@@ -124,4 +127,6 @@ def source_image(source_id: int) -> Any:
     response = Response(data, content_type="image/png")
     # An admin can take an upload down: browsers may keep it a while, shared caches (the CDN) not.
     response.headers["Cache-Control"] = "private, max-age=300"
+    # This process replays it for seconds only, and forgets it the moment it deletes the image.
+    replayable(SOURCE_REPLAY_SECONDS, source_tag(source_id))
     return response

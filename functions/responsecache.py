@@ -1,0 +1,200 @@
+"""Whole answers replayed from memory, in front of the app, for the hot read paths.
+
+Profiling `/i/`, `/ai/`, `/e/` and `/s/` under 16 connections showed the app's own work per
+request (routing, the request context, the hooks) and above all its calls that leave the
+interpreter (a SQLite query for `/e/`'s source ids, `open` and `pread` for `/s/`): each releases
+the GIL, and with eight busy threads getting it back costs a thread handoff, so those routes lost
+more rate the more clients there were. An answer a view marks replayable (`replayable`) is kept
+here, whole, and the same GET is answered from memory without entering Flask, as a CDN in front of
+the functions would answer it.
+
+Views mark what may be replayed and for how long: outputs that can never be withdrawn, named by
+the fiddle's hash (a run's for an hour, the newest run's for as long as a fiddle's run list is
+trusted, 10 s); `/e/` JSON of a fiddle named by its hash that renders no source image (10 s);
+source images (2 s, since an admin in another process may delete one). Every entry carries tags
+(the fiddle's hash, the source image's id, the list of images); whatever this process changes
+about one of them purges its tag at once, so this process never replays what it knows is stale,
+and other processes at most for the entry's seconds, as their read caches do.
+
+A request is replayed only when it is a plain GET: no Range, no conditional header, no
+Authorization (an answer under a credential is never kept either, nor one that sets a cookie).
+Everything else, and every miss, goes to the app unchanged. Replays are counted in the HTTP
+metrics under the route that made the answer.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import request
+
+# The WSGI environ keys: the view's mark, and the route the answer came from (for the metrics).
+REPLAY_KEY = "fiddle.replay"
+ROUTE_KEY = "fiddle.route"
+# Requests carrying any of these are answered by the app (each can change the answer).
+_PASS_HEADERS = (
+    "HTTP_RANGE", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH",
+    "HTTP_IF_UNMODIFIED_SINCE", "HTTP_IF_RANGE", "HTTP_AUTHORIZATION",
+)  # fmt: skip
+# The bookkeeping of an entry beyond its body, for the size accounting.
+_ENTRY_OVERHEAD = 1024
+
+Recorder = Callable[[str, int, float], None]
+StartResponse = Callable[..., Any]
+Wsgi = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A view's mark: the answer may be replayed for `seconds`, until one of `tags` is purged."""
+
+    seconds: float
+    tags: tuple[str, ...]
+
+
+def replayable(seconds: float, *tags: str) -> None:
+    """Mark the current request's answer as replayable (kept only if it is a 200 to a plain GET
+    that sets no cookie)."""
+    request.environ[REPLAY_KEY] = Replay(seconds, tags)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    expires: float
+    route: str
+    tags: tuple[str, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + _ENTRY_OVERHEAD
+
+
+class ResponseCache:
+    """Least-recently-stored answers up to `max_bytes`; none larger than `largest` bytes."""
+
+    def __init__(
+        self,
+        max_bytes: int,
+        largest: int,
+        record: Recorder,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_bytes, self.largest = max_bytes, largest
+        self._record = record
+        self._clock = clock
+        self._entries: OrderedDict[tuple[str, str, str], _Entry] = OrderedDict()
+        self._bytes = 0
+        # Bumped by every purge: an answer made while one happened may be stale, and is not kept.
+        self._purges = 0
+        self._lock = threading.Lock()
+
+    def wrap(self, app: Wsgi) -> Wsgi:
+        def serve(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+            key = _key(environ)
+            if key is None:
+                return app(environ, start_response)
+            entry = self._fresh(key)
+            if entry is not None:
+                return self._replay(entry, start_response)
+            return self._through(app, key, environ, start_response)
+
+        return serve
+
+    def purge(self, tag: str) -> None:
+        """Forget every answer tagged `tag` (something it shows has changed)."""
+        with self._lock:
+            self._purges += 1
+            for key in [key for key, entry in self._entries.items() if tag in entry.tags]:
+                self._drop(key)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _fresh(self, key: tuple[str, str, str]) -> _Entry | None:
+        entry = self._entries.get(key)
+        if entry is None or entry.expires > self._clock():
+            return entry
+        with self._lock:
+            if self._entries.get(key) is entry:
+                self._drop(key)
+        return None
+
+    def _replay(self, entry: _Entry, start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        start_response(entry.status, list(entry.headers))
+        self._record(entry.route, 200, time.perf_counter() - started)
+        return [entry.body]
+
+    def _through(
+        self,
+        app: Wsgi,
+        key: tuple[str, str, str],
+        environ: dict[str, Any],
+        start_response: StartResponse,
+    ) -> Iterable[bytes]:
+        purges = self._purges
+        seen: list[Any] = []
+
+        def capture(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            seen[:] = [status, list(headers)]
+            return start_response(status, headers, *rest)
+
+        answer = app(environ, capture)
+        replay = environ.get(REPLAY_KEY)
+        if not isinstance(replay, Replay) or not seen or not _keepable(*seen):
+            return answer
+        body = _drain(answer)
+        route = environ.get(ROUTE_KEY, "unmatched")
+        expires = self._clock() + replay.seconds
+        self._keep(key, _Entry(seen[0], seen[1], body, expires, route, replay.tags), purges)
+        return [body]
+
+    def _keep(self, key: tuple[str, str, str], entry: _Entry, purges: int) -> None:
+        if len(entry.body) > self.largest:
+            return
+        with self._lock:
+            if purges != self._purges:
+                return
+            if key in self._entries:
+                self._drop(key)
+            self._entries[key] = entry
+            self._bytes += entry.size
+            while self._bytes > self.max_bytes:
+                self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: tuple[str, str, str]) -> None:
+        """Call with the lock held."""
+        self._bytes -= self._entries.pop(key).size
+
+
+def _key(environ: dict[str, Any]) -> tuple[str, str, str] | None:
+    """What names an answer (host, path, query), or None for a request the app must answer."""
+    if environ.get("REQUEST_METHOD") != "GET" or any(h in environ for h in _PASS_HEADERS):
+        return None
+    return (environ.get("HTTP_HOST", ""), environ.get("PATH_INFO", ""),
+            environ.get("QUERY_STRING", ""))  # fmt: skip
+
+
+def _keepable(status: str, headers: list[tuple[str, str]]) -> bool:
+    return status.startswith("200 ") and not any(
+        name.lower() == "set-cookie" for name, _ in headers
+    )
+
+
+def _drain(answer: Iterable[bytes]) -> bytes:
+    """The whole body of a WSGI answer, closing it as a server would."""
+    try:
+        return b"".join(answer)
+    finally:
+        close = getattr(answer, "close", None)
+        if close is not None:
+            close()
