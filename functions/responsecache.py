@@ -17,7 +17,8 @@ about one of them purges its tag at once, so this process never replays what it 
 and other processes at most for the entry's seconds, as their read caches do.
 
 A request is replayed only when it is a plain GET: no Range, no conditional header, no
-Authorization (an answer under a credential is never kept either, nor one that sets a cookie).
+Authorization (an answer under a credential is never kept either, nor one that sets a cookie or
+varies with a request header).
 Everything else, and every miss, goes to the app unchanged. Replays are counted in the HTTP
 metrics under the route that made the answer.
 """
@@ -98,14 +99,14 @@ class ResponseCache:
         self._lock = threading.Lock()
 
     def wrap(self, app: Wsgi) -> Wsgi:
-        def serve(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-            key = _key(environ)
+        def serve(wsgi_environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+            key = _key(wsgi_environ)
             if key is None:
-                return app(environ, start_response)
+                return app(wsgi_environ, start_response)
             entry = self._fresh(key)
             if entry is not None:
                 return self._replay(entry, start_response)
-            return self._through(app, key, environ, start_response)
+            return self._through(app, key, wsgi_environ, start_response)
 
         return serve
 
@@ -138,7 +139,7 @@ class ResponseCache:
         self,
         app: Wsgi,
         key: tuple[str, str, str],
-        environ: dict[str, Any],
+        wsgi_environ: dict[str, Any],
         start_response: StartResponse,
     ) -> Iterable[bytes]:
         purges = self._purges
@@ -148,12 +149,12 @@ class ResponseCache:
             seen[:] = [status, list(headers)]
             return start_response(status, headers, *rest)
 
-        answer = app(environ, capture)
-        replay = environ.get(REPLAY_KEY)
+        answer = app(wsgi_environ, capture)
+        replay = wsgi_environ.get(REPLAY_KEY)
         if not isinstance(replay, Replay) or not seen or not _keepable(*seen):
             return answer
         body = _drain(answer)
-        route = environ.get(ROUTE_KEY, "unmatched")
+        route = wsgi_environ.get(ROUTE_KEY, "unmatched")
         expires = self._clock() + replay.seconds
         self._keep(key, _Entry(seen[0], seen[1], body, expires, route, replay.tags), purges)
         return [body]
@@ -176,18 +177,19 @@ class ResponseCache:
         self._bytes -= self._entries.pop(key).size
 
 
-def _key(environ: dict[str, Any]) -> tuple[str, str, str] | None:
+def _key(wsgi_environ: dict[str, Any]) -> tuple[str, str, str] | None:
     """What names an answer (host, path, query), or None for a request the app must answer."""
-    if environ.get("REQUEST_METHOD") != "GET" or any(h in environ for h in _PASS_HEADERS):
+    if wsgi_environ.get("REQUEST_METHOD") != "GET" or any(h in wsgi_environ for h in _PASS_HEADERS):
         return None
-    return (environ.get("HTTP_HOST", ""), environ.get("PATH_INFO", ""),
-            environ.get("QUERY_STRING", ""))  # fmt: skip
+    return (wsgi_environ.get("HTTP_HOST", ""), wsgi_environ.get("PATH_INFO", ""),
+            wsgi_environ.get("QUERY_STRING", ""))  # fmt: skip
 
 
 def _keepable(status: str, headers: list[tuple[str, str]]) -> bool:
-    return status.startswith("200 ") and not any(
-        name.lower() == "set-cookie" for name, _ in headers
-    )
+    """A 200 the same for everyone: it sets no cookie and varies with no request header (Flask
+    adds `Vary: Cookie` to an answer that read the session)."""
+    personal = {"set-cookie", "vary"}
+    return status.startswith("200 ") and not any(name.lower() in personal for name, _ in headers)
 
 
 def _drain(answer: Iterable[bytes]) -> bytes:
