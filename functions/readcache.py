@@ -68,6 +68,12 @@ class ReadCache:
                 if key in self._entries:
                     self._drop(key)
 
+    def discard_where(self, doomed: Callable[[Any], bool]) -> None:
+        """Drop every entry whose value `doomed` says so of."""
+        with self._lock:
+            for key in [key for key, entry in self._entries.items() if doomed(entry.value)]:
+                self._drop(key)
+
     def __len__(self) -> int:
         return len(self._entries)
 

@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import request
+
+from functions.readcache import ReadCache
 
 # The WSGI environ keys: the view's mark, and the route the answer came from (for the metrics).
 REPLAY_KEY = "fiddle.replay"
@@ -69,17 +70,13 @@ class _Entry:
     status: str
     headers: list[tuple[str, str]]
     body: bytes
-    expires: float
     route: str
     tags: tuple[str, ...]
 
-    @property
-    def size(self) -> int:
-        return len(self.body) + _ENTRY_OVERHEAD
-
 
 class ResponseCache:
-    """Least-recently-stored answers up to `max_bytes`; none larger than `largest` bytes."""
+    """Least-recently-used answers up to `max_bytes` (kept in a ReadCache); none larger than
+    `largest` bytes."""
 
     def __init__(
         self,
@@ -89,11 +86,9 @@ class ResponseCache:
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.max_bytes, self.largest = max_bytes, largest
+        self.largest = largest
         self._record = record
-        self._clock = clock
-        self._entries: OrderedDict[tuple[str, str, str], _Entry] = OrderedDict()
-        self._bytes = 0
+        self._entries = ReadCache(max_bytes, clock=clock)
         # Bumped by every purge: an answer made while one happened may be stale, and is not kept.
         self._purges = 0
         self._lock = threading.Lock()
@@ -103,7 +98,7 @@ class ResponseCache:
             key = _key(wsgi_environ)
             if key is None:
                 return app(wsgi_environ, start_response)
-            entry = self._fresh(key)
+            entry = self._entries.get(key)
             if entry is not None:
                 return self._replay(entry, start_response)
             return self._through(app, key, wsgi_environ, start_response)
@@ -114,20 +109,10 @@ class ResponseCache:
         """Forget every answer tagged `tag` (something it shows has changed)."""
         with self._lock:
             self._purges += 1
-            for key in [key for key, entry in self._entries.items() if tag in entry.tags]:
-                self._drop(key)
+            self._entries.discard_where(lambda entry: tag in entry.tags)
 
     def __len__(self) -> int:
         return len(self._entries)
-
-    def _fresh(self, key: tuple[str, str, str]) -> _Entry | None:
-        entry = self._entries.get(key)
-        if entry is None or entry.expires > self._clock():
-            return entry
-        with self._lock:
-            if self._entries.get(key) is entry:
-                self._drop(key)
-        return None
 
     def _replay(self, entry: _Entry, start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -154,27 +139,16 @@ class ResponseCache:
         if not isinstance(replay, Replay) or not seen or not _keepable(*seen):
             return answer
         body = _drain(answer)
-        route = wsgi_environ.get(ROUTE_KEY, "unmatched")
-        expires = self._clock() + replay.seconds
-        self._keep(key, _Entry(seen[0], seen[1], body, expires, route, replay.tags), purges)
+        if len(body) <= self.largest:
+            route = wsgi_environ.get(ROUTE_KEY, "unmatched")
+            entry = _Entry(seen[0], seen[1], body, route, replay.tags)
+            self._keep(key, entry, replay.seconds, purges)
         return [body]
 
-    def _keep(self, key: tuple[str, str, str], entry: _Entry, purges: int) -> None:
-        if len(entry.body) > self.largest:
-            return
+    def _keep(self, key: tuple[str, str, str], entry: _Entry, seconds: float, purges: int) -> None:
         with self._lock:
-            if purges != self._purges:
-                return
-            if key in self._entries:
-                self._drop(key)
-            self._entries[key] = entry
-            self._bytes += entry.size
-            while self._bytes > self.max_bytes:
-                self._drop(next(iter(self._entries)))
-
-    def _drop(self, key: tuple[str, str, str]) -> None:
-        """Call with the lock held."""
-        self._bytes -= self._entries.pop(key).size
+            if purges == self._purges:
+                self._entries.put(key, entry, len(entry.body) + _ENTRY_OVERHEAD, ttl=seconds)
 
 
 def _key(wsgi_environ: dict[str, Any]) -> tuple[str, str, str] | None:

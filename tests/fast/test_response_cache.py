@@ -37,8 +37,8 @@ class Recorded:
 
 def small_app(cache: ResponseCache) -> tuple[Flask, list[str]]:
     """A Flask app whose views count their calls: /kept/<n> marks its answer (tagged "t"), /plain
-    does not, /missing marks a 404, /cookie marks an answer that sets a cookie, /varies one that
-varies with the cookie, /racing one whose tag is purged while it is made."""
+        does not, /missing marks a 404, /cookie marks an answer that sets a cookie, /varies one that
+    varies with the cookie, /racing one whose tag is purged while it is made."""
     app, calls = Flask("small"), []
 
     @app.get("/kept/<int:size>")
