@@ -107,8 +107,7 @@ def run_output(runid: str, filename: str) -> Any:
     digest, run = fiddles.lookup(reference, lambda found: fiddles.run(found, runid)) or abort(404)
     # A run's outputs never change once stored (a hash in either form always means one
     # fiddle); a name can be moved to another fiddle.
-    lasting = IMMUTABLE if _by_hash(reference) else BRIEFLY
-    replay = REPLAY_IMMUTABLE_SECONDS if _by_hash(reference) else 0.0
+    lasting, replay = (IMMUTABLE, REPLAY_IMMUTABLE_SECONDS) if _by_hash(reference) else (BRIEFLY, 0)
     return _send(fiddles, digest, run, output, lasting, replay)
 
 
