@@ -23,7 +23,7 @@ from flask import Response, abort, request
 from fiddle_protocol.checks import pdf_actions
 from fiddle_protocol.outputs import DRAW_OUTPUTS, Output, by_suffix
 from functions.apidoc import REFERENCE, Answer, documented
-from functions.fiddles import RUN_LIST_SECONDS, FiddleRepository, StoredRun
+from functions.fiddles import FiddleRepository, StoredRun
 from functions.responsecache import replayable
 from functions.routing import FiddleBlueprint, Framing, Kind, RoutePolicy
 from functions.services import services
@@ -88,7 +88,8 @@ def newest_output(filename: str) -> Any:
     fiddles = services().fiddles
     digest, newest = fiddles.lookup(reference, fiddles.newest_run) or abort(404)
     # The newest run can change when a new Skia build renders the fiddle: cache only briefly.
-    replay = RUN_LIST_SECONDS if _by_hash(reference) else 0.0
+    # Replayed for as long as this process trusts the fiddle's list of runs.
+    replay = fiddles.run_list_seconds if _by_hash(reference) else 0.0
     return _send(fiddles, digest, newest, output, BRIEFLY, replay)
 
 

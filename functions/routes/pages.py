@@ -38,7 +38,7 @@ from functions.buildviews import (
 from functions.bundles import missing_bundles
 from functions.clients import client_keys
 from functions.errors import InvalidInput
-from functions.fiddles import RUN_LIST_SECONDS, StoredFailure, StoredFiddle, StoredRun
+from functions.fiddles import StoredFailure, StoredFiddle, StoredRun
 from functions.jobs.named_status import NamedStatus
 from functions.links import public_base_url
 from functions.output_links import ShownOutput
@@ -407,11 +407,13 @@ def fiddle_json(reference: str) -> Any:
     with its `name`, `stored`, `url`, `label`, `title`, `kind`, `mime`, `suffix`),
     `outputErrors`, `notices`, `sourceRemoved` and `builds`; `?version=` picks the build."""
     view = load_view(reference, _version_argument())
-    response = jsonify(view.to_json(services().sources.ids()))
-    # What can change it in this process purges it: a run or failure stored, an image uploaded;
-    # a fiddle of a source image shows at once that the image was deleted, so it is not kept.
+    built = services()
+    response = jsonify(view.to_json(built.sources.ids()))
+    # Kept as long as the fiddle's list of runs is; what can change it in this process purges
+    # it (a run or failure stored, an image uploaded). A fiddle of a source image shows at once
+    # that the image was deleted, so it is not kept.
     if not reference.startswith("@") and not view.fiddle.options.source:
-        replayable(RUN_LIST_SECONDS, view.fiddle.hash, SOURCES)
+        replayable(built.fiddles.run_list_seconds, view.fiddle.hash, SOURCES)
     return response
 
 
