@@ -1911,3 +1911,26 @@ def test_hosts_run_in_their_own_cgroups(runner: RunnerService) -> None:
             else:
                 limit = int((directory / "memory.limit_in_bytes").read_text())
                 assert limit == LIMITS.cgroup_memory_mib << 20
+
+
+def test_signals_act_as_in_a_fresh_python_however_the_runner_was_started(
+    runner: RunnerService, tmp_path: Path
+) -> None:
+    """Under `nohup` SIGHUP is ignored, and a signal blocked by the starting thread stays blocked
+    in every process started from it: a runner started so must still give its programs the
+    default action of each signal (a CI run under nohup let `os.kill(os.getpid(), 1)` pass)."""
+    import signal
+
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    try:
+        with started_runner(runner.backend.name, POLICY, tmp_path, pool_size=1) as started:
+            guard(started)
+            for signo, name in ((signal.SIGHUP, "SIGHUP"), (signal.SIGUSR1, "SIGUSR1")):
+                result = run(started, f"import os\nos.kill(os.getpid(), {int(signo)})\n")
+                assert result.runtime_error == killed_by(int(signo), name), describe(result)
+            pipe = "import signal\nprint(signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN)\n"
+            assert run(started, pipe).text == "True\n", "SIGPIPE ignored, as Python leaves it"
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})
+        signal.signal(signal.SIGHUP, previous)

@@ -103,6 +103,25 @@ def close_other_descriptors(keep: tuple[int, ...]) -> None:
     os.closerange(low, 1 << 16)
 
 
+# What a fresh `python` keeps of its own at start (SIGPIPE and SIGXFSZ ignored, SIGINT raising
+# KeyboardInterrupt), what only the kernel decides, and SIGSYS, whose handler the zygote installs.
+_SIGNALS_KEPT = frozenset(
+    {signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGKILL, signal.SIGSTOP, signal.SIGSYS}
+)
+
+
+def reset_inherited_signals() -> None:
+    """Every other signal to its default action, and none blocked: a program's signals do what
+    they do in a fresh `python`, whatever the runner was started with (under `nohup` SIGHUP is
+    ignored, and every process started from there inherits that) or its host set up."""
+    for signum in signal.valid_signals() - _SIGNALS_KEPT:
+        try:
+            signal.signal(signum, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass  # the C library's own real-time signals cannot be set
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
 def set_inherited_rlimits(limits: Limits) -> None:
     """The limits that hold for the zygote as much as for its children."""
     # A file write beyond RLIMIT_FSIZE should fail with EFBIG, not kill with SIGXFSZ.
@@ -138,6 +157,7 @@ def take_identity(uid: int) -> bool:
 def prepare_zygote(policy: Policy, reporter: SigsysReporter, seccomp: SeccompFilter | None) -> None:
     """Once, in the zygote, before its first fork: what every child inherits."""
     redirect_stdio()
+    reset_inherited_signals()
     set_inherited_rlimits(policy.limits)
     drop_groups()
     if seccomp is not None:
