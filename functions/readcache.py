@@ -68,11 +68,9 @@ class ReadCache:
                 if key in self._entries:
                     self._drop(key)
 
-    def discard_where(self, doomed: Callable[[Any], bool]) -> None:
-        """Drop every entry whose value `doomed` says so of."""
-        with self._lock:
-            for key in [key for key, entry in self._entries.items() if doomed(entry.value)]:
-                self._drop(key)
+    def __contains__(self, key: Hashable) -> bool:
+        """Whether an entry is kept under key (expired or not; it is not counted as a use)."""
+        return key in self._entries
 
     def __len__(self) -> int:
         return len(self._entries)

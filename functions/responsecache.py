@@ -45,7 +45,10 @@ _PASS_HEADERS = (
 )  # fmt: skip
 # The bookkeeping of an entry beyond its body, for the size accounting.
 _ENTRY_OVERHEAD = 1024
+# The tag index is swept when it holds more keys than this many per kept answer, plus the slack.
+_REINDEX_FACTOR, _REINDEX_SLACK = 4, 1024
 
+Key = tuple[str, str, str]  # host, path, query
 Recorder = Callable[[str, int, float], None]
 StartResponse = Callable[..., Any]
 Wsgi = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -61,7 +64,7 @@ class Replay:
 
 def replayable(seconds: float, *tags: str) -> None:
     """Mark the current request's answer as replayable (kept only if it is a 200 to a plain GET
-    that sets no cookie)."""
+    that sets no cookie and varies with no request header)."""
     request.environ[REPLAY_KEY] = Replay(seconds, tags)
 
 
@@ -89,6 +92,11 @@ class ResponseCache:
         self.largest = largest
         self._record = record
         self._entries = ReadCache(max_bytes, clock=clock)
+        # Tag -> the keys of the answers it tags, so that a purge (one per stored run) costs what
+        # it forgets, not a pass over every answer. Keys the cache has let go since are dropped
+        # from it when it grows past a few times the answers kept (`_reindex`).
+        self._tagged: dict[str, set[Key]] = {}
+        self._indexed = 0
         # Bumped by every purge: an answer made while one happened may be stale, and is not kept.
         self._purges = 0
         self._lock = threading.Lock()
@@ -109,7 +117,7 @@ class ResponseCache:
         """Forget every answer tagged `tag` (something it shows has changed)."""
         with self._lock:
             self._purges += 1
-            self._entries.discard_where(lambda entry: tag in entry.tags)
+            self._entries.discard(*self._tagged.pop(tag, ()))
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -123,7 +131,7 @@ class ResponseCache:
     def _through(
         self,
         app: Wsgi,
-        key: tuple[str, str, str],
+        key: Key,
         wsgi_environ: dict[str, Any],
         start_response: StartResponse,
     ) -> Iterable[bytes]:
@@ -145,13 +153,28 @@ class ResponseCache:
             self._keep(key, entry, replay.seconds, purges)
         return [body]
 
-    def _keep(self, key: tuple[str, str, str], entry: _Entry, seconds: float, purges: int) -> None:
+    def _keep(self, key: Key, entry: _Entry, seconds: float, purges: int) -> None:
         with self._lock:
-            if purges == self._purges:
-                self._entries.put(key, entry, len(entry.body) + _ENTRY_OVERHEAD, ttl=seconds)
+            if purges != self._purges:
+                return
+            self._entries.put(key, entry, len(entry.body) + _ENTRY_OVERHEAD, ttl=seconds)
+            for tag in entry.tags:
+                self._tagged.setdefault(tag, set()).add(key)
+            self._indexed += len(entry.tags)
+            if self._indexed > _REINDEX_FACTOR * len(self._entries) + _REINDEX_SLACK:
+                self._reindex()
+
+    def _reindex(self) -> None:
+        """Forget the keys of answers the cache has let go (evicted or replaced); call with the
+        lock held. Amortised: it runs after a few times as many keeps as answers are kept."""
+        live = {
+            tag: {key for key in keys if key in self._entries} for tag, keys in self._tagged.items()
+        }
+        self._tagged = {tag: keys for tag, keys in live.items() if keys}
+        self._indexed = sum(len(keys) for keys in self._tagged.values())
 
 
-def _key(wsgi_environ: dict[str, Any]) -> tuple[str, str, str] | None:
+def _key(wsgi_environ: dict[str, Any]) -> Key | None:
     """What names an answer (host, path, query), or None for a request the app must answer."""
     if wsgi_environ.get("REQUEST_METHOD") != "GET" or any(h in wsgi_environ for h in _PASS_HEADERS):
         return None

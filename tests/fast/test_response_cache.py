@@ -185,6 +185,21 @@ def test_the_cache_keeps_to_its_sizes(cache: ResponseCache) -> None:
     assert calls == ["kept"], "the oldest went first"
 
 
+def test_the_tag_index_keeps_only_what_the_cache_still_holds(
+    cache: ResponseCache, recorded: Recorded
+) -> None:
+    """Purges go by an index of tags; answers the cache let go leave it, so it stays bounded."""
+    from functions.responsecache import _Entry
+
+    for number in range(5000):
+        entry = _Entry("200 OK", [], b"", "r", (f"tag{number}",))
+        cache._keep(("h", f"/{number}", ""), entry, 60.0, cache._purges)
+    assert len(cache) == 4, "4 KiB holds four answers of 1 KiB bookkeeping"
+    assert len(cache._tagged) <= 4 * len(cache) + 1024
+    cache.purge("tag4999")
+    assert len(cache) == 3
+
+
 # --- in the app ---------------------------------------------------------------------------------
 
 
